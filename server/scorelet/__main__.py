@@ -1,0 +1,3 @@
+from scorelet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""API keys on the read and admin endpoints: `Authorization: Bearer slk_...`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from scorelet.errors import Problem
+from scorelet.store import ApiKey, Store
+from scorelet.tokens import api_key_id, api_key_matches
+
+SCOPES = ("read", "admin", "mint")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scorelet"'}
+
+
+def authorize(request: Request, store: Store, scope: str) -> ApiKey:
+    """The caller's key if it is valid, live and has `scope` (admin has every scope)."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise Problem(
+            401,
+            "missing_api_key",
+            f"this endpoint needs an API key with the {scope!r} scope:"
+            " send Authorization: Bearer <key> (create one with `scorelet key create`)",
+            headers=_CHALLENGE,
+        )
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    key_id = api_key_id(key) if scheme.lower() == "bearer" else None
+    record = store.api_key(key_id) if key_id else None
+    if record is None or record.revoked_at is not None or not api_key_matches(key, record.hash):
+        raise Problem(401, "bad_api_key", "the API key is unknown or revoked", headers=_CHALLENGE)
+    if record.scope not in (scope, "admin"):
+        raise Problem(
+            403,
+            "insufficient_scope",
+            f"this key has the {record.scope!r} scope; {scope!r} is needed",
+        )
+    return record

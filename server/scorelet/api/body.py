@@ -1,0 +1,47 @@
+"""Reading request bodies: size-limited while streaming, strict JSON, one object."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from scorelet.errors import Problem
+
+# text/plain lets the widget post cross-origin without a CORS preflight.
+JSON_TYPES = frozenset({"application/json", "text/plain"})
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, "body_too_large", f"the request body is larger than {limit} bytes")
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object; refuses oversized bodies without buffering them."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json (or text/plain)",
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large(limit)
+    try:
+        data = json.loads(body, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as error:
+        raise Problem(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise Problem(400, "malformed_json", "the body must be a JSON object")
+    return data

@@ -1,0 +1,33 @@
+"""Health and the API description."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from scorelet import __version__
+from scorelet.api.services import Services
+from scorelet.openapi import openapi_document
+
+
+class MetaApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._openapi: dict[str, object] | None = None
+
+    async def healthz(self, request: Request) -> Response:
+        store = self.services.store
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "touchpoints": len(store.touchpoints()),
+                "writer_queue": store.writer.depth,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def openapi(self, request: Request) -> Response:
+        if self._openapi is None:
+            self._openapi = openapi_document(self.services.settings.base_url)
+        return JSONResponse(self._openapi)

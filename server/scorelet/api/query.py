@@ -1,0 +1,68 @@
+"""Query parameters of the score endpoints: a time window and context filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from scorelet.errors import Problem
+from scorelet.timeutil import iso, parse_instant
+from scorelet.validation import MAX_CONTEXT_VALUE, check_context_key, check_text
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    since: float | None = None
+    until: float | None = None
+    filters: dict[str, str] = field(default_factory=dict)
+
+    def public(self) -> dict[str, object]:
+        return {
+            "since": iso(self.since) if self.since is not None else None,
+            "until": iso(self.until) if self.until is not None else None,
+            "filters": self.filters,
+        }
+
+
+def bad_query(field: str, detail: str) -> Problem:
+    return Problem(400, "bad_query", detail, field)
+
+
+def parse_window(
+    params: Iterable[tuple[str, str]], extra: frozenset[str] = frozenset()
+) -> tuple[Window, dict[str, str]]:
+    """`since`/`until` (ISO 8601 or epoch seconds) and `key=value` context filters.
+
+    Names in `extra` are returned separately for the endpoint to interpret.
+    """
+    since = until = None
+    filters: dict[str, str] = {}
+    others: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in params:
+        if name in seen:
+            raise bad_query(name, f"{name} is given more than once")
+        seen.add(name)
+        if name in ("since", "until"):
+            try:
+                instant = parse_instant(value)
+            except ValueError as error:
+                raise bad_query(name, f"{name}: {error}") from None
+            if name == "since":
+                since = instant
+            else:
+                until = instant
+        elif name in extra:
+            others[name] = value
+        else:
+            try:
+                check_context_key(name, name)
+                check_text(value, name, MAX_CONTEXT_VALUE)
+            except Problem as problem:
+                raise bad_query(
+                    name[:64], f"unknown parameter or bad context filter: {problem.detail}"
+                ) from None
+            filters[name] = value
+    if since is not None and until is not None and since >= until:
+        raise bad_query("until", "until must be later than since")
+    return Window(since, until, filters), others

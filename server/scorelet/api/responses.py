@@ -1,0 +1,92 @@
+"""The public endpoints the widget calls: submit a rating, add a comment, count a view."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from scorelet.api.body import read_json
+from scorelet.api.claims import Bearer, check_origin, resolve_token
+from scorelet.api.services import Services
+from scorelet.errors import invalid
+from scorelet.store import NewResponse
+from scorelet.validation import (
+    MAX_COMMENT,
+    check_context,
+    check_optional_text,
+    check_uuid,
+    only_fields,
+    require,
+    wrong_type,
+)
+
+# Anonymous (embed-token) ratings can be changed by re-posting their id, or
+# commented on, for this long; subject-token ratings for as long as the token lives.
+EDIT_WINDOW = 24 * 3600
+SUBMIT_FIELDS = frozenset({"token", "score", "comment", "context", "id"})
+COMMENT_FIELDS = frozenset({"token", "comment"})
+IMPRESSION_FIELDS = frozenset({"token"})
+
+
+class ResponsesApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def _bearer(self, request: Request, allowed: frozenset[str]) -> tuple[dict, Bearer]:  # type: ignore[type-arg]
+        body = await read_json(request, self.services.settings.max_body)
+        only_fields(body, allowed)
+        bearer = resolve_token(self.services.signer, self.services.store, body.get("token"))
+        check_origin(request, bearer.touchpoint)
+        return body, bearer
+
+    async def submit(self, request: Request) -> Response:
+        body, bearer = await self._bearer(request, SUBMIT_FIELDS)
+        scale = bearer.touchpoint.scale
+        score = require(body, "score")
+        if isinstance(score, bool) or not isinstance(score, int):
+            raise wrong_type("score", "an integer")
+        if not scale.accepts(score):
+            raise invalid(
+                "score",
+                f"score must be from {scale.low} to {scale.high} on the {scale.name} scale",
+                "score_out_of_range",
+            )
+        comment = check_optional_text(body.get("comment"), "comment", MAX_COMMENT, multiline=True)
+        context = check_context(body["context"]) if body.get("context") is not None else {}
+        response_id = check_uuid(body["id"]) if body.get("id") is not None else None
+        subject = bearer.subject
+        new = NewResponse(
+            touchpoint_id=bearer.touchpoint.id,
+            score=score,
+            comment=comment,
+            subject=subject.subject if subject else None,
+            context={**context, **bearer.context},  # the signed context wins
+            id=response_id,
+            edit_window=None if subject else EDIT_WINDOW,
+        )
+        stored, created = await self.services.store.record_response(new)
+        return JSONResponse(
+            stored.public(bearer.touchpoint.slug),
+            status_code=201 if created else 200,
+            headers={"Location": f"/api/v1/responses/{stored.id}"},
+        )
+
+    async def comment(self, request: Request) -> Response:
+        response_id = check_uuid(request.path_params["id"])
+        body, bearer = await self._bearer(request, COMMENT_FIELDS)
+        if "comment" not in body:
+            raise invalid("comment", "comment is required (null clears it)", "missing_field")
+        comment = check_optional_text(body["comment"], "comment", MAX_COMMENT, multiline=True)
+        stored = await self.services.store.update_comment(
+            response_id,
+            comment,
+            bearer.touchpoint.id,
+            bearer.subject.subject if bearer.subject else None,
+            EDIT_WINDOW,
+        )
+        return JSONResponse(stored.public(bearer.touchpoint.slug))
+
+    async def impression(self, request: Request) -> Response:
+        _, bearer = await self._bearer(request, IMPRESSION_FIELDS)
+        await self.services.store.record_impression(bearer.touchpoint.id)
+        return Response(status_code=204)

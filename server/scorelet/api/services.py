@@ -1,0 +1,26 @@
+"""What every handler needs: settings, the token signer and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scorelet.config import Settings
+from scorelet.store import Store
+from scorelet.tokens import Signer
+
+
+@dataclass
+class Services:
+    settings: Settings
+    signer: Signer
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the store opens when the app starts (lifespan)")
+        return self._store
+
+    @store.setter
+    def store(self, store: Store | None) -> None:
+        self._store = store

@@ -1,0 +1,85 @@
+"""Touchpoint endpoints: list and show (read key), change (admin key), and scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from scorelet.api.auth import authorize
+from scorelet.api.body import read_json
+from scorelet.api.query import parse_window
+from scorelet.api.services import Services
+from scorelet.errors import Problem, invalid
+from scorelet.scoring import summarize
+from scorelet.touchpoints import Touchpoint, changed_fields, new_touchpoint_fields
+
+
+class TouchpointsApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def _touchpoint(self, request: Request) -> Touchpoint:
+        slug = request.path_params["slug"]
+        touchpoint = self.services.store.touchpoint(slug)
+        if touchpoint is None:
+            raise Problem(
+                404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"
+            )
+        return touchpoint
+
+    def _public(self, touchpoint: Touchpoint) -> dict[str, Any]:
+        token = self.services.signer.mint_embed(touchpoint.slug, touchpoint.token_version)
+        return {
+            **touchpoint.public(),
+            "embed_token": token,
+            "embed_url": f"{self.services.settings.base_url}/s/{token}.js",
+        }
+
+    async def list(self, request: Request) -> Response:
+        authorize(request, self.services.store, "read")
+        touchpoints = self.services.store.touchpoints()
+        return JSONResponse({"touchpoints": [self._public(tp) for tp in touchpoints]})
+
+    async def show(self, request: Request) -> Response:
+        authorize(request, self.services.store, "read")
+        return JSONResponse(self._public(self._touchpoint(request)))
+
+    async def create(self, request: Request) -> Response:
+        authorize(request, self.services.store, "admin")
+        body = await read_json(request, self.services.settings.max_body)
+        touchpoint = await self.services.store.create_touchpoint(new_touchpoint_fields(body))
+        return JSONResponse(
+            self._public(touchpoint),
+            status_code=201,
+            headers={"Location": f"/api/v1/touchpoints/{touchpoint.slug}"},
+        )
+
+    async def update(self, request: Request) -> Response:
+        authorize(request, self.services.store, "admin")
+        touchpoint = self._touchpoint(request)
+        body = await read_json(request, self.services.settings.max_body)
+        rotate = body.pop("rotate_token", False)
+        if not isinstance(rotate, bool):
+            raise invalid("rotate_token", "rotate_token must be true or false", "wrong_type")
+        fields = changed_fields(touchpoint.metric, touchpoint.scale, body)
+        updated = await self.services.store.update_touchpoint(touchpoint.slug, fields, rotate)
+        return JSONResponse(self._public(updated))
+
+    async def delete(self, request: Request) -> Response:
+        authorize(request, self.services.store, "admin")
+        await self.services.store.delete_touchpoint(self._touchpoint(request).slug)
+        return Response(status_code=204)
+
+    async def score(self, request: Request) -> Response:
+        authorize(request, self.services.store, "read")
+        touchpoint = self._touchpoint(request)
+        window, _ = parse_window(request.query_params.multi_items())
+        counts, impressions = await self.services.store.counts(
+            touchpoint.id, window.since, window.until, window.filters
+        )
+        body = summarize(
+            touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts, impressions
+        )
+        return JSONResponse({"touchpoint": touchpoint.slug, **body, **window.public()})

@@ -1,0 +1,64 @@
+"""`create_app(settings)`: the ASGI app with its routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from scorelet.api import Services, routes
+from scorelet.api.cors import PublicCors
+from scorelet.config import Settings, resolve_secrets
+from scorelet.errors import Problem, handle_crash, handle_http, handle_problem
+from scorelet.store import Store
+from scorelet.tokens import Signer
+
+log = logging.getLogger("scorelet")
+MAINTENANCE_INTERVAL = 1.0
+
+
+def create_app(settings: Settings, on_ready: Callable[[Store], None] | None = None) -> Starlette:
+    """The app for `settings`; the database opens when the server starts the lifespan."""
+    settings = resolve_secrets(settings)
+    services = Services(settings, Signer(settings.secrets))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await Store.open(settings.database, settings.synchronous)
+        services.store = store
+        maintenance = asyncio.create_task(_maintain(store), name="scorelet-maintenance")
+        if on_ready is not None:
+            on_ready(store)
+        try:
+            yield
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await store.close()
+            services.store = None
+
+    return Starlette(
+        routes=routes(services),
+        middleware=[Middleware(PublicCors)],
+        exception_handlers={
+            Problem: handle_problem,
+            HTTPException: handle_http,
+            Exception: handle_crash,
+        },
+        lifespan=lifespan,
+    )
+
+
+async def _maintain(store: Store) -> None:
+    while True:
+        await asyncio.sleep(MAINTENANCE_INTERVAL)
+        try:
+            await store.maintain()
+        except Exception:  # keep serving; the next tick tries again
+            log.exception("database maintenance failed")

@@ -1,0 +1,582 @@
+"""The `scorelet` command: run the server and manage touchpoints, keys and tokens.
+
+Commands other than `serve` open the database file directly, so they work
+whether or not the server is running; a running server picks up their
+changes within a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from scorelet import __version__
+from scorelet.config import Settings, SettingsError, load_settings, resolve_secrets
+from scorelet.errors import Problem
+from scorelet.mint import DEFAULT_TTL, mint_subject_token
+from scorelet.scoring import summarize
+from scorelet.store import Store
+from scorelet.timeutil import iso, parse_instant
+from scorelet.tokens import Signer
+from scorelet.touchpoints import TEXT_LIMITS, Touchpoint, changed_fields, new_touchpoint_fields
+
+T = TypeVar("T")
+
+EPILOG = """\
+first steps:
+  scorelet serve                                   start the server (http://127.0.0.1:8000)
+  scorelet touchpoint add checkout --metric csat   ask "how did we do?" at checkout
+  scorelet embed checkout                          print the <script> tag to paste
+  scorelet key create --scope read                 a key for the score endpoints
+  scorelet score checkout                          the CSAT so far
+
+Settings come from SCORELET_DATA, SCORELET_SECRET, SCORELET_HOST, SCORELET_PORT
+and SCORELET_PUBLIC_URL; flags override them. Run `scorelet COMMAND --help` for more.
+"""
+
+
+class CliError(Exception):
+    """A problem worth one line on stderr and exit status 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings().with_overrides(
+            data_dir=args.data, host=getattr(args, "host", None), port=getattr(args, "port", None)
+        )
+        result: int = args.run(args, settings)
+        return result
+    except (CliError, SettingsError) as error:
+        print(f"scorelet: error: {error}", file=sys.stderr)
+    except Problem as problem:
+        field = f" ({problem.field})" if problem.field else ""
+        print(f"scorelet: error{field}: {problem.detail}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("scorelet: interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+# -- plumbing -------------------------------------------------------------------
+
+
+def with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = await Store.open(settings.database, settings.synchronous)
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def existing(store: Store, slug: str) -> Touchpoint:
+    touchpoint = store.touchpoint(slug)
+    if touchpoint is None:
+        known = ", ".join(tp.slug for tp in store.touchpoints()) or "none yet"
+        raise CliError(f"no touchpoint is named {slug!r} (known: {known})")
+    return touchpoint
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def signer_for(settings: Settings) -> Signer:
+    return Signer(resolve_secrets(settings).secrets)
+
+
+def embed_tag(settings: Settings, touchpoint: Touchpoint, base_url: str | None) -> str:
+    token = signer_for(settings).mint_embed(touchpoint.slug, touchpoint.token_version)
+    base = (base_url or settings.base_url).rstrip("/")
+    return f'<script src="{base}/s/{token}.js" async></script>'
+
+
+def key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not key=value")
+    return key, value
+
+
+# -- serve ------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from scorelet.app import create_app
+
+    settings = settings.with_overrides(access_log=args.access_log or None)
+    first_start = not settings.database.exists()
+
+    def ready(store: Store) -> None:
+        lines = [
+            f"Scorelet {__version__} is running at {settings.base_url}",
+            f"  data: {settings.data_dir.resolve()}" + (" (created)" if first_start else ""),
+            f"  API: {settings.base_url}/openapi.json   health: {settings.base_url}/healthz",
+        ]
+        if not store.touchpoints():
+            lines += [
+                "Next, in another terminal:",
+                "  scorelet touchpoint add checkout --metric csat",
+                "  scorelet embed checkout        # the <script> tag to paste into a page",
+                "  scorelet key create --scope read",
+            ]
+        lines.append("Press Ctrl+C to stop.")
+        print("\n".join(lines), file=sys.stderr, flush=True)
+
+    app = create_app(settings, on_ready=ready)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        access_log=settings.access_log,
+        log_level="warning" if not args.verbose else "info",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+# -- touchpoints --------------------------------------------------------------------
+
+
+def touchpoint_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name in (*TEXT_LIMITS, "locale", "satisfied_from", "cooldown_days"):
+        value = getattr(args, name, None)
+        if value is not None:
+            options[name] = value
+    if args.origin:
+        options["origins"] = args.origin
+    return options
+
+
+def cmd_touchpoint_add(args: argparse.Namespace, settings: Settings) -> int:
+    fields = new_touchpoint_fields(
+        {"slug": args.slug, "metric": args.metric, "scale": args.scale, **touchpoint_options(args)}
+    )
+    touchpoint = with_store(settings, lambda store: store.create_touchpoint(fields))
+    print(f"Added {describe(touchpoint)}.")
+    print("Paste this where the widget should appear:")
+    print("  " + embed_tag(settings, touchpoint, None))
+    return 0
+
+
+def cmd_touchpoint_update(args: argparse.Namespace, settings: Settings) -> int:
+    options = touchpoint_options(args)
+    if args.clear_origins:
+        options["origins"] = []
+    if args.active is not None:
+        options["active"] = args.active
+
+    async def update(store: Store) -> Touchpoint:
+        touchpoint = existing(store, args.slug)
+        fields = changed_fields(touchpoint.metric, touchpoint.scale, options)
+        if not fields and not args.rotate_token:
+            raise CliError("nothing to change; see `scorelet touchpoint update --help`")
+        return await store.update_touchpoint(args.slug, fields, args.rotate_token)
+
+    touchpoint = with_store(settings, update)
+    print(f"Updated {describe(touchpoint)}.")
+    if args.rotate_token:
+        print("Old embed tokens stop working now. The new script tag:")
+        print("  " + embed_tag(settings, touchpoint, None))
+    return 0
+
+
+def cmd_touchpoint_list(args: argparse.Namespace, settings: Settings) -> int:
+    touchpoints = with_store(settings, _touchpoints)
+    if args.json:
+        print_json([tp.public() for tp in touchpoints])
+    elif not touchpoints:
+        print("No touchpoints yet. Add one: scorelet touchpoint add checkout --metric csat")
+    for touchpoint in touchpoints if not args.json else []:
+        print(describe(touchpoint))
+    return 0
+
+
+async def _touchpoints(store: Store) -> list[Touchpoint]:
+    return store.touchpoints()
+
+
+def cmd_touchpoint_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def show(store: Store) -> Touchpoint:
+        return existing(store, args.slug)
+
+    touchpoint = with_store(settings, show)
+    data = touchpoint.public()
+    if args.json:
+        print_json(data)
+        return 0
+    for name, value in data.items():
+        if name == "origins":
+            value = ", ".join(value) if value else "any (no origins configured)"
+        elif value is None:
+            value = "(widget default)" if name in TEXT_LIMITS or name == "locale" else "-"
+        print(f"{name:>15}: {value}")
+    print(f"{'embed':>15}: {embed_tag(settings, touchpoint, None)}")
+    return 0
+
+
+def cmd_touchpoint_remove(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError("removing deletes every response too; add --yes to confirm")
+        answer = input(f"Remove {args.slug!r} and every response to it? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing removed.")
+            return 1
+
+    async def remove(store: Store) -> None:
+        existing(store, args.slug)
+        await store.delete_touchpoint(args.slug)
+
+    with_store(settings, remove)
+    print(f"Removed {args.slug!r}.")
+    return 0
+
+
+def describe(touchpoint: Touchpoint) -> str:
+    scale = touchpoint.scale
+    state = "" if touchpoint.active else ", paused"
+    return f"{touchpoint.slug} ({touchpoint.metric.upper()}, {scale.name} {scale.low}-{scale.high}{state})"
+
+
+def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
+    async def find(store: Store) -> Touchpoint:
+        return existing(store, args.slug)
+
+    print(embed_tag(settings, with_store(settings, find), args.base_url))
+    return 0
+
+
+# -- keys, tokens, scores ---------------------------------------------------------------
+
+
+def cmd_key_create(args: argparse.Namespace, settings: Settings) -> int:
+    key, full_key = with_store(settings, lambda store: store.create_api_key(args.scope, args.name))
+    print(full_key)
+    print(
+        f"(key {key.id}, scope {key.scope}; shown only now: store it somewhere safe)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_key_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def keys(store: Store) -> list[dict[str, Any]]:
+        return [key.public() for key in store.api_keys()]
+
+    rows = with_store(settings, keys)
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("No API keys yet. Create one: scorelet key create --scope read")
+    for row in rows if not args.json else []:
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        print(f"{row['id']}  {row['scope']:<5}  {state:<32}  {row['name'] or ''}")
+    return 0
+
+
+def cmd_key_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    with_store(settings, lambda store: store.revoke_api_key(args.id))
+    print(f"Revoked key {args.id}.")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    async def find(store: Store) -> Touchpoint:
+        return existing(store, args.slug)
+
+    touchpoint = with_store(settings, find)
+    minted = mint_subject_token(
+        signer_for(settings), touchpoint.slug, args.subject, dict(args.context or []), args.ttl
+    )
+    if args.json:
+        print_json({"token": minted.token, "expires_at": iso(minted.expires_at)})
+    else:
+        print(minted.token)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    since, until = (instant(args.since, "--since"), instant(args.until, "--until"))
+    filters = dict(args.filter or [])
+
+    async def score(store: Store) -> dict[str, Any]:
+        touchpoint = existing(store, args.slug)
+        counts, impressions = await store.counts(touchpoint.id, since, until, filters)
+        body = summarize(
+            touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts, impressions
+        )
+        return {"touchpoint": touchpoint.slug, **body}
+
+    body = with_store(settings, score)
+    if args.json:
+        print_json(body)
+    else:
+        print(render_score(body))
+    return 0
+
+
+def instant(text: str | None, flag: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as error:
+        raise CliError(f"{flag}: {error}") from None
+
+
+def render_score(body: dict[str, Any]) -> str:
+    name = body["metric"].upper()
+    if body["score"] is None:
+        return f"{body['touchpoint']}: no responses yet, so no {name}."
+    interval = body["interval"]
+    unit = "%" if body["metric"] == "csat" else ""
+    lines = [
+        f"{body['touchpoint']}: {name} {body['score']}{unit} from {body['responses']} responses"
+        f" (95% interval {interval['low']} to {interval['high']})"
+    ]
+    if body["metric"] == "csat":
+        lines.append(
+            f"  satisfied: {body['satisfied']} (scores {body['satisfied_from']}+), mean {body['mean']}"
+        )
+    else:
+        groups = ("promoters", "passives", "detractors")
+        lines.append(
+            "  " + ", ".join(f"{g} {body[g]['count']} ({body[g]['percent']}%)" for g in groups)
+        )
+    lines.append(
+        "  distribution: " + "  ".join(f"{k}:{v}" for k, v in body["distribution"].items())
+    )
+    if body["impressions"]:
+        lines.append(
+            f"  impressions: {body['impressions']}, response rate {body['response_rate']}%"
+        )
+    return "\n".join(lines)
+
+
+# -- the parser -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scorelet",
+        description="Scorelet: self-hosted CSAT and NPS ratings from one script tag.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"scorelet {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="data directory (default: $SCORELET_DATA or ./scorelet-data)",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(
+        group: Any, name: str, run: Callable[..., int], help: str, description: str | None = None
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(
+            name, parents=[common], help=help, description=description or help
+        )
+        sub.set_defaults(run=run)
+        return sub
+
+    serve = command(
+        commands,
+        "serve",
+        cmd_serve,
+        "run the server",
+        "Run the Scorelet server. The first start creates the data directory, the database"
+        " and (unless SCORELET_SECRET is set) a secret file; every start applies pending"
+        " database migrations.",
+    )
+    serve.add_argument("--host", help="address to listen on (default: $SCORELET_HOST or 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, help="port to listen on (default: $SCORELET_PORT or 8000)"
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    serve.add_argument("--verbose", action="store_true", help="show the server's startup log")
+
+    touchpoint = commands.add_parser(
+        "touchpoint",
+        help="add, list, show, update or remove touchpoints",
+        description="A touchpoint is a named place where feedback is asked: checkout, onboarding, support-chat ...",
+    )
+    tp_commands = touchpoint.add_subparsers(
+        title="touchpoint commands", metavar="ACTION", required=True
+    )
+    add = command(
+        tp_commands, "add", cmd_touchpoint_add, "add a touchpoint and print its script tag"
+    )
+    add.add_argument(
+        "slug", help="short name: lowercase letters, digits and hyphens, e.g. checkout"
+    )
+    add.add_argument(
+        "--metric",
+        required=True,
+        choices=("csat", "nps"),
+        help="csat (satisfaction) or nps (0-10 loyalty)",
+    )
+    add.add_argument(
+        "--scale",
+        help="stars (1-5, default for csat), smileys (1-5), smileys3 (1-3), numeric:N (1-N);"
+        " nps touchpoints always use 0-10",
+    )
+    update = command(
+        tp_commands, "update", cmd_touchpoint_update, "change a touchpoint's wording or settings"
+    )
+    update.add_argument("slug")
+    for sub in (add, update):
+        sub.add_argument("--question", help='the question, e.g. "How was checkout?"')
+        sub.add_argument(
+            "--low-label", help='label under the lowest score, e.g. "Not at all likely"'
+        )
+        sub.add_argument(
+            "--high-label", help='label under the highest score, e.g. "Extremely likely"'
+        )
+        sub.add_argument(
+            "--comment-prompt", help="ask for a comment after the score with this prompt"
+        )
+        sub.add_argument("--thank-you", help="text shown after answering")
+        sub.add_argument(
+            "--origin",
+            action="append",
+            metavar="URL",
+            help="a site allowed to submit, e.g. https://shop.example.com (repeat for more; default: any)",
+        )
+        sub.add_argument(
+            "--satisfied-from",
+            type=int,
+            metavar="N",
+            help="CSAT: lowest score counted as satisfied (default: top two boxes)",
+        )
+        sub.add_argument(
+            "--cooldown-days",
+            type=int,
+            metavar="N",
+            help="don't ask the same browser again for N days",
+        )
+        sub.add_argument(
+            "--locale",
+            metavar="xx",
+            help="widget language, e.g. en, de, pt-BR (default: the visitor's)",
+        )
+    update.add_argument(
+        "--clear-origins", action="store_true", help="accept submissions from any site again"
+    )
+    update.add_argument(
+        "--rotate-token",
+        action="store_true",
+        help="revoke the current embed token and print a new script tag",
+    )
+    state = update.add_mutually_exclusive_group()
+    state.add_argument(
+        "--pause", dest="active", action="store_false", default=None, help="stop accepting ratings"
+    )
+    state.add_argument("--resume", dest="active", action="store_true", help="accept ratings again")
+    listing = command(tp_commands, "list", cmd_touchpoint_list, "list touchpoints")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    show = command(
+        tp_commands, "show", cmd_touchpoint_show, "show a touchpoint's settings and script tag"
+    )
+    show.add_argument("slug")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    remove = command(
+        tp_commands, "remove", cmd_touchpoint_remove, "delete a touchpoint and all its responses"
+    )
+    remove.add_argument("slug")
+    remove.add_argument("--yes", action="store_true", help="don't ask for confirmation")
+
+    embed = command(commands, "embed", cmd_embed, "print the <script> tag for a touchpoint")
+    embed.add_argument("slug")
+    embed.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where browsers reach Scorelet (default: $SCORELET_PUBLIC_URL or the serve address)",
+    )
+
+    key = commands.add_parser(
+        "key",
+        help="create, list or revoke API keys",
+        description="API keys unlock the read (scores), admin (touchpoints) and mint (subject tokens) endpoints.",
+    )
+    key_commands = key.add_subparsers(title="key commands", metavar="ACTION", required=True)
+    create = command(key_commands, "create", cmd_key_create, "create an API key and print it once")
+    create.add_argument(
+        "--scope",
+        required=True,
+        choices=("read", "admin", "mint"),
+        help="read: scores and touchpoints; mint: subject tokens; admin: everything",
+    )
+    create.add_argument("--name", help="a note to recognise the key by, e.g. grafana")
+    key_list = command(
+        key_commands, "list", cmd_key_list, "list API keys (never their secret part)"
+    )
+    key_list.add_argument("--json", action="store_true", help="print JSON")
+    revoke = command(key_commands, "revoke", cmd_key_revoke, "revoke an API key at once")
+    revoke.add_argument("id", help="the key id shown by `scorelet key list`")
+
+    token = command(
+        commands,
+        "token",
+        cmd_token,
+        "print a subject token (for a chat, order or email link)",
+        "Print a signed, expiring token that binds a touchpoint to one subject (a conversation,"
+        " order, ticket) and its context. Ratings made with it count once per subject.",
+    )
+    token.add_argument("slug")
+    token.add_argument(
+        "--subject", required=True, metavar="ID", help="what the rating is about, e.g. conv_8812"
+    )
+    token.add_argument(
+        "--context",
+        action="append",
+        type=key_value,
+        metavar="KEY=VALUE",
+        help="signed context such as agent=alice (repeatable)",
+    )
+    token.add_argument(
+        "--ttl", default=DEFAULT_TTL, help="lifetime such as 30m, 12h, 7d, 2w (default: 7d)"
+    )
+    token.add_argument("--json", action="store_true", help="print the token and its expiry as JSON")
+
+    score = command(commands, "score", cmd_score, "print a touchpoint's CSAT or NPS")
+    score.add_argument("slug")
+    score.add_argument(
+        "--since", metavar="TIME", help="from this time on: ISO 8601 (2026-11-01) or epoch seconds"
+    )
+    score.add_argument(
+        "--until", metavar="TIME", help="before this time: ISO 8601 or epoch seconds"
+    )
+    score.add_argument(
+        "--filter",
+        action="append",
+        type=key_value,
+        metavar="KEY=VALUE",
+        help="only responses with this context, e.g. agent=alice",
+    )
+    score.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
+    return parser

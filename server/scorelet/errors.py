@@ -1,0 +1,92 @@
+"""The one error shape: RFC 9457 problem details, raised as `Problem`.
+
+Anything a client did wrong becomes a `Problem` with a stable snake_case
+`code` (`score_out_of_range`, `bad_token`, `token_expired` ...) and, where one
+field is at fault, its name in `field`. The app turns every `Problem` into an
+`application/problem+json` response in one handler; the CLI prints its detail
+as one line.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+PROBLEM_TYPE = "urn:scorelet:problem:"
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.field = field
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE + self.code,
+            "title": HTTPStatus(self.status).phrase,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.detail,
+        }
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+def invalid(field: str, detail: str, code: str = "invalid_value", status: int = 422) -> Problem:
+    """A request field that parses but can't be accepted."""
+    return Problem(status, code, detail, field)
+
+
+def not_found(code: str, detail: str, field: str | None = None) -> Problem:
+    return Problem(404, code, detail, field)
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(
+        problem.body(),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type="application/problem+json",
+    )
+
+
+async def handle_problem(request: Request, error: Exception) -> Response:
+    assert isinstance(error, Problem)
+    return problem_response(error)
+
+
+async def handle_http(request: Request, error: Exception) -> Response:
+    """Starlette's own 404/405 etc., in the same shape."""
+    assert isinstance(error, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    code = codes.get(
+        error.status_code, HTTPStatus(error.status_code).phrase.lower().replace(" ", "_")
+    )
+    detail = {
+        404: f"nothing is at {request.url.path[:200]}; see /openapi.json",
+        405: f"{request.method} is not allowed on {request.url.path[:200]}",
+    }.get(error.status_code, str(error.detail))
+    return problem_response(
+        Problem(error.status_code, code, detail, headers=dict(error.headers or {}))
+    )
+
+
+async def handle_crash(request: Request, error: Exception) -> Response:
+    """A bug: answer in the usual shape without details (the traceback goes to the log)."""
+    return problem_response(Problem(500, "internal_error", "the server hit an unexpected error"))

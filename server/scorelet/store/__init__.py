@@ -1,0 +1,6 @@
+"""Storage: the only package with SQL in it. Everything else uses `Store`."""
+
+from scorelet.store.database import Store
+from scorelet.store.records import ApiKey, NewResponse, Response
+
+__all__ = ["ApiKey", "NewResponse", "Response", "Store"]

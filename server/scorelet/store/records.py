@@ -1,0 +1,89 @@
+"""Plain records the store hands out; no rows, no connections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scorelet.scales import parse_scale
+from scorelet.timeutil import iso
+from scorelet.touchpoints import Touchpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    id: str
+    touchpoint_id: int
+    score: int
+    comment: str | None
+    subject: str | None
+    context: Mapping[str, str]
+    created_at: float
+    updated_at: float
+
+    def public(self, slug: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "touchpoint": slug,
+            "score": self.score,
+            "comment": self.comment,
+            "subject": self.subject,
+            "context": dict(self.context),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    name: str | None
+    scope: str
+    hash: str
+    created_at: float
+    revoked_at: float | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scope": self.scope,
+            "created_at": iso(self.created_at),
+            "revoked_at": iso(self.revoked_at) if self.revoked_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewResponse:
+    """A rating to record: a fresh one, a re-post of a client id, or a subject's new rating."""
+
+    touchpoint_id: int
+    score: int
+    comment: str | None
+    subject: str | None
+    context: Mapping[str, str] = field(default_factory=dict)
+    id: str | None = None
+    edit_window: float | None = None  # seconds after creation it may change; None: no limit
+
+
+RESPONSE_COLUMNS = "id, touchpoint_id, score, comment, subject, context, created_at, updated_at"
+
+
+def response_from_row(row: tuple[Any, ...]) -> Response:
+    return Response(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7])
+
+
+TOUCHPOINT_COLUMNS = (
+    "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
+    " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at"
+)
+
+
+def touchpoint_from_row(row: tuple[Any, ...]) -> Touchpoint:
+    values = list(row)
+    values[3] = parse_scale(values[3])
+    values[10] = tuple(json.loads(values[10]))
+    values[13] = bool(values[13])
+    return Touchpoint(*values)

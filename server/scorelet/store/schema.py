@@ -1,0 +1,155 @@
+"""The database schema as numbered migrations, applied in order at start.
+
+`PRAGMA user_version` records the last migration applied, so migrating twice
+is a no-op. Rollups (per touchpoint, per UTC day, per score) are kept by
+triggers in the same transaction as the response they count, whichever path
+writes it: a new rating, a replaced one, a deletion, or a manual fix in the
+sqlite3 shell.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: touchpoints, responses with their rollups, impressions, API keys.
+    """
+    CREATE TABLE touchpoints (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        metric TEXT NOT NULL CHECK (metric IN ('csat', 'nps')),
+        scale TEXT NOT NULL,
+        question TEXT,
+        low_label TEXT,
+        high_label TEXT,
+        comment_prompt TEXT,
+        thank_you TEXT,
+        locale TEXT,
+        origins TEXT NOT NULL DEFAULT '[]',
+        satisfied_from INTEGER,
+        cooldown_days INTEGER NOT NULL DEFAULT 0,
+        active INTEGER NOT NULL DEFAULT 1,
+        token_version INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+
+    CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        score INTEGER NOT NULL,
+        comment TEXT,
+        subject TEXT,
+        context TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX responses_by_subject
+        ON responses (touchpoint_id, subject) WHERE subject IS NOT NULL;
+    CREATE INDEX responses_by_time ON responses (touchpoint_id, created_at);
+
+    CREATE TABLE response_context (
+        response_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        touchpoint_id INTEGER NOT NULL,
+        PRIMARY KEY (response_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX response_context_by_value ON response_context (touchpoint_id, key, value);
+
+    CREATE TABLE rollups (
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (touchpoint_id, day, score)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE impressions (
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        hour INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (touchpoint_id, hour)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        scope TEXT NOT NULL CHECK (scope IN ('read', 'admin', 'mint')),
+        hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+
+    CREATE TRIGGER responses_counted AFTER INSERT ON responses BEGIN
+        INSERT INTO rollups (touchpoint_id, day, score, count)
+            VALUES (new.touchpoint_id, CAST(new.created_at / 86400 AS INTEGER), new.score, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1;
+        INSERT INTO response_context (response_id, key, value, touchpoint_id)
+            SELECT new.id, key, value, new.touchpoint_id FROM json_each(new.context);
+    END;
+
+    CREATE TRIGGER responses_recounted AFTER UPDATE OF score, created_at ON responses BEGIN
+        UPDATE rollups SET count = count - 1
+            WHERE touchpoint_id = old.touchpoint_id
+              AND day = CAST(old.created_at / 86400 AS INTEGER) AND score = old.score;
+        INSERT INTO rollups (touchpoint_id, day, score, count)
+            VALUES (new.touchpoint_id, CAST(new.created_at / 86400 AS INTEGER), new.score, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1;
+    END;
+
+    CREATE TRIGGER responses_recontexted AFTER UPDATE OF context ON responses BEGIN
+        DELETE FROM response_context WHERE response_id = old.id;
+        INSERT INTO response_context (response_id, key, value, touchpoint_id)
+            SELECT new.id, key, value, new.touchpoint_id FROM json_each(new.context);
+    END;
+
+    CREATE TRIGGER responses_uncounted AFTER DELETE ON responses BEGIN
+        UPDATE rollups SET count = count - 1
+            WHERE touchpoint_id = old.touchpoint_id
+              AND day = CAST(old.created_at / 86400 AS INTEGER) AND score = old.score;
+        DELETE FROM response_context WHERE response_id = old.id;
+    END;
+    """,
+)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply pending migrations, each in its own transaction; return the numbers applied."""
+    applied = []
+    current = schema_version(conn)
+    if current > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database is at schema {current}, newer than this Scorelet knows "
+            f"({len(MIGRATIONS)}); upgrade Scorelet"
+        )
+    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(number)
+    return applied
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete statement in migration: {pending.strip()[:60]}")
+    return statements

@@ -1,0 +1,120 @@
+"""The single writer: every write goes through one queue and one connection.
+
+Writes are functions of a `sqlite3.Connection`. The writer takes whatever is
+queued, runs the whole batch in the connection's thread in one transaction
+(one savepoint per write, so one failing write doesn't sink the others),
+commits, and only then resolves each caller's future: an acknowledged write
+is on disk. While a batch commits, the next one queues up, so the batch size
+follows the load (group commit) without any timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiosqlite
+
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], Any]
+MAX_BATCH = 512
+
+
+async def in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn(sqlite3_connection, *args)` in aiosqlite's thread in one hop.
+
+    aiosqlite's public methods cost a thread round trip per statement; a batch
+    of writes or a multi-query read is one function here instead. `_execute`
+    is aiosqlite's own dispatch, stable across its releases; the tests cover it.
+    """
+    result: T = await conn._execute(fn, conn._conn, *args)  # type: ignore[no-untyped-call]
+    return result
+
+
+class Writer:
+    def __init__(self, conn: aiosqlite.Connection, max_batch: int = MAX_BATCH) -> None:
+        self._conn = conn
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[Write, asyncio.Future[Any]] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.writes = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="scorelet-writer")
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Queue `fn` and wait until the transaction that ran it has committed."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("the writer is not running")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((fn, future))
+        return await future
+
+    async def stop(self) -> None:
+        """Commit everything already queued, then stop."""
+        if self._task is None:
+            return
+        self._queue.put_nowait(None)
+        await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[tuple[Write, asyncio.Future[Any]]] = []
+            item = await self._queue.get()
+            while True:
+                if item is None:
+                    stopping = True
+                else:
+                    batch.append(item)
+                if len(batch) >= self._max_batch or self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            if batch:
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Write, asyncio.Future[Any]]]) -> None:
+        try:
+            outcomes = await in_thread(self._conn, _apply, [fn for fn, _ in batch])
+        except Exception as error:  # the commit itself failed: nobody's write landed
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self.batches += 1
+        self.writes += len(batch)
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+def _apply(conn: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
+    outcomes: list[tuple[bool, Any]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for fn in writes:
+            conn.execute("SAVEPOINT write")
+            try:
+                outcomes.append((True, fn(conn)))
+            except Exception as error:
+                conn.execute("ROLLBACK TO write")
+                outcomes.append((False, error))
+            conn.execute("RELEASE write")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
