@@ -1,0 +1,113 @@
+"""Shared fixtures: a real Scorelet on a real uvicorn server, on a real SQLite file.
+
+`server` runs one server per test module (tests make their own touchpoints
+with unique slugs); `fresh_server` runs one per test. Both start uvicorn in a
+thread on a free port, with an admin and a read key made beforehand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from scorelet.app import create_app
+from scorelet.config import Settings
+from scorelet.store import Store
+
+SECRET = "test-secret-0123456789abcdef"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    admin_key: str
+    read_key: str
+    mint_key: str
+
+    def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)
+
+    def admin(self) -> httpx.Client:
+        return self.client(self.admin_key)
+
+    def reader(self) -> httpx.Client:
+        return self.client(self.read_key)
+
+    def add_touchpoint(self, **fields: Any) -> dict[str, Any]:
+        """Create a touchpoint over the admin API; returns its JSON (with embed_token)."""
+        fields.setdefault("slug", f"tp-{uuid.uuid4().hex[:10]}")
+        fields.setdefault("metric", "csat")
+        with self.admin() as client:
+            response = client.post("/api/v1/touchpoints", json=fields)
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def make_keys(database: Path) -> tuple[str, str, str]:
+    async def create() -> tuple[str, str, str]:
+        store = await Store.open(database)
+        try:
+            keys = [
+                (await store.create_api_key(scope, f"test {scope}"))[1]
+                for scope in ("admin", "read", "mint")
+            ]
+        finally:
+            await store.close()
+        return keys[0], keys[1], keys[2]
+
+    return asyncio.run(create())
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def run_server(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    settings = Settings(data_dir=data_dir, port=port, secrets=(SECRET,), **overrides)
+    admin_key, read_key, mint_key = make_keys(settings.database)
+    config = uvicorn.Config(
+        create_app(settings), log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings, admin_key, read_key, mint_key)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from run_server(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[LiveServer]:
+    yield from run_server(tmp_path / "data")
