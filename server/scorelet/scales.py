@@ -57,7 +57,8 @@ def parse_scale(name: str) -> Scale:
         return _NAMED[name]
     if name.startswith("numeric:"):
         size = name.removeprefix("numeric:")
-        if size.isdigit() and 3 <= int(size) <= NUMERIC_MAX:
+        # ASCII only: str.isdigit() also accepts '²', which int() then refuses.
+        if size.isascii() and size.isdigit() and len(size) <= 2 and 3 <= int(size) <= NUMERIC_MAX:
             return Scale(f"numeric:{int(size)}", 1, int(size))
         raise ScaleError("scale", f"numeric scales run 1-N with N from 3 to {NUMERIC_MAX}")
     raise ScaleError(

@@ -90,6 +90,8 @@ class Signer:
         """Check the signature and shape; expiry is the caller's to check against its clock."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenError("bad_token", "token is too long")
+        if not token.isascii():  # itsdangerous would fail to encode a lone surrogate
+            raise TokenError("bad_token", "token is not a Scorelet token")
         try:
             if token.startswith(EMBED_PREFIX):
                 return _embed_claims(self._embed.loads(token[2:]))

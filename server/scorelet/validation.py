@@ -30,6 +30,7 @@ RESERVED_KEYS = frozenset(
     {"since", "until", "by", "interval", "tz", "format", "cursor", "limit", "subject", "token"}
 )
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def wrong_type(field: str, expected: str) -> Problem:
@@ -39,7 +40,7 @@ def wrong_type(field: str, expected: str) -> Problem:
 def check_slug(slug: Any, field: str = "slug") -> str:
     if not isinstance(slug, str):
         raise wrong_type(field, "a string")
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise invalid(
             field,
             f"{field} must be 1-64 lowercase letters, digits or inner hyphens, like 'checkout'",
@@ -97,7 +98,7 @@ def check_context(value: Any, field: str = "context") -> dict[str, str]:
 
 
 def check_context_key(key: str, field: str) -> str:
-    if not key or len(key) > MAX_CONTEXT_KEY or not CONTEXT_KEY.match(key):
+    if not key or len(key) > MAX_CONTEXT_KEY or not CONTEXT_KEY.fullmatch(key):
         raise invalid(
             field,
             f"context keys are 1-{MAX_CONTEXT_KEY} letters, digits, '_', '.' or '-'",
@@ -115,13 +116,16 @@ def check_origin(value: Any, field: str = "origins") -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         raise invalid(field, f"{value!r} is not an origin like https://shop.example.com")
-    if parts.query or parts.fragment or parts.username:
+    if parts.query or parts.fragment or "@" in parts.netloc:
         raise invalid(field, f"{value!r} is not an origin like https://shop.example.com")
     try:
         port = parts.port
     except ValueError:
         raise invalid(field, f"{value!r} has an invalid port") from None
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    # Browsers leave the scheme's default port out of the Origin header they send.
+    if port == _DEFAULT_PORTS[parts.scheme]:
+        port = None
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
@@ -136,7 +140,7 @@ def check_origins(value: Any, field: str = "origins") -> tuple[str, ...]:
 def check_locale(value: Any, field: str = "locale") -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not LOCALE.match(value) or len(value) > 35:
+    if not isinstance(value, str) or not LOCALE.fullmatch(value) or len(value) > 35:
         raise invalid(field, f"{field} must be a language tag such as 'en' or 'pt-BR'")
     return value
 
