@@ -151,7 +151,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown
+        print("Scorelet stopped.", file=sys.stderr)
     return 0 if server.started else 1
 
 
@@ -257,7 +260,8 @@ def cmd_touchpoint_remove(args: argparse.Namespace, settings: Settings) -> int:
 def describe(touchpoint: Touchpoint) -> str:
     scale = touchpoint.scale
     state = "" if touchpoint.active else ", paused"
-    return f"{touchpoint.slug} ({touchpoint.metric.upper()}, {scale.name} {scale.low}-{scale.high}{state})"
+    kind = f"{touchpoint.metric.upper()}, {scale.name} {scale.low}-{scale.high}{state}"
+    return f"{touchpoint.slug} ({kind})"
 
 
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
@@ -358,7 +362,8 @@ def render_score(body: dict[str, Any]) -> str:
     ]
     if body["metric"] == "csat":
         lines.append(
-            f"  satisfied: {body['satisfied']} (scores {body['satisfied_from']}+), mean {body['mean']}"
+            f"  satisfied: {body['satisfied']} (scores {body['satisfied_from']}+),"
+            f" mean {body['mean']}"
         )
     else:
         groups = ("promoters", "passives", "detractors")
@@ -423,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     touchpoint = commands.add_parser(
         "touchpoint",
         help="add, list, show, update or remove touchpoints",
-        description="A touchpoint is a named place where feedback is asked: checkout, onboarding, support-chat ...",
+        description="A touchpoint is a named place where feedback is asked:"
+        " checkout, onboarding, support-chat ...",
     )
     tp_commands = touchpoint.add_subparsers(
         title="touchpoint commands", metavar="ACTION", required=True
@@ -465,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--origin",
             action="append",
             metavar="URL",
-            help="a site allowed to submit, e.g. https://shop.example.com (repeat for more; default: any)",
+            help="a site allowed to submit, e.g. https://shop.example.com"
+            " (repeat for more; default: any)",
         )
         sub.add_argument(
             "--satisfied-from",
@@ -521,7 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     key = commands.add_parser(
         "key",
         help="create, list or revoke API keys",
-        description="API keys unlock the read (scores), admin (touchpoints) and mint (subject tokens) endpoints.",
+        description="API keys unlock the read (scores), admin (touchpoints)"
+        " and mint (subject tokens) endpoints.",
     )
     key_commands = key.add_subparsers(title="key commands", metavar="ACTION", required=True)
     create = command(key_commands, "create", cmd_key_create, "create an API key and print it once")

@@ -29,6 +29,8 @@ def routes(services: Services) -> list[BaseRoute]:
         Route("/api/v1/touchpoints/{slug}", touchpoints.delete, methods=["DELETE"]),
         Route("/api/v1/touchpoints/{slug}/score", touchpoints.score, methods=["GET"]),
         Route("/s/{token}.js", embed.loader, methods=["GET"]),
+        Route("/widget.js", embed.latest, methods=["GET"]),
+        Route("/widget.{hash}.js", embed.hashed, methods=["GET"]),
         Route("/healthz", meta.healthz, methods=["GET"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
     ]

@@ -1,41 +1,76 @@
-"""The script tag's target, `/s/{token}.js`.
+"""The script tag's target `/s/{token}.js` and the widget runtime it loads.
 
-Until the widget lands this serves a small loader that announces itself and
-renders nothing; an unknown, forged or revoked token logs one warning and
-never throws into the host page.
+Everything here is served from memory with a precomputed ETag (gzipped when
+the client accepts it): these are the most requested URLs and sit on the
+host page's critical path. A bad token still gets 200 JavaScript, a script
+that warns once in the console, so a revoked tag never breaks a page.
 """
 
 from __future__ import annotations
-
-import json
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from scorelet.api.claims import resolve_token
 from scorelet.api.services import Services
-from scorelet.errors import Problem
+from scorelet.errors import Problem, not_found
+from scorelet.widget import Asset, Loaders, Runtime, runtime, unavailable_source
 
 JS = "text/javascript; charset=utf-8"
+LOADER_CACHE = "public, max-age=300"
+LATEST_CACHE = "public, max-age=300"
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 
 
-def _warning(message: str) -> str:
-    return f"console.warn({json.dumps('Scorelet: ' + message)});\n"
+def accepts_gzip(header: str) -> bool:
+    for part in header.lower().split(","):
+        name, _, params = part.partition(";")
+        if name.strip() == "gzip":
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def serve(request: Request, asset: Asset, cache_control: str) -> Response:
+    """The asset, or 304 when the client holds either encoding of it."""
+    zipped = accepts_gzip(request.headers.get("accept-encoding", ""))
+    headers = {
+        "ETag": asset.etag(zipped),
+        "Cache-Control": cache_control,
+        "Vary": "Accept-Encoding",
+        "Access-Control-Allow-Origin": "*",
+        "X-Content-Type-Options": "nosniff",
+    }
+    match = request.headers.get("if-none-match", "")
+    if asset.tag in match or match.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+    return Response(asset.gzipped if zipped else asset.body, media_type=JS, headers=headers)
 
 
 class EmbedApi:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, widget: Runtime | None = None) -> None:
         self.services = services
+        self.runtime = widget or runtime()
+        self.loaders = Loaders(self.runtime)
 
     async def loader(self, request: Request) -> Response:
+        token = request.path_params["token"]
         try:
-            bearer = resolve_token(
-                self.services.signer, self.services.store, request.path_params["token"]
-            )
+            bearer = resolve_token(self.services.signer, self.services.store, token)
         except Problem as problem:
             return Response(
-                _warning(problem.detail), media_type=JS, headers={"Cache-Control": "no-store"}
+                unavailable_source(f"{problem.detail} ({problem.code})"),
+                media_type=JS,
+                headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
             )
-        config = json.dumps(bearer.touchpoint.public())
-        script = f"/* Scorelet loader: the widget runtime is not built yet. */\nvoid {config};\n"
-        return Response(script, media_type=JS, headers={"Cache-Control": "no-cache"})
+        return serve(request, self.loaders.get(token, bearer.touchpoint), LOADER_CACHE)
+
+    async def latest(self, request: Request) -> Response:
+        """`/widget.js`: for pages that mount from JavaScript; re-checked every few minutes."""
+        return serve(request, self.runtime.asset, LATEST_CACHE)
+
+    async def hashed(self, request: Request) -> Response:
+        if request.path_params["hash"] != self.runtime.asset.tag:
+            raise not_found("widget_not_found", "no widget runtime has this hash; reload the page")
+        return serve(request, self.runtime.asset, IMMUTABLE_CACHE)

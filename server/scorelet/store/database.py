@@ -101,6 +101,8 @@ class Store:
         return sorted(self._keys.values(), key=lambda key: key.created_at)
 
     async def reload(self) -> None:
+        # Read the version first: a change landing during the reload is seen next tick.
+        self._data_version = await in_thread(self._writer_conn, _data_version)
         touchpoints = await in_thread(self._reader, reads.load_touchpoints)
         keys = await in_thread(self._reader, reads.load_keys)
         self._touchpoints = {tp.slug: tp for tp in touchpoints}
@@ -109,10 +111,8 @@ class Store:
     async def maintain(self) -> None:
         """Once a second: checkpoint the WAL outside any commit, and pick up CLI changes."""
         await in_thread(self._reader, _checkpoint, "PASSIVE")
-        version = await in_thread(self._writer_conn, _data_version)
-        if self._data_version is not None and version != self._data_version:
+        if await in_thread(self._writer_conn, _data_version) != self._data_version:
             await self.reload()
-        self._data_version = version
 
     # -- responses and impressions -----------------------------------------
 

@@ -1,0 +1,149 @@
+"""The widget runtime and the per-touchpoint loaders that pull it in, built in memory.
+
+The runtime is read once, trimmed of whole-line comments and indentation (the
+only build step, so the file in `widget/` stays the readable source), and kept
+with its gzip bytes, ETag and SRI hash: serving it is a lookup, never a file
+read. A loader is a few hundred bytes of script carrying one touchpoint's
+config; it loads the runtime from its content-hashed URL with `integrity`, so a
+browser caches the runtime forever and re-checks only the small loader.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+import re
+from base64 import b64encode
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scorelet.touchpoints import Touchpoint
+
+RUNTIME_FILE = "scorelet.js"
+# What the browser needs of a touchpoint; origins and thresholds stay on the server.
+LOADER_FIELDS = (
+    "slug",
+    "metric",
+    "scale",
+    "min",
+    "max",
+    "question",
+    "low_label",
+    "high_label",
+    "comment_prompt",
+    "thank_you",
+    "locale",
+    "cooldown_days",
+)
+MAX_CACHED_LOADERS = 2048
+_COMMENT_LINE = re.compile(r"^\s*//.*\n", re.MULTILINE)
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """Script bytes ready to serve, plain and gzipped, with the hash behind their ETags."""
+
+    body: bytes
+    gzipped: bytes
+    tag: str
+
+    @classmethod
+    def of(cls, text: str) -> Asset:
+        body = text.encode()
+        tag = hashlib.blake2b(body, digest_size=12).hexdigest()
+        return cls(body, gzip.compress(body, 9, mtime=0), tag)
+
+    def etag(self, gzipped: bool) -> str:
+        return f'"{self.tag}.gz"' if gzipped else f'"{self.tag}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    asset: Asset
+    integrity: str
+
+    @property
+    def path(self) -> str:
+        """The content-addressed URL path, safe to cache forever."""
+        return f"/widget.{self.asset.tag}.js"
+
+
+def widget_dir() -> Path:
+    """`scorelet/_widget` inside an installed wheel, else the repository's `widget/`."""
+    installed = Path(__file__).parent / "_widget"
+    return installed if installed.is_dir() else Path(__file__).parents[2] / "widget"
+
+
+def trim(source: str) -> str:
+    """Drop whole-line `//` comments and indentation; newlines stay, so ASI is unchanged."""
+    return _INDENT.sub("", _COMMENT_LINE.sub("", source))
+
+
+def load_runtime(directory: Path | None = None) -> Runtime:
+    path = (directory or widget_dir()) / RUNTIME_FILE
+    asset = Asset.of(trim(path.read_text(encoding="utf-8")))
+    digest = b64encode(hashlib.sha384(asset.body).digest()).decode()
+    return Runtime(asset, f"sha384-{digest}")
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """The runtime shipped with this installation, read on first use (at app start)."""
+    return load_runtime()
+
+
+def loader_config(touchpoint: Mapping[str, Any], token: str) -> dict[str, Any]:
+    """The touchpoint's public settings the widget needs; unset texts are left out."""
+    config = {k: touchpoint[k] for k in LOADER_FIELDS if touchpoint.get(k) is not None}
+    config["token"] = token
+    return config
+
+
+def loader_source(runtime: Runtime, config: Mapping[str, Any]) -> str:
+    """The per-touchpoint script: queue a mount, then fetch the runtime once per page."""
+    data = json.dumps(config, ensure_ascii=False, separators=(",", ":"))
+    return (
+        f"/* Scorelet loader ({config.get('slug', '')}): "
+        '<script src="…/s/TOKEN.js" async></script> */\n'
+        "(function(w,d,c){try{var s=d.currentScript,"
+        "S=w.Scorelet=w.Scorelet||function(){(S.q=S.q||[]).push(arguments)};"
+        'S("load",c,s);if(!S.v&&!S.l){S.l=1;var r=d.createElement("script");'
+        f'r.src=new URL("{runtime.path}",s.src).href;r.integrity="{runtime.integrity}";'
+        'r.crossOrigin="anonymous";r.async=!0;d.head.appendChild(r)}}'
+        'catch(e){console.warn("Scorelet: the widget could not start",e)}})'
+        f"(window,document,{data});\n"
+    )
+
+
+def unavailable_source(message: str) -> str:
+    """What a bad token gets: one console warning, nothing rendered, nothing thrown."""
+    text = json.dumps(f"Scorelet: {message}. The widget is not shown.")
+    return f"try{{console.warn({text})}}catch(e){{}}\n"
+
+
+class Loaders:
+    """Loader assets by token and touchpoint state, so a busy page costs no JSON or gzip work.
+
+    A touchpoint edit is a new key; the cache is bounded (oldest out first)
+    because subject tokens are one per conversation.
+    """
+
+    def __init__(self, runtime: Runtime, limit: int = MAX_CACHED_LOADERS) -> None:
+        self.runtime = runtime
+        self.limit = limit
+        self._assets: dict[tuple[str, Touchpoint], Asset] = {}
+
+    def get(self, token: str, touchpoint: Touchpoint) -> Asset:
+        key = (token, touchpoint)
+        asset = self._assets.get(key)
+        if asset is None:
+            if len(self._assets) >= self.limit:
+                del self._assets[next(iter(self._assets))]
+            config = loader_config(touchpoint.public(), token)
+            asset = self._assets[key] = Asset.of(loader_source(self.runtime, config))
+        return asset

@@ -1,0 +1,439 @@
+"""Every kind of bad input gets a precise problem+json 4xx and stores nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from conftest import LiveServer
+from scorelet.tokens import Signer
+
+
+@dataclass
+class Env:
+    server: LiveServer
+    csat: dict[str, Any]
+    nps: dict[str, Any]
+    response_id: str
+
+    @property
+    def token(self) -> str:
+        return str(self.csat["embed_token"])
+
+
+@pytest.fixture(scope="module")
+def env(server: LiveServer) -> Env:
+    csat = server.add_touchpoint(metric="csat", scale="stars")
+    nps = server.add_touchpoint(metric="nps")
+    with server.client() as client:
+        created = client.post("/api/v1/responses", json={"token": csat["embed_token"], "score": 4})
+    return Env(server, csat, nps, created.json()["id"])
+
+
+def tampered(token: str) -> str:
+    flip = "A" if token[-1] != "A" else "B"
+    return token[:-1] + flip
+
+
+# (name, request builder, status, code, field)
+Case = tuple[str, Callable[[Env], dict[str, Any]], int, str, str | None]
+
+
+def post(body: Any, **extra: Any) -> Callable[[Env], dict[str, Any]]:
+    def build(env: Env) -> dict[str, Any]:
+        data = body(env) if callable(body) else body
+        return {"method": "POST", "url": "/api/v1/responses", "json": data, **extra}
+
+    return build
+
+
+def raw(content: bytes, content_type: str = "application/json") -> Callable[[Env], dict[str, Any]]:
+    return lambda env: {
+        "method": "POST",
+        "url": "/api/v1/responses",
+        "content": content,
+        "headers": {"content-type": content_type},
+    }
+
+
+CASES: list[Case] = [
+    (
+        "score above the scale",
+        post(lambda e: {"token": e.token, "score": 6}),
+        422,
+        "score_out_of_range",
+        "score",
+    ),
+    (
+        "score below the scale",
+        post(lambda e: {"token": e.token, "score": 0}),
+        422,
+        "score_out_of_range",
+        "score",
+    ),
+    (
+        "nps score 11",
+        post(lambda e: {"token": e.nps["embed_token"], "score": 11}),
+        422,
+        "score_out_of_range",
+        "score",
+    ),
+    (
+        "negative score",
+        post(lambda e: {"token": e.token, "score": -3}),
+        422,
+        "score_out_of_range",
+        "score",
+    ),
+    (
+        "huge score",
+        post(lambda e: {"token": e.token, "score": 10**30}),
+        422,
+        "score_out_of_range",
+        "score",
+    ),
+    ("float score", post(lambda e: {"token": e.token, "score": 4.0}), 422, "wrong_type", "score"),
+    ("string score", post(lambda e: {"token": e.token, "score": "4"}), 422, "wrong_type", "score"),
+    (
+        "boolean score",
+        post(lambda e: {"token": e.token, "score": True}),
+        422,
+        "wrong_type",
+        "score",
+    ),
+    ("missing score", post(lambda e: {"token": e.token}), 422, "missing_field", "score"),
+    ("missing token", post({"score": 4}), 422, "missing_field", "token"),
+    ("token not a string", post({"token": 12, "score": 4}), 422, "wrong_type", "token"),
+    ("forged token", post({"token": "e.WyJ4IiwxXQ.forged", "score": 4}), 403, "bad_token", "token"),
+    (
+        "tampered token",
+        post(lambda e: {"token": tampered(e.token), "score": 4}),
+        403,
+        "bad_token",
+        "token",
+    ),
+    ("not a scorelet token", post({"token": "hello", "score": 4}), 403, "bad_token", "token"),
+    (
+        "token signed with another secret",
+        post(
+            lambda e: {
+                "token": Signer(["another-secret-0123456789"]).mint_embed(e.csat["slug"], 1),
+                "score": 4,
+            }
+        ),
+        403,
+        "bad_token",
+        "token",
+    ),
+    (
+        "subject token used as if embed (salt swap)",
+        post(
+            lambda e: {
+                "token": "e."
+                + Signer(e.server.settings.secrets).mint_subject(
+                    e.csat["slug"], "s", {}, 4_000_000_000
+                )[2:],
+                "score": 4,
+            }
+        ),
+        403,
+        "bad_token",
+        "token",
+    ),
+    (
+        "expired subject token",
+        post(
+            lambda e: {
+                "token": Signer(e.server.settings.secrets).mint_subject(
+                    e.csat["slug"], "s", {}, 10
+                ),
+                "score": 4,
+            }
+        ),
+        403,
+        "token_expired",
+        "token",
+    ),
+    (
+        "token for a deleted touchpoint",
+        post(
+            lambda e: {
+                "token": Signer(e.server.settings.secrets).mint_embed("never-made", 1),
+                "score": 4,
+            }
+        ),
+        404,
+        "touchpoint_not_found",
+        "token",
+    ),
+    (
+        "unknown field",
+        post(lambda e: {"token": e.token, "score": 4, "scroe": 4}),
+        422,
+        "unknown_field",
+        "scroe",
+    ),
+    (
+        "comment too long",
+        post(lambda e: {"token": e.token, "score": 4, "comment": "x" * 2001}),
+        422,
+        "too_long",
+        "comment",
+    ),
+    (
+        "comment with NUL",
+        post(lambda e: {"token": e.token, "score": 4, "comment": "a\u0000b"}),
+        422,
+        "invalid_text",
+        "comment",
+    ),
+    (
+        "comment not a string",
+        post(lambda e: {"token": e.token, "score": 4, "comment": ["a"]}),
+        422,
+        "wrong_type",
+        "comment",
+    ),
+    (
+        "too many context keys",
+        post(
+            lambda e: {"token": e.token, "score": 4, "context": {f"k{i}": "v" for i in range(21)}}
+        ),
+        422,
+        "too_many_context_keys",
+        "context",
+    ),
+    (
+        "10k context keys",
+        post(
+            lambda e: {
+                "token": e.token,
+                "score": 4,
+                "context": {f"k{i}": "v" for i in range(10_000)},
+            }
+        ),
+        413,
+        "body_too_large",
+        None,
+    ),
+    (
+        "context value too long",
+        post(lambda e: {"token": e.token, "score": 4, "context": {"plan": "x" * 201}}),
+        422,
+        "too_long",
+        "context.plan",
+    ),
+    (
+        "context key too long",
+        post(lambda e: {"token": e.token, "score": 4, "context": {"k" * 41: "v"}}),
+        422,
+        "bad_context_key",
+        None,
+    ),
+    (
+        "context key reserved",
+        post(lambda e: {"token": e.token, "score": 4, "context": {"since": "v"}}),
+        422,
+        "bad_context_key",
+        "context.since",
+    ),
+    (
+        "context value not a string",
+        post(lambda e: {"token": e.token, "score": 4, "context": {"n": 1}}),
+        422,
+        "wrong_type",
+        "context.n",
+    ),
+    (
+        "context not an object",
+        post(lambda e: {"token": e.token, "score": 4, "context": "agent=a"}),
+        422,
+        "wrong_type",
+        "context",
+    ),
+    (
+        "client id not a uuid",
+        post(lambda e: {"token": e.token, "score": 4, "id": "123"}),
+        422,
+        "invalid_value",
+        "id",
+    ),
+    ("malformed json", raw(b'{"token": '), 400, "malformed_json", None),
+    ("json array body", raw(b"[1, 2]"), 400, "malformed_json", None),
+    ("NaN in json", raw(b'{"score": NaN}'), 400, "malformed_json", None),
+    ("Infinity in json", raw(b'{"score": Infinity}'), 400, "malformed_json", None),
+    ("invalid utf-8", raw(b'{"comment": "\xff\xfe"}'), 400, "malformed_json", None),
+    ("deeply nested json", raw(b"[" * 100_00 + b"]" * 100_00), 413, "body_too_large", None),
+    (
+        "form-encoded body",
+        raw(b"score=4", "application/x-www-form-urlencoded"),
+        415,
+        "unsupported_media_type",
+        None,
+    ),
+    ("oversized body", raw(b'{"comment": "' + b"x" * 20_000 + b'"}'), 413, "body_too_large", None),
+    (
+        "patch with a bad id",
+        lambda e: {
+            "method": "PATCH",
+            "url": "/api/v1/responses/not-a-uuid",
+            "json": {"token": e.token, "comment": "x"},
+        },
+        422,
+        "invalid_value",
+        "id",
+    ),
+    (
+        "patch without comment",
+        lambda e: {
+            "method": "PATCH",
+            "url": f"/api/v1/responses/{e.response_id}",
+            "json": {"token": e.token},
+        },
+        422,
+        "missing_field",
+        "comment",
+    ),
+    (
+        "patch on another response (nps token)",
+        lambda e: {
+            "method": "PATCH",
+            "url": f"/api/v1/responses/{e.response_id}",
+            "json": {"token": e.nps["embed_token"], "comment": "x"},
+        },
+        403,
+        "token_mismatch",
+        "token",
+    ),
+    (
+        "impression with forged token",
+        lambda e: {"method": "POST", "url": "/api/v1/impressions", "json": {"token": "e.x.y"}},
+        403,
+        "bad_token",
+        "token",
+    ),
+    (
+        "impression with extra field",
+        lambda e: {
+            "method": "POST",
+            "url": "/api/v1/impressions",
+            "json": {"token": e.token, "score": 1},
+        },
+        422,
+        "unknown_field",
+        "score",
+    ),
+    (
+        "unknown route",
+        lambda e: {"method": "GET", "url": "/api/v1/nothing"},
+        404,
+        "not_found",
+        None,
+    ),
+    (
+        "wrong method",
+        lambda e: {"method": "DELETE", "url": "/api/v1/responses"},
+        405,
+        "method_not_allowed",
+        None,
+    ),
+]
+
+
+def table() -> list[Any]:
+    return [pytest.param(*case[1:], id=case[0]) for case in CASES]
+
+
+def stored(env: Env) -> tuple[Any, ...]:
+    with sqlite3.connect(env.server.settings.database) as conn:
+        return (
+            conn.execute("SELECT count(*), group_concat(comment) FROM responses").fetchone(),
+            conn.execute("SELECT sum(count) FROM rollups").fetchone(),
+            conn.execute("SELECT sum(count) FROM impressions").fetchone(),
+        )
+
+
+@pytest.mark.parametrize(("build", "status", "code", "field"), table())
+def test_bad_input_is_a_precise_problem_and_stores_nothing(
+    env: Env, build: Callable[[Env], dict[str, Any]], status: int, code: str, field: str | None
+) -> None:
+    before = stored(env)
+    request = build(env)
+    with env.server.client() as client:
+        response = client.request(**request)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code
+    assert problem["status"] == status
+    assert problem["type"].endswith(code)
+    assert problem["detail"]
+    if field is not None:
+        assert problem["field"] == field
+    assert stored(env) == before
+    with env.server.client() as client:
+        assert client.get("/healthz").status_code == 200
+
+
+def test_the_table_has_forty_cases() -> None:
+    assert len(CASES) >= 40
+
+
+def test_a_lone_surrogate_in_a_comment_is_refused(env: Env) -> None:
+    body = f'{{"token": "{env.token}", "score": 4, "comment": "\\ud800"}}'
+    before = stored(env)
+    with env.server.client() as client:
+        response = client.post(
+            "/api/v1/responses", content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_text"
+    assert stored(env) == before
+
+
+def test_unicode_comments_survive_intact(env: Env) -> None:
+    comment = "Très bien 👍🏽 — 很好\u200d\nzweite Zeile"
+    with env.server.client() as client:
+        response = client.post(
+            "/api/v1/responses", json={"token": env.token, "score": 5, "comment": comment}
+        )
+    assert response.status_code == 201
+    assert response.json()["comment"] == comment
+    with sqlite3.connect(env.server.settings.database) as conn:
+        assert conn.execute(
+            "SELECT comment FROM responses WHERE id = ?", (response.json()["id"],)
+        ).fetchone() == (comment,)
+
+
+def test_a_body_without_content_type_is_refused_with_advice(env: Env) -> None:
+    with env.server.client() as client:
+        response = client.post(
+            "/api/v1/responses", content=json.dumps({"token": env.token, "score": None})
+        )
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["detail"]
+
+
+def test_patch_outside_the_edit_window_is_refused(env: Env) -> None:
+    with sqlite3.connect(env.server.settings.database) as conn:
+        conn.execute(
+            "UPDATE responses SET created_at = created_at - 2 * 86400 WHERE id = ?",
+            (env.response_id,),
+        )
+    with env.server.client() as client:
+        response = client.patch(
+            f"/api/v1/responses/{env.response_id}", json={"token": env.token, "comment": "late"}
+        )
+        repost = client.post(
+            "/api/v1/responses", json={"token": env.token, "score": 1, "id": env.response_id}
+        )
+    assert response.status_code == 409
+    assert response.json()["code"] == "edit_window_closed"
+    assert repost.status_code == 409
+    assert str(uuid.UUID(env.response_id)) == env.response_id

@@ -1,0 +1,231 @@
+"""Submitting ratings, comments and impressions over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from typing import Any
+
+from conftest import LiveServer
+from scorelet.tokens import Signer
+
+
+def submit(server: LiveServer, **body: Any) -> Any:
+    with server.client() as client:
+        return client.post("/api/v1/responses", json=body)
+
+
+def score_of(server: LiveServer, slug: str, **params: str) -> dict[str, Any]:
+    with server.reader() as client:
+        response = client.get(f"/api/v1/touchpoints/{slug}/score", params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def rows(server: LiveServer, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(server.settings.database) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def test_submit_returns_201_with_the_stored_response(server: LiveServer) -> None:
+    tp = server.add_touchpoint(metric="csat", scale="stars")
+    response = submit(server, token=tp["embed_token"], score=4, comment="quick")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["score"] == 4
+    assert body["comment"] == "quick"
+    assert body["touchpoint"] == tp["slug"]
+    assert response.headers["location"] == f"/api/v1/responses/{body['id']}"
+    assert rows(server, "SELECT score, comment FROM responses WHERE id = ?", body["id"]) == [
+        (4, "quick")
+    ]
+
+
+def test_text_plain_bodies_are_accepted_for_the_widget(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        response = client.post(
+            "/api/v1/responses",
+            content=json.dumps({"token": tp["embed_token"], "score": 5}),
+            headers={"content-type": "text/plain;charset=UTF-8"},
+        )
+    assert response.status_code == 201
+    assert score_of(server, tp["slug"])["responses"] == 1
+
+
+def test_reposting_the_same_client_id_is_idempotent(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    client_id = str(uuid.uuid4())
+    first = submit(server, token=tp["embed_token"], score=2, id=client_id)
+    again = submit(server, token=tp["embed_token"], score=2, id=client_id)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"] == client_id
+    assert score_of(server, tp["slug"])["responses"] == 1
+
+
+def test_reposting_a_client_id_with_a_new_score_replaces_it(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    client_id = str(uuid.uuid4())
+    submit(server, token=tp["embed_token"], score=1, id=client_id)
+    changed = submit(server, token=tp["embed_token"], score=5, id=client_id)
+    assert changed.status_code == 200
+    body = score_of(server, tp["slug"])
+    assert body["responses"] == 1
+    assert body["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+
+
+def test_a_client_id_from_another_touchpoint_conflicts(server: LiveServer) -> None:
+    first, second = server.add_touchpoint(), server.add_touchpoint()
+    client_id = str(uuid.uuid4())
+    assert submit(server, token=first["embed_token"], score=3, id=client_id).status_code == 201
+    clash = submit(server, token=second["embed_token"], score=3, id=client_id)
+    assert clash.status_code == 409
+    assert clash.json()["code"] == "id_conflict"
+    assert score_of(server, second["slug"])["responses"] == 0
+
+
+def subject_token(server: LiveServer, slug: str, subject: str, **context: str) -> str:
+    signer = Signer(server.settings.secrets)
+    return signer.mint_subject(slug, subject, context, expires_at=4_000_000_000)
+
+
+def test_a_subjects_second_rating_replaces_the_first(server: LiveServer) -> None:
+    tp = server.add_touchpoint(metric="nps")
+    token = subject_token(server, tp["slug"], "conv_1", agent="alice")
+    first = submit(server, token=token, score=3, comment="slow")
+    second = submit(server, token=token, score=10)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["comment"] == "slow"  # kept when the new rating has none
+    body = score_of(server, tp["slug"])
+    assert body["responses"] == 1
+    assert body["promoters"]["count"] == 1
+    assert body["detractors"]["count"] == 0
+
+
+def test_signed_context_wins_over_the_browsers(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    token = subject_token(server, tp["slug"], "conv_2", agent="alice")
+    response = submit(server, token=token, score=5, context={"agent": "mallory", "page": "/help"})
+    assert response.json()["context"] == {"agent": "alice", "page": "/help"}
+    assert score_of(server, tp["slug"], agent="alice")["responses"] == 1
+    assert score_of(server, tp["slug"], agent="mallory")["responses"] == 0
+
+
+def test_comment_is_added_with_patch_and_the_same_token(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    created = submit(server, token=tp["embed_token"], score=4).json()
+    with server.client() as client:
+        patched = client.patch(
+            f"/api/v1/responses/{created['id']}",
+            json={"token": tp["embed_token"], "comment": "Fast delivery\nthanks"},
+        )
+    assert patched.status_code == 200
+    assert patched.json()["comment"] == "Fast delivery\nthanks"
+    assert rows(server, "SELECT comment FROM responses WHERE id = ?", created["id"]) == [
+        ("Fast delivery\nthanks",)
+    ]
+
+
+def test_patch_with_another_touchpoints_token_is_refused(server: LiveServer) -> None:
+    tp, other = server.add_touchpoint(), server.add_touchpoint()
+    created = submit(server, token=tp["embed_token"], score=4).json()
+    with server.client() as client:
+        response = client.patch(
+            f"/api/v1/responses/{created['id']}",
+            json={"token": other["embed_token"], "comment": "hijack"},
+        )
+    assert response.status_code == 403
+    assert response.json()["code"] == "token_mismatch"
+    assert rows(server, "SELECT comment FROM responses WHERE id = ?", created["id"]) == [(None,)]
+
+
+def test_patch_of_an_unknown_response_is_404(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        response = client.patch(
+            f"/api/v1/responses/{uuid.uuid4()}", json={"token": tp["embed_token"], "comment": "x"}
+        )
+    assert response.status_code == 404
+    assert response.json()["code"] == "response_not_found"
+
+
+def test_impressions_are_counted_for_the_response_rate(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        for _ in range(4):
+            assert (
+                client.post("/api/v1/impressions", json={"token": tp["embed_token"]}).status_code
+                == 204
+            )
+    submit(server, token=tp["embed_token"], score=5)
+    body = score_of(server, tp["slug"])
+    assert body["impressions"] == 4
+    assert body["response_rate"] == 25.0
+
+
+def test_rotated_embed_token_is_revoked(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    with server.admin() as client:
+        rotated = client.patch(f"/api/v1/touchpoints/{tp['slug']}", json={"rotate_token": True})
+    assert rotated.status_code == 200
+    old = submit(server, token=tp["embed_token"], score=3)
+    assert old.status_code == 403
+    assert old.json()["code"] == "token_revoked"
+    assert submit(server, token=rotated.json()["embed_token"], score=3).status_code == 201
+
+
+def test_paused_touchpoint_refuses_ratings(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    with server.admin() as client:
+        client.patch(f"/api/v1/touchpoints/{tp['slug']}", json={"active": False})
+    response = submit(server, token=tp["embed_token"], score=3)
+    assert response.status_code == 403
+    assert response.json()["code"] == "touchpoint_inactive"
+
+
+def test_expired_subject_token_is_refused(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    token = Signer(server.settings.secrets).mint_subject(tp["slug"], "conv_x", {}, expires_at=1000)
+    response = submit(server, token=token, score=3)
+    assert response.status_code == 403
+    assert response.json()["code"] == "token_expired"
+    assert score_of(server, tp["slug"])["responses"] == 0
+
+
+def test_cross_origin_posts_get_cors_headers_and_preflight(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        posted = client.post(
+            "/api/v1/responses",
+            json={"token": tp["embed_token"], "score": 5},
+            headers={"origin": "https://shop.example"},
+        )
+        preflight = client.options(
+            "/api/v1/responses/abc",
+            headers={"origin": "https://shop.example", "access-control-request-method": "PATCH"},
+        )
+    assert posted.headers["access-control-allow-origin"] == "https://shop.example"
+    assert preflight.status_code == 204
+    assert "PATCH" in preflight.headers["access-control-allow-methods"]
+
+
+def test_origins_restrict_where_ratings_come_from(server: LiveServer) -> None:
+    tp = server.add_touchpoint(origins=["https://shop.example"])
+    with server.client() as client:
+        allowed = client.post(
+            "/api/v1/responses",
+            json={"token": tp["embed_token"], "score": 5},
+            headers={"origin": "https://shop.example"},
+        )
+        refused = client.post(
+            "/api/v1/responses",
+            json={"token": tp["embed_token"], "score": 5},
+            headers={"origin": "https://evil.example"},
+        )
+    assert allowed.status_code == 201
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "origin_not_allowed"
+    assert score_of(server, tp["slug"])["responses"] == 1

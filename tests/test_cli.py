@@ -1,0 +1,281 @@
+"""The `scorelet` command, run in-process against a real data directory."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scorelet.cli import main
+from scorelet.config import Settings, resolve_secrets
+from scorelet.tokens import EmbedClaims, Signer, SubjectClaims
+
+
+def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(
+        [*argv[:2], "--data", str(data), *argv[2:]]
+        if argv[0] in ("touchpoint", "key")
+        else [argv[0], "--data", str(data), *argv[1:]]
+    )
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def signer(data: Path) -> Signer:
+    return Signer(resolve_secrets(Settings(data_dir=data)).secrets)
+
+
+def test_add_prints_a_script_tag_whose_token_names_the_touchpoint(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    code, out, _ = run(
+        capsys,
+        data,
+        "touchpoint",
+        "add",
+        "checkout",
+        "--metric",
+        "csat",
+        "--question",
+        "How was checkout?",
+    )
+    assert code == 0
+    assert "checkout (CSAT, stars 1-5)" in out
+    match = re.search(r'<script src="http://127\.0\.0\.1:8000/s/([^"]+)\.js" async></script>', out)
+    assert match
+    assert signer(data).verify(match[1]) == EmbedClaims("checkout", 1)
+
+
+def test_embed_uses_the_public_url(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    run(capsys, data, "touchpoint", "add", "q4", "--metric", "nps")
+    code, out, _ = run(capsys, data, "embed", "q4", "--base-url", "https://feedback.example.com/")
+    assert code == 0
+    assert re.fullmatch(
+        r'<script src="https://feedback\.example\.com/s/e\.[^"]+\.js" async></script>\n', out
+    )
+
+
+def test_list_show_update_and_remove(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    run(
+        capsys,
+        data,
+        "touchpoint",
+        "add",
+        "support",
+        "--metric",
+        "csat",
+        "--scale",
+        "smileys3",
+        "--origin",
+        "https://help.example.com",
+    )
+    code, out, _ = run(capsys, data, "touchpoint", "list")
+    assert (code, out) == (0, "support (CSAT, smileys3 1-3)\n")
+    code, out, _ = run(
+        capsys,
+        data,
+        "touchpoint",
+        "update",
+        "support",
+        "--question",
+        "All sorted?",
+        "--pause",
+        "--cooldown-days",
+        "7",
+    )
+    assert code == 0
+    assert "paused" in out
+    code, out, _ = run(capsys, data, "touchpoint", "show", "support", "--json")
+    shown = json.loads(out)
+    assert (shown["question"], shown["active"], shown["cooldown_days"]) == ("All sorted?", False, 7)
+    assert shown["origins"] == ["https://help.example.com"]
+    code, out, _ = run(
+        capsys, data, "touchpoint", "update", "support", "--clear-origins", "--resume"
+    )
+    code, out, _ = run(capsys, data, "touchpoint", "show", "support")
+    assert "any (no origins configured)" in out
+    code, _, err = run(capsys, data, "touchpoint", "remove", "support")
+    assert code == 1
+    assert "--yes" in err
+    code, out, _ = run(capsys, data, "touchpoint", "remove", "support", "--yes")
+    assert code == 0
+    assert run(capsys, data, "touchpoint", "list")[1].startswith("No touchpoints yet")
+
+
+def test_rotate_token_revokes_the_old_embed_token(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    run(capsys, data, "touchpoint", "add", "q1", "--metric", "nps")
+    _, before, _ = run(capsys, data, "embed", "q1")
+    code, out, _ = run(capsys, data, "touchpoint", "update", "q1", "--rotate-token")
+    assert code == 0
+    _, after, _ = run(capsys, data, "embed", "q1")
+    assert before != after
+    assert after.strip() in out
+    token = re.search(r"/s/([^\"]+)\.js", after)
+    assert token
+    assert signer(data).verify(token[1]) == EmbedClaims("q1", 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("touchpoint", "add", "Bad Slug", "--metric", "csat"), "slug"),
+        (("touchpoint", "add", "x", "--metric", "nps", "--scale", "stars"), "0-10"),
+        (("touchpoint", "add", "x", "--metric", "csat", "--scale", "numeric:99"), "numeric"),
+        (("touchpoint", "add", "x", "--metric", "csat", "--satisfied-from", "1"), "satisfied_from"),
+        (("touchpoint", "add", "x", "--metric", "csat", "--origin", "shop.example"), "origin"),
+        (("touchpoint", "show", "ghost"), "no touchpoint is named 'ghost'"),
+        (("touchpoint", "update", "ghost", "--question", "q"), "ghost"),
+        (("embed", "ghost"), "ghost"),
+        (("token", "ghost", "--subject", "c1"), "ghost"),
+        (("score", "ghost"), "ghost"),
+        (("key", "revoke", "deadbeef"), "no active API key"),
+    ],
+)
+def test_errors_are_one_line_and_exit_non_zero(
+    capsys: pytest.CaptureFixture[str], data: Path, argv: tuple[str, ...], message: str
+) -> None:
+    code, out, err = run(capsys, data, *argv)
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("scorelet: error")
+    assert message in err
+
+
+def test_duplicate_touchpoint_is_refused(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    assert run(capsys, data, "touchpoint", "add", "dup", "--metric", "csat")[0] == 0
+    code, _, err = run(capsys, data, "touchpoint", "add", "dup", "--metric", "csat")
+    assert code == 1
+    assert "exists" in err
+
+
+def test_update_without_changes_says_so(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    run(capsys, data, "touchpoint", "add", "same", "--metric", "csat")
+    code, _, err = run(capsys, data, "touchpoint", "update", "same")
+    assert code == 1
+    assert "nothing to change" in err
+
+
+def test_keys_are_shown_once_and_stored_hashed(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    code, out, err = run(capsys, data, "key", "create", "--scope", "read", "--name", "grafana")
+    assert code == 0
+    key = out.strip()
+    assert key.startswith("slk_")
+    assert "shown only now" in err
+    code, listed, _ = run(capsys, data, "key", "list")
+    assert key not in listed
+    key_id = key.split("_")[1]
+    assert key_id in listed
+    assert "grafana" in listed
+    assert "active" in listed
+    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
+        stored = conn.execute("SELECT hash FROM api_keys WHERE id = ?", (key_id,)).fetchone()[0]
+    assert key not in stored
+    assert len(stored) == 64
+    assert run(capsys, data, "key", "revoke", key_id)[0] == 0
+    code, listed, _ = run(capsys, data, "key", "list", "--json")
+    assert json.loads(listed)[0]["revoked_at"] is not None
+
+
+def test_token_binds_subject_context_and_expiry(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    run(capsys, data, "touchpoint", "add", "support-chat", "--metric", "csat")
+    before = time.time()
+    code, out, _ = run(
+        capsys,
+        data,
+        "token",
+        "support-chat",
+        "--subject",
+        "conv_8812",
+        "--context",
+        "agent=alice",
+        "--context",
+        "team=billing",
+        "--ttl",
+        "2h",
+    )
+    assert code == 0
+    claims = signer(data).verify(out.strip())
+    assert isinstance(claims, SubjectClaims)
+    assert (claims.touchpoint, claims.subject) == ("support-chat", "conv_8812")
+    assert dict(claims.context) == {"agent": "alice", "team": "billing"}
+    assert before + 7200 - 2 <= claims.expires_at <= time.time() + 7200 + 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--ttl", "forever"), "duration"),
+        (("--ttl", "400d"), "366 days"),
+        (("--context", "since=x"), "reserved"),
+    ],
+)
+def test_token_refuses_bad_options(
+    capsys: pytest.CaptureFixture[str], data: Path, extra: tuple[str, ...], message: str
+) -> None:
+    run(capsys, data, "touchpoint", "add", "chat", "--metric", "csat")
+    code, _, err = run(capsys, data, "token", "chat", "--subject", "c1", *extra)
+    assert code == 1
+    assert message in err
+
+
+def test_score_prints_human_and_json(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    run(capsys, data, "touchpoint", "add", "empty", "--metric", "nps")
+    code, out, _ = run(capsys, data, "score", "empty")
+    assert (code, out) == (0, "empty: no responses yet, so no NPS.\n")
+    code, out, _ = run(capsys, data, "score", "empty", "--json", "--since", "2026-01-01")
+    body = json.loads(out)
+    assert (body["metric"], body["responses"], body["score"]) == ("nps", 0, None)
+    code, _, err = run(capsys, data, "score", "empty", "--since", "last tuesday")
+    assert code == 1
+    assert "--since" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["serve"],
+        ["touchpoint", "add"],
+        ["touchpoint", "update"],
+        ["key", "create"],
+        ["token"],
+        ["score"],
+        ["embed"],
+    ],
+)
+def test_every_command_has_help(argv: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scorelet", *argv, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "usage: scorelet" in result.stdout
+    assert len(result.stdout) > 200
+
+
+def test_no_command_prints_help_and_fails() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scorelet"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "first steps" in result.stdout

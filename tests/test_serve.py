@@ -1,0 +1,166 @@
+"""`scorelet serve` as a real process: first start, restarts, signals, durability."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from scorelet.cli import main
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(
+    data: Path, env: dict[str, str] | None = None, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SCORELET_")}
+    environ |= {"SCORELET_PORT": str(port), **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scorelet", "serve", "--data", str(data), *args],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"server did not start: {process.communicate()[0]}")
+        time.sleep(0.05)
+    try:
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def setup_touchpoint(data: Path, slug: str = "checkout") -> str:
+    """Add a touchpoint with the CLI; returns its embed token."""
+    assert main(["touchpoint", "add", slug, "--metric", "csat", "--data", str(data)]) == 0
+    from scorelet.config import Settings, resolve_secrets
+    from scorelet.tokens import Signer
+
+    return Signer(resolve_secrets(Settings(data_dir=data)).secrets).mint_embed(slug, 1)
+
+
+def test_first_start_creates_data_dir_database_and_private_secret(tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    with serving(data) as (process, url):
+        assert httpx.get(url + "/healthz").json()["status"] == "ok"
+        secret = data / "secret"
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+        assert len(secret.read_text().strip()) >= 32
+        with sqlite3.connect(data / "scorelet.sqlite3") as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert url in output
+    assert "Scorelet stopped." in output
+    assert "scorelet touchpoint add" in output
+
+
+def test_tokens_and_data_survive_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    token = setup_touchpoint(data)
+    with serving(data) as (process, url):
+        assert (
+            httpx.post(url + "/api/v1/responses", json={"token": token, "score": 5}).status_code
+            == 201
+        )
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    assert process.returncode == -signal.SIGTERM
+    wal = data / "scorelet.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # closed cleanly: checkpointed
+    with serving(data) as (_, url):
+        assert (
+            httpx.post(url + "/api/v1/responses", json={"token": token, "score": 4}).status_code
+            == 201
+        )
+    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM responses").fetchone() == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+
+
+def test_environment_settings_are_honoured(tmp_path: Path) -> None:
+    data = tmp_path / "envdata"
+    secret = "an-explicit-secret-from-env-123"
+    with serving(data, {"SCORELET_SECRET": f"{secret},an-older-secret-0000000"}) as (_, url):
+        assert httpx.get(url + "/healthz").status_code == 200
+    assert not (data / "secret").exists()
+
+
+def test_bad_settings_fail_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scorelet", "serve", "--data", str(tmp_path)],
+        env={**os.environ, "SCORELET_SECRET": "short"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "SCORELET_SECRET" in result.stderr
+
+
+def test_acknowledged_ratings_survive_sigkill(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    token = setup_touchpoint(data)
+    acknowledged: list[str] = []
+    with serving(data) as (process, url):
+
+        def post(score: int) -> str | None:
+            try:
+                response = httpx.post(
+                    url + "/api/v1/responses",
+                    json={"token": token, "score": score % 5 + 1},
+                    timeout=5,
+                )
+            except httpx.TransportError:
+                return None
+            return str(response.json()["id"]) if response.status_code == 201 else None
+
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(post, i) for i in range(400)]
+            time.sleep(0.3)
+            process.send_signal(signal.SIGKILL)
+            acknowledged = [id_ for f in futures if (id_ := f.result()) is not None]
+        process.wait()
+    assert acknowledged, "no rating was acknowledged before the kill"
+    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
+        stored = {row[0] for row in conn.execute("SELECT id FROM responses")}
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rollup_total = conn.execute("SELECT coalesce(sum(count), 0) FROM rollups").fetchone()[0]
+    assert set(acknowledged) <= stored
+    assert rollup_total == len(stored)
