@@ -37,8 +37,9 @@ def env(server: LiveServer) -> Env:
 
 
 def tampered(token: str) -> str:
-    flip = "A" if token[-1] != "A" else "B"
-    return token[:-1] + flip
+    """Change the payload (the signature's last base64 digit may be padding bits only)."""
+    at = 4
+    return token[:at] + ("A" if token[at] != "A" else "B") + token[at + 1 :]
 
 
 # (name, request builder, status, code, field)

@@ -227,6 +227,7 @@ CONTEXT_FILTERS = {
 READ: list[Schema] = [{"apiKey": []}]  # the scope needed is in each summary
 ADMIN = READ
 AUTH_ERRORS = (401, 403)
+SCRIPT = {"description": "JavaScript", "content": {"text/javascript": {"schema": STRING}}}
 
 
 def paths() -> dict[str, Any]:
@@ -332,9 +333,27 @@ def paths() -> dict[str, Any]:
                 "parameters": [{"name": "token", "in": "path", "required": True, "schema": STRING}],
                 "responses": {
                     "200": {
+                        **SCRIPT,
                         "description": "JavaScript (renders nothing for a bad token)",
-                        "content": {"text/javascript": {"schema": STRING}},
-                    }
+                    },
+                    "304": {"description": "not modified"},
+                },
+            }
+        },
+        "/widget.js": {
+            "get": {
+                "summary": "The widget runtime, for pages that call Scorelet.mount themselves",
+                "responses": {"200": SCRIPT, "304": {"description": "not modified"}},
+            }
+        },
+        "/widget.{hash}.js": {
+            "get": {
+                "summary": "The widget runtime at its content-hashed, cache-forever URL",
+                "parameters": [{"name": "hash", "in": "path", "required": True, "schema": STRING}],
+                "responses": {
+                    "200": SCRIPT,
+                    "304": {"description": "not modified"},
+                    **problems(404),
                 },
             }
         },
