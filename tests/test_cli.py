@@ -279,3 +279,10 @@ def test_no_command_prints_help_and_fails() -> None:
     )
     assert result.returncode == 2
     assert "first steps" in result.stdout
+
+
+def test_embed_token_prints_only_the_token(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    run(capsys, data, "touchpoint", "add", "bare", "--metric", "csat")
+    code, out, _ = run(capsys, data, "embed", "bare", "--token")
+    assert code == 0
+    assert signer(data).verify(out.strip()) == EmbedClaims("bare", 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -128,11 +129,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"  API: {settings.base_url}/openapi.json   health: {settings.base_url}/healthz",
         ]
         if not store.touchpoints():
+            me = invocation()
             lines += [
                 "Next, in another terminal:",
-                "  scorelet touchpoint add checkout --metric csat",
-                "  scorelet embed checkout        # the <script> tag to paste into a page",
-                "  scorelet key create --scope read",
+                f"  {me} touchpoint add checkout --metric csat",
+                f"  {me} embed checkout        # the <script> tag to paste into a page",
+                f"  {me} key create --scope read",
             ]
         lines.append("Press Ctrl+C to stop.")
         print("\n".join(lines), file=sys.stderr, flush=True)
@@ -156,6 +158,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown
         print("Scorelet stopped.", file=sys.stderr)
     return 0 if server.started else 1
+
+
+def invocation() -> str:
+    """How to call this command again: `scorelet` if it is on PATH, else its path."""
+    program = Path(sys.argv[0])
+    on_path = shutil.which("scorelet")
+    if program.name != "scorelet" or (on_path and Path(on_path).resolve() == program.resolve()):
+        return "scorelet"
+    try:
+        return str(program.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(program)
 
 
 # -- touchpoints --------------------------------------------------------------------
@@ -268,7 +282,11 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
     async def find(store: Store) -> Touchpoint:
         return existing(store, args.slug)
 
-    print(embed_tag(settings, with_store(settings, find), args.base_url))
+    touchpoint = with_store(settings, find)
+    if args.token:
+        print(signer_for(settings).mint_embed(touchpoint.slug, touchpoint.token_version))
+    else:
+        print(embed_tag(settings, touchpoint, args.base_url))
     return 0
 
 
@@ -519,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     embed = command(commands, "embed", cmd_embed, "print the <script> tag for a touchpoint")
     embed.add_argument("slug")
+    embed.add_argument("--token", action="store_true", help="print only the embed token")
     embed.add_argument(
         "--base-url",
         metavar="URL",
