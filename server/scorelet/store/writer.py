@@ -67,7 +67,8 @@ class Writer:
 
     async def _run(self) -> None:
         stopping = False
-        while not stopping:
+        # Writes queued while the last batch commits are still taken before stopping.
+        while not stopping or not self._queue.empty():
             batch: list[tuple[Write, asyncio.Future[Any]]] = []
             item = await self._queue.get()
             while True:
