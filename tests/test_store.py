@@ -674,7 +674,9 @@ async def test_first_maintain_sees_a_change_made_right_after_open(path: Path) ->
 async def test_a_write_queued_during_the_final_commit_is_not_lost(tmp_path: Path) -> None:
     path = tmp_path / "scorelet.db"
     store = await Store.open(path)
-    touchpoint = await store.create_touchpoint(new_touchpoint_fields({"slug": "a", "metric": "csat"}))
+    touchpoint = await store.create_touchpoint(
+        new_touchpoint_fields({"slug": "a", "metric": "csat"})
+    )
     rating = NewResponse(touchpoint.id, 5, None, None)
     first = asyncio.create_task(store.record_response(rating))
     closing = asyncio.create_task(store.close())
