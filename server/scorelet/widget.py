@@ -24,6 +24,9 @@ from typing import Any
 from scorelet.touchpoints import Touchpoint
 
 RUNTIME_FILE = "scorelet.js"
+# Languages beyond those built into the runtime, sent in the loader of a touchpoint whose
+# locale asks for one, so they cost nothing on pages that don't use them.
+LOCALES_FILE = "locales.json"
 # What the browser needs of a touchpoint; origins and thresholds stay on the server.
 LOADER_FIELDS = (
     "slug",
@@ -41,7 +44,9 @@ LOADER_FIELDS = (
 )
 MAX_CACHED_LOADERS = 2048
 _COMMENT_LINE = re.compile(r"^\s*//.*\n", re.MULTILINE)
+_COMMENT_BLOCK = re.compile(r"^\s*/\*.*?\*/\n", re.MULTILINE | re.DOTALL)
 _INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+_PUNCTUATION = frozenset("=(){}[],;:?<>&|+-*/!.%^~")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,7 @@ class Asset:
 class Runtime:
     asset: Asset
     integrity: str
+    locales: Mapping[str, str]
 
     @property
     def path(self) -> str:
@@ -80,15 +86,47 @@ def widget_dir() -> Path:
 
 
 def trim(source: str) -> str:
-    """Drop whole-line `//` comments and indentation; newlines stay, so ASI is unchanged."""
-    return _INDENT.sub("", _COMMENT_LINE.sub("", source))
+    """The runtime as served: no comment lines, no indentation, no spaces around punctuation.
+
+    Strings and template literals are copied untouched. This is safe for
+    `widget/scorelet.js` as written: its regex literals hold no quotes and no
+    spaces, and its comments sit on lines of their own. Line breaks stay
+    except after `{ ; , (`, so automatic semicolon insertion is unchanged.
+    """
+    text = _INDENT.sub("", _COMMENT_LINE.sub("", _COMMENT_BLOCK.sub("", source)))
+    out: list[str] = []
+    i, end = 0, len(text)
+    while i < end:
+        char = text[i]
+        if char in "'\"`":
+            j = i + 1
+            while text[j] != char:
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif char == " ":
+            j = i
+            while j < end and text[j] == " ":
+                j += 1
+            before, after = out[-1][-1] if out else "", text[j] if j < end else ""
+            joined = before == after and before in "+-/"
+            if joined or not (before in _PUNCTUATION or after in _PUNCTUATION):
+                out.append(" ")
+            i = j
+        elif char == "\n" and out and out[-1][-1] in "{;,(":
+            i += 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
 
 
 def load_runtime(directory: Path | None = None) -> Runtime:
-    path = (directory or widget_dir()) / RUNTIME_FILE
-    asset = Asset.of(trim(path.read_text(encoding="utf-8")))
+    directory = directory or widget_dir()
+    asset = Asset.of(trim((directory / RUNTIME_FILE).read_text(encoding="utf-8")))
     digest = b64encode(hashlib.sha384(asset.body).digest()).decode()
-    return Runtime(asset, f"sha384-{digest}")
+    locales = json.loads((directory / LOCALES_FILE).read_text(encoding="utf-8"))
+    return Runtime(asset, f"sha384-{digest}", locales)
 
 
 @functools.cache
@@ -97,10 +135,15 @@ def runtime() -> Runtime:
     return load_runtime()
 
 
-def loader_config(touchpoint: Mapping[str, Any], token: str) -> dict[str, Any]:
+def loader_config(
+    touchpoint: Mapping[str, Any], token: str, locales: Mapping[str, str]
+) -> dict[str, Any]:
     """The touchpoint's public settings the widget needs; unset texts are left out."""
     config = {k: touchpoint[k] for k in LOADER_FIELDS if touchpoint.get(k) is not None}
     config["token"] = token
+    language = str(config.get("locale", ""))[:2].lower()
+    if language in locales:
+        config["strings"] = locales[language]
     return config
 
 
@@ -108,14 +151,12 @@ def loader_source(runtime: Runtime, config: Mapping[str, Any]) -> str:
     """The per-touchpoint script: queue a mount, then fetch the runtime once per page."""
     data = json.dumps(config, ensure_ascii=False, separators=(",", ":"))
     return (
-        f"/* Scorelet loader ({config.get('slug', '')}): "
-        '<script src="…/s/TOKEN.js" async></script> */\n'
         "(function(w,d,c){try{var s=d.currentScript,"
         "S=w.Scorelet=w.Scorelet||function(){(S.q=S.q||[]).push(arguments)};"
         'S("load",c,s);if(!S.v&&!S.l){S.l=1;var r=d.createElement("script");'
         f'r.src=new URL("{runtime.path}",s.src).href;r.integrity="{runtime.integrity}";'
         'r.crossOrigin="anonymous";r.async=!0;d.head.appendChild(r)}}'
-        'catch(e){console.warn("Scorelet: the widget could not start",e)}})'
+        'catch(e){console.warn("Scorelet:",e)}})'
         f"(window,document,{data});\n"
     )
 
@@ -144,6 +185,6 @@ class Loaders:
         if asset is None:
             if len(self._assets) >= self.limit:
                 del self._assets[next(iter(self._assets))]
-            config = loader_config(touchpoint.public(), token)
+            config = loader_config(touchpoint.public(), token, self.runtime.locales)
             asset = self._assets[key] = Asset.of(loader_source(self.runtime, config))
         return asset
