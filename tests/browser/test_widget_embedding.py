@@ -1,0 +1,117 @@
+"""Where the widget goes and what it survives: several tags, mount, hostile CSS, CSP, bad tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from browser.conftest import Visit, eventually, stored
+from conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+RADIOS = "[data-scorelet] [role=radio]"
+
+
+def test_two_tags_render_two_independent_widgets(
+    server: LiveServer, visit: Callable[..., Visit]
+) -> None:
+    stars = server.add_touchpoint(scale="stars")
+    nps = server.add_touchpoint(metric="nps")
+    page = visit("two.html", TOKEN=stars["embed_token"], TOKEN2=nps["embed_token"]).page
+    page.locator("#second [data-scorelet] [role=radio]").first.wait_for()
+    assert page.locator("#first [data-scorelet] [role=radio]").count() == 5
+    assert page.locator("#second [data-scorelet] [role=radio]").count() == 11
+    page.locator("#first [data-score='3']").click()
+    page.locator("#second [data-score='8']").click()
+    eventually(lambda: stored(server, stars["slug"]) == [(3, None)])
+    eventually(lambda: stored(server, nps["slug"]) == [(8, None)])
+    assert page.locator("script[src*='/widget.']").count() == 1, "the runtime loads once"
+
+
+def test_data_target_renders_into_the_named_element(
+    server: LiveServer, visit: Callable[..., Visit]
+) -> None:
+    tp = server.add_touchpoint()
+    page = visit("target.html", TOKEN=tp["embed_token"]).page
+    page.locator("#slot [data-scorelet] [role=radio]").first.wait_for()
+    assert page.locator("[data-scorelet]").count() == 1
+    assert page.locator("head [data-scorelet]").count() == 0
+
+
+def test_mount_queued_before_the_runtime_loads_then_unmount(
+    server: LiveServer, visit: Callable[..., Visit]
+) -> None:
+    tp = server.add_touchpoint(metric="nps")
+    visit_ = visit("mount.html", TOKEN=tp["embed_token"])
+    page = visit_.page
+    page.locator("#rate [data-scorelet] [role=radio]").first.wait_for()
+    assert page.evaluate("typeof Scorelet.mount") == "function"
+    page.locator("#rate [data-score='7']").click()
+    eventually(lambda: stored(server, tp["slug"]) == [(7, None)])
+
+    page.evaluate("Scorelet.unmount(document.getElementById('rate'))")
+    assert page.locator("#rate [data-scorelet]").count() == 0
+    page.evaluate(f"Scorelet.mount('#rate', {{token: {tp['embed_token']!r}, locale: 'fr'}})")
+    page.locator("#rate [data-scorelet] [role=radio]").first.wait_for()
+    assert page.locator("#rate [data-scorelet]").count() == 1
+    assert page.locator("[data-score='9']").get_attribute("aria-label") == "9 sur 10"
+    assert visit_.errors == []
+
+
+def test_hostile_host_css_cannot_break_it_and_it_leaks_nothing(
+    server: LiveServer, visit: Callable[..., Visit]
+) -> None:
+    tp = server.add_touchpoint(scale="smileys")
+    page = visit("hostile.html", TOKEN=tp["embed_token"]).page
+    option = page.locator("[data-scorelet] [data-score='4']")
+    option.wait_for()
+    assert option.is_visible()
+    box = option.bounding_box()
+    assert box
+    assert box["width"] >= 24
+    assert box["height"] >= 24
+    font_size = page.locator("[data-scorelet] p").first.evaluate(
+        "e => getComputedStyle(e).fontSize"
+    )
+    assert font_size == "15px"
+    option.click()
+    eventually(lambda: stored(server, tp["slug"]) == [(4, None)])
+    assert page.locator("#own").evaluate("e => getComputedStyle(e).color") == "rgb(1, 2, 3)"
+
+
+def test_a_strict_csp_page_still_gets_a_styled_working_widget(
+    server: LiveServer, visit: Callable[..., Visit]
+) -> None:
+    tp = server.add_touchpoint(scale="stars")
+    visit_ = visit("csp.html", TOKEN=tp["embed_token"])
+    page = visit_.page
+    star = page.locator("[data-scorelet] [data-score='5']")
+    star.wait_for()
+    width = star.locator("svg").evaluate("e => getComputedStyle(e).width")
+    assert width == "32px", "the shadow style sheet applied"
+    star.click()
+    eventually(lambda: stored(server, tp["slug"]) == [(5, None)])
+    page.locator("[data-scorelet] textarea").fill("fine")
+    page.get_by_role("button", name="Send").click()
+    eventually(lambda: stored(server, tp["slug"]) == [(5, "fine")])
+    violations = [m.text for m in visit_.console if "Content Security Policy" in m.text]
+    assert violations == []
+    assert visit_.errors == []
+
+
+def test_a_forged_token_renders_nothing_warns_once_and_the_page_goes_on(
+    server: LiveServer, visit: Callable[..., Visit]
+) -> None:
+    tp = server.add_touchpoint()
+    forged = tp["embed_token"][:-4] + ("AAAA" if not tp["embed_token"].endswith("AAAA") else "BBBB")
+    visit_ = visit("forged.html", TOKEN=forged)
+    page = visit_.page
+    eventually(lambda: page.locator("#after").inner_text() == "page script ran")
+    eventually(lambda: visit_.warnings())
+    assert len(visit_.warnings()) == 1
+    assert "Scorelet" in visit_.warnings()[0]
+    assert page.locator("[data-scorelet]").count() == 0
+    assert page.locator("#spot").inner_text() == ""
+    assert visit_.errors == []
