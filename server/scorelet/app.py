@@ -13,6 +13,9 @@ from starlette.middleware import Middleware
 
 from scorelet.api import Services, routes
 from scorelet.api.cors import PublicCors
+from scorelet.api.deadlines import BodyDeadlines, BodyTimeout
+from scorelet.api.headers import Nosniff
+from scorelet.api.limits import Limits, Rate, RateLimit
 from scorelet.config import Settings, resolve_secrets
 from scorelet.errors import Problem, handle_crash, handle_http, handle_problem
 from scorelet.store import Store
@@ -25,7 +28,8 @@ MAINTENANCE_INTERVAL = 1.0
 def create_app(settings: Settings, on_ready: Callable[[Store], None] | None = None) -> Starlette:
     """The app for `settings`; the database opens when the server starts the lifespan."""
     settings = resolve_secrets(settings)
-    services = Services(settings, Signer(settings.secrets))
+    limits = limits_for(settings)
+    services = Services(settings, Signer(settings.secrets), limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -45,13 +49,27 @@ def create_app(settings: Settings, on_ready: Callable[[Store], None] | None = No
 
     return Starlette(
         routes=routes(services),
-        middleware=[Middleware(PublicCors)],
+        middleware=[
+            Middleware(Nosniff),
+            Middleware(RateLimit, limits=limits),
+            Middleware(BodyTimeout, deadlines=BodyDeadlines(settings.body_timeout)),
+            Middleware(PublicCors),
+        ],
         exception_handlers={
             Problem: handle_problem,
             HTTPException: handle_http,
             Exception: handle_crash,
         },
         lifespan=lifespan,
+    )
+
+
+def limits_for(settings: Settings) -> Limits:
+    return Limits(
+        Rate(settings.ip_rate, settings.ip_burst),
+        Rate(settings.touchpoint_rate, settings.touchpoint_burst),
+        settings.trusted_proxies,
+        enabled=settings.rate_limit,
     )
 
 

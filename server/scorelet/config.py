@@ -7,6 +7,7 @@ environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, replace
@@ -35,6 +36,15 @@ class Settings:
     synchronous: str = "full"
     max_body: int = 16 * 1024
     access_log: bool = False
+    # Abuse controls (issue 7); see docs/production.md.
+    rate_limit: bool = True
+    ip_rate: float = 20.0
+    ip_burst: int = 200
+    touchpoint_rate: float = 1000.0
+    touchpoint_burst: int = 5000
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    body_timeout: float = 10.0
+    frame_ancestors: str = "'none'"
 
     @property
     def database(self) -> Path:
@@ -60,6 +70,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         port = config("SCORELET_PORT", cast=int, default=DEFAULT_PORT)
         max_body = config("SCORELET_MAX_BODY", cast=int, default=16 * 1024)
         access_log = config("SCORELET_ACCESS_LOG", cast=bool, default=False)
+        limits = _limit_settings(config)
     except ValueError as error:
         raise SettingsError(str(error)) from None
     raw_secrets = config("SCORELET_SECRET", default="")
@@ -72,8 +83,52 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         synchronous=config("SCORELET_SYNC", default="full").lower(),
         max_body=max_body,
         access_log=access_log,
+        **limits,
     )
     return validate(settings)
+
+
+def _limit_settings(config: Config) -> dict[str, Any]:
+    defaults = Settings()
+    proxies = config("SCORELET_TRUSTED_PROXIES", default=",".join(defaults.trusted_proxies))
+    return {
+        "rate_limit": config("SCORELET_RATE_LIMIT", default="on").lower() not in _OFF,
+        "ip_rate": config("SCORELET_IP_RATE", cast=float, default=defaults.ip_rate),
+        "ip_burst": config("SCORELET_IP_BURST", cast=int, default=defaults.ip_burst),
+        "touchpoint_rate": config(
+            "SCORELET_TOUCHPOINT_RATE", cast=float, default=defaults.touchpoint_rate
+        ),
+        "touchpoint_burst": config(
+            "SCORELET_TOUCHPOINT_BURST", cast=int, default=defaults.touchpoint_burst
+        ),
+        "trusted_proxies": tuple(p.strip() for p in proxies.split(",") if p.strip()),
+        "body_timeout": config("SCORELET_BODY_TIMEOUT", cast=float, default=defaults.body_timeout),
+        "frame_ancestors": config("SCORELET_FRAME_ANCESTORS", default=defaults.frame_ancestors),
+    }
+
+
+_OFF = frozenset({"off", "false", "0", "no"})
+
+
+def _validate_limits(settings: Settings) -> None:
+    for name in ("ip_rate", "touchpoint_rate", "body_timeout"):
+        if not 0 < getattr(settings, name) <= 1e6:
+            raise SettingsError(f"SCORELET_{name.upper()} must be a positive number")
+    for name in ("ip_burst", "touchpoint_burst"):
+        if not 1 <= getattr(settings, name) <= 10**7:
+            raise SettingsError(f"SCORELET_{name.upper()} must be a whole number from 1")
+    for cidr in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"SCORELET_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR like 10.0.0.0/8"
+            ) from None
+    if not settings.frame_ancestors.strip() or any(c in settings.frame_ancestors for c in ";,\r\n"):
+        raise SettingsError(
+            "SCORELET_FRAME_ANCESTORS must be CSP sources such as 'none', 'self'"
+            " or https://app.example.com"
+        )
 
 
 def validate(settings: Settings) -> Settings:
@@ -90,6 +145,7 @@ def validate(settings: Settings) -> Settings:
             )
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError("SCORELET_PUBLIC_URL must start with http:// or https://")
+    _validate_limits(settings)
     return settings
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from scorelet.api.cors import allow_origin
 from scorelet.errors import Problem
 from scorelet.store import Store
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
@@ -54,12 +55,18 @@ def resolve_token(signer: Signer, store: Store, token: Any, field: str = "token"
 
 
 def check_origin(request: Request, touchpoint: Touchpoint) -> None:
-    """Browsers always send Origin cross-site; a touchpoint without origins accepts any."""
+    """Browsers always send Origin cross-site; a touchpoint without origins accepts any.
+
+    An accepted origin may read the response (see cors.py); a refused one may not.
+    """
     origin = request.headers.get("origin")
-    if touchpoint.origins and origin is not None and origin not in touchpoint.origins:
+    if origin is None:
+        return
+    if touchpoint.origins and origin not in touchpoint.origins:
         raise Problem(
             403,
             "origin_not_allowed",
-            f"{origin} is not an allowed origin of {touchpoint.slug!r}",
+            f"{origin[:200]} is not an allowed origin of {touchpoint.slug!r}",
             "origin",
         )
+    allow_origin(request.scope, origin)

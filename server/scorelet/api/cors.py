@@ -1,22 +1,35 @@
 """CORS for the public endpoints the widget calls from other sites.
 
-Submissions carry no cookies or credentials, so any origin may read the
-answer to its own request; which origins may *submit* is the touchpoint's
-`origins` list, checked in the handler. Read and admin endpoints send no
-CORS headers at all.
+Which origins may use a touchpoint is only known once the handler has
+verified the token in the body, so the handler decides: `allow_origin`
+(called by `check_origin` in claims.py once the origin passes) marks the
+request, and this middleware adds `Access-Control-Allow-Origin` to marked
+responses only. An origin a touchpoint doesn't list never gets CORS headers,
+not even on its 403; nor does a request refused before its token was
+checked. A touchpoint without origins accepts any, and so echoes any.
+
+Preflights (OPTIONS) carry no body, hence no token: they are answered for any
+origin, which only lets the browser send the real request for the handler to
+judge. Submissions carry no cookies or credentials. Read and admin endpoints
+send no CORS headers at all.
 """
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PUBLIC_PREFIXES = ("/api/v1/responses", "/api/v1/impressions")
+ALLOWED = "scorelet.cors_origin"
 PREFLIGHT_HEADERS = {
     "access-control-allow-methods": "POST, PATCH",
     "access-control-allow-headers": "content-type",
     "access-control-max-age": "86400",
 }
+
+
+def allow_origin(scope: Scope, origin: str) -> None:
+    """Let `origin` read this request's response (success or problem)."""
+    scope[ALLOWED] = origin
 
 
 class PublicCors:
@@ -37,7 +50,7 @@ class PublicCors:
                 {
                     "type": "http.response.start",
                     "status": 204,
-                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+                    "headers": [(k.encode(), v.encode("latin-1")) for k, v in headers.items()],
                 }
             )
             await send({"type": "http.response.body", "body": b""})
@@ -45,9 +58,11 @@ class PublicCors:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["access-control-allow-origin"] = origin
-                headers.append("vary", "Origin")
+                extra = [(b"vary", b"Origin")]
+                allowed = scope.get(ALLOWED)
+                if allowed is not None:
+                    extra.append((b"access-control-allow-origin", allowed.encode("latin-1")))
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)

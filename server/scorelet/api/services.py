@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scorelet.api.limits import Limits
 from scorelet.config import Settings
 from scorelet.store import Store
 from scorelet.tokens import Signer
@@ -13,6 +14,7 @@ from scorelet.tokens import Signer
 class Services:
     settings: Settings
     signer: Signer
+    limits: Limits | None = None
     _store: Store | None = field(default=None, repr=False)
 
     @property

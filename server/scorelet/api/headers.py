@@ -1,0 +1,63 @@
+"""Security headers: a strict policy for HTML pages, and nosniff on everything.
+
+HTML pages (the hosted rating page `/r/{token}`) build their headers with
+`html_headers`: a Content-Security-Policy that allows only this server's own
+scripts, styles and requests (the widget needs no inline script, inline style
+or eval), the framing policy from SCORELET_FRAME_ANCESTORS, and no Referer,
+because the page's URL carries a token. `Nosniff` adds
+`X-Content-Type-Options: nosniff` to every response that doesn't set it, so
+no JSON or JavaScript answer can be sniffed into something else.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def content_security_policy(frame_ancestors: str, style_src: str = "'self'") -> str:
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            f"style-src {style_src}",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            f"frame-ancestors {frame_ancestors}",
+        )
+    )
+
+
+def html_headers(frame_ancestors: str, style_src: str = "'self'") -> dict[str, str]:
+    """Headers for an HTML page; pass `style_src` (e.g. a `'sha256-...'`) for inline CSS."""
+    headers = {
+        "Content-Security-Policy": content_security_policy(frame_ancestors, style_src),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+    if frame_ancestors.strip() == "'none'":
+        headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
+    return headers
+
+
+class Nosniff:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                if not any(name == NOSNIFF[0] for name, _ in headers):
+                    message["headers"] = [*headers, NOSNIFF]
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)

@@ -1,0 +1,249 @@
+"""Abuse controls: rate limits, trusted proxies, CORS for allowed origins, security headers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import LiveServer, run_server
+from scorelet.api.headers import html_headers
+from scorelet.api.limits import Buckets, Limits, Rate, limited_path
+from scorelet.config import SettingsError, load_settings
+
+
+def scope(client: str, forwarded: str | None = None) -> dict[str, Any]:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    return {"client": (client, 5000), "headers": headers}
+
+
+# -- the buckets, with an explicit clock --------------------------------------------
+
+
+def test_a_bucket_allows_its_burst_then_refuses_with_the_wait() -> None:
+    buckets = Buckets(Rate(per_second=2, burst=3))
+    assert [buckets.take("a", 0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert buckets.take("a", 0.0) == pytest.approx(0.5)
+    assert buckets.take("b", 0.0) == 0.0  # another key has its own bucket
+
+
+def test_a_bucket_refills_at_its_rate() -> None:
+    buckets = Buckets(Rate(per_second=2, burst=3))
+    for _ in range(3):
+        buckets.take("a", 10.0)
+    assert buckets.take("a", 10.5) == 0.0  # one token back after half a second
+    assert buckets.take("a", 10.5) > 0
+
+
+def test_buckets_stay_bounded_under_a_flood_of_addresses() -> None:
+    buckets = Buckets(Rate(per_second=1, burst=2), max_buckets=100)
+    for _ in range(2):
+        buckets.take("busy", 1000.0)
+    for i in range(10_000):
+        buckets.take(f"flood-{i}", 0.0 + i * 0.0001)
+    assert len(buckets) <= 100
+
+
+def test_only_a_trusted_proxy_may_name_the_client() -> None:
+    limits = Limits(Rate(1, 1), Rate(1, 1), trusted_proxies=["10.0.0.0/8"])
+    assert limits.client_ip(scope("10.1.2.3", "203.0.113.7")) == "203.0.113.7"
+    assert limits.client_ip(scope("198.51.100.9", "203.0.113.7")) == "198.51.100.9"
+    # A client can prepend whatever it likes; the rightmost untrusted hop is believed.
+    assert limits.client_ip(scope("10.1.2.3", "1.1.1.1, 203.0.113.7, 10.9.9.9")) == "203.0.113.7"
+    assert limits.client_ip(scope("10.1.2.3", "not-an-ip")) == "not-an-ip"
+    assert limits.client_ip(scope("10.1.2.3")) == "10.1.2.3"
+    assert Limits(Rate(1, 1), Rate(1, 1)).client_ip(scope("10.1.2.3", "1.1.1.1")) == "10.1.2.3"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "limited"),
+    [
+        ("POST", "/api/v1/responses", True),
+        ("PATCH", "/api/v1/responses/abc", True),
+        ("POST", "/api/v1/impressions", True),
+        ("GET", "/r/s.token", True),
+        ("GET", "/api/v1/touchpoints/x/score", False),
+        ("POST", "/api/v1/touchpoints", False),
+        ("GET", "/healthz", False),
+        ("GET", "/widget.js", False),
+    ],
+)
+def test_the_limits_cover_the_public_paths_only(method: str, path: str, limited: bool) -> None:
+    assert limited_path(method, path) is limited
+
+
+def test_limit_settings_come_from_the_environment() -> None:
+    settings = load_settings(
+        {
+            "SCORELET_RATE_LIMIT": "off",
+            "SCORELET_IP_RATE": "2.5",
+            "SCORELET_IP_BURST": "9",
+            "SCORELET_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
+            "SCORELET_FRAME_ANCESTORS": "'self' https://app.example.com",
+        }
+    )
+    assert settings.rate_limit is False
+    assert (settings.ip_rate, settings.ip_burst) == (2.5, 9)
+    assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.1.1")
+    assert settings.frame_ancestors == "'self' https://app.example.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SCORELET_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("SCORELET_IP_RATE", "0"),
+        ("SCORELET_IP_BURST", "-1"),
+        ("SCORELET_BODY_TIMEOUT", "soon"),
+        ("SCORELET_FRAME_ANCESTORS", "'self'; script-src *"),
+    ],
+)
+def test_bad_limit_settings_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: value})
+
+
+def test_html_headers_are_strict_and_frame_as_configured() -> None:
+    headers = html_headers("'none'")
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe" not in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Frame-Options"] == "DENY"
+    framed = html_headers("https://chat.example.com")
+    assert "frame-ancestors https://chat.example.com" in framed["Content-Security-Policy"]
+    assert "X-Frame-Options" not in framed
+
+
+# -- over HTTP ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from run_server(
+        tmp_path_factory.mktemp("tight"),
+        ip_rate=0.01,
+        ip_burst=3,
+        touchpoint_rate=0.01,
+        touchpoint_burst=4,
+    )
+
+
+def count(server: LiveServer) -> int:
+    with sqlite3.connect(server.settings.database) as conn:
+        rows: int = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
+        return rows
+
+
+def submit(server: LiveServer, token: str, ip: str, **headers: str) -> Any:
+    with server.client() as client:
+        return client.post(
+            "/api/v1/responses",
+            json={"token": token, "score": 4},
+            headers={"x-forwarded-for": ip, **headers},
+        )
+
+
+def test_a_client_over_its_rate_gets_429_with_retry_after(tight: LiveServer) -> None:
+    token = tight.add_touchpoint()["embed_token"]
+    codes = [submit(tight, token, "203.0.113.1").status_code for _ in range(3)]
+    before = count(tight)
+    refused = submit(tight, token, "203.0.113.1")
+    assert codes == [201, 201, 201]
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert count(tight) == before
+    # Another client (named by the trusted loopback proxy) and the read API still work.
+    assert submit(tight, token, "203.0.113.2").status_code == 201
+    with tight.reader() as client:
+        for _ in range(10):
+            assert client.get("/healthz").status_code == 200
+
+
+def test_rate_limits_can_be_switched_off(tmp_path: Path) -> None:
+    for server in run_server(tmp_path, ip_rate=0.01, ip_burst=1, rate_limit=False):
+        token = server.add_touchpoint()["embed_token"]
+        assert {submit(server, token, "192.0.2.1").status_code for _ in range(5)} == {201}
+
+
+@pytest.fixture(scope="module")
+def shop(server: LiveServer) -> dict[str, Any]:
+    return server.add_touchpoint(origins=["https://shop.example.com"])
+
+
+def test_an_allowed_origin_may_read_its_answer(server: LiveServer, shop: dict[str, Any]) -> None:
+    origin = {"origin": "https://shop.example.com"}
+    with server.client() as client:
+        ok = client.post(
+            "/api/v1/responses", json={"token": shop["embed_token"], "score": 5}, headers=origin
+        )
+        bad = client.post(
+            "/api/v1/responses", json={"token": shop["embed_token"], "score": 9}, headers=origin
+        )
+    assert ok.status_code == 201
+    assert ok.headers["access-control-allow-origin"] == "https://shop.example.com"
+    assert "Origin" in ok.headers["vary"]
+    assert bad.status_code == 422  # the widget can read why, too
+    assert bad.headers["access-control-allow-origin"] == "https://shop.example.com"
+
+
+def test_another_origin_gets_403_and_no_cors(server: LiveServer, shop: dict[str, Any]) -> None:
+    with server.client() as client:
+        response = client.post(
+            "/api/v1/responses",
+            json={"token": shop["embed_token"], "score": 5},
+            headers={"origin": "https://evil.example.net"},
+        )
+    assert response.status_code == 403
+    assert response.json()["code"] == "origin_not_allowed"
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_a_touchpoint_without_origins_echoes_any(server: LiveServer) -> None:
+    token = server.add_touchpoint()["embed_token"]
+    with server.client() as client:
+        response = client.post(
+            "/api/v1/impressions", json={"token": token}, headers={"origin": "https://a.example"}
+        )
+        forged = client.post(
+            "/api/v1/impressions", json={"token": "e.x.y"}, headers={"origin": "https://a.example"}
+        )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "https://a.example"
+    assert forged.status_code == 403
+    assert "access-control-allow-origin" not in forged.headers
+
+
+def test_preflight_is_answered_and_read_endpoints_send_no_cors(server: LiveServer) -> None:
+    origin = {"origin": "https://a.example", "access-control-request-method": "PATCH"}
+    with server.reader() as client:
+        preflight = client.options("/api/v1/responses/x", headers=origin)
+        touchpoints = client.get("/api/v1/touchpoints", headers=origin)
+        health = client.get("/healthz", headers=origin)
+    assert preflight.status_code == 204
+    assert "PATCH" in preflight.headers["access-control-allow-methods"]
+    for response in (touchpoints, health):
+        assert response.status_code == 200
+        assert not any(name.startswith("access-control") for name in response.headers)
+
+
+def test_every_answer_says_nosniff(server: LiveServer) -> None:
+    with server.reader() as client:
+        responses = [
+            client.get("/healthz"),
+            client.get("/openapi.json"),
+            client.get("/api/v1/touchpoints"),
+            client.get("/no/such/page"),
+            client.post("/api/v1/responses", content=b"{", headers={"content-type": "text/plain"}),
+        ]
+    for response in responses:
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"]
