@@ -398,6 +398,18 @@ def render_score(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from scorelet.store.backup import BackupError, backup
+
+    try:
+        result = backup(settings.data_dir, args.path, force=args.force)
+    except (BackupError, OSError) as error:
+        raise CliError(str(error)) from None
+    print(f"Backed up {result.responses} responses ({result.size // 1024} KiB) to {result.target}.")
+    print(f"Serve the copy with: scorelet serve --data {result.target}")
+    return 0
+
+
 # -- the parser -------------------------------------------------------------------------
 
 
@@ -606,4 +618,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="only responses with this context, e.g. agent=alice",
     )
     score.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
+
+    backup = command(
+        commands,
+        "backup",
+        cmd_backup,
+        "copy the data directory consistently, even while serving",
+        "Copy the database (one consistent snapshot, taken with SQLite's online backup"
+        " while the server keeps running) and the secret file into the new data directory"
+        " PATH. `scorelet serve --data PATH` serves the copy.",
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="directory to create the copy in")
+    backup.add_argument("--force", action="store_true", help="overwrite a backup already in PATH")
     return parser
