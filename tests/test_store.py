@@ -153,7 +153,7 @@ async def test_concurrent_writes_share_batches_and_all_land(path: Path) -> None:
     results = await asyncio.gather(
         *(store.record_response(rating(touchpoint, 1 + i % 5)) for i in range(200))
     )
-    assert all(is_new for _, is_new in results)
+    assert all(replaced is None for _, replaced in results)
     assert store.writer.writes - writes_before == 200
     assert store.writer.batches - batches < 200
     await store.close()
@@ -199,13 +199,13 @@ async def test_a_failing_write_does_not_sink_its_batch(store: Store, path: Path)
 
 async def test_a_subject_keeps_one_rating_and_the_latest_wins(store: Store, path: Path) -> None:
     touchpoint = await add_touchpoint(store)
-    first, first_new = await store.record_response(
+    first, first_replaced = await store.record_response(
         rating(touchpoint, 2, subject="conv-1", context={"agent": "alice"})
     )
-    second, second_new = await store.record_response(
+    second, second_replaced = await store.record_response(
         rating(touchpoint, 5, subject="conv-1", context={"agent": "alice"})
     )
-    assert (first_new, second_new) == (True, False)
+    assert (first_replaced, second_replaced) == (None, 2)
     assert second.id == first.id
     assert second.score == 5
     assert raw(path, "SELECT count(*) FROM responses") == [(1,)]
@@ -218,8 +218,8 @@ async def test_subjects_are_per_touchpoint(store: Store) -> None:
     checkout = await add_touchpoint(store, "checkout")
     other = await add_touchpoint(store, "other")
     await store.record_response(rating(checkout, 2, subject="order-1"))
-    _, is_new = await store.record_response(rating(other, 4, subject="order-1"))
-    assert is_new
+    _, replaced = await store.record_response(rating(other, 4, subject="order-1"))
+    assert replaced is None
     assert (await store.counts(checkout.id))[0] == {2: 1}
     assert (await store.counts(other.id))[0] == {4: 1}
 
@@ -239,12 +239,12 @@ async def test_replacing_keeps_the_comment_unless_a_new_one_is_given(store: Stor
 async def test_reposting_a_client_id_replaces_the_score(store: Store, path: Path) -> None:
     touchpoint = await add_touchpoint(store)
     client_id = str(uuid.uuid4())
-    first, first_new = await store.record_response(rating(touchpoint, 1, id=client_id))
-    again, again_new = await store.record_response(
+    first, first_replaced = await store.record_response(rating(touchpoint, 1, id=client_id))
+    again, again_replaced = await store.record_response(
         rating(touchpoint, 4, id=client_id, edit_window=3600)
     )
     assert (first.id, again.id) == (client_id, client_id)
-    assert (first_new, again_new) == (True, False)
+    assert (first_replaced, again_replaced) == (None, 1)
     assert recount(path, touchpoint.id) == {4: 1}
     assert (await store.counts(touchpoint.id))[0] == {4: 1}
 
@@ -288,10 +288,10 @@ async def test_rollups_always_equal_a_recount(store: Store, path: Path) -> None:
             plain_ids.append(response.id)
         elif action < 0.6:
             subject = rng.choice(subjects)
-            response, is_new = await record_at(
+            response, replaced = await record_at(
                 store, rating(touchpoint, score, subject=subject), when
             )
-            if is_new:
+            if replaced is None:
                 ids.append(response.id)
         elif action < 0.75 and plain_ids:
             await record_at(store, rating(touchpoint, score, id=rng.choice(plain_ids)), when)
@@ -318,6 +318,9 @@ async def test_rollups_always_equal_a_recount(store: Store, path: Path) -> None:
     )
     assert sorted(rollups) == sorted(per_day)
     assert raw(path, "SELECT count(*) FROM rollups WHERE count < 0") == [(0,)]
+    everything = (T0 - 10 * DAY, T0 + 10 * DAY)
+    assert (await store.counts(touchpoint.id, *everything))[0] == recount(path, touchpoint.id)
+    await store.reload()  # the raw writes above bypassed the in-memory totals
     assert (await store.counts(touchpoint.id))[0] == recount(path, touchpoint.id)
 
 
@@ -338,6 +341,7 @@ async def test_counts_over_windows_cutting_through_days_match_a_raw_recount(
     moments += [T0 + rng.uniform(-3 * DAY, 4 * DAY) for _ in range(150)]
     for moment in moments:
         await record_at(store, rating(touchpoint, rng.randint(1, 5)), moment)
+    await store.reload()  # record_at bypasses the in-memory all-time totals
 
     def expected(since: float | None, until: float | None) -> dict[int, int]:
         sql = "SELECT score, count(*) FROM responses WHERE touchpoint_id = ?"
@@ -431,6 +435,7 @@ async def test_impressions_count_the_hours_starting_inside_a_window(store: Store
             await store.writer.write(
                 partial(writes.record_impression, touchpoint_id=touchpoint.id, hour=hour)
             )
+    await store.reload()  # the raw writes above bypass the in-memory totals
 
     async def impressions(since: float | None, until: float | None) -> int | None:
         return (await store.counts(touchpoint.id, since, until))[1]

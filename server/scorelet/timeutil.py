@@ -6,6 +6,7 @@ import math
 import re
 from datetime import UTC, datetime
 
+HOUR = 3600
 DAY = 86400
 _EPOCH = re.compile(r"^-?\d{1,12}(?:\.\d{1,6})?$")
 

@@ -64,10 +64,10 @@ class ResponsesApi:
             id=response_id,
             edit_window=None if subject else EDIT_WINDOW,
         )
-        stored, created = await self.services.store.record_response(new)
+        stored, replaced = await self.services.store.record_response(new)
         return JSONResponse(
             stored.public(bearer.touchpoint.slug),
-            status_code=201 if created else 200,
+            status_code=201 if replaced is None else 200,
             headers={"Location": f"/api/v1/responses/{stored.id}"},
         )
 

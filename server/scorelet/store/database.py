@@ -2,17 +2,20 @@
 
 It owns two connections to one SQLite file in WAL mode: the writer's (all
 writes, group-committed, see writer.py) and a read-only one for queries.
-Touchpoints and API keys are few and read on every request, so they are
-kept in memory, updated on every write made here, and reloaded when another
-process (the `scorelet` CLI) changes the file, which `maintain` notices
-through `PRAGMA data_version` once a second.
+Touchpoints, API keys and every touchpoint's all-time counts are kept in
+memory: read on every request, they are updated by each write made here
+right after its commit (in commit order, by the writer), and reloaded when
+another process (the `scorelet` CLI) changes the file, which `maintain`
+notices through `PRAGMA data_version` once a second.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from scorelet.store.records import (
     ApiKey,
     NewResponse,
     Response,
+    ResponseQuery,
     touchpoint_from_row,
 )
 from scorelet.store.schema import migrate
@@ -50,6 +54,24 @@ def _configure(conn: sqlite3.Connection, synchronous: str, read_only: bool) -> N
     migrate(conn)
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything kept in memory, read in one transaction."""
+
+    data_version: int
+    touchpoints: list[Touchpoint]
+    keys: list[ApiKey]
+    counts: dict[int, dict[int, int]]
+    impressions: dict[int, int]
+
+
+def _snapshot(conn: sqlite3.Connection) -> Snapshot:
+    counts, impressions = reads.totals(conn)
+    return Snapshot(
+        _data_version(conn), reads.load_touchpoints(conn), reads.load_keys(conn), counts, impressions
+    )
+
+
 class Store:
     def __init__(self, path: Path, writer_conn: aiosqlite.Connection, reader: aiosqlite.Connection):
         self.path = path
@@ -59,6 +81,17 @@ class Store:
         self._touchpoints: dict[str, Touchpoint] = {}
         self._keys: dict[str, ApiKey] = {}
         self._data_version: int | None = None
+        # All-time counts per touchpoint, kept in step by the writer's commits,
+        # so the most-polled number never needs the database.
+        self._counts: dict[int, dict[int, int]] = {}
+        self._impressions: dict[int, int] = {}
+        # A counter bumped by every committed change; per touchpoint, when its
+        # numbers (scored) and its responses (listed) last changed. Starting
+        # from the clock keeps it increasing across restarts (SSE event ids).
+        self.generation = time.time_ns() // 1_000_000
+        self._scored_at: dict[int, int] = {}
+        self._listed_at: dict[int, int] = {}
+        self._changed = asyncio.Event()
 
     @classmethod
     async def open(cls, path: Path, synchronous: str = "full") -> Store:
@@ -75,8 +108,8 @@ class Store:
             raise
         await in_thread(reader, _configure, synchronous, True)
         store = cls(path, writer_conn, reader)
-        await store.reload()
         store.writer.start()
+        await store.reload()
         return store
 
     async def close(self) -> None:
@@ -101,12 +134,17 @@ class Store:
         return sorted(self._keys.values(), key=lambda key: key.created_at)
 
     async def reload(self) -> None:
-        # Read the version first: a change landing during the reload is seen next tick.
-        self._data_version = await in_thread(self._writer_conn, _data_version)
-        touchpoints = await in_thread(self._reader, reads.load_touchpoints)
-        keys = await in_thread(self._reader, reads.load_keys)
-        self._touchpoints = {tp.slug: tp for tp in touchpoints}
-        self._keys = {key.id: key for key in keys}
+        """Re-read everything kept in memory, in order with the writer's commits."""
+        await self.writer.write(_snapshot, self._install)
+
+    def _install(self, snapshot: Snapshot) -> None:
+        self._data_version = snapshot.data_version
+        self._touchpoints = {tp.slug: tp for tp in snapshot.touchpoints}
+        self._keys = {key.id: key for key in snapshot.keys}
+        self._counts = snapshot.counts
+        self._impressions = snapshot.impressions
+        for touchpoint in snapshot.touchpoints:
+            self._changed_now(touchpoint.id, scored=True)
 
     async def maintain(self) -> None:
         """Once a second: checkpoint the WAL outside any commit, and pick up CLI changes."""
@@ -114,10 +152,47 @@ class Store:
         if await in_thread(self._writer_conn, _data_version) != self._data_version:
             await self.reload()
 
+    # -- change tracking ------------------------------------------------------
+
+    def _changed_now(self, touchpoint_id: int, scored: bool) -> None:
+        self.generation += 1
+        self._listed_at[touchpoint_id] = self.generation
+        if scored:
+            self._scored_at[touchpoint_id] = self.generation
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    def scored_at(self, touchpoint_id: int) -> int:
+        """The generation at which this touchpoint's numbers last changed."""
+        return self._scored_at.get(touchpoint_id, 0)
+
+    def listed_at(self, touchpoint_id: int) -> int:
+        """The generation at which any of this touchpoint's responses last changed."""
+        return self._listed_at.get(touchpoint_id, 0)
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Wait until some touchpoint's numbers change; False after `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     # -- responses and impressions -----------------------------------------
 
-    async def record_response(self, new: NewResponse) -> tuple[Response, bool]:
-        return await self.writer.write(partial(writes.record_response, new=new, now=time.time()))
+    async def record_response(self, new: NewResponse) -> tuple[Response, int | None]:
+        """Store a rating; returns it and the score it replaced (None: a new rating)."""
+        return await self.writer.write(
+            partial(writes.record_response, new=new, now=time.time()), self._count_response
+        )
+
+    def _count_response(self, result: tuple[Response, int | None]) -> None:
+        response, previous = result
+        counts = self._counts.setdefault(response.touchpoint_id, {})
+        counts[response.score] = counts.get(response.score, 0) + 1
+        if previous is not None:
+            counts[previous] -= 1
+        self._changed_now(response.touchpoint_id, scored=previous != response.score)
 
     async def update_comment(
         self,
@@ -136,12 +211,18 @@ class Store:
             edit_window=edit_window,
             now=time.time(),
         )
-        return await self.writer.write(write)
+        return await self.writer.write(
+            write, lambda response: self._changed_now(response.touchpoint_id, scored=False)
+        )
 
     async def record_impression(self, touchpoint_id: int) -> None:
+        def counted(_: None) -> None:
+            self._impressions[touchpoint_id] = self._impressions.get(touchpoint_id, 0) + 1
+            self._changed_now(touchpoint_id, scored=True)
+
         hour = int(time.time() // 3600)
         await self.writer.write(
-            partial(writes.record_impression, touchpoint_id=touchpoint_id, hour=hour)
+            partial(writes.record_impression, touchpoint_id=touchpoint_id, hour=hour), counted
         )
 
     async def response(self, response_id: str) -> Response | None:
@@ -154,8 +235,59 @@ class Store:
         until: float | None = None,
         filters: Mapping[str, str] | None = None,
     ) -> tuple[dict[int, int], int | None]:
-        """Score counts and impressions (None under context filters) for a window."""
+        """Score counts and impressions (None under context filters) for a window.
+
+        All-time counts come from memory; windows and filters from the rollups.
+        """
+        if since is None and until is None and not filters:
+            return self.totals(touchpoint_id)
         return await in_thread(self._reader, _counts, touchpoint_id, since, until, filters or {})
+
+    def totals(self, touchpoint_id: int) -> tuple[dict[int, int], int]:
+        """All-time counts and impressions, from memory."""
+        counts = self._counts.get(touchpoint_id, {})
+        return {s: c for s, c in counts.items() if c}, self._impressions.get(touchpoint_id, 0)
+
+    async def series(
+        self,
+        touchpoint_id: int,
+        buckets: Sequence[tuple[float, float]],
+        filters: Mapping[str, str] | None = None,
+    ) -> list[tuple[dict[int, int], int | None]]:
+        """Counts and impressions for each [start, end) bucket, in one round trip."""
+        return await in_thread(self._reader, _series, touchpoint_id, buckets, filters or {})
+
+    async def breakdown(
+        self,
+        touchpoint_id: int,
+        key: str,
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, str] | None = None,
+    ) -> dict[str, dict[int, int]]:
+        """Score counts per value of the context `key`, e.g. per agent."""
+        return await in_thread(
+            self._reader, reads.breakdown, touchpoint_id, key, since, until, filters or {}
+        )
+
+    async def list_responses(
+        self, query: ResponseQuery, limit: int, after: tuple[float, str] | None = None
+    ) -> list[Response]:
+        """One page of responses, newest first, after the keyset cursor `after`."""
+        return await in_thread(self._reader, reads.list_responses, query, limit, after)
+
+    async def iter_responses(
+        self, query: ResponseQuery, page: int = 1000
+    ) -> AsyncIterator[list[Response]]:
+        """Every matching response, newest first, a page at a time (constant memory)."""
+        after = None
+        while True:
+            rows = await self.list_responses(query, page, after)
+            if rows:
+                yield rows
+            if len(rows) < page:
+                return
+            after = (rows[-1].created_at, rows[-1].id)
 
     # -- touchpoints ----------------------------------------------------------
 
@@ -164,7 +296,7 @@ class Store:
             writes.create_touchpoint(conn, fields, time.time())
             return _touchpoint_row(conn, fields["slug"])
 
-        return self._remember(await self.writer.write(create))
+        return await self.writer.write(create, self._remember)
 
     async def update_touchpoint(
         self, slug: str, fields: dict[str, Any], rotate_token: bool = False
@@ -173,15 +305,23 @@ class Store:
             writes.update_touchpoint(conn, slug, fields, rotate_token, time.time())
             return _touchpoint_row(conn, slug)
 
-        return self._remember(await self.writer.write(update))
+        return await self.writer.write(update, self._remember)
 
     async def delete_touchpoint(self, slug: str) -> None:
-        await self.writer.write(partial(writes.delete_touchpoint, slug=slug))
-        self._touchpoints.pop(slug, None)
+        touchpoint = self._touchpoints.get(slug)
 
-    def _remember(self, touchpoint: Touchpoint) -> Touchpoint:
+        def forget(_: None) -> None:
+            self._touchpoints.pop(slug, None)
+            if touchpoint is not None:
+                self._counts.pop(touchpoint.id, None)
+                self._impressions.pop(touchpoint.id, None)
+                self._changed_now(touchpoint.id, scored=True)
+
+        await self.writer.write(partial(writes.delete_touchpoint, slug=slug), forget)
+
+    def _remember(self, touchpoint: Touchpoint) -> None:
         self._touchpoints[touchpoint.slug] = touchpoint
-        return touchpoint
+        self._changed_now(touchpoint.id, scored=True)
 
     # -- API keys ---------------------------------------------------------------
 
@@ -189,17 +329,15 @@ class Store:
         """A new key; the full key is returned here once and stored only as a hash."""
         key_id, full_key = new_api_key()
         key = ApiKey(key_id, name, scope, hash_api_key(full_key), time.time())
-        await self.writer.write(
-            partial(
-                writes.create_key,
-                key_id=key_id,
-                name=name,
-                scope=scope,
-                digest=key.hash,
-                now=key.created_at,
-            )
+        write = partial(
+            writes.create_key,
+            key_id=key_id,
+            name=name,
+            scope=scope,
+            digest=key.hash,
+            now=key.created_at,
         )
-        self._keys[key_id] = key
+        await self.writer.write(write, lambda _: self._keys.__setitem__(key_id, key))
         return key, full_key
 
     async def revoke_api_key(self, key_id: str) -> None:
@@ -224,6 +362,15 @@ def _counts(
     counts = reads.count_scores(conn, touchpoint_id, since, until, filters)
     impressions = None if filters else reads.count_impressions(conn, touchpoint_id, since, until)
     return counts, impressions
+
+
+def _series(
+    conn: sqlite3.Connection,
+    touchpoint_id: int,
+    buckets: Sequence[tuple[float, float]],
+    filters: Mapping[str, str],
+) -> list[tuple[dict[int, int], int | None]]:
+    return [_counts(conn, touchpoint_id, start, end, filters) for start, end in buckets]
 
 
 def _checkpoint(conn: sqlite3.Connection, mode: str) -> None:

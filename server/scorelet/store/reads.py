@@ -1,9 +1,8 @@
 """Read queries: plain functions of a sqlite3 connection, run in the reader's thread.
 
-Score counts come from the daily rollups for every whole UTC day inside the
-window, plus an indexed scan of the raw responses for the partial days at its
-edges, so they are exact for any window and cost the same at any data size.
-Context filters (agent=alice) use the context index instead.
+Counts are exact for any window and cost about the same at any data size:
+whole days come from rollups, the rest from hourly rollups and an indexed
+scan of the few raw responses at the window's edges.
 """
 
 from __future__ import annotations
@@ -18,10 +17,11 @@ from scorelet.store.records import (
     TOUCHPOINT_COLUMNS,
     ApiKey,
     Response,
+    ResponseQuery,
     response_from_row,
     touchpoint_from_row,
 )
-from scorelet.timeutil import DAY
+from scorelet.timeutil import DAY, HOUR
 from scorelet.touchpoints import Touchpoint
 
 Counts = dict[int, int]
@@ -52,6 +52,31 @@ def _add(counts: Counts, rows: Any) -> None:
             counts[score] = counts.get(score, 0) + count
 
 
+def _raw_query(
+    touchpoint_id: int,
+    since: float | None,
+    until: float | None,
+    filters: Mapping[str, str],
+    table: str = "responses",
+) -> tuple[str, list[Any]]:
+    """The WHERE clause selecting a touchpoint's raw responses in a window, by context."""
+    sql = f"{table}.touchpoint_id = ?"
+    args: list[Any] = [touchpoint_id]
+    if since is not None:
+        sql += f" AND {table}.created_at >= ?"
+        args.append(since)
+    if until is not None:
+        sql += f" AND {table}.created_at < ?"
+        args.append(until)
+    for key, value in filters.items():
+        sql += (
+            f" AND {table}.id IN (SELECT response_id FROM response_context"
+            " WHERE touchpoint_id = ? AND key = ? AND value = ?)"
+        )
+        args += [touchpoint_id, key, value]
+    return sql, args
+
+
 def _raw_counts(
     conn: sqlite3.Connection,
     touchpoint_id: int,
@@ -59,22 +84,42 @@ def _raw_counts(
     until: float | None,
     filters: Mapping[str, str],
 ) -> Counts:
-    sql = "SELECT score, count(*) FROM responses WHERE touchpoint_id = ?"
-    args: list[Any] = [touchpoint_id]
-    if since is not None:
-        sql += " AND created_at >= ?"
-        args.append(since)
-    if until is not None:
-        sql += " AND created_at < ?"
-        args.append(until)
-    for key, value in filters.items():
-        sql += (
-            " AND id IN (SELECT response_id FROM response_context"
-            " WHERE touchpoint_id = ? AND key = ? AND value = ?)"
-        )
-        args += [touchpoint_id, key, value]
+    where, args = _raw_query(touchpoint_id, since, until, filters)
     counts: Counts = {}
-    _add(counts, conn.execute(sql + " GROUP BY score", args))
+    _add(counts, conn.execute(f"SELECT score, count(*) FROM responses WHERE {where} GROUP BY score", args))
+    return counts
+
+
+def whole_units(since: float | None, until: float | None, unit: int) -> tuple[int, int]:
+    """The first and end (exclusive) whole `unit`-second spans inside [since, until)."""
+    first = -(2**62) if since is None else math.ceil(since / unit)
+    last = 2**62 if until is None else math.floor(until / unit)
+    return first, last
+
+
+def _partial_day(
+    conn: sqlite3.Connection,
+    touchpoint_id: int,
+    since: float,
+    until: float,
+    filters: Mapping[str, str],
+) -> Counts:
+    """Part of a day: whole hours from hourly rollups, the minutes at the edges raw."""
+    first, last = whole_units(since, until, HOUR)
+    if filters or first >= last:
+        return _raw_counts(conn, touchpoint_id, since, until, filters)
+    counts: Counts = {}
+    _add(
+        counts,
+        conn.execute(
+            "SELECT score, sum(count) FROM hourly_rollups"
+            " WHERE touchpoint_id = ? AND hour >= ? AND hour < ? GROUP BY score",
+            (touchpoint_id, first, last),
+        ),
+    )
+    for low, high in ((since, first * HOUR), (last * HOUR, until)):
+        if low < high:
+            _add(counts, _raw_counts(conn, touchpoint_id, low, high, {}).items())
     return counts
 
 
@@ -85,35 +130,114 @@ def count_scores(
     until: float | None,
     filters: Mapping[str, str],
 ) -> Counts:
-    """How many responses gave each score in [since, until), optionally filtered by context."""
-    if filters:
+    """How many responses gave each score in [since, until), optionally filtered by context.
+
+    Whole UTC days come from the daily rollups (or, for one context filter, the
+    context rollups), whole hours at the edges from the hourly rollups, and only
+    the minutes left over from the raw responses. Several filters at once fall
+    back to an indexed scan.
+    """
+    if len(filters) > 1:
         return _raw_counts(conn, touchpoint_id, since, until, filters)
-    first = -(2**62) if since is None else math.ceil(since / DAY)
-    last = 2**62 if until is None else math.floor(until / DAY)
-    if first >= last:  # the window lies within one or two partial days
-        return _raw_counts(conn, touchpoint_id, since, until, {})
+    first, last = whole_units(since, until, DAY)
+    if first >= last:
+        assert since is not None and until is not None
+        return _partial_day(conn, touchpoint_id, since, until, filters)
     counts: Counts = {}
-    _add(
-        counts,
-        conn.execute(
+    if filters:
+        ((key, value),) = filters.items()
+        rows = conn.execute(
+            "SELECT score, sum(count) FROM context_rollups WHERE touchpoint_id = ?"
+            " AND key = ? AND value = ? AND day >= ? AND day < ? GROUP BY score",
+            (touchpoint_id, key, value, first, last),
+        )
+    else:
+        rows = conn.execute(
             "SELECT score, sum(count) FROM rollups"
             " WHERE touchpoint_id = ? AND day >= ? AND day < ? GROUP BY score",
             (touchpoint_id, first, last),
-        ),
+        )
+    _add(counts, rows)
+    if since is not None and since < first * DAY:
+        _add(counts, _partial_day(conn, touchpoint_id, since, first * DAY, filters).items())
+    if until is not None and last * DAY < until:
+        _add(counts, _partial_day(conn, touchpoint_id, last * DAY, until, filters).items())
+    return counts
+
+
+def breakdown(
+    conn: sqlite3.Connection,
+    touchpoint_id: int,
+    key: str,
+    since: float | None,
+    until: float | None,
+    filters: Mapping[str, str],
+) -> dict[str, Counts]:
+    """Score counts per value of context `key` (agent, team ...) in a window.
+
+    Exact at any size: whole days from the context rollups, partial days (and
+    any extra filters) from the indexed raw responses.
+    """
+    groups: dict[str, Counts] = {}
+
+    def add(rows: Any) -> None:
+        for value, score, count in rows:
+            if count:
+                group = groups.setdefault(value, {})
+                group[score] = group.get(score, 0) + count
+
+    def raw(low: float | None, high: float | None) -> None:
+        where, args = _raw_query(touchpoint_id, low, high, filters, table="r")
+        add(
+            conn.execute(
+                "SELECT c.value, r.score, count(*) FROM responses r"
+                " JOIN response_context c ON c.response_id = r.id AND c.key = ?"
+                f" WHERE {where} GROUP BY c.value, r.score",
+                [key, *args],
+            )
+        )
+
+    if filters:
+        raw(since, until)
+        return groups
+    first, last = whole_units(since, until, DAY)
+    if first >= last:
+        raw(since, until)
+        return groups
+    add(
+        conn.execute(
+            "SELECT value, score, sum(count) FROM context_rollups WHERE touchpoint_id = ?"
+            " AND key = ? AND day >= ? AND day < ? GROUP BY value, score",
+            (touchpoint_id, key, first, last),
+        )
     )
     if since is not None and since < first * DAY:
-        _add(counts, _raw_counts(conn, touchpoint_id, since, first * DAY, {}).items())
+        raw(since, first * DAY)
     if until is not None and last * DAY < until:
-        _add(counts, _raw_counts(conn, touchpoint_id, last * DAY, until, {}).items())
-    return counts
+        raw(last * DAY, until)
+    return groups
+
+
+def totals(conn: sqlite3.Connection) -> tuple[dict[int, Counts], dict[int, int]]:
+    """Every touchpoint's all-time score counts and impressions, for the in-memory copy."""
+    counts: dict[int, Counts] = {}
+    for touchpoint_id, score, count in conn.execute(
+        "SELECT touchpoint_id, score, sum(count) FROM rollups GROUP BY 1, 2"
+    ):
+        if count:
+            counts.setdefault(touchpoint_id, {})[score] = count
+    impressions = dict(
+        conn.execute("SELECT touchpoint_id, sum(count) FROM impressions GROUP BY 1").fetchall()
+    )
+    return counts, impressions
 
 
 def count_impressions(
     conn: sqlite3.Connection, touchpoint_id: int, since: float | None, until: float | None
 ) -> int:
     """Impressions are kept per hour: a window counts the hours that start inside it."""
-    low = -(2**62) if since is None else math.ceil(since / 3600)
-    high = 2**62 if until is None else math.ceil(until / 3600)
+    low = -(2**62) if since is None else math.ceil(since / HOUR)
+    high = 2**62 if until is None else math.ceil(until / HOUR)
     row = conn.execute(
         "SELECT coalesce(sum(count), 0) FROM impressions"
         " WHERE touchpoint_id = ? AND hour >= ? AND hour < ?",
@@ -121,3 +245,30 @@ def count_impressions(
     ).fetchone()
     total: int = row[0]
     return total
+
+
+def list_responses(
+    conn: sqlite3.Connection, query: ResponseQuery, limit: int, after: tuple[float, str] | None
+) -> list[Response]:
+    """One page of matching responses, newest first, after the keyset cursor `after`."""
+    where, args = _raw_query(query.touchpoint_id, query.since, query.until, query.filters)
+    if query.min_score is not None:
+        where += " AND score >= ?"
+        args.append(query.min_score)
+    if query.max_score is not None:
+        where += " AND score <= ?"
+        args.append(query.max_score)
+    if query.has_comment is not None:
+        where += " AND comment IS NOT NULL" if query.has_comment else " AND comment IS NULL"
+    if query.subject is not None:
+        where += " AND subject = ?"
+        args.append(query.subject)
+    if after is not None:
+        where += " AND (created_at, id) < (?, ?)"
+        args += list(after)
+    rows = conn.execute(
+        f"SELECT {RESPONSE_COLUMNS} FROM responses WHERE {where}"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        [*args, limit],
+    )
+    return [response_from_row(row) for row in rows]

@@ -68,6 +68,20 @@ class NewResponse:
     edit_window: float | None = None  # seconds after creation it may change; None: no limit
 
 
+@dataclass(frozen=True, slots=True)
+class ResponseQuery:
+    """Which responses to list or export."""
+
+    touchpoint_id: int
+    since: float | None = None
+    until: float | None = None
+    filters: Mapping[str, str] = field(default_factory=dict)
+    min_score: int | None = None
+    max_score: int | None = None
+    has_comment: bool | None = None
+    subject: str | None = None
+
+
 RESPONSE_COLUMNS = "id, touchpoint_id, score, comment, subject, context, created_at, updated_at"
 
 

@@ -1,9 +1,9 @@
 """The database schema as numbered migrations, applied in order at start.
 
 `PRAGMA user_version` records the last migration applied, so migrating twice
-is a no-op. Rollups (per touchpoint, per UTC day, per score) are kept by
-triggers in the same transaction as the response they count, whichever path
-writes it: a new rating, a replaced one, a deletion, or a manual fix in the
+is a no-op. Rollups (per touchpoint and score: per UTC day, per hour, and per
+context value and day) are kept by triggers in the same transaction as the
+response they count, whichever path writes it: a new rating, a replaced one, a deletion, or a manual fix in the
 sqlite3 shell.
 """
 
@@ -109,6 +109,84 @@ MIGRATIONS: tuple[str, ...] = (
             WHERE touchpoint_id = old.touchpoint_id
               AND day = CAST(old.created_at / 86400 AS INTEGER) AND score = old.score;
         DELETE FROM response_context WHERE response_id = old.id;
+    END;
+    """,
+    # 2: hourly rollups (time-zone aligned series, exact windows) and per-context
+    # daily rollups (breakdowns and single-key filters at any data size).
+    """
+    CREATE TABLE hourly_rollups (
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        hour INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (touchpoint_id, hour, score)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE context_rollups (
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (touchpoint_id, key, value, day, score)
+    ) WITHOUT ROWID;
+
+    INSERT INTO hourly_rollups (touchpoint_id, hour, score, count)
+        SELECT touchpoint_id, CAST(created_at / 3600 AS INTEGER), score, count(*)
+        FROM responses GROUP BY 1, 2, 3;
+
+    INSERT INTO context_rollups (touchpoint_id, key, value, day, score, count)
+        SELECT r.touchpoint_id, c.key, c.value, CAST(r.created_at / 86400 AS INTEGER), r.score,
+               count(*)
+        FROM responses r JOIN response_context c ON c.response_id = r.id
+        GROUP BY 1, 2, 3, 4, 5;
+
+    DROP INDEX responses_by_time;
+    CREATE INDEX responses_by_recency ON responses (touchpoint_id, created_at, id);
+
+    CREATE TRIGGER responses_counted_by_hour AFTER INSERT ON responses BEGIN
+        INSERT INTO hourly_rollups (touchpoint_id, hour, score, count)
+            VALUES (new.touchpoint_id, CAST(new.created_at / 3600 AS INTEGER), new.score, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1;
+        INSERT INTO context_rollups (touchpoint_id, key, value, day, score, count)
+            SELECT new.touchpoint_id, key, value, CAST(new.created_at / 86400 AS INTEGER),
+                   new.score, 1
+            FROM json_each(new.context) WHERE true
+            ON CONFLICT DO UPDATE SET count = count + 1;
+    END;
+
+    CREATE TRIGGER responses_recounted_by_hour AFTER UPDATE OF score, created_at ON responses
+    BEGIN
+        UPDATE hourly_rollups SET count = count - 1
+            WHERE touchpoint_id = old.touchpoint_id
+              AND hour = CAST(old.created_at / 3600 AS INTEGER) AND score = old.score;
+        INSERT INTO hourly_rollups (touchpoint_id, hour, score, count)
+            VALUES (new.touchpoint_id, CAST(new.created_at / 3600 AS INTEGER), new.score, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1;
+    END;
+
+    CREATE TRIGGER responses_recounted_by_context
+    AFTER UPDATE OF score, created_at, context ON responses BEGIN
+        UPDATE context_rollups SET count = count - 1
+            WHERE touchpoint_id = old.touchpoint_id
+              AND day = CAST(old.created_at / 86400 AS INTEGER) AND score = old.score
+              AND (key, value) IN (SELECT key, value FROM json_each(old.context));
+        INSERT INTO context_rollups (touchpoint_id, key, value, day, score, count)
+            SELECT new.touchpoint_id, key, value, CAST(new.created_at / 86400 AS INTEGER),
+                   new.score, 1
+            FROM json_each(new.context) WHERE true
+            ON CONFLICT DO UPDATE SET count = count + 1;
+    END;
+
+    CREATE TRIGGER responses_uncounted_by_hour AFTER DELETE ON responses BEGIN
+        UPDATE hourly_rollups SET count = count - 1
+            WHERE touchpoint_id = old.touchpoint_id
+              AND hour = CAST(old.created_at / 3600 AS INTEGER) AND score = old.score;
+        UPDATE context_rollups SET count = count - 1
+            WHERE touchpoint_id = old.touchpoint_id
+              AND day = CAST(old.created_at / 86400 AS INTEGER) AND score = old.score
+              AND (key, value) IN (SELECT key, value FROM json_each(old.context));
     END;
     """,
 )

@@ -11,6 +11,7 @@ follows the load (group commit) without any timer.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,7 +19,10 @@ from typing import Any, TypeVar
 import aiosqlite
 
 T = TypeVar("T")
+log = logging.getLogger("scorelet.writer")
 Write = Callable[[sqlite3.Connection], Any]
+OnCommit = Callable[[Any], None]
+Item = tuple[Write, "asyncio.Future[Any]", OnCommit | None]
 MAX_BATCH = 512
 
 
@@ -37,10 +41,11 @@ class Writer:
     def __init__(self, conn: aiosqlite.Connection, max_batch: int = MAX_BATCH) -> None:
         self._conn = conn
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Write, asyncio.Future[Any]] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.writes = 0
+        self.last_batch = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="scorelet-writer")
@@ -49,12 +54,19 @@ class Writer:
     def depth(self) -> int:
         return self._queue.qsize()
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Queue `fn` and wait until the transaction that ran it has committed."""
+    async def write(
+        self, fn: Callable[[sqlite3.Connection], T], on_commit: Callable[[T], None] | None = None
+    ) -> T:
+        """Queue `fn` and wait until the transaction that ran it has committed.
+
+        `on_commit(result)` runs in the writer task right after the commit, in
+        commit order, before anyone sees the result: the place to keep
+        in-memory copies exactly in step with the database.
+        """
         if self._task is None or self._task.done():
             raise RuntimeError("the writer is not running")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((fn, future))
+        self._queue.put_nowait((fn, future, on_commit))
         return await future
 
     async def stop(self) -> None:
@@ -69,7 +81,7 @@ class Writer:
         stopping = False
         # Writes queued while the last batch commits are still taken before stopping.
         while not stopping or not self._queue.empty():
-            batch: list[tuple[Write, asyncio.Future[Any]]] = []
+            batch: list[Item] = []
             item = await self._queue.get()
             while True:
                 if item is None:
@@ -82,17 +94,23 @@ class Writer:
             if batch:
                 await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[Write, asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[Item]) -> None:
         try:
-            outcomes = await in_thread(self._conn, _apply, [fn for fn, _ in batch])
+            outcomes = await in_thread(self._conn, _apply, [fn for fn, _, _ in batch])
         except Exception as error:  # the commit itself failed: nobody's write landed
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(error)
             return
         self.batches += 1
         self.writes += len(batch)
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+        self.last_batch = len(batch)
+        for (_, future, on_commit), (ok, value) in zip(batch, outcomes, strict=True):
+            if ok and on_commit is not None:
+                try:
+                    on_commit(value)
+                except Exception:  # a bookkeeping bug must not stop the writer
+                    log.exception("after-commit hook failed")
             if future.done():
                 continue
             if ok:

@@ -23,21 +23,21 @@ def _response(conn: sqlite3.Connection, where: str, *args: Any) -> Response | No
 
 def record_response(
     conn: sqlite3.Connection, new: NewResponse, now: float
-) -> tuple[Response, bool]:
-    """Store a rating; returns it and whether it is new (False: an earlier one was replaced)."""
+) -> tuple[Response, int | None]:
+    """Store a rating; returns it and the score it replaced (None: a new rating)."""
     if new.subject is not None:
         existing = _response(
             conn, "touchpoint_id = ? AND subject = ?", new.touchpoint_id, new.subject
         )
         if existing is not None:  # one rating per subject: the latest wins
-            return _replace(conn, existing, new, now), False
+            return _replace(conn, existing, new, now), existing.score
     if new.id is not None:
         existing = _response(conn, "id = ?", new.id)
         if existing is not None:
             if (existing.touchpoint_id, existing.subject) != (new.touchpoint_id, new.subject):
                 raise Problem(409, "id_conflict", "this id belongs to another response", "id")
             _check_window(existing, new.edit_window, now)
-            return _replace(conn, existing, new, now), False
+            return _replace(conn, existing, new, now), existing.score
     response_id = new.id or str(uuid.uuid4())
     context = json.dumps(dict(new.context), ensure_ascii=False, separators=(",", ":"))
     conn.execute(
@@ -47,7 +47,7 @@ def record_response(
     response = Response(
         response_id, new.touchpoint_id, new.score, new.comment, new.subject, new.context, now, now
     )
-    return response, True
+    return response, None
 
 
 def _check_window(existing: Response, window: float | None, now: float) -> None:
@@ -155,8 +155,8 @@ def delete_touchpoint(conn: sqlite3.Connection, slug: str) -> None:
     row = conn.execute("SELECT id FROM touchpoints WHERE slug = ?", (slug,)).fetchone()
     if row is None:
         raise touchpoint_not_found(slug)
-    conn.execute("DELETE FROM response_context WHERE touchpoint_id = ?", row)
-    conn.execute("DELETE FROM rollups WHERE touchpoint_id = ?", row)
+    for table in ("response_context", "rollups", "hourly_rollups", "context_rollups"):
+        conn.execute(f"DELETE FROM {table} WHERE touchpoint_id = ?", row)
     conn.execute("DELETE FROM touchpoints WHERE id = ?", row)
 
 
