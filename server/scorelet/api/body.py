@@ -18,7 +18,13 @@ def _no_constants(name: str) -> Any:
 
 
 def too_large(limit: int) -> Problem:
-    return Problem(413, "body_too_large", f"the request body is larger than {limit} bytes")
+    # Closing the connection stops the server reading (and discarding) the rest.
+    return Problem(
+        413,
+        "body_too_large",
+        f"the request body is larger than {limit} bytes",
+        headers={"Connection": "close"},
+    )
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:

@@ -93,6 +93,7 @@ class BodyTimeout:
             if not deadlines.timed_out(task) or started:
                 raise
             detail = f"the request body took more than {deadlines.seconds:g} s to arrive"
-            await problem_response(Problem(408, "body_timeout", detail))(scope, receive, send)
+            problem = Problem(408, "body_timeout", detail, headers={"Connection": "close"})
+            await problem_response(problem)(scope, receive, send)
         finally:
             deadlines.finish(task)
