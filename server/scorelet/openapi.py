@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from scorelet import __version__
+from scorelet.series import INTERVALS
 from scorelet.validation import MAX_COMMENT, MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE
 
 Schema = dict[str, Any]
@@ -176,6 +177,39 @@ SCHEMAS: dict[str, Schema] = {
             "response_rate",
         ],
     ),
+    "NewToken": {
+        **obj(
+            {
+                "touchpoint": STRING,
+                "subject": {**STRING, "description": "the conversation, ticket or order rated"},
+                "context": CONTEXT,
+                "ttl": {
+                    "anyOf": [STRING, INTEGER],
+                    "description": "lifetime: 14d, 12h, 30m or seconds (default 7d, at most 366d)",
+                },
+            },
+            ["touchpoint", "subject"],
+        ),
+        "additionalProperties": False,
+    },
+    "MintedToken": obj(
+        {
+            "token": STRING,
+            "touchpoint": STRING,
+            "subject": STRING,
+            "expires_at": TIME,
+            "rating_url": {**STRING, "description": "hosted page; add ?score=N for email links"},
+            "embed": obj({"html": STRING, "mount": STRING}),
+        }
+    ),
+    "CurrentRating": obj(
+        {
+            "touchpoint": STRING,
+            "subject": STRING,
+            "expires_at": TIME,
+            "response": nullable(ref("Response")),
+        }
+    ),
     "Health": obj(
         {"status": STRING, "version": STRING, "touchpoints": INTEGER, "writer_queue": INTEGER}
     ),
@@ -228,6 +262,270 @@ READ: list[Schema] = [{"apiKey": []}]  # the scope needed is in each summary
 ADMIN = READ
 AUTH_ERRORS = (401, 403)
 SCRIPT = {"description": "JavaScript", "content": {"text/javascript": {"schema": STRING}}}
+TOKEN_PATH = {"name": "token", "in": "path", "required": True, "schema": STRING}
+HASH_PATH = {"name": "hash", "in": "path", "required": True, "schema": STRING}
+
+
+def html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": STRING}}}
+
+
+def chat_paths() -> dict[str, Any]:
+    """Subject tokens, a conversation's own rating, and the hosted rating page."""
+    return {
+        "/api/v1/tokens": {
+            "post": {
+                "summary": "Mint a subject token for one conversation (mint key)",
+                "security": READ,
+                "requestBody": json_body("NewToken"),
+                "responses": {
+                    **ok(201, "MintedToken", "the token, its hosted-page URL and embed snippets"),
+                    **problems(400, *AUTH_ERRORS, 404, 413, 415, 422),
+                },
+            }
+        },
+        "/api/v1/responses/current": {
+            "get": {
+                "summary": "The rating of the subject token's own conversation, or null",
+                "parameters": [
+                    {"name": "token", "in": "query", "required": True, "schema": STRING}
+                ],
+                "responses": {
+                    **ok(200, "CurrentRating", "the current rating (response is null if none)"),
+                    **problems(403, 404, 422),
+                },
+            }
+        },
+        "/r/{token}": {
+            "get": {
+                "summary": "Hosted rating page; ?score=N preselects a score (a GET never records)",
+                "parameters": [
+                    TOKEN_PATH,
+                    {"name": "score", "in": "query", "required": False, "schema": INTEGER},
+                ],
+                "responses": {
+                    "200": html("the rating page, or the confirm step for ?score=N"),
+                    "400": html("the score is not on the touchpoint's scale"),
+                    "403": html("the touchpoint is paused"),
+                    "404": html("the link is not a valid rating link"),
+                    "410": html("the link has expired"),
+                },
+            },
+            "post": {
+                "summary": "Save the score (form field score) or the comment (fields id, comment)",
+                "parameters": [TOKEN_PATH],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": obj({"score": INTEGER, "comment": STRING, "id": STRING}, [])
+                        }
+                    },
+                },
+                "responses": {
+                    "200": html("saved: the thank-you page with the comment box"),
+                    "400": html("the form was incomplete or the score off the scale"),
+                    "403": html("the touchpoint is paused"),
+                    "404": html("the link is not a valid rating link"),
+                    "410": html("the link has expired"),
+                },
+            },
+        },
+        "/hosted.{hash}.css": {
+            "get": {
+                "summary": "The hosted page's stylesheet at its content-hashed URL",
+                "parameters": [HASH_PATH],
+                "responses": {
+                    "200": {"description": "CSS", "content": {"text/css": {"schema": STRING}}},
+                    "304": {"description": "not modified"},
+                    **problems(404),
+                },
+            }
+        },
+        "/hosted.{hash}.js": {
+            "get": {
+                "summary": "The hosted page's script at its content-hashed URL",
+                "parameters": [HASH_PATH],
+                "responses": {
+                    "200": SCRIPT,
+                    "304": {"description": "not modified"},
+                    **problems(404),
+                },
+            }
+        },
+    }
+
+
+SCORE_FIELDS = {k: v for k, v in SCHEMAS["Score"]["properties"].items() if k != "touchpoint"}
+SCHEMAS["ScoreBucket"] = obj(
+    {"start": TIME, "end": TIME, **SCORE_FIELDS}, ["start", "end", "responses", "score", "interval"]
+)
+SCHEMAS["Series"] = obj(
+    {
+        "touchpoint": STRING,
+        "metric": {"enum": ["csat", "nps"]},
+        "interval": {"enum": list(INTERVALS)},
+        "tz": STRING,
+        "since": nullable(TIME),
+        "until": nullable(TIME),
+        "filters": {"type": "object", "additionalProperties": STRING},
+        "buckets": {"type": "array", "items": ref("ScoreBucket")},
+    }
+)
+SCHEMAS["Breakdown"] = obj(
+    {
+        "touchpoint": STRING,
+        "by": STRING,
+        "since": nullable(TIME),
+        "until": nullable(TIME),
+        "filters": {"type": "object", "additionalProperties": STRING},
+        "groups": {
+            "type": "array",
+            "items": obj(
+                {"value": STRING, **SCORE_FIELDS}, ["value", "responses", "score", "interval"]
+            ),
+        },
+    }
+)
+SCHEMAS["ResponsePage"] = obj(
+    {
+        "touchpoint": STRING,
+        "responses": {"type": "array", "items": ref("Response")},
+        "next_cursor": nullable(STRING),
+    }
+)
+SCHEMAS["AllScores"] = obj(
+    {
+        "since": nullable(TIME),
+        "until": nullable(TIME),
+        "filters": {"type": "object"},
+        "touchpoints": {"type": "array", "items": ref("Score")},
+    }
+)
+NOT_MODIFIED = {"304": {"description": "not modified: the ETag in If-None-Match still holds"}}
+
+
+def query(name: str, description: str, schema: Schema = STRING) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+def polled(schema: str, description: str, *statuses: int) -> dict[str, Any]:
+    return {**ok(200, schema, description), **NOT_MODIFIED, **problems(*statuses)}
+
+
+def polling_paths() -> dict[str, Any]:
+    """Series, breakdowns, listings, all scores at once, the event stream and /metrics."""
+    errors = (400, *AUTH_ERRORS, 404)
+    return {
+        "/api/v1/touchpoints/{slug}/series": {
+            "get": {
+                "summary": "One score per day, week or month, aligned to a time zone (read key)",
+                "security": READ,
+                "parameters": [
+                    SLUG,
+                    query(
+                        "interval",
+                        "day (default), week or month",
+                        {"enum": ["day", "week", "month"]},
+                    ),
+                    query("tz", "IANA time zone for bucket edges, default UTC"),
+                    *WINDOW,
+                    CONTEXT_FILTERS,
+                ],
+                "responses": polled("Series", "the buckets, empty ones included", *errors),
+            }
+        },
+        "/api/v1/touchpoints/{slug}/breakdown": {
+            "get": {
+                "summary": "Score per value of a context key, e.g. by=agent (read key)",
+                "security": READ,
+                "parameters": [
+                    SLUG,
+                    query("by", "the context key to group by", STRING) | {"required": True},
+                    *WINDOW,
+                    CONTEXT_FILTERS,
+                ],
+                "responses": polled("Breakdown", "groups, most responses first", *errors),
+            }
+        },
+        "/api/v1/touchpoints/{slug}/responses": {
+            "get": {
+                "summary": "Responses, newest first, by cursor; or all as CSV/NDJSON (read key)",
+                "security": READ,
+                "parameters": [
+                    SLUG,
+                    query("limit", "page size, 1-1000 (default 50)", INTEGER),
+                    query("cursor", "next_cursor from the previous page"),
+                    query("min_score", "lowest score", INTEGER),
+                    query("max_score", "highest score", INTEGER),
+                    query("has_comment", "true or false", {"enum": ["true", "false"]}),
+                    query("subject", "one subject's rating, e.g. a conversation id"),
+                    query(
+                        "format",
+                        "json (default), csv or ndjson",
+                        {"enum": ["json", "csv", "ndjson"]},
+                    ),
+                    *WINDOW,
+                    CONTEXT_FILTERS,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "a page (JSON) or every match (CSV/NDJSON, streamed)",
+                        "content": {
+                            "application/json": {"schema": ref("ResponsePage")},
+                            "text/csv": {"schema": STRING},
+                            "application/x-ndjson": {"schema": STRING},
+                        },
+                    },
+                    **NOT_MODIFIED,
+                    **problems(*errors),
+                },
+            }
+        },
+        "/api/v1/scores": {
+            "get": {
+                "summary": "Every touchpoint's score in one call (read key)",
+                "security": READ,
+                "parameters": [WINDOW[0]],
+                "responses": polled("AllScores", "one score per touchpoint", 400, *AUTH_ERRORS),
+            }
+        },
+        "/api/v1/stream": {
+            "get": {
+                "summary": "Server-sent events: new scores within a second (read key)",
+                "security": READ,
+                "parameters": [
+                    query("touchpoints", "comma-separated slugs (default: all)"),
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "schema": STRING,
+                        "description": "resume: scores changed since this event are sent first",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "`score` events whose data is a Score",
+                        "content": {"text/event-stream": {"schema": STRING}},
+                    },
+                    **problems(400, *AUTH_ERRORS),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics: scores and server health (read key or token)",
+                "security": READ,
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": STRING}},
+                    },
+                    **problems(*AUTH_ERRORS),
+                },
+            }
+        },
+    }
 
 
 def paths() -> dict[str, Any]:
@@ -324,7 +622,11 @@ def paths() -> dict[str, Any]:
                 "summary": "CSAT or NPS with count, interval and distribution (read key)",
                 "security": READ,
                 "parameters": [SLUG, *WINDOW, CONTEXT_FILTERS],
-                "responses": {**ok(200, "Score", "the score"), **problems(400, *AUTH_ERRORS, 404)},
+                "responses": {
+                    **ok(200, "Score", "the score"),
+                    **NOT_MODIFIED,
+                    **problems(400, *AUTH_ERRORS, 404),
+                },
             }
         },
         "/s/{token}.js": {
@@ -357,6 +659,8 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
+        **chat_paths(),
+        **polling_paths(),
         "/healthz": {
             "get": {"summary": "Liveness", "responses": ok(200, "Health", "serving")},
         },

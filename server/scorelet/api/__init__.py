@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from scorelet.api.chat import ChatApi
 from scorelet.api.embed import EmbedApi
+from scorelet.api.hosted import HostedPages
+from scorelet.api.listing import ListingApi
 from scorelet.api.meta import MetaApi
+from scorelet.api.metrics import MetricsApi
 from scorelet.api.responses import ResponsesApi
+from scorelet.api.scores import ScoresApi
 from scorelet.api.services import Services
+from scorelet.api.stream import StreamApi
 from scorelet.api.touchpoints import TouchpointsApi
 
 __all__ = ["Services", "routes"]
@@ -18,8 +24,13 @@ def routes(services: Services) -> list[BaseRoute]:
     touchpoints = TouchpointsApi(services)
     meta = MetaApi(services)
     embed = EmbedApi(services)
+    scores = ScoresApi(services)
+    listing = ListingApi(services)
+    chat = ChatApi(services)
+    hosted = HostedPages(services)
     return [
         Route("/api/v1/responses", responses.submit, methods=["POST"]),
+        Route("/api/v1/responses/current", chat.current, methods=["GET"]),
         Route("/api/v1/responses/{id}", responses.comment, methods=["PATCH"]),
         Route("/api/v1/impressions", responses.impression, methods=["POST"]),
         Route("/api/v1/touchpoints", touchpoints.list, methods=["GET"]),
@@ -27,10 +38,21 @@ def routes(services: Services) -> list[BaseRoute]:
         Route("/api/v1/touchpoints/{slug}", touchpoints.show, methods=["GET"]),
         Route("/api/v1/touchpoints/{slug}", touchpoints.update, methods=["PATCH"]),
         Route("/api/v1/touchpoints/{slug}", touchpoints.delete, methods=["DELETE"]),
-        Route("/api/v1/touchpoints/{slug}/score", touchpoints.score, methods=["GET"]),
+        Route("/api/v1/touchpoints/{slug}/score", scores.score, methods=["GET"]),
+        Route("/api/v1/touchpoints/{slug}/series", scores.series, methods=["GET"]),
+        Route("/api/v1/touchpoints/{slug}/breakdown", scores.breakdown, methods=["GET"]),
+        Route("/api/v1/touchpoints/{slug}/responses", listing.responses, methods=["GET"]),
+        Route("/api/v1/scores", scores.all_scores, methods=["GET"]),
+        Route("/api/v1/stream", StreamApi(services).stream, methods=["GET"]),
+        Route("/metrics", MetricsApi(services).metrics, methods=["GET"]),
         Route("/s/{token}.js", embed.loader, methods=["GET"]),
         Route("/widget.js", embed.latest, methods=["GET"]),
         Route("/widget.{hash}.js", embed.hashed, methods=["GET"]),
+        Route("/api/v1/tokens", chat.mint, methods=["POST"]),
+        Route("/r/{token}", hosted.page, methods=["GET"]),
+        Route("/r/{token}", hosted.submit, methods=["POST"]),
+        Route("/hosted.{hash}.css", hosted.style, methods=["GET"]),
+        Route("/hosted.{hash}.js", hosted.script, methods=["GET"]),
         Route("/healthz", meta.healthz, methods=["GET"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
     ]

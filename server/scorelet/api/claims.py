@@ -58,11 +58,13 @@ def check_origin(request: Request, touchpoint: Touchpoint) -> None:
     """Browsers always send Origin cross-site; a touchpoint without origins accepts any.
 
     An accepted origin may read the response (see cors.py); a refused one may not.
+    Scorelet's own pages (the hosted rating page) are always allowed.
     """
     origin = request.headers.get("origin")
     if origin is None:
         return
-    if touchpoint.origins and origin not in touchpoint.origins:
+    own = origin.partition("://")[2] == request.headers.get("host")
+    if touchpoint.origins and origin not in touchpoint.origins and not own:
         raise Problem(
             403,
             "origin_not_allowed",

@@ -1,0 +1,109 @@
+"""Rating conversations: minting subject tokens for chat backends, and a subject's own rating.
+
+A chat backend holds a `mint` key and asks for one token per conversation;
+the answer carries everything it hands on: the token for `Scorelet.mount`, a
+script tag, and the hosted page's URL for an email or SMS link. The widget,
+holding only that token, may read back the rating of its own conversation
+(so it can show it and let it be changed), never anyone else's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from scorelet.api.auth import authorize
+from scorelet.api.body import read_json
+from scorelet.api.claims import Bearer, check_origin, resolve_token
+from scorelet.api.services import Services
+from scorelet.errors import Problem
+from scorelet.mint import DEFAULT_TTL, mint_subject_token
+from scorelet.store.records import ResponseQuery
+from scorelet.timeutil import iso
+from scorelet.validation import check_slug, only_fields, require, wrong_type
+
+MINT_FIELDS = frozenset({"touchpoint", "subject", "context", "ttl"})
+
+
+def embed_snippets(base_url: str, token: str) -> dict[str, str]:
+    """What an integrator pastes: a script tag that renders in place, or a mount call."""
+    quoted = json.dumps(token)
+    return {
+        "html": f'<script src="{base_url}/s/{token}.js" async></script>',
+        "mount": f'<script src="{base_url}/widget.js" async></script>\n'
+        "<script>window.Scorelet=window.Scorelet||function(){(Scorelet.q=Scorelet.q||[])"
+        ".push(arguments)};\n"
+        f'Scorelet("mount", document.getElementById("rating"), {{token: {quoted}}});</script>',
+    }
+
+
+def subject_bearer(services: Services, token: Any, field: str = "token") -> Bearer:
+    """A live subject token's bearer; embed tokens name no conversation, so they are refused."""
+    bearer = resolve_token(services.signer, services.store, token, field)
+    if bearer.subject is None:
+        raise Problem(
+            403,
+            "subject_token_required",
+            f"{field} must be a subject token (s.…) minted for one conversation",
+            field,
+        )
+    return bearer
+
+
+class ChatApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def mint(self, request: Request) -> Response:
+        """`POST /api/v1/tokens` (mint key): a subject token, its page URL and embed snippets."""
+        authorize(request, self.services.store, "mint")
+        body = await read_json(request, self.services.settings.max_body)
+        only_fields(body, MINT_FIELDS)
+        slug = check_slug(require(body, "touchpoint"), "touchpoint")
+        subject = require(body, "subject")
+        context = body.get("context")
+        ttl = body.get("ttl", DEFAULT_TTL)
+        if isinstance(ttl, bool) or not isinstance(ttl, str | int):
+            raise wrong_type("ttl", "a duration such as 14d, or seconds as an integer")
+        touchpoint = self.services.store.touchpoint(slug)
+        if touchpoint is None:
+            raise Problem(
+                404, "touchpoint_not_found", f"no touchpoint is named {slug!r}", "touchpoint"
+            )
+        if context is not None and not isinstance(context, dict):
+            raise wrong_type("context", "an object of string values")
+        minted = mint_subject_token(self.services.signer, slug, subject, context, ttl)
+        base = self.services.settings.base_url
+        return JSONResponse(
+            {
+                "token": minted.token,
+                "touchpoint": slug,
+                "subject": subject,
+                "expires_at": iso(minted.expires_at),
+                "rating_url": f"{base}/r/{minted.token}",
+                "embed": embed_snippets(base, minted.token),
+            },
+            status_code=201,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def current(self, request: Request) -> Response:
+        """`GET /api/v1/responses/current?token=s.…`: this conversation's rating, or null."""
+        bearer = subject_bearer(self.services, request.query_params.get("token"))
+        check_origin(request, bearer.touchpoint)
+        assert bearer.subject is not None
+        query = ResponseQuery(bearer.touchpoint.id, subject=bearer.subject.subject)
+        found = await self.services.store.list_responses(query, 1)
+        stored = found[0] if found else None
+        return JSONResponse(
+            {
+                "touchpoint": bearer.touchpoint.slug,
+                "subject": bearer.subject.subject,
+                "expires_at": iso(bearer.subject.expires_at),
+                "response": stored.public(bearer.touchpoint.slug) if stored else None,
+            },
+            headers={"Cache-Control": "no-store"},
+        )

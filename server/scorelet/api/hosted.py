@@ -1,0 +1,205 @@
+"""The hosted rating page `/r/{token}`, for one-click ratings from an email or SMS.
+
+Mail scanners and prefetchers follow links with GET, so a GET never records:
+`/r/{token}?score=N` shows that score preselected with a confirm button, and
+only the form's POST (or the widget's own POST, after a click) saves it. The
+page and its POST answer in HTML, never JSON: a person is reading them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from scorelet.api.chat import subject_bearer
+from scorelet.api.claims import Bearer
+from scorelet.api.embed import serve
+from scorelet.api.headers import html_headers
+from scorelet.api.services import Services
+from scorelet.errors import Problem
+from scorelet.hosted import (
+    Assets,
+    Words,
+    choose_language,
+    confirm_page,
+    message_page,
+    rating_page,
+    thanks_page,
+    words,
+)
+from scorelet.store import NewResponse
+from scorelet.store import Response as Rating
+from scorelet.store.records import ResponseQuery
+from scorelet.validation import MAX_COMMENT, check_optional_text, check_uuid
+from scorelet.widget import Asset, runtime
+
+PAGES_DIR = Path(__file__).parents[1] / "pages"
+FORM_TYPE = "application/x-www-form-urlencoded"
+ASSET_CACHE = "public, max-age=31536000, immutable"
+CSS_TYPE = "text/css; charset=utf-8"
+# Which page a token problem gets, and with what status.
+TOKEN_PAGES = {
+    "token_expired": (410, "expired", "expired_body"),
+    "touchpoint_inactive": (403, "paused", "paused_body"),
+}
+INVALID_PAGE = (404, "invalid", "invalid_body")
+
+
+class PageProblem(Exception):
+    """A request the page answers with a message page instead of the form."""
+
+    def __init__(self, status: int, title_key: str, body_key: str) -> None:
+        super().__init__(title_key)
+        self.status, self.title_key, self.body_key = status, title_key, body_key
+
+
+class HostedPages:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.css = Asset.of((PAGES_DIR / "hosted.css").read_text(encoding="utf-8"))
+        self.js = Asset.of((PAGES_DIR / "hosted.js").read_text(encoding="utf-8"))
+        widget = runtime()
+        self.assets = Assets(
+            f"/hosted.{self.css.tag}.css",
+            f"/hosted.{self.js.tag}.js",
+            widget.path,
+            widget.integrity,
+        )
+
+    def _html(self, text: str, status: int = 200) -> Response:
+        return HTMLResponse(
+            text, status_code=status, headers=html_headers(self.services.settings.frame_ancestors)
+        )
+
+    def _words(self, request: Request, locale: str | None) -> Words:
+        return words(choose_language(locale, request.headers.get("accept-language", "")))
+
+    def _bearer(self, request: Request) -> Bearer:
+        try:
+            return subject_bearer(self.services, request.path_params["token"])
+        except Problem as problem:
+            raise PageProblem(*TOKEN_PAGES.get(problem.code, INVALID_PAGE)) from None
+
+    async def _current(self, bearer: Bearer) -> Rating | None:
+        assert bearer.subject is not None
+        query = ResponseQuery(bearer.touchpoint.id, subject=bearer.subject.subject)
+        found = await self.services.store.list_responses(query, 1)
+        return found[0] if found else None
+
+    async def page(self, request: Request) -> Response:
+        """`GET /r/{token}[?score=N]`: the rating page; never records anything."""
+        try:
+            bearer = self._bearer(request)
+        except PageProblem as problem:
+            return self._message(request, problem)
+        touchpoint, action = bearer.touchpoint, request.url.path
+        w = self._words(request, touchpoint.locale)
+        current = await self._current(bearer)
+        now = current.score if current else None
+        raw = request.query_params.get("score")
+        if raw is None:
+            return self._html(rating_page(action, _token(request), touchpoint, w, self.assets, now))
+        chosen = _score(raw, bearer)
+        if chosen is None:
+            page = rating_page(
+                action, _token(request), touchpoint, w, self.assets, now, w.page["bad_score"]
+            )
+            return self._html(page, 400)
+        return self._html(confirm_page(action, touchpoint, w, self.assets, chosen, now))
+
+    async def submit(self, request: Request) -> Response:
+        """`POST /r/{token}`: save the chosen score, or the comment, and say thank you."""
+        try:
+            bearer = self._bearer(request)
+        except PageProblem as problem:
+            return self._message(request, problem)
+        touchpoint, action = bearer.touchpoint, request.url.path
+        assert bearer.subject is not None
+        w = self._words(request, touchpoint.locale)
+        form = await self._form(request)
+        try:
+            comment = check_optional_text(form.get("comment"), "comment", MAX_COMMENT, True)
+        except Problem:
+            return self._retry(request, bearer, w, "bad_form")
+        if "score" in form:
+            score = _score(form["score"], bearer)
+            if score is None:
+                return self._retry(request, bearer, w, "bad_score")
+            new = NewResponse(touchpoint.id, score, comment, bearer.subject.subject, bearer.context)
+            stored, _ = await self.services.store.record_response(new)
+            page = thanks_page(action, touchpoint, w, self.assets, stored.id, score, stored.comment)
+            return self._html(page)
+        try:
+            response_id = check_uuid(form.get("id"))
+            stored = await self.services.store.update_comment(
+                response_id, comment, touchpoint.id, bearer.subject.subject, None
+            )
+        except Problem:
+            return self._retry(request, bearer, w, "bad_form")
+        page = thanks_page(
+            action, touchpoint, w, self.assets, stored.id, stored.score, stored.comment, True
+        )
+        return self._html(page)
+
+    async def _form(self, request: Request) -> dict[str, str]:
+        """The urlencoded form, size-limited; anything else reads as an empty form."""
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.services.settings.max_body:
+                return {}
+        if media_type != FORM_TYPE:
+            return {}
+        try:
+            return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except (UnicodeDecodeError, ValueError):
+            return {}
+
+    def _retry(self, request: Request, bearer: Bearer, w: Words, notice: str) -> Response:
+        page = rating_page(
+            request.url.path,
+            _token(request),
+            bearer.touchpoint,
+            w,
+            self.assets,
+            None,
+            w.page[notice],
+        )
+        return self._html(page, 400)
+
+    def _message(self, request: Request, problem: PageProblem) -> Response:
+        w = self._words(request, None)
+        page = message_page(w, self.assets, problem.title_key, problem.body_key)
+        return self._html(page, problem.status)
+
+    async def script(self, request: Request) -> Response:
+        return self._asset(request, self.js, "js")
+
+    async def style(self, request: Request) -> Response:
+        return self._asset(request, self.css, "css")
+
+    def _asset(self, request: Request, asset: Asset, kind: str) -> Response:
+        if request.path_params["hash"] != asset.tag:
+            raise Problem(404, "asset_not_found", f"no hosted-page {kind} has this hash")
+        response = serve(request, asset, ASSET_CACHE)
+        if kind == "css" and response.status_code == 200:
+            response.headers["content-type"] = CSS_TYPE
+        return response
+
+
+def _token(request: Request) -> str:
+    token: str = request.path_params["token"]
+    return token
+
+
+def _score(raw: str, bearer: Bearer) -> int | None:
+    """The score from a query or form, if it is a whole number on the touchpoint's scale."""
+    text = raw.strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 3:
+        return None
+    score = int(text)
+    return score if bearer.touchpoint.scale.accepts(score) else None

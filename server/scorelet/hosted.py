@@ -1,0 +1,288 @@
+"""The hosted rating page's HTML, for email and SMS links: built as escaped strings.
+
+Every page works without JavaScript (plain forms that POST back to the same
+URL) and carries no inline script or style, so it runs under a strict
+Content-Security-Policy. Wording comes from the widget's own translations
+(so the page and the widget speak alike), plus a few lines only the page needs.
+A GET never records anything: link scanners and mail prefetchers only GET.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from scorelet.scales import Scale
+from scorelet.touchpoints import Touchpoint
+from scorelet.widget import widget_dir
+
+# Widget string positions (see the table at the top of widget/scorelet.js).
+CSAT_Q, NPS_Q, NPS_LOW, NPS_HIGH, FACES, STAR, STARS, OUT_OF = 0, 1, 2, 3, 4, 9, 10, 11
+PROMPT, SEND, THANKS = 12, 13, 15
+_WIDGET_LINE = re.compile(r'^\s+([a-z]{2}): "(.*)",?$', re.MULTILINE)
+
+# What only the page says: confirm, change of mind, and the error pages.
+PAGE_STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "confirm": "Confirm rating",
+        "chosen": "You chose: {label}. Confirm to save it.",
+        "current": "Your rating: {label}",
+        "change": "Changed your mind? Choose again:",
+        "saved": "Your comment was saved.",
+        "expired": "This rating link has expired",
+        "expired_body": "Ratings for this conversation are closed. Thank you all the same.",
+        "invalid": "This link doesn't work",
+        "invalid_body": "It may have been cut short. Please open the full link from your message.",
+        "paused": "Ratings are paused",
+        "paused_body": "We aren't collecting ratings here right now.",
+        "bad_score": "That score isn't on this scale. Please choose one below.",
+        "bad_form": "Something was missing from the form. Please try again.",
+    },
+    "de": {
+        "confirm": "Bewertung bestätigen",
+        "chosen": "Ihre Wahl: {label}. Bitte bestätigen Sie, um sie zu speichern.",
+        "current": "Ihre Bewertung: {label}",
+        "change": "Anders entschieden? Wählen Sie neu:",
+        "saved": "Ihr Kommentar wurde gespeichert.",
+        "expired": "Dieser Bewertungslink ist abgelaufen",
+        "expired_body": "Bewertungen für dieses Gespräch sind geschlossen. Trotzdem vielen Dank.",
+        "invalid": "Dieser Link funktioniert nicht",
+        "invalid_body": "Vielleicht ist er unvollständig. Bitte öffnen Sie den ganzen Link.",
+        "paused": "Bewertungen sind pausiert",
+        "paused_body": "Wir sammeln hier gerade keine Bewertungen.",
+        "bad_score": "Diese Bewertung gibt es auf dieser Skala nicht. Bitte wählen Sie unten.",
+        "bad_form": "Im Formular fehlte etwas. Bitte versuchen Sie es erneut.",
+    },
+    "fr": {
+        "confirm": "Confirmer la note",
+        "chosen": "Votre choix : {label}. Confirmez pour l'enregistrer.",
+        "current": "Votre note : {label}",
+        "change": "Vous avez changé d'avis ? Choisissez à nouveau :",
+        "saved": "Votre commentaire a été enregistré.",
+        "expired": "Ce lien de notation a expiré",
+        "expired_body": "Les notes pour cette conversation sont closes. Merci tout de même.",
+        "invalid": "Ce lien ne fonctionne pas",
+        "invalid_body": "Il est peut-être incomplet. Ouvrez le lien complet de votre message.",
+        "paused": "Les notes sont suspendues",
+        "paused_body": "Nous ne recueillons pas de notes ici pour le moment.",
+        "bad_score": "Cette note n'existe pas sur cette échelle. Choisissez-en une ci-dessous.",
+        "bad_form": "Il manquait quelque chose dans le formulaire. Veuillez réessayer.",
+    },
+    "es": {
+        "confirm": "Confirmar valoración",
+        "chosen": "Ha elegido: {label}. Confirme para guardarla.",
+        "current": "Su valoración: {label}",
+        "change": "¿Ha cambiado de opinión? Elija de nuevo:",
+        "saved": "Su comentario se ha guardado.",
+        "expired": "Este enlace de valoración ha caducado",
+        "expired_body": "Las valoraciones de esta conversación están cerradas. Gracias igualmente.",
+        "invalid": "Este enlace no funciona",
+        "invalid_body": "Puede que esté incompleto. Abra el enlace completo de su mensaje.",
+        "paused": "Las valoraciones están en pausa",
+        "paused_body": "Ahora mismo no recogemos valoraciones aquí.",
+        "bad_score": "Esa puntuación no está en esta escala. Elija una abajo.",
+        "bad_form": "Faltaba algo en el formulario. Inténtelo de nuevo.",
+    },
+}
+
+
+def is_faces(scale: Scale) -> bool:
+    return scale.name.startswith("smileys")
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """One language's wording: the widget's strings and the page's own."""
+
+    lang: str
+    widget: Sequence[str]
+    page: Mapping[str, str]
+
+    def label(self, scale: Scale, score: int) -> str:
+        """The accessible name of a score, as the widget says it ("4 stars", "Satisfied")."""
+        if scale.name == "stars":
+            return self.widget[STAR if score < 2 else STARS].replace("{n}", str(score))
+        if is_faces(scale):
+            return self.widget[FACES + score - (0 if scale.high == 3 else 1)]
+        text = self.widget[OUT_OF].replace("{n}", str(score))
+        return text.replace("{m}", str(scale.high))
+
+    def question(self, touchpoint: Touchpoint) -> str:
+        if touchpoint.question:
+            return touchpoint.question
+        return self.widget[NPS_Q if touchpoint.metric == "nps" else CSAT_Q]
+
+
+@functools.cache
+def widget_strings() -> dict[str, list[str]]:
+    """The widget's translations: the table in scorelet.js plus the loader-only locales."""
+    directory = widget_dir()
+    source = (directory / "scorelet.js").read_text(encoding="utf-8")
+    table = source[source.index("let T = {") : source.index("};", source.index("let T = {"))]
+    strings = {lang: text.split("|") for lang, text in _WIDGET_LINE.findall(table)}
+    extra = json.loads((directory / "locales.json").read_text(encoding="utf-8"))
+    strings.update({lang: text.split("|") for lang, text in extra.items()})
+    return strings
+
+
+def choose_language(locale: str | None, accept_language: str) -> str:
+    """The touchpoint's locale if we speak it, else the browser's first one we do, else en."""
+    known = widget_strings()
+    wanted = [locale or ""] + [part.split(";")[0] for part in accept_language.split(",")]
+    for tag in wanted:
+        lang = tag.strip()[:2].lower()
+        if lang in known:
+            return lang
+    return "en"
+
+
+def words(lang: str) -> Words:
+    strings = widget_strings()
+    return Words(lang, strings.get(lang, strings["en"]), PAGE_STRINGS.get(lang, PAGE_STRINGS["en"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Assets:
+    """URLs of what a page loads: its stylesheet, its script and the widget runtime."""
+
+    css: str
+    js: str
+    runtime: str
+    integrity: str
+
+
+def document(lang: str, title: str, body: str, assets: Assets, mount: bool = False) -> str:
+    scripts = f'<script src="{assets.js}" defer></script>'
+    if mount:
+        scripts = (
+            f'<script src="{assets.runtime}" integrity="{assets.integrity}"'
+            f' crossorigin="anonymous" defer></script>{scripts}'
+        )
+    return (
+        f'<!doctype html>\n<html lang="{escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="robots" content="noindex, nofollow">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<link rel="icon" href="data:,">\n'
+        f"<title>{escape(title)}</title>\n"
+        f'<link rel="stylesheet" href="{assets.css}">\n{scripts}\n</head>\n'
+        f'<body>\n<main class="card">\n{body}\n</main>\n</body>\n</html>\n'
+    )
+
+
+def scale_form(
+    action: str, touchpoint: Touchpoint, w: Words, selected: int | None, button: str
+) -> str:
+    """The scale as radio buttons and one submit button: the no-JavaScript way to rate."""
+    scale = touchpoint.scale
+    kind = "stars" if scale.name == "stars" else "faces" if is_faces(scale) else "numbers"
+    options = []
+    for score in scale.points:
+        checked = " checked" if score == selected else ""
+        label = w.label(scale, score)
+        shown = "★" * score if kind == "stars" else label if kind == "faces" else str(score)
+        options.append(
+            f'<input type="radio" name="score" value="{score}" id="s{score}"{checked}>'
+            f'<label for="s{score}" title="{escape(label)}">'
+            f'<span aria-hidden="true">{escape(shown)}</span>'
+            f'<span class="sr">{escape(label)}</span></label>'
+        )
+    ends = ""
+    if touchpoint.metric == "nps" or touchpoint.low_label or touchpoint.high_label:
+        low = touchpoint.low_label or (w.widget[NPS_LOW] if touchpoint.metric == "nps" else "")
+        high = touchpoint.high_label or (w.widget[NPS_HIGH] if touchpoint.metric == "nps" else "")
+        ends = f'<p class="ends"><span>{escape(low)}</span><span>{escape(high)}</span></p>'
+    return (
+        f'<form method="post" action="{escape(action)}" class="rate">'
+        f"<fieldset><legend>{escape(w.question(touchpoint))}</legend>"
+        f'<div class="scale {kind}">{"".join(options)}</div>{ends}</fieldset>'
+        f'<button type="submit" class="primary">{escape(button)}</button></form>'
+    )
+
+
+def change_links(action: str, touchpoint: Touchpoint, w: Words, current: int | None) -> str:
+    links = []
+    for score in touchpoint.scale.points:
+        label = w.label(touchpoint.scale, score)
+        mark = ' aria-current="true"' if score == current else ""
+        links.append(f'<a href="{escape(action)}?score={score}"{mark}>{escape(label)}</a>')
+    return (
+        f'<nav class="change"><p>{escape(w.page["change"])}</p>'
+        f'<div class="links">{"".join(links)}</div></nav>'
+    )
+
+
+def rating_page(
+    action: str,
+    token: str,
+    touchpoint: Touchpoint,
+    w: Words,
+    assets: Assets,
+    current: int | None,
+    notice: str | None = None,
+) -> str:
+    """`GET /r/{token}`: the widget, mounted by script over a plain form that works without it."""
+    fallback = scale_form(action, touchpoint, w, current, w.widget[SEND])
+    note = f'<p class="notice" role="alert">{escape(notice)}</p>' if notice else ""
+    body = f'{note}<div class="mount" data-token="{escape(token)}">{fallback}</div>'
+    return document(w.lang, w.question(touchpoint), body, assets, mount=notice is None)
+
+
+def confirm_page(
+    action: str,
+    touchpoint: Touchpoint,
+    w: Words,
+    assets: Assets,
+    chosen: int,
+    current: int | None,
+) -> str:
+    """`GET /r/{token}?score=N`: the choice from the email, preselected; only a POST saves it."""
+    label = w.label(touchpoint.scale, chosen)
+    parts = [f'<p class="lead">{escape(w.page["chosen"].format(label=label))}</p>']
+    if current is not None and current != chosen:
+        current_label = w.label(touchpoint.scale, current)
+        parts.append(
+            f'<p class="muted">{escape(w.page["current"].format(label=current_label))}</p>'
+        )
+    parts.append(scale_form(action, touchpoint, w, chosen, w.page["confirm"]))
+    return document(w.lang, w.question(touchpoint), "".join(parts), assets)
+
+
+def thanks_page(
+    action: str,
+    touchpoint: Touchpoint,
+    w: Words,
+    assets: Assets,
+    response_id: str,
+    score: int,
+    comment: str | None,
+    comment_saved: bool = False,
+) -> str:
+    """After a POST: the thank-you, the comment box, and links to change the score."""
+    label = w.label(touchpoint.scale, score)
+    prompt = touchpoint.comment_prompt or w.widget[PROMPT]
+    thanks = touchpoint.thank_you or w.widget[THANKS]
+    saved = f'<p class="muted">{escape(w.page["saved"])}</p>' if comment_saved else ""
+    body = (
+        f'<div role="status"><h1>{escape(thanks)}</h1></div>'
+        f'<p class="lead">{escape(w.page["current"].format(label=label))}</p>{saved}'
+        f'<form method="post" action="{escape(action)}" class="comment">'
+        f'<input type="hidden" name="id" value="{escape(response_id)}">'
+        f'<label for="comment">{escape(prompt)}</label>'
+        f'<textarea id="comment" name="comment" maxlength="2000" rows="4">'
+        f"{escape(comment or '')}</textarea>"
+        f'<button type="submit" class="primary">{escape(w.widget[SEND])}</button></form>'
+        f"{change_links(action, touchpoint, w, score)}"
+    )
+    return document(w.lang, thanks, body, assets)
+
+
+def message_page(w: Words, assets: Assets, title_key: str, body_key: str) -> str:
+    """An expired, broken or paused link: say so kindly; nothing else is on the page."""
+    title = w.page[title_key]
+    body = f'<h1>{escape(title)}</h1><p class="lead">{escape(w.page[body_key])}</p>'
+    return document(w.lang, title, body, assets)
