@@ -168,6 +168,14 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(tight: LiveServer) -> 
             assert client.get("/healthz").status_code == 200
 
 
+def test_a_flooded_touchpoint_is_limited_without_touching_others(tight: LiveServer) -> None:
+    flooded = tight.add_touchpoint()["embed_token"]
+    other = tight.add_touchpoint()["embed_token"]
+    codes = [submit(tight, flooded, f"198.51.100.{i}").status_code for i in range(5)]
+    assert codes == [201, 201, 201, 201, 429]
+    assert submit(tight, other, "198.51.100.200").status_code == 201
+
+
 def test_rate_limits_can_be_switched_off(tmp_path: Path) -> None:
     for server in run_server(tmp_path, ip_rate=0.01, ip_burst=1, rate_limit=False):
         token = server.add_touchpoint()["embed_token"]

@@ -37,6 +37,8 @@ class ResponsesApi:
         only_fields(body, allowed)
         bearer = resolve_token(self.services.signer, self.services.store, body.get("token"))
         check_origin(request, bearer.touchpoint)
+        if self.services.limits is not None:
+            self.services.limits.check_touchpoint(bearer.touchpoint.id)
         return body, bearer
 
     async def submit(self, request: Request) -> Response:
