@@ -16,6 +16,7 @@ from scorelet.api.cors import PublicCors
 from scorelet.api.deadlines import BodyDeadlines, BodyTimeout
 from scorelet.api.headers import Nosniff
 from scorelet.api.limits import Limits, Rate, RateLimit
+from scorelet.api.requests import RequestMetrics
 from scorelet.config import Settings, resolve_secrets
 from scorelet.errors import Problem, handle_crash, handle_http, handle_problem
 from scorelet.store import Store
@@ -50,6 +51,7 @@ def create_app(settings: Settings, on_ready: Callable[[Store], None] | None = No
     return Starlette(
         routes=routes(services),
         middleware=[
+            Middleware(RequestMetrics, stats=services.stats),
             Middleware(Nosniff),
             Middleware(RateLimit, limits=limits),
             Middleware(BodyTimeout, deadlines=BodyDeadlines(settings.body_timeout)),

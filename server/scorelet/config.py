@@ -36,6 +36,7 @@ class Settings:
     synchronous: str = "full"
     max_body: int = 16 * 1024
     access_log: bool = False
+    metrics_token: str | None = None
     # Abuse controls (issue 7); see docs/production.md.
     rate_limit: bool = True
     ip_rate: float = 20.0
@@ -83,6 +84,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         synchronous=config("SCORELET_SYNC", default="full").lower(),
         max_body=max_body,
         access_log=access_log,
+        metrics_token=config("SCORELET_METRICS_TOKEN", default=None) or None,
         **limits,
     )
     return validate(settings)

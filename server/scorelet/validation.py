@@ -27,7 +27,22 @@ CONTEXT_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 LOCALE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 # Query parameters of the score endpoints; a context key can't shadow them.
 RESERVED_KEYS = frozenset(
-    {"since", "until", "by", "interval", "tz", "format", "cursor", "limit", "subject", "token"}
+    {
+        "since",
+        "until",
+        "by",
+        "interval",
+        "tz",
+        "format",
+        "cursor",
+        "limit",
+        "subject",
+        "token",
+        "min_score",
+        "max_score",
+        "has_comment",
+        "touchpoints",
+    }
 )
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scorelet.api.limits import Limits
+from scorelet.api.requests import RequestStats
 from scorelet.config import Settings
 from scorelet.store import Store
 from scorelet.tokens import Signer
@@ -15,6 +16,7 @@ class Services:
     settings: Settings
     signer: Signer
     limits: Limits | None = None
+    stats: RequestStats = field(default_factory=RequestStats)
     _store: Store | None = field(default=None, repr=False)
 
     @property

@@ -9,10 +9,8 @@ from starlette.responses import JSONResponse, Response
 
 from scorelet.api.auth import authorize
 from scorelet.api.body import read_json
-from scorelet.api.query import parse_window
 from scorelet.api.services import Services
 from scorelet.errors import Problem, invalid
-from scorelet.scoring import summarize
 from scorelet.touchpoints import Touchpoint, changed_fields, new_touchpoint_fields
 
 
@@ -71,15 +69,3 @@ class TouchpointsApi:
         authorize(request, self.services.store, "admin")
         await self.services.store.delete_touchpoint(self._touchpoint(request).slug)
         return Response(status_code=204)
-
-    async def score(self, request: Request) -> Response:
-        authorize(request, self.services.store, "read")
-        touchpoint = self._touchpoint(request)
-        window, _ = parse_window(request.query_params.multi_items())
-        counts, impressions = await self.services.store.counts(
-            touchpoint.id, window.since, window.until, window.filters
-        )
-        body = summarize(
-            touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts, impressions
-        )
-        return JSONResponse({"touchpoint": touchpoint.slug, **body, **window.public()})

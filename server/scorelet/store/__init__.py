@@ -1,6 +1,6 @@
 """Storage: the only package with SQL in it. Everything else uses `Store`."""
 
 from scorelet.store.database import Store
-from scorelet.store.records import ApiKey, NewResponse, Response
+from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
 
-__all__ = ["ApiKey", "NewResponse", "Response", "Store"]
+__all__ = ["ApiKey", "NewResponse", "Response", "ResponseQuery", "Store"]

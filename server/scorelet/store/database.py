@@ -68,7 +68,11 @@ class Snapshot:
 def _snapshot(conn: sqlite3.Connection) -> Snapshot:
     counts, impressions = reads.totals(conn)
     return Snapshot(
-        _data_version(conn), reads.load_touchpoints(conn), reads.load_keys(conn), counts, impressions
+        _data_version(conn),
+        reads.load_touchpoints(conn),
+        reads.load_keys(conn),
+        counts,
+        impressions,
     )
 
 
@@ -170,10 +174,10 @@ class Store:
         """The generation at which any of this touchpoint's responses last changed."""
         return self._listed_at.get(touchpoint_id, 0)
 
-    async def wait_for_change(self, timeout: float) -> bool:
-        """Wait until some touchpoint's numbers change; False after `timeout` seconds."""
+    async def wait_for_change(self, seconds: float) -> bool:
+        """Wait until some touchpoint's numbers change; False after `seconds`."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            await asyncio.wait_for(self._changed.wait(), seconds)
         except TimeoutError:
             return False
         return True

@@ -86,7 +86,10 @@ def _raw_counts(
 ) -> Counts:
     where, args = _raw_query(touchpoint_id, since, until, filters)
     counts: Counts = {}
-    _add(counts, conn.execute(f"SELECT score, count(*) FROM responses WHERE {where} GROUP BY score", args))
+    _add(
+        counts,
+        conn.execute(f"SELECT score, count(*) FROM responses WHERE {where} GROUP BY score", args),
+    )
     return counts
 
 
@@ -141,7 +144,8 @@ def count_scores(
         return _raw_counts(conn, touchpoint_id, since, until, filters)
     first, last = whole_units(since, until, DAY)
     if first >= last:
-        assert since is not None and until is not None
+        assert since is not None
+        assert until is not None
         return _partial_day(conn, touchpoint_id, since, until, filters)
     counts: Counts = {}
     if filters:

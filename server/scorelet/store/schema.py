@@ -3,8 +3,8 @@
 `PRAGMA user_version` records the last migration applied, so migrating twice
 is a no-op. Rollups (per touchpoint and score: per UTC day, per hour, and per
 context value and day) are kept by triggers in the same transaction as the
-response they count, whichever path writes it: a new rating, a replaced one, a deletion, or a manual fix in the
-sqlite3 shell.
+response they count, whichever path writes it: a new rating, a replaced
+one, a deletion, or a manual fix in the sqlite3 shell.
 """
 
 from __future__ import annotations

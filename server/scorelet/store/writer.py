@@ -11,6 +11,7 @@ follows the load (group commit) without any timer.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -24,6 +25,7 @@ Write = Callable[[sqlite3.Connection], Any]
 OnCommit = Callable[[Any], None]
 Item = tuple[Write, "asyncio.Future[Any]", OnCommit | None]
 MAX_BATCH = 512
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, MAX_BATCH)
 
 
 async def in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
@@ -45,7 +47,8 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.writes = 0
-        self.last_batch = 0
+        # How many batches had at most BATCH_BUCKETS[i] writes (for /metrics).
+        self.batch_sizes = [0] * len(BATCH_BUCKETS)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="scorelet-writer")
@@ -104,7 +107,7 @@ class Writer:
             return
         self.batches += 1
         self.writes += len(batch)
-        self.last_batch = len(batch)
+        self.batch_sizes[bisect.bisect_left(BATCH_BUCKETS, len(batch))] += 1
         for (_, future, on_commit), (ok, value) in zip(batch, outcomes, strict=True):
             if ok and on_commit is not None:
                 try:

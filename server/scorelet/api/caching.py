@@ -1,0 +1,75 @@
+"""Cheap polling: answers cached by generation, strong ETags, 304s.
+
+An answer is computed once per change of the numbers behind it (the store's
+generation counters) and kept as bytes. Its ETag is a hash of those bytes,
+so it changes exactly when the answer does; a client sending the same ETag
+in If-None-Match gets a 304 without the answer being recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+MAX_AGE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    generation: int
+    body: bytes
+    etag: str
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def encode(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+class AnswerCache:
+    """A bounded LRU of answers, each valid for one generation."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, Cached] = OrderedDict()
+
+    def get(self, key: Hashable, generation: int) -> Cached | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.generation != generation:
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: Hashable, generation: int, data: Any) -> Cached:
+        body = encode(data)
+        entry = Cached(generation, body, etag_of(body))
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return entry
+
+
+def answer(request: Request, cached: Cached, max_age: int = MAX_AGE) -> Response:
+    """200 with the body, or 304 when the client already holds this ETag."""
+    headers = {"ETag": cached.etag, "Cache-Control": f"private, max-age={max_age}"}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and _matches(if_none_match, cached.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(cached.body, media_type="application/json", headers=headers)
+
+
+def _matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))

@@ -1,0 +1,132 @@
+"""Listing and exporting a touchpoint's responses.
+
+The JSON list is paged with an opaque keyset cursor (newest first), so paging
+stays correct and fast while ratings keep arriving. `format=csv|ndjson`
+streams every match in pages of a thousand: memory stays flat at any size.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from scorelet import export
+from scorelet.api.auth import authorize
+from scorelet.api.caching import AnswerCache, answer
+from scorelet.api.query import bad_query, parse_window
+from scorelet.api.services import Services
+from scorelet.errors import Problem
+from scorelet.store import ResponseQuery, Store
+from scorelet.validation import MAX_SUBJECT
+
+LIST_PARAMS = frozenset(
+    {"limit", "cursor", "min_score", "max_score", "has_comment", "subject", "format"}
+)
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+def encode_cursor(created_at: float, response_id: str) -> str:
+    raw = json.dumps([created_at, response_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        created_at, response_id = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        if isinstance(created_at, int | float) and isinstance(response_id, str):
+            return float(created_at), response_id
+    except (ValueError, TypeError, binascii.Error):
+        pass
+    raise bad_query("cursor", "cursor is not one this server gave out; start without it")
+
+
+def _int(params: dict[str, str], name: str, low: int, high: int) -> int | None:
+    if name not in params:
+        return None
+    text = params[name]
+    if not text.lstrip("-").isdigit() or len(text) > 6 or not low <= int(text) <= high:
+        raise bad_query(name, f"{name} must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def _bool(params: dict[str, str], name: str) -> bool | None:
+    if name not in params:
+        return None
+    if params[name] not in ("true", "false"):
+        raise bad_query(name, f"{name} must be true or false")
+    return params[name] == "true"
+
+
+class ListingApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.cache = AnswerCache(size=512)
+
+    async def responses(self, request: Request) -> Response:
+        store = self.services.store
+        authorize(request, store, "read")
+        slug = request.path_params["slug"]
+        touchpoint = store.touchpoint(slug)
+        if touchpoint is None:
+            raise Problem(
+                404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"
+            )
+        window, params = parse_window(request.query_params.multi_items(), LIST_PARAMS)
+        subject = params.get("subject")
+        if subject is not None and not 0 < len(subject) <= MAX_SUBJECT:
+            raise bad_query("subject", f"subject must be 1-{MAX_SUBJECT} characters")
+        scale = touchpoint.scale
+        query = ResponseQuery(
+            touchpoint_id=touchpoint.id,
+            since=window.since,
+            until=window.until,
+            filters=window.filters,
+            min_score=_int(params, "min_score", scale.low, scale.high),
+            max_score=_int(params, "max_score", scale.low, scale.high),
+            has_comment=_bool(params, "has_comment"),
+            subject=subject,
+        )
+        fmt = params.get("format", "json")
+        if fmt in export.FORMATS:
+            return self._export(store, query, touchpoint.slug, fmt)
+        if fmt != "json":
+            raise bad_query("format", "format must be json, csv or ndjson")
+        limit = _int(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+        after = decode_cursor(params["cursor"]) if "cursor" in params else None
+        key = ("list", touchpoint.id, request.url.query)
+        generation = store.listed_at(touchpoint.id)
+        cached = self.cache.get(key, generation)
+        if cached is None:
+            rows = await store.list_responses(query, limit, after)
+            last = rows[-1] if len(rows) == limit else None
+            body = {
+                "touchpoint": touchpoint.slug,
+                "responses": [row.public(touchpoint.slug) for row in rows],
+                "next_cursor": encode_cursor(last.created_at, last.id) if last else None,
+            }
+            cached = self.cache.put(key, generation, body)
+        return answer(request, cached)
+
+    def _export(self, store: Store, query: ResponseQuery, slug: str, fmt: str) -> Response:
+        async def stream() -> AsyncIterator[bytes]:
+            yield export.header(fmt).encode()
+            async for page in store.iter_responses(query):
+                yield export.lines(fmt, slug, page).encode()
+
+        filename = f"{slug}-responses.{fmt}"
+        return StreamingResponse(
+            stream(),
+            media_type=export.MEDIA_TYPES[fmt],
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+            },
+        )

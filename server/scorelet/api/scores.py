@@ -1,0 +1,166 @@
+"""Score endpoints built for polling: score, series, breakdown, and all scores at once.
+
+Every answer is cached per change of the numbers behind it and carries an
+ETag, so a dashboard polling every few seconds costs a dictionary lookup,
+and a 304 less still.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scorelet.api.auth import authorize
+from scorelet.api.caching import AnswerCache, answer
+from scorelet.api.query import Window, bad_query, parse_window
+from scorelet.api.services import Services
+from scorelet.errors import Problem
+from scorelet.scoring import summarize
+from scorelet.series import SeriesError, buckets, zone
+from scorelet.timeutil import iso
+from scorelet.touchpoints import Touchpoint
+from scorelet.validation import check_context_key
+
+SERIES_PARAMS = frozenset({"interval", "tz"})
+BREAKDOWN_PARAMS = frozenset({"by"})
+
+
+def score_body(
+    touchpoint: Touchpoint, counts: dict[int, int], impressions: int | None
+) -> dict[str, Any]:
+    body = summarize(
+        touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts, impressions
+    )
+    return {"touchpoint": touchpoint.slug, **body}
+
+
+class ScoresApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.cache = AnswerCache()
+
+    def _touchpoint(self, request: Request) -> Touchpoint:
+        slug = request.path_params["slug"]
+        touchpoint = self.services.store.touchpoint(slug)
+        if touchpoint is None:
+            raise Problem(
+                404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"
+            )
+        return touchpoint
+
+    async def score(self, request: Request) -> Response:
+        store = self.services.store
+        authorize(request, store, "read")
+        touchpoint = self._touchpoint(request)
+        key = ("score", touchpoint.id, request.url.query)
+        generation = store.scored_at(touchpoint.id)
+        cached = self.cache.get(key, generation)
+        if cached is None:
+            window, _ = parse_window(request.query_params.multi_items())
+            counts, impressions = await store.counts(
+                touchpoint.id, window.since, window.until, window.filters
+            )
+            body = {**score_body(touchpoint, counts, impressions), **window.public()}
+            cached = self.cache.put(key, generation, body)
+        return answer(request, cached)
+
+    async def series(self, request: Request) -> Response:
+        store = self.services.store
+        authorize(request, store, "read")
+        touchpoint = self._touchpoint(request)
+        window, extra = parse_window(request.query_params.multi_items(), SERIES_PARAMS)
+        interval = extra.get("interval", "day")
+        try:
+            tz = zone(extra.get("tz", "UTC"))
+            spans = buckets(interval, tz, window.since, window.until, time.time())
+        except SeriesError as error:
+            raise bad_query(error.field, str(error)) from None
+        key = ("series", touchpoint.id, request.url.query, spans[0][0], spans[-1][1])
+        generation = store.scored_at(touchpoint.id)
+        cached = self.cache.get(key, generation)
+        if cached is None:
+            cached = self.cache.put(
+                key, generation, await self._series(touchpoint, window, spans, interval, tz.key)
+            )
+        return answer(request, cached)
+
+    async def _series(
+        self,
+        touchpoint: Touchpoint,
+        window: Window,
+        spans: list[tuple[float, float]],
+        interval: str,
+        tz: str,
+    ) -> dict[str, Any]:
+        clipped = [
+            (
+                max(start, window.since) if window.since is not None else start,
+                min(end, window.until) if window.until is not None else end,
+            )
+            for start, end in spans
+        ]
+        results = await self.services.store.series(touchpoint.id, clipped, window.filters)
+        points = [
+            {"start": iso(start), "end": iso(end), **score_body(touchpoint, counts, impressions)}
+            for (start, end), (counts, impressions) in zip(spans, results, strict=True)
+        ]
+        for point in points:
+            del point["touchpoint"]
+        return {
+            "touchpoint": touchpoint.slug,
+            "metric": touchpoint.metric,
+            "interval": interval,
+            "tz": tz,
+            **window.public(),
+            "buckets": points,
+        }
+
+    async def breakdown(self, request: Request) -> Response:
+        store = self.services.store
+        authorize(request, store, "read")
+        touchpoint = self._touchpoint(request)
+        window, extra = parse_window(request.query_params.multi_items(), BREAKDOWN_PARAMS)
+        if "by" not in extra:
+            raise bad_query("by", "by is required: the context key to group by, e.g. by=agent")
+        try:
+            by = check_context_key(extra["by"], "by")
+        except Problem as problem:
+            raise bad_query("by", problem.detail) from None
+        key = ("breakdown", touchpoint.id, request.url.query)
+        generation = store.scored_at(touchpoint.id)
+        cached = self.cache.get(key, generation)
+        if cached is None:
+            groups = await store.breakdown(
+                touchpoint.id, by, window.since, window.until, window.filters
+            )
+            rows = [
+                {"value": value, **score_body(touchpoint, counts, None)}
+                for value, counts in groups.items()
+            ]
+            for row in rows:
+                del row["touchpoint"], row["impressions"], row["response_rate"]
+            rows.sort(key=lambda row: (-row["responses"], row["value"]))
+            body = {"touchpoint": touchpoint.slug, "by": by, **window.public(), "groups": rows}
+            cached = self.cache.put(key, generation, body)
+        return answer(request, cached)
+
+    async def all_scores(self, request: Request) -> Response:
+        """Every touchpoint's score in one call, for a dashboard's first paint."""
+        store = self.services.store
+        authorize(request, store, "read")
+        window, _ = parse_window(request.query_params.multi_items())
+        if window.until is not None or window.filters:
+            raise bad_query("until", "/api/v1/scores takes only since; use each touchpoint's score")
+        key = ("scores", request.url.query)
+        cached = self.cache.get(key, store.generation)
+        if cached is None:
+            generation = store.generation
+            scores = []
+            for touchpoint in store.touchpoints():
+                counts, impressions = await store.counts(touchpoint.id, window.since)
+                scores.append(score_body(touchpoint, counts, impressions))
+            cached = self.cache.put(key, generation, {**window.public(), "touchpoints": scores})
+        return answer(request, cached)
