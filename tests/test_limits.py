@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import LiveServer, run_server
+from scorelet.api.dedup import ClientWindow
 from scorelet.api.headers import html_headers
 from scorelet.api.limits import Buckets, Limits, Rate, limited_path
 from scorelet.config import SettingsError, load_settings
@@ -255,3 +257,53 @@ def test_every_answer_says_nosniff(server: LiveServer) -> None:
     for response in responses:
         assert response.headers["x-content-type-options"] == "nosniff", response.url
         assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+
+
+# -- one rating per browser (client id) -------------------------------------------------
+
+
+def test_a_client_window_remembers_the_first_rating_until_it_closes() -> None:
+    window = ClientWindow(3600, max_entries=10)
+    assert window.previous(1, "c" * 16, 0.0) is None
+    window.remember(1, "c" * 16, "first", 0.0)
+    window.remember(1, "c" * 16, "second", 10.0)  # the window runs from the first
+    assert window.previous(1, "c" * 16, 100.0) == "first"
+    assert window.previous(2, "c" * 16, 100.0) is None  # per touchpoint
+    assert window.previous(1, "c" * 16, 3600.0) is None  # closed (with a margin)
+    for i in range(100):
+        window.remember(1, f"client-{i:010d}", str(i), 0.0)
+    assert len(window) <= 10
+
+
+def test_the_same_browser_rating_again_replaces_its_rating(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    browser, other = "b" * 24, "o" * 24
+    with server.client() as client:
+
+        def rate(score: int, who: str, **extra: Any) -> Any:
+            body = {"token": tp["embed_token"], "score": score, "client": who, **extra}
+            return client.post("/api/v1/responses", json=body)
+
+        first = rate(1, browser)
+        again = rate(5, browser, id=str(uuid.uuid4()))  # a reload: a fresh rating id
+        someone = rate(3, other)
+    assert (first.status_code, again.status_code, someone.status_code) == (201, 200, 201)
+    assert again.json()["id"] == first.json()["id"]
+    with sqlite3.connect(server.settings.database) as conn:
+        scores = conn.execute(
+            "SELECT r.score FROM responses r JOIN touchpoints t ON t.id = r.touchpoint_id"
+            " WHERE t.slug = ? ORDER BY r.score",
+            (tp["slug"],),
+        ).fetchall()
+    assert scores == [(3,), (5,)]
+
+
+@pytest.mark.parametrize("value", ["short", "x" * 65, "has spaces in it!!", 12345678901234567])
+def test_a_malformed_client_id_is_refused(server: LiveServer, value: Any) -> None:
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        response = client.post(
+            "/api/v1/responses", json={"token": tp["embed_token"], "score": 4, "client": value}
+        )
+    assert response.status_code == 422
+    assert response.json()["field"] == "client"

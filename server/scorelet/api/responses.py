@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from scorelet.api.body import read_json
 from scorelet.api.claims import Bearer, check_origin, resolve_token
+from scorelet.api.dedup import ClientWindow, check_client
 from scorelet.api.services import Services
 from scorelet.errors import invalid
 from scorelet.store import NewResponse
@@ -23,7 +26,7 @@ from scorelet.validation import (
 # Anonymous (embed-token) ratings can be changed by re-posting their id, or
 # commented on, for this long; subject-token ratings for as long as the token lives.
 EDIT_WINDOW = 24 * 3600
-SUBMIT_FIELDS = frozenset({"token", "score", "comment", "context", "id"})
+SUBMIT_FIELDS = frozenset({"token", "score", "comment", "context", "id", "client"})
 COMMENT_FIELDS = frozenset({"token", "comment"})
 IMPRESSION_FIELDS = frozenset({"token"})
 
@@ -31,6 +34,7 @@ IMPRESSION_FIELDS = frozenset({"token"})
 class ResponsesApi:
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.clients = ClientWindow(EDIT_WINDOW)
 
     async def _bearer(self, request: Request, allowed: frozenset[str]) -> tuple[dict, Bearer]:  # type: ignore[type-arg]
         body = await read_json(request, self.services.settings.max_body)
@@ -57,6 +61,10 @@ class ResponsesApi:
         context = check_context(body["context"]) if body.get("context") is not None else {}
         response_id = check_uuid(body["id"]) if body.get("id") is not None else None
         subject = bearer.subject
+        client = check_client(body["client"]) if body.get("client") is not None else None
+        if client is not None and subject is None:  # the same browser again: replace
+            earlier = self.clients.previous(bearer.touchpoint.id, client, time.time())
+            response_id = earlier or response_id
         new = NewResponse(
             touchpoint_id=bearer.touchpoint.id,
             score=score,
@@ -67,6 +75,8 @@ class ResponsesApi:
             edit_window=None if subject else EDIT_WINDOW,
         )
         stored, replaced = await self.services.store.record_response(new)
+        if client is not None and subject is None:
+            self.clients.remember(bearer.touchpoint.id, client, stored.id, time.time())
         return JSONResponse(
             stored.public(bearer.touchpoint.slug),
             status_code=201 if replaced is None else 200,
