@@ -15,6 +15,7 @@ from scorelet.api.dedup import ClientWindow
 from scorelet.api.headers import html_headers
 from scorelet.api.limits import Buckets, Limits, Rate, limited_path
 from scorelet.config import SettingsError, load_settings
+from scorelet.tokens import Signer
 
 
 def scope(client: str, forwarded: str | None = None) -> dict[str, Any]:
@@ -307,3 +308,23 @@ def test_a_malformed_client_id_is_refused(server: LiveServer, value: Any) -> Non
         )
     assert response.status_code == 422
     assert response.json()["field"] == "client"
+
+
+def test_the_hosted_page_is_strict_and_rate_limited(tight: LiveServer) -> None:
+    slug = tight.add_touchpoint()["slug"]
+    token = Signer(tight.settings.secrets).mint_subject(slug, "conv-7", {}, 4_000_000_000)
+    with tight.client() as client:
+        pages = [
+            client.get(f"/r/{token}", headers={"x-forwarded-for": "192.0.2.77"}) for _ in range(4)
+        ]
+    page = pages[0]
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["referrer-policy"] == "no-referrer"  # the URL carries a token
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert [p.status_code for p in pages[1:]] == [200, 200, 429]
+    assert pages[3].headers["content-type"] == "application/problem+json"
