@@ -346,8 +346,10 @@ def test_stream_refuses_unknown_touchpoints_and_missing_keys(server: LiveServer)
 
 def test_metrics_parse_and_match_the_score(server: LiveServer) -> None:
     tp = server.add_touchpoint(metric="csat")
-    for score in (5, 4, 1):
+    for score in (5, 4):
         post(server, tp["embed_token"], score)
+    changed_mind = post(server, tp["embed_token"], 2)
+    post(server, tp["embed_token"], 1, id=changed_mind["id"])
     response = get(server, "/metrics")
     assert response.status_code == 200
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
@@ -360,12 +362,19 @@ def test_metrics_parse_and_match_the_score(server: LiveServer) -> None:
         if s.labels.get("touchpoint") == tp["slug"]
     ]
     assert totals[0].value == 3
-    per_score = {
-        s.labels["score"]: s.value
-        for s in families["scorelet_score_responses"].samples
-        if s.labels.get("touchpoint") == tp["slug"] and s.name.endswith("_total")
-    }
-    assert per_score == {"1": 1, "2": 0, "3": 0, "4": 1, "5": 1}
+
+    def per_score(name: str) -> dict[str, float]:
+        return {
+            sample.labels["score"]: sample.value
+            for sample in families[name].samples
+            if sample.labels.get("touchpoint") == tp["slug"]
+            and "score" in sample.labels
+            and not sample.name.endswith("_created")
+        }
+
+    assert per_score("scorelet_score_responses") == {"1": 1, "2": 0, "3": 0, "4": 1, "5": 1}
+    assert per_score("scorelet_ratings") == {"1": 1, "2": 1, "3": 0, "4": 1, "5": 1}
+
     assert "scorelet_http_requests" in families
     assert "scorelet_http_request_duration_seconds" in families
     assert "scorelet_writer_queue_depth" in families

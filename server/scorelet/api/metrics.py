@@ -66,8 +66,15 @@ class ScoreletCollector(Collector):
         responses = CounterMetricFamily(
             "scorelet_responses", "ratings counted (one per subject)", labels=["touchpoint"]
         )
-        per_score = CounterMetricFamily(
-            "scorelet_score_responses", "ratings counted per score", labels=["touchpoint", "score"]
+        per_score = GaugeMetricFamily(
+            "scorelet_score_responses",
+            "ratings counted per score now (a change of mind moves one)",
+            labels=["touchpoint", "score"],
+        )
+        received = CounterMetricFamily(
+            "scorelet_ratings",
+            "ratings received since the server started, per score (for rates over time)",
+            labels=["touchpoint", "score"],
         )
         impressions = CounterMetricFamily(
             "scorelet_impressions", "times the widget was shown", labels=["touchpoint"]
@@ -81,10 +88,12 @@ class ScoreletCollector(Collector):
                 low.add_metric([slug], body["interval"]["low"])
                 high.add_metric([slug], body["interval"]["high"])
             responses.add_metric([slug], body["responses"])
+            given = self.store.received.get(touchpoint.id, {})
             for point, count in body["distribution"].items():
                 per_score.add_metric([slug, point], count)
+                received.add_metric([slug, point], given.get(int(point), 0))
             impressions.add_metric([slug], shown)
-        yield from (score, low, high, responses, per_score, impressions)
+        yield from (score, low, high, responses, per_score, received, impressions)
 
     def _health(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(

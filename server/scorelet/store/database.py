@@ -89,6 +89,9 @@ class Store:
         # so the most-polled number never needs the database.
         self._counts: dict[int, dict[int, int]] = {}
         self._impressions: dict[int, int] = {}
+        # Ratings received since start, per score (a change of mind counts again):
+        # monotonic, as Prometheus counters must be.
+        self.received: dict[int, dict[int, int]] = {}
         # A counter bumped by every committed change; per touchpoint, when its
         # numbers (scored) and its responses (listed) last changed. Starting
         # from the clock keeps it increasing across restarts (SSE event ids).
@@ -196,6 +199,8 @@ class Store:
         counts[response.score] = counts.get(response.score, 0) + 1
         if previous is not None:
             counts[previous] -= 1
+        received = self.received.setdefault(response.touchpoint_id, {})
+        received[response.score] = received.get(response.score, 0) + 1
         self._changed_now(response.touchpoint_id, scored=previous != response.score)
 
     async def update_comment(
