@@ -17,17 +17,26 @@ from scorelet.api.deadlines import BodyDeadlines, BodyTimeout
 from scorelet.api.headers import Nosniff
 from scorelet.api.limits import Limits, Rate, RateLimit
 from scorelet.api.requests import RequestMetrics
+from scorelet.demo import DEMO_TOUCHPOINTS
 from scorelet.config import Settings, resolve_secrets
 from scorelet.errors import Problem, handle_crash, handle_http, handle_problem
 from scorelet.store import Store
+from scorelet.touchpoints import new_touchpoint_fields
 from scorelet.tokens import Signer
 
 log = logging.getLogger("scorelet")
 MAINTENANCE_INTERVAL = 1.0
 
 
-def create_app(settings: Settings, on_ready: Callable[[Store], None] | None = None) -> Starlette:
-    """The app for `settings`; the database opens when the server starts the lifespan."""
+def create_app(
+    settings: Settings,
+    on_ready: Callable[[Store], None] | None = None,
+    demo: bool = False,
+) -> Starlette:
+    """The app for `settings`; the database opens when the server starts the lifespan.
+
+    With `demo`, an empty database gets the demo touchpoints shown at `/`.
+    """
     settings = resolve_secrets(settings)
     limits = limits_for(settings)
     services = Services(settings, Signer(settings.secrets), limits)
@@ -35,6 +44,9 @@ def create_app(settings: Settings, on_ready: Callable[[Store], None] | None = No
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(settings.database, settings.synchronous)
+        if demo and not store.touchpoints():
+            for fields in DEMO_TOUCHPOINTS:
+                await store.create_touchpoint(new_touchpoint_fields(fields))
         services.store = store
         maintenance = asyncio.create_task(_maintain(store), name="scorelet-maintenance")
         if on_ready is not None:

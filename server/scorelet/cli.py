@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from scorelet import __version__, export
 from scorelet.config import Settings, SettingsError, load_settings, resolve_secrets
+from scorelet.demo import is_demo
 from scorelet.errors import Problem
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
 from scorelet.scoring import summarize
@@ -129,7 +130,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"  data: {settings.data_dir.resolve()}" + (" (created)" if first_start else ""),
             f"  API: {settings.base_url}/openapi.json   health: {settings.base_url}/healthz",
         ]
-        if not store.touchpoints():
+        if any(is_demo(tp.slug) for tp in store.touchpoints()):
+            lines.append(f"  demo: open {settings.base_url}/ to try three live demo widgets")
+        if all(is_demo(tp.slug) for tp in store.touchpoints()):
             me = invocation()
             lines += [
                 "Next, in another terminal:",
@@ -140,7 +143,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         lines.append("Press Ctrl+C to stop.")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
-    app = create_app(settings, on_ready=ready)
+    app = create_app(settings, on_ready=ready, demo=first_start)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -661,6 +661,14 @@ def paths() -> dict[str, Any]:
         },
         **chat_paths(),
         **polling_paths(),
+        "/": {
+            "get": {
+                "summary": "Demo widgets on a fresh install (HTML); else a pointer to this API",
+                "responses": {
+                    "200": {"description": "HTML", "content": {"text/html": {"schema": STRING}}}
+                },
+            }
+        },
         "/healthz": {
             "get": {"summary": "Liveness", "responses": ok(200, "Health", "serving")},
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from scorelet.api.chat import ChatApi
+from scorelet.api.demo import DemoPage
 from scorelet.api.embed import EmbedApi
 from scorelet.api.hosted import HostedPages
 from scorelet.api.listing import ListingApi
@@ -53,6 +54,7 @@ def routes(services: Services) -> list[BaseRoute]:
         Route("/r/{token}", hosted.submit, methods=["POST"]),
         Route("/hosted.{hash}.css", hosted.style, methods=["GET"]),
         Route("/hosted.{hash}.js", hosted.script, methods=["GET"]),
+        Route("/", DemoPage(services).home, methods=["GET"]),
         Route("/healthz", meta.healthz, methods=["GET"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
     ]

@@ -1,0 +1,57 @@
+"""The page at `/`: demo touchpoints on a fresh install, a pointer otherwise."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from conftest import LiveServer
+from scorelet.cli import main
+from test_serve import serving
+
+
+def test_first_start_shows_three_live_demo_widgets(tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    with serving(data) as (_, url):
+        page = httpx.get(url + "/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert "'sha256-" in policy
+        assert "unsafe-inline" not in policy
+        tokens = re.findall(r'<script src="/s/(e\.[^"]+)\.js" async></script>', page.text)
+        assert len(tokens) == 3
+        assert page.text.count(f"&lt;script src=&quot;{url}/s/") == 3  # the tags to copy
+        assert page.text.count("No ratings yet") == 3
+        assert httpx.post(
+            url + "/api/v1/responses", json={"token": tokens[0], "score": 9}
+        ).status_code in (201, 422)
+        stars = [t for t in tokens if httpx.get(f"{url}/s/{t}.js").text.count("stars")]
+        assert stars
+        assert (
+            httpx.post(url + "/api/v1/responses", json={"token": stars[0], "score": 5}).status_code
+            == 201
+        )
+        assert "CSAT 100.0% from 1 rating " in httpx.get(url + "/").text
+
+
+def test_demos_are_made_once_and_stay_removed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serving(data):
+        pass
+    assert main(["touchpoint", "remove", "demo-stars", "--yes", "--data", str(data)]) == 0
+    with serving(data) as (_, url):
+        text = httpx.get(url + "/").text
+    assert "<code>demo-smileys</code></h2>" in text
+    assert "<code>demo-stars</code></h2>" not in text
+
+
+def test_without_demos_the_page_points_to_the_api(server: LiveServer) -> None:
+    with server.client() as client:
+        page = client.get("/")
+    assert page.status_code == 200
+    assert "/openapi.json" in page.text
+    assert "<script" not in page.text
