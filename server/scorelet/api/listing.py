@@ -20,7 +20,6 @@ from scorelet.api.auth import authorize
 from scorelet.api.caching import AnswerCache, answer
 from scorelet.api.query import bad_query, parse_window
 from scorelet.api.services import Services
-from scorelet.errors import Problem
 from scorelet.store import ResponseQuery, Store
 from scorelet.validation import MAX_SUBJECT
 
@@ -73,12 +72,7 @@ class ListingApi:
     async def responses(self, request: Request) -> Response:
         store = self.services.store
         authorize(request, store, "read")
-        slug = request.path_params["slug"]
-        touchpoint = store.touchpoint(slug)
-        if touchpoint is None:
-            raise Problem(
-                404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"
-            )
+        touchpoint = self.services.touchpoint(request.path_params["slug"])
         window, params = parse_window(request.query_params.multi_items(), LIST_PARAMS)
         subject = params.get("subject")
         if subject is not None and not 0 < len(subject) <= MAX_SUBJECT:

@@ -42,19 +42,10 @@ class ScoresApi:
         self.services = services
         self.cache = AnswerCache()
 
-    def _touchpoint(self, request: Request) -> Touchpoint:
-        slug = request.path_params["slug"]
-        touchpoint = self.services.store.touchpoint(slug)
-        if touchpoint is None:
-            raise Problem(
-                404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"
-            )
-        return touchpoint
-
     async def score(self, request: Request) -> Response:
         store = self.services.store
         authorize(request, store, "read")
-        touchpoint = self._touchpoint(request)
+        touchpoint = self.services.touchpoint(request.path_params["slug"])
         key = ("score", touchpoint.id, request.url.query)
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
@@ -70,7 +61,7 @@ class ScoresApi:
     async def series(self, request: Request) -> Response:
         store = self.services.store
         authorize(request, store, "read")
-        touchpoint = self._touchpoint(request)
+        touchpoint = self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), SERIES_PARAMS)
         interval = extra.get("interval", "day")
         try:
@@ -121,7 +112,7 @@ class ScoresApi:
     async def breakdown(self, request: Request) -> Response:
         store = self.services.store
         authorize(request, store, "read")
-        touchpoint = self._touchpoint(request)
+        touchpoint = self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), BREAKDOWN_PARAMS)
         if "by" not in extra:
             raise bad_query("by", "by is required: the context key to group by, e.g. by=agent")

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from scorelet.api.limits import Limits
 from scorelet.api.requests import RequestStats
 from scorelet.config import Settings
+from scorelet.errors import Problem
 from scorelet.store import Store
 from scorelet.tokens import Signer
+from scorelet.touchpoints import Touchpoint
 
 
 @dataclass
@@ -28,3 +30,12 @@ class Services:
     @store.setter
     def store(self, store: Store | None) -> None:
         self._store = store
+
+    def touchpoint(self, slug: str) -> Touchpoint:
+        """The touchpoint named in a URL, or a 404 problem."""
+        touchpoint = self.store.touchpoint(slug)
+        if touchpoint is None:
+            raise Problem(
+                404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"
+            )
+        return touchpoint

@@ -1,4 +1,4 @@
-"""Touchpoint endpoints: list and show (read key), change (admin key), and scores."""
+"""Touchpoint endpoints: list and show (read key), create, change and delete (admin key)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,13 @@ from starlette.responses import JSONResponse, Response
 from scorelet.api.auth import authorize
 from scorelet.api.body import read_json
 from scorelet.api.services import Services
-from scorelet.errors import Problem, invalid
+from scorelet.errors import invalid
 from scorelet.touchpoints import Touchpoint, changed_fields, new_touchpoint_fields
 
 
 class TouchpointsApi:
     def __init__(self, services: Services) -> None:
         self.services = services
-
-    def _touchpoint(self, request: Request) -> Touchpoint:
-        slug = request.path_params["slug"]
-        touchpoint = self.services.store.touchpoint(slug)
-        if touchpoint is None:
-            raise Problem(
-                404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"
-            )
-        return touchpoint
 
     def _public(self, touchpoint: Touchpoint) -> dict[str, Any]:
         token = self.services.signer.mint_embed(touchpoint.slug, touchpoint.token_version)
@@ -42,7 +33,7 @@ class TouchpointsApi:
 
     async def show(self, request: Request) -> Response:
         authorize(request, self.services.store, "read")
-        return JSONResponse(self._public(self._touchpoint(request)))
+        return JSONResponse(self._public(self.services.touchpoint(request.path_params["slug"])))
 
     async def create(self, request: Request) -> Response:
         authorize(request, self.services.store, "admin")
@@ -56,7 +47,7 @@ class TouchpointsApi:
 
     async def update(self, request: Request) -> Response:
         authorize(request, self.services.store, "admin")
-        touchpoint = self._touchpoint(request)
+        touchpoint = self.services.touchpoint(request.path_params["slug"])
         body = await read_json(request, self.services.settings.max_body)
         rotate = body.pop("rotate_token", False)
         if not isinstance(rotate, bool):
@@ -67,5 +58,7 @@ class TouchpointsApi:
 
     async def delete(self, request: Request) -> Response:
         authorize(request, self.services.store, "admin")
-        await self.services.store.delete_touchpoint(self._touchpoint(request).slug)
+        await self.services.store.delete_touchpoint(
+            self.services.touchpoint(request.path_params["slug"]).slug
+        )
         return Response(status_code=204)
