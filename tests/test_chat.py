@@ -482,3 +482,49 @@ def test_chat_answers_match_the_openapi_schemas(server: LiveServer) -> None:
     check("Problem", current(server, tp["embed_token"]).json())
     for path in ("/api/v1/tokens", "/api/v1/responses/current", "/r/{token}"):
         assert path in document["paths"]
+
+
+# -- what a dashboard reads back -------------------------------------------------------------
+
+
+def test_rated_conversations_break_down_by_agent_counting_each_once(server: LiveServer) -> None:
+    tp = server.add_touchpoint(scale="stars")
+    ratings = {"alice": [5, 5, 4, 2], "bob": [1, 3], "carol": [5]}
+    for agent, scores in ratings.items():
+        for n, given in enumerate(scores):
+            token = token_for(server, tp["slug"], f"conv-{agent}-{n}", agent=agent, team="t1")
+            submit(server, token, 1 if given > 1 else 5)  # a first rating, then a change of mind
+            assert post_page(server, token, score=str(given)).status_code == 200
+    with server.reader() as client:
+        body = client.get(f"/api/v1/touchpoints/{tp['slug']}/breakdown", params={"by": "agent"})
+    assert body.status_code == 200, body.text
+    groups = {g["value"]: g for g in body.json()["groups"]}
+    assert [g["value"] for g in body.json()["groups"]] == ["alice", "bob", "carol"]
+    assert {agent: g["responses"] for agent, g in groups.items()} == {
+        "alice": 4,
+        "bob": 2,
+        "carol": 1,
+    }
+    assert groups["alice"]["score"] == 75.0  # 3 of 4 gave 4-5
+    assert groups["alice"]["distribution"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 2}
+    assert groups["bob"]["score"] == 0.0
+    assert groups["carol"]["score"] == 100.0
+    assert score_of(server, tp["slug"])["responses"] == 7
+
+
+def test_a_conversations_rating_is_listed_by_subject(server: LiveServer) -> None:
+    tp = server.add_touchpoint(scale="stars")
+    token = token_for(server, tp["slug"], "conv_8812", agent="alice")
+    submit(server, token, 2)
+    submit(server, token, 4, comment="better on reflection")
+    submit(server, token_for(server, tp["slug"], "conv_other"), 5)
+    with server.reader() as client:
+        body = client.get(
+            f"/api/v1/touchpoints/{tp['slug']}/responses", params={"subject": "conv_8812"}
+        )
+    assert body.status_code == 200, body.text
+    listed = body.json()["responses"]
+    assert [(r["subject"], r["score"], r["comment"]) for r in listed] == [
+        ("conv_8812", 4, "better on reflection")
+    ]
+    assert listed[0]["context"] == {"agent": "alice"}
