@@ -392,6 +392,14 @@ def test_an_expired_link_gets_a_410_page_and_stores_nothing(server: LiveServer) 
     assert rows(server, tp["slug"]) == []
 
 
+def test_an_expired_link_speaks_its_touchpoints_language(server: LiveServer) -> None:
+    tp = server.add_touchpoint(scale="stars", locale="it")
+    response = page(server, expired_token(tp["slug"], "conv-scaduto"))
+    assert response.status_code == 410
+    assert '<html lang="it">' in response.text
+    assert "Questo link di valutazione è scaduto" in response.text
+
+
 def test_broken_links_get_a_404_page(server: LiveServer) -> None:
     tp = server.add_touchpoint()
     gone = Signer([SECRET])

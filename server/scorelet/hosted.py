@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 
 from scorelet.scales import Scale
 from scorelet.touchpoints import Touchpoint
@@ -25,69 +26,7 @@ CSAT_Q, NPS_Q, NPS_LOW, NPS_HIGH, FACES, STAR, STARS, OUT_OF = 0, 1, 2, 3, 4, 9,
 PROMPT, SEND, THANKS = 12, 13, 15
 _WIDGET_LINE = re.compile(r'^\s+([a-z]{2}): "(.*)",?$', re.MULTILINE)
 
-# What only the page says: confirm, change of mind, and the error pages.
-PAGE_STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "confirm": "Confirm rating",
-        "chosen": "You chose: {label}. Confirm to save it.",
-        "current": "Your rating: {label}",
-        "change": "Changed your mind? Choose again:",
-        "saved": "Your comment was saved.",
-        "expired": "This rating link has expired",
-        "expired_body": "Ratings for this conversation are closed. Thank you all the same.",
-        "invalid": "This link doesn't work",
-        "invalid_body": "It may have been cut short. Please open the full link from your message.",
-        "paused": "Ratings are paused",
-        "paused_body": "We aren't collecting ratings here right now.",
-        "bad_score": "That score isn't on this scale. Please choose one below.",
-        "bad_form": "Something was missing from the form. Please try again.",
-    },
-    "de": {
-        "confirm": "Bewertung bestätigen",
-        "chosen": "Ihre Wahl: {label}. Bitte bestätigen Sie, um sie zu speichern.",
-        "current": "Ihre Bewertung: {label}",
-        "change": "Anders entschieden? Wählen Sie neu:",
-        "saved": "Ihr Kommentar wurde gespeichert.",
-        "expired": "Dieser Bewertungslink ist abgelaufen",
-        "expired_body": "Bewertungen für dieses Gespräch sind geschlossen. Trotzdem vielen Dank.",
-        "invalid": "Dieser Link funktioniert nicht",
-        "invalid_body": "Vielleicht ist er unvollständig. Bitte öffnen Sie den ganzen Link.",
-        "paused": "Bewertungen sind pausiert",
-        "paused_body": "Wir sammeln hier gerade keine Bewertungen.",
-        "bad_score": "Diese Bewertung gibt es auf dieser Skala nicht. Bitte wählen Sie unten.",
-        "bad_form": "Im Formular fehlte etwas. Bitte versuchen Sie es erneut.",
-    },
-    "fr": {
-        "confirm": "Confirmer la note",
-        "chosen": "Votre choix : {label}. Confirmez pour l'enregistrer.",
-        "current": "Votre note : {label}",
-        "change": "Vous avez changé d'avis ? Choisissez à nouveau :",
-        "saved": "Votre commentaire a été enregistré.",
-        "expired": "Ce lien de notation a expiré",
-        "expired_body": "Les notes pour cette conversation sont closes. Merci tout de même.",
-        "invalid": "Ce lien ne fonctionne pas",
-        "invalid_body": "Il est peut-être incomplet. Ouvrez le lien complet de votre message.",
-        "paused": "Les notes sont suspendues",
-        "paused_body": "Nous ne recueillons pas de notes ici pour le moment.",
-        "bad_score": "Cette note n'existe pas sur cette échelle. Choisissez-en une ci-dessous.",
-        "bad_form": "Il manquait quelque chose dans le formulaire. Veuillez réessayer.",
-    },
-    "es": {
-        "confirm": "Confirmar valoración",
-        "chosen": "Ha elegido: {label}. Confirme para guardarla.",
-        "current": "Su valoración: {label}",
-        "change": "¿Ha cambiado de opinión? Elija de nuevo:",
-        "saved": "Su comentario se ha guardado.",
-        "expired": "Este enlace de valoración ha caducado",
-        "expired_body": "Las valoraciones de esta conversación están cerradas. Gracias igualmente.",
-        "invalid": "Este enlace no funciona",
-        "invalid_body": "Puede que esté incompleto. Abra el enlace completo de su mensaje.",
-        "paused": "Las valoraciones están en pausa",
-        "paused_body": "Ahora mismo no recogemos valoraciones aquí.",
-        "bad_score": "Esa puntuación no está en esta escala. Elija una abajo.",
-        "bad_form": "Faltaba algo en el formulario. Inténtelo de nuevo.",
-    },
-}
+PAGES_DIR = Path(__file__).parent / "pages"
 
 
 def is_faces(scale: Scale) -> bool:
@@ -140,9 +79,18 @@ def choose_language(locale: str | None, accept_language: str) -> str:
     return "en"
 
 
+@functools.cache
+def page_strings() -> dict[str, dict[str, str]]:
+    """What only the page says (confirm, change of mind, error pages), by language."""
+    strings: dict[str, dict[str, str]] = json.loads(
+        (PAGES_DIR / "strings.json").read_text(encoding="utf-8")
+    )
+    return strings
+
+
 def words(lang: str) -> Words:
-    strings = widget_strings()
-    return Words(lang, strings.get(lang, strings["en"]), PAGE_STRINGS.get(lang, PAGE_STRINGS["en"]))
+    strings, page = widget_strings(), page_strings()
+    return Words(lang, strings.get(lang, strings["en"]), page.get(lang, page["en"]))
 
 
 @dataclass(frozen=True, slots=True)

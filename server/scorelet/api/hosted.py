@@ -8,7 +8,6 @@ page and its POST answer in HTML, never JSON: a person is reading them.
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from scorelet.api.headers import html_headers
 from scorelet.api.services import Services
 from scorelet.errors import Problem
 from scorelet.hosted import (
+    PAGES_DIR,
     Assets,
     Words,
     choose_language,
@@ -33,10 +33,10 @@ from scorelet.hosted import (
 from scorelet.store import NewResponse
 from scorelet.store import Response as Rating
 from scorelet.store.records import ResponseQuery
+from scorelet.tokens import TokenError
 from scorelet.validation import MAX_COMMENT, check_optional_text, check_uuid
 from scorelet.widget import Asset, runtime
 
-PAGES_DIR = Path(__file__).parents[1] / "pages"
 FORM_TYPE = "application/x-www-form-urlencoded"
 ASSET_CACHE = "public, max-age=31536000, immutable"
 CSS_TYPE = "text/css; charset=utf-8"
@@ -51,9 +51,12 @@ INVALID_PAGE = (404, "invalid", "invalid_body")
 class PageProblem(Exception):
     """A request the page answers with a message page instead of the form."""
 
-    def __init__(self, status: int, title_key: str, body_key: str) -> None:
+    def __init__(
+        self, status: int, title_key: str, body_key: str, locale: str | None = None
+    ) -> None:
         super().__init__(title_key)
         self.status, self.title_key, self.body_key = status, title_key, body_key
+        self.locale = locale
 
 
 class HostedPages:
@@ -78,10 +81,21 @@ class HostedPages:
         return words(choose_language(locale, request.headers.get("accept-language", "")))
 
     def _bearer(self, request: Request) -> Bearer:
+        token = _token(request)
         try:
-            return subject_bearer(self.services, request.path_params["token"])
+            return subject_bearer(self.services, token)
         except Problem as problem:
-            raise PageProblem(*TOKEN_PAGES.get(problem.code, INVALID_PAGE)) from None
+            page = TOKEN_PAGES.get(problem.code, INVALID_PAGE)
+            raise PageProblem(*page, self._locale_of(token)) from None
+
+    def _locale_of(self, token: str) -> str | None:
+        """An expired link still names its touchpoint: say so in the touchpoint's language."""
+        try:
+            claims = self.services.signer.verify(token)
+        except TokenError:
+            return None
+        touchpoint = self.services.store.touchpoint(claims.touchpoint)
+        return touchpoint.locale if touchpoint else None
 
     async def _current(self, bearer: Bearer) -> Rating | None:
         assert bearer.subject is not None
@@ -172,7 +186,7 @@ class HostedPages:
         return self._html(page, 400)
 
     def _message(self, request: Request, problem: PageProblem) -> Response:
-        w = self._words(request, None)
+        w = self._words(request, problem.locale)
         page = message_page(w, self.assets, problem.title_key, problem.body_key)
         return self._html(page, problem.status)
 
