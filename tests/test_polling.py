@@ -397,3 +397,14 @@ def test_metrics_token_opens_metrics_only(tmp_path: Any) -> None:
             assert scraper.get("/api/v1/touchpoints").status_code == 401
     finally:
         next(servers, None)
+
+
+def test_touchpoint_list_and_show_carry_etags(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    for url in ("/api/v1/touchpoints", f"/api/v1/touchpoints/{tp['slug']}"):
+        etag = get(server, url).headers["etag"]
+        assert get(server, url, headers={"if-none-match": etag}).status_code == 304
+    etag = get(server, "/api/v1/touchpoints").headers["etag"]
+    with server.admin() as client:
+        client.patch(f"/api/v1/touchpoints/{tp['slug']}", json={"question": "New?"})
+    assert get(server, "/api/v1/touchpoints", headers={"if-none-match": etag}).status_code == 200

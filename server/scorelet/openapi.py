@@ -577,6 +577,7 @@ def paths() -> dict[str, Any]:
                             }
                         },
                     },
+                    **NOT_MODIFIED,
                     **problems(*AUTH_ERRORS),
                 },
             },
@@ -597,6 +598,7 @@ def paths() -> dict[str, Any]:
                 "parameters": [SLUG],
                 "responses": {
                     **ok(200, "Touchpoint", "the touchpoint"),
+                    **NOT_MODIFIED,
                     **problems(*AUTH_ERRORS, 404),
                 },
             },

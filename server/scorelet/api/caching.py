@@ -36,6 +36,11 @@ def encode(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
+def prepare(data: Any, generation: int = 0) -> Cached:
+    body = encode(data)
+    return Cached(generation, body, etag_of(body))
+
+
 class AnswerCache:
     """A bounded LRU of answers, each valid for one generation."""
 
@@ -51,8 +56,7 @@ class AnswerCache:
         return entry
 
     def put(self, key: Hashable, generation: int, data: Any) -> Cached:
-        body = encode(data)
-        entry = Cached(generation, body, etag_of(body))
+        entry = prepare(data, generation)
         self._entries[key] = entry
         self._entries.move_to_end(key)
         if len(self._entries) > self._size:

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from scorelet.api.auth import authorize
 from scorelet.api.body import read_json
+from scorelet.api.caching import answer, prepare
 from scorelet.api.services import Services
 from scorelet.errors import invalid
 from scorelet.touchpoints import Touchpoint, changed_fields, new_touchpoint_fields
@@ -29,11 +30,12 @@ class TouchpointsApi:
     async def list(self, request: Request) -> Response:
         authorize(request, self.services.store, "read")
         touchpoints = self.services.store.touchpoints()
-        return JSONResponse({"touchpoints": [self._public(tp) for tp in touchpoints]})
+        return answer(request, prepare({"touchpoints": [self._public(tp) for tp in touchpoints]}))
 
     async def show(self, request: Request) -> Response:
         authorize(request, self.services.store, "read")
-        return JSONResponse(self._public(self.services.touchpoint(request.path_params["slug"])))
+        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        return answer(request, prepare(self._public(touchpoint)))
 
     async def create(self, request: Request) -> Response:
         authorize(request, self.services.store, "admin")
