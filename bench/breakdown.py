@@ -58,6 +58,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=365, help="spread ratings over this many days")
     parser.add_argument("--rounds", type=int, default=50, help="timed calls per measurement")
     parser.add_argument("--data", type=Path, help="data directory (default: a temporary one)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the ratings already in --data; write none"
+    )
     return parser.parse_args(argv)
 
 
@@ -71,6 +74,19 @@ async def make_touchpoint(database: Path) -> tuple[int, str]:
         touchpoint = await store.create_touchpoint(
             {"slug": SLUG, "metric": "csat", "scale": "stars", "satisfied_from": 4}
         )
+        _, key = await store.create_api_key("read", "bench")
+    finally:
+        await store.close()
+    return touchpoint.id, key
+
+
+async def reuse(database: Path) -> tuple[int, str]:
+    """The touchpoint of an earlier run, and a new read key."""
+    store = await Store.open(database, "normal")
+    try:
+        touchpoint = store.touchpoint(SLUG)
+        if touchpoint is None:
+            sys.exit(f"{database} has no {SLUG!r} touchpoint: not a benchmark database")
         _, key = await store.create_api_key("read", "bench")
     finally:
         await store.close()
@@ -170,7 +186,7 @@ async def time_store(
         missing = str(uuid.uuid4())
         noop = await p50(lambda: store.response(missing), rounds)
         print("store (reader thread):")
-        results = {"noop": report("Store.response(id) [no-op]", noop, noop)}
+        results: dict[str, Any] = {"noop": report("Store.response(id) [no-op]", noop, noop)}
         results["all_time"] = report(
             "Store.breakdown(by agent), all time",
             await p50(lambda: store.breakdown(touchpoint_id, "agent"), rounds),
@@ -238,7 +254,7 @@ def time_http(data_dir: Path, key: str, rounds: int, since: float) -> dict[str, 
 
             noop = p50_sync(lambda: get("/healthz"), rounds)
             print("HTTP (uvicorn, one keep-alive connection):")
-            results = {"noop": report("GET /healthz [no-op]", noop, noop)}
+            results: dict[str, Any] = {"noop": report("GET /healthz [no-op]", noop, noop)}
             results["cached_poll"] = report(
                 "GET …/breakdown?by=agent, repeated (cached)",
                 p50_sync(lambda: get(path, by="agent"), rounds),
@@ -261,14 +277,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         data_dir = args.data or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         database = data_dir / "scorelet.sqlite3"
+        if database.exists() and not args.reuse:
+            sys.exit(f"{database} exists; give an empty --data directory, or --reuse it")
         if database.exists():
-            sys.exit(f"{database} exists; give an empty --data directory")
-        touchpoint_id, key = await make_touchpoint(database)
-        seconds = fill(database, touchpoint_id, args.responses, args.agents, args.days)
-        print(
-            f"{args.responses:,} ratings across {args.agents} agents over {args.days} days:"
-            f" written in {seconds:.1f} s ({args.responses / seconds:,.0f} rows/s, with triggers)"
-        )
+            touchpoint_id, key = await reuse(database)
+            seconds = 0.0
+            print(f"reusing {database}")
+        else:
+            touchpoint_id, key = await make_touchpoint(database)
+            seconds = fill(database, touchpoint_id, args.responses, args.agents, args.days)
+            print(
+                f"{args.responses:,} ratings across {args.agents} agents over {args.days} days:"
+                f" written in {seconds:.1f} s ({args.responses / seconds:,.0f} rows/s,"
+                " with triggers)"
+            )
         since = time.time() - 30 * DAY - 4321.5  # not on a day boundary: edges come from rows
         results: dict[str, Any] = {"responses": args.responses, "fill_seconds": round(seconds, 1)}
         results["store"] = await time_store(database, touchpoint_id, args.rounds, since)
