@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from scorelet.errors import Problem
-from scorelet.store import NewResponse, Store, writes
+from scorelet.store import NewResponse, ResponseQuery, Store, schema, writes
 from scorelet.store.schema import MIGRATIONS, migrate, schema_version
 from scorelet.store.writer import in_thread
 from scorelet.timeutil import DAY
@@ -693,3 +693,131 @@ async def test_a_write_queued_during_the_final_commit_is_not_lost(tmp_path: Path
     done, _ = await asyncio.wait({late}, timeout=2)
     assert late in done
     late.cancel()
+
+
+# -- in-memory totals, generations, breakdowns, listings ------------------------------------
+
+
+async def test_in_memory_totals_follow_inserts_replacements_and_impressions(
+    store: Store, path: Path
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_response(rating(touchpoint, 2, subject="c1"))
+    await store.record_response(rating(touchpoint, 5, subject="c1"))  # change of mind
+    await store.record_response(rating(touchpoint, 4))
+    await store.record_impression(touchpoint.id)
+    counts, impressions = store.totals(touchpoint.id)
+    assert counts == recount(path, touchpoint.id) == {4: 1, 5: 1}
+    assert impressions == 1
+    assert store.received[touchpoint.id] == {2: 1, 5: 1, 4: 1}  # every rating received
+
+
+async def test_generations_move_only_when_numbers_or_listings_change(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    scored, listed = store.scored_at(touchpoint.id), store.listed_at(touchpoint.id)
+    response, _ = await store.record_response(rating(touchpoint, 3))
+    assert store.scored_at(touchpoint.id) > scored
+    scored, listed = store.scored_at(touchpoint.id), store.listed_at(touchpoint.id)
+    await store.update_comment(response.id, "ok", touchpoint.id, None, None)
+    assert store.scored_at(touchpoint.id) == scored  # a comment moves no number
+    assert store.listed_at(touchpoint.id) > listed
+    scored = store.scored_at(touchpoint.id)
+    await store.record_response(rating(touchpoint, 3, id=response.id))  # same score again
+    assert store.scored_at(touchpoint.id) == scored
+
+
+async def test_wait_for_change_wakes_on_a_commit(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    waiter = asyncio.create_task(store.wait_for_change(10))
+    await asyncio.sleep(0)
+    await store.record_response(rating(touchpoint, 5))
+    assert await waiter is True
+    assert await store.wait_for_change(0.05) is False
+
+
+async def test_breakdown_matches_a_raw_recount_across_partial_days(
+    store: Store, path: Path
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    rng = random.Random(11)
+    for _ in range(300):
+        agent = rng.choice(["alice", "bob", "carol"])
+        when = T0 + rng.uniform(-3 * DAY, 3 * DAY)
+        new = rating(touchpoint, rng.randint(1, 5), context={"agent": agent, "team": agent[0]})
+        await record_at(store, new, when)
+    for since, until in [
+        (None, None),
+        (T0 - 1.5 * DAY, T0 + 0.3 * DAY),
+        (T0 + 0.1, T0 + 0.2 * DAY),
+    ]:
+        groups = await store.breakdown(touchpoint.id, "agent", since, until)
+        sql = (
+            "SELECT json_extract(context, '$.agent'), score, count(*) FROM responses"
+            " WHERE touchpoint_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1, 2"
+        )
+        expected: dict[str, dict[int, int]] = {}
+        low, high = since if since is not None else -1e18, until if until is not None else 1e18
+        for agent, score, count in raw(path, sql, touchpoint.id, low, high):
+            expected.setdefault(agent, {})[score] = count
+        assert groups == expected, (since, until)
+    filtered = await store.breakdown(touchpoint.id, "agent", filters={"team": "a"})
+    assert set(filtered) == {"alice"}
+
+
+async def test_breakdown_follows_replaced_ratings(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_response(rating(touchpoint, 1, subject="c", context={"agent": "alice"}))
+    await store.record_response(rating(touchpoint, 5, subject="c", context={"agent": "bob"}))
+    assert await store.breakdown(touchpoint.id, "agent") == {"bob": {5: 1}}
+
+
+async def test_listing_pages_newest_first_and_filters(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    for i in range(25):
+        new = rating(touchpoint, 1 + i % 5, comment="c" if i % 2 else None, subject=f"s{i}")
+        await record_at(store, new, T0 + i)
+    query = ResponseQuery(touchpoint.id)
+    first = await store.list_responses(query, 10)
+    second = await store.list_responses(query, 10, (first[-1].created_at, first[-1].id))
+    assert [r.created_at for r in first + second] == [T0 + i for i in range(24, 4, -1)]
+    every = [r for page in [p async for p in store.iter_responses(query, page=7)] for r in page]
+    assert len(every) == 25
+    assert len({r.id for r in every}) == 25
+    picky = ResponseQuery(touchpoint.id, min_score=4, has_comment=True)
+    assert {(r.score >= 4, r.comment) for r in await store.list_responses(picky, 100)} == {
+        (True, "c")
+    }
+    one = await store.list_responses(ResponseQuery(touchpoint.id, subject="s3"), 100)
+    assert [r.subject for r in one] == ["s3"]
+
+
+def test_migration_2_backfills_hourly_and_context_rollups(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    conn.execute("BEGIN")
+    for statement in schema._statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("COMMIT")
+    conn.execute(
+        "INSERT INTO touchpoints (slug, metric, scale, created_at, updated_at)"
+        " VALUES ('old', 'csat', 'stars', 0, 0)"
+    )
+    rows = [
+        (str(uuid.uuid4()), 1, 1 + i % 5, f'{{"agent":"a{i % 2}"}}', T0 + i * 977)
+        for i in range(50)
+    ]
+    conn.executemany(
+        "INSERT INTO responses (id, touchpoint_id, score, context, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(*row, row[-1]) for row in rows],
+    )
+    assert migrate(conn) == list(range(2, len(MIGRATIONS) + 1))
+    hourly = dict(
+        conn.execute("SELECT score, sum(count) FROM hourly_rollups GROUP BY 1").fetchall()
+    )
+    per_agent = conn.execute(
+        "SELECT sum(count) FROM context_rollups WHERE key = 'agent'"
+    ).fetchone()
+    conn.close()
+    assert hourly == {s: 10 for s in range(1, 6)}
+    assert per_agent == (50,)
