@@ -1,0 +1,137 @@
+"""Widget: bytes on the wire (gzipped loader + runtime) and time to render in Chromium.
+
+Host pages come from a tiny static server on another origin, as on a
+customer's site. Each load gets a fresh browser context (empty cache: a first
+visit). For the widget page the time is from navigation start to the
+widget's `scorelet:ready` event (fired once its radiogroup is in the DOM),
+checked against the shadow root; for the empty page, to its load event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import statistics
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import harness
+from dataset import Dataset
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+EMPTY_PAGE = (
+    "<!doctype html><html><head><title>empty</title></head><body><p>Hello</p></body></html>"
+)
+WIDGET_PAGE = (
+    "<!doctype html><html><head><title>widget</title></head><body><p>Hello</p>"
+    '<script src="{src}"></script></body></html>'
+)
+RECORD_READY = """
+document.addEventListener("scorelet:ready", () => { window.__ready = performance.now(); });
+"""
+RENDERED = """() => {
+  const host = document.querySelector("[data-scorelet]");
+  return !!(window.__ready && host && host.shadowRoot
+            && host.shadowRoot.querySelector("[role=radiogroup]"));
+}"""
+TIMES = """() => ({
+  ready: window.__ready ?? null,
+  load: performance.getEntriesByType("navigation")[0].loadEventEnd,
+})"""
+
+
+@contextlib.contextmanager
+def host_pages(pages: dict[str, str]) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path.lstrip("/"), "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def gzipped_bytes(server: harness.Server, token: str) -> dict[str, int]:
+    gz = {"Accept-Encoding": "gzip"}
+    status, headers, loader = harness.fetch(f"{server.url}/s/{token}.js", gz)
+    if status != 200 or headers.get("content-encoding") != "gzip":
+        raise RuntimeError(f"loader: {status} {headers}")
+    found = re.search(rb"/widget\.[0-9a-f]+\.js", _gunzip(loader))
+    if found is None:
+        raise RuntimeError("the loader names no runtime")
+    status, headers, runtime = harness.fetch(server.url + found[0].decode(), gz)
+    if status != 200 or headers.get("content-encoding") != "gzip":
+        raise RuntimeError(f"runtime: {status} {headers}")
+    return {"loader": len(loader), "runtime": len(runtime), "total": len(loader) + len(runtime)}
+
+
+def _gunzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.decompress(data)
+
+
+def run(args: Any, work: Path) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    dataset = Dataset.create(work / "widget", 1, harness.SECRET)
+    token = dataset.touchpoints[0].token
+    with harness.scorelet(dataset.data_dir, args.sync) as server:
+        sizes = gzipped_bytes(server, token)
+        pages = {"empty.html": EMPTY_PAGE,
+                 "widget.html": WIDGET_PAGE.format(src=f"{server.url}/s/{token}.js")}  # fmt: skip
+        with host_pages(pages) as origin, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                empty, widget, after_load = [], [], []
+                for n in range(args.widget_loads + 1):  # the first of each is a warm-up
+                    empty_ms = load(browser, f"{origin}/empty.html", False)["load"]
+                    times = load(browser, f"{origin}/widget.html", True)
+                    if n:
+                        empty.append(empty_ms)
+                        widget.append(times["ready"])
+                        after_load.append(times["ready"] - times["load"])
+            finally:
+                browser.close()
+    return {
+        "gzipped_bytes": sizes,
+        "loads": args.widget_loads,
+        "empty_page_load_ms": round(statistics.median(empty), 1),
+        "widget_rendered_ms": round(statistics.median(widget), 1),
+        "rendered_after_empty_load_ms": round(
+            statistics.median(widget) - statistics.median(empty), 1
+        ),
+        "rendered_after_own_load_ms": round(statistics.median(after_load), 1),
+    }
+
+
+def load(browser: Any, url: str, widget: bool) -> dict[str, float]:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.add_init_script(RECORD_READY)
+        page.goto(url, wait_until="load")
+        if widget:
+            page.wait_for_function(RENDERED, timeout=10_000)
+        times: dict[str, float] = page.evaluate(TIMES)
+        return times
+    finally:
+        context.close()

@@ -1,0 +1,79 @@
+"""The benchmark suite (bench/run.py) runs end to end on tiny sizes, so it can't rot.
+
+Timings on a shared machine mean nothing here: these tests check the shape
+of the results and the one thing that must hold at any speed, that no
+acknowledged rating is missing from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import dataset  # noqa: E402
+
+
+def test_bulk_fill_writes_exactly_what_the_triggers_write(tmp_path: Path) -> None:
+    spread = dataset.Spread(agents=7, days=30, now=time.time())
+    bulk = dataset.Dataset.create(tmp_path / "bulk", 2, "s" * 20)
+    plain = dataset.Dataset.create(tmp_path / "plain", 2, "s" * 20)
+    for count, tp in ((500, 0), (700, 0), (300, 1)):  # appends, and a second touchpoint
+        dataset.bulk_fill(bulk, bulk.touchpoints[tp], count, spread)
+        dataset.trigger_fill(plain, plain.touchpoints[tp], count, spread)
+    assert bulk.rows() == plain.rows() == 1500
+    assert dataset.derived_tables(bulk.database) == dataset.derived_tables(plain.database)
+
+
+@pytest.mark.browser
+def test_every_benchmark_runs_on_tiny_sizes_and_loses_nothing(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    argv = [
+        *("--duration", "1", "--warmup", "0", "--rounds", "1", "--connections", "64"),
+        *("--sizes", "1000", "--polling-responses", "2000", "--flat-duration", "1"),
+        *("--cold-rounds", "3", "--memory-responses", "1500", "--widget-loads", "2"),
+        *("--touchpoints", "4", "--sync", "normal", "--output", str(output)),
+        *("--work", str(tmp_path)),
+    ]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(output.read_text())
+
+    for connections in ("64",):
+        ingest = results["ingest"]["by_connections"][connections]
+        assert ingest["acks"] > 0
+        assert ingest["lost"] == 0
+        assert ingest["scorelet"]["errors"] == ingest["noop"]["errors"] == 0
+    assert all(run["lost"] == 0 for run in results["ingest"]["runs"] if run["app"] == "scorelet")
+
+    polling = results["polling"]["polling"]
+    assert set(polling) == {"noop", "score_200", "score_304"}
+    assert polling["score_304"]["rps_ratio"] > 0
+    flat = results["polling"]["flatness"]["1000"]
+    assert flat["score_p50_ms"] > 0
+    assert flat["breakdown_p50_ms"] > 0
+
+    widget = results["widget"]
+    assert 0 < widget["gzipped_bytes"]["loader"] < widget["gzipped_bytes"]["total"]
+    assert widget["widget_rendered_ms"] > 0
+
+    memory = results["memory"]
+    assert memory["responses"] >= 1500
+    assert memory["lost"] == 0
+    assert memory["peak_rss_mb"] >= memory["rss_at_start_mb"] > 0
+
+    assert {row["result"] for row in results["table"]} <= {"PASS", "MISS", ""}
+    assert "PASS" in done.stdout or "MISS" in done.stdout
