@@ -821,3 +821,19 @@ def test_migration_2_backfills_hourly_and_context_rollups(tmp_path: Path) -> Non
     conn.close()
     assert hourly == {s: 10 for s in range(1, 6)}
     assert per_agent == (50,)
+
+
+async def test_a_full_disk_is_a_503_and_marks_the_writer_unhealthy(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_response(rating(touchpoint, 5))
+    pages = (await store.writer.write(lambda conn: conn.execute("PRAGMA page_count").fetchone()))[0]
+    # SQLite's own limit on the file's size, as a full disk would have it.
+    await store.writer.write(lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}"))
+    with pytest.raises(Problem) as caught:
+        await store.record_response(rating(touchpoint, 4, comment="x" * 20000))
+    assert (caught.value.status, caught.value.code) == (503, "storage_unavailable")
+    assert not store.writer.healthy
+    await store.writer.write(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    await store.record_response(rating(touchpoint, 4))
+    assert store.writer.healthy
+    assert store.totals(touchpoint.id)[0] == {5: 1, 4: 1}

@@ -211,7 +211,14 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Health": obj(
-        {"status": STRING, "version": STRING, "touchpoints": INTEGER, "writer_queue": INTEGER}
+        {
+            "status": {"enum": ["ok", "failing"]},
+            "version": STRING,
+            "touchpoints": INTEGER,
+            "writer_queue": INTEGER,
+            "error": STRING,
+        },
+        ["status", "version", "touchpoints", "writer_queue"],
     ),
 }
 
@@ -672,7 +679,13 @@ def paths() -> dict[str, Any]:
             }
         },
         "/healthz": {
-            "get": {"summary": "Liveness", "responses": ok(200, "Health", "serving")},
+            "get": {
+                "summary": "Health: 503 when ratings can't be committed",
+                "responses": {
+                    **ok(200, "Health", "serving and committing"),
+                    **ok(503, "Health", "the last commit failed (e.g. disk full)"),
+                },
+            },
         },
         "/openapi.json": {
             "get": {

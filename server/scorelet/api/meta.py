@@ -16,15 +16,19 @@ class MetaApi:
         self._openapi: dict[str, object] | None = None
 
     async def healthz(self, request: Request) -> Response:
+        """200 while ratings can be committed; 503 (for load balancers) when they can't."""
         store = self.services.store
+        healthy = store.writer.healthy
+        body = {
+            "status": "ok" if healthy else "failing",
+            "version": __version__,
+            "touchpoints": len(store.touchpoints()),
+            "writer_queue": store.writer.depth,
+        }
+        if store.writer.last_error:
+            body["error"] = store.writer.last_error
         return JSONResponse(
-            {
-                "status": "ok",
-                "version": __version__,
-                "touchpoints": len(store.touchpoints()),
-                "writer_queue": store.writer.depth,
-            },
-            headers={"Cache-Control": "no-store"},
+            body, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"}
         )
 
     async def openapi(self, request: Request) -> Response:

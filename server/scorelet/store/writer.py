@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from scorelet.errors import Problem
+
 T = TypeVar("T")
 log = logging.getLogger("scorelet.writer")
 Write = Callable[[sqlite3.Connection], Any]
@@ -47,11 +49,17 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.writes = 0
+        self.last_error: str | None = None  # why the last commit failed, until one succeeds
         # How many batches had at most BATCH_BUCKETS[i] writes (for /metrics).
         self.batch_sizes = [0] * len(BATCH_BUCKETS)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="scorelet-writer")
+
+    @property
+    def healthy(self) -> bool:
+        """Running, and its last commit (if any) succeeded."""
+        return self._task is not None and not self._task.done() and self.last_error is None
 
     @property
     def depth(self) -> int:
@@ -101,10 +109,15 @@ class Writer:
         try:
             outcomes = await in_thread(self._conn, _apply, [fn for fn, _, _ in batch])
         except Exception as error:  # the commit itself failed: nobody's write landed
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.error("a batch of %d writes failed to commit: %s", len(batch), self.last_error)
             for _, future, _ in batch:
                 if not future.done():
-                    future.set_exception(error)
+                    future.set_exception(unavailable(error))
             return
+        storage = [v for ok, v in outcomes if not ok and isinstance(v, sqlite3.OperationalError)]
+        self.last_error = f"{type(storage[0]).__name__}: {storage[0]}" if storage else None
+        outcomes = [(ok, v if ok else unavailable(v)) for ok, v in outcomes]
         self.batches += 1
         self.writes += len(batch)
         self.batch_sizes[bisect.bisect_left(BATCH_BUCKETS, len(batch))] += 1
@@ -120,6 +133,20 @@ class Writer:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+
+def unavailable(error: Exception) -> Exception:
+    """Storage trouble (disk full, I/O error) is the server's, not the client's: a 503."""
+    if isinstance(error, sqlite3.OperationalError | sqlite3.InterfaceError):
+        problem = Problem(
+            503,
+            "storage_unavailable",
+            "the database can't take writes right now; nothing was stored, try again later",
+            headers={"Retry-After": "5"},
+        )
+        problem.__cause__ = error
+        return problem
+    return error
 
 
 def _apply(conn: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
