@@ -73,10 +73,10 @@ def rss_kib(pid: int) -> int:
 
 
 @contextmanager
-def server(data: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, str]]:
+def server(data: Path, sync: str) -> Iterator[tuple[subprocess.Popen[bytes], int, str]]:
     """`scorelet serve` on a free port with one touchpoint; yields (process, port, token)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SCORELET_")}
-    environ |= {"SCORELET_RATE_LIMIT": "off", "SCORELET_DATA": str(data)}
+    environ |= {"SCORELET_RATE_LIMIT": "off", "SCORELET_DATA": str(data), "SCORELET_SYNC": sync}
     scorelet = [sys.executable, "-m", "scorelet"]
     subprocess.run(
         [*scorelet, "touchpoint", "add", "soak", "--metric", "csat"],
@@ -243,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, help="ratings/s to hold (default: half capacity)")
     parser.add_argument("--measure-seconds", type=float, default=10.0, help="capacity run (10)")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
+    parser.add_argument(
+        "--sync", choices=("full", "normal"), default="full", help="SCORELET_SYNC (full)"
+    )
     parser.add_argument("--data", type=Path, help="data directory (default: a temporary one)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the report here")
     args = parser.parse_args(argv)
@@ -255,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="scorelet-soak-") as scratch:
         data = args.data or Path(scratch) / "data"
-        with server(data) as (process, port, token):
+        with server(data, args.sync) as (process, port, token):
             rss_start = rss_kib(process.pid)
             if args.rate is None:
                 capacity = asyncio.run(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -101,16 +102,24 @@ def via_httpx(env: Env, **request: Any) -> Answer:
 
 
 def via_socket(env: Env, head: bytes, body: Iterator[bytes] | bytes = b"") -> Answer:
-    """Send raw bytes (the body may be a generator, sent until the server stops reading)."""
+    """Send raw bytes (the body may be a generator, sent until the server stops reading).
+
+    The body goes out from a thread while this one reads, so the answer is read
+    as soon as it comes, before the reset that closing an unread upload causes.
+    """
     port = int(env.server.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(head)
-        chunks = [body] if isinstance(body, bytes) else body
-        try:
-            for chunk in chunks:
-                sock.sendall(chunk)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            pass  # the server stopped reading and answered: that is the point
+
+        def send() -> None:
+            try:
+                sock.sendall(head)
+                for chunk in [body] if isinstance(body, bytes) else body:
+                    sock.sendall(chunk)
+            except OSError:
+                pass  # the server stopped reading and answered: that is the point
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
         data = b""
         try:
             while b"\r\n\r\n" not in data or len(data) < _expected_length(data):
@@ -118,8 +127,9 @@ def via_socket(env: Env, head: bytes, body: Iterator[bytes] | bytes = b"") -> An
                 if not more:
                     break
                 data += more
-        except ConnectionResetError:
-            pass
+        finally:
+            sock.shutdown(socket.SHUT_RDWR)
+            sender.join()
     head_text, _, payload = data.partition(b"\r\n\r\n")
     lines = head_text.decode("latin-1").split("\r\n")
     headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
