@@ -125,7 +125,6 @@ def fill(database: Path, touchpoint_id: int, count: int, agents: int, days: int)
             rows(touchpoint_id, count, agents, days),
         )
         conn.execute("COMMIT")
-        conn.execute("ANALYZE")
     return time.perf_counter() - started
 
 
