@@ -281,7 +281,7 @@ def submissions(draw: st.DrawFn, token: str) -> dict[str, Any]:
 
 @settings(
     database=None,
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
