@@ -768,3 +768,69 @@ def test_hostile_cli_input_is_one_clear_line_and_writes_nothing(
     assert cli_state(database) == before
     with env.server.client() as client:
         assert client.get("/healthz").json()["status"] == "ok"
+
+
+# -- the hosted page: answers people with HTML, so its own table -------------------------
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def page(method: str, token: Callable[[Env], str], **request: Any) -> Callable[[Env], Any]:
+    def send(env: Env) -> Any:
+        with env.server.client() as client:
+            return client.request(method, f"/r/{token(env)}", **request)
+
+    return send
+
+
+def live(env: Env) -> str:
+    return subject(env, env.csat["slug"], "conv-hosted")
+
+
+HOSTED_CASES: list[tuple[str, Callable[[Env], Any], int]] = [
+    ("forged token", page("GET", lambda e: "s.e30.forged"), 404),
+    ("embed token on the hosted page", page("GET", lambda e: e.token), 404),
+    ("expired subject token", page("GET", lambda e: subject(e, e.csat["slug"], "c", 1)), 410),
+    ("paused touchpoint", page("GET", lambda e: subject(e, e.paused["slug"], "c")), 403),
+    ("one-click score off the scale", page("GET", live, params={"score": "99"}), 400),
+    ("one-click score as a float", page("GET", live, params={"score": "4.0"}), 400),
+    ("one-click score with a NUL", page("GET", live, params={"score": "4\x00"}), 400),
+    ("form POST with a forged token", page("POST", lambda e: "s.x.y", data={"score": "4"}), 404),
+    ("form POST with score 6", page("POST", live, data={"score": "6"}, headers=FORM), 400),
+    ("form POST with score NaN", page("POST", live, data={"score": "NaN"}, headers=FORM), 400),
+    (
+        "form POST with a comment holding ESC",
+        page("POST", live, data={"score": "4", "comment": "\x1b[2J"}, headers=FORM),
+        400,
+    ),
+    (
+        "form POST over the size limit",
+        page("POST", live, content=b"score=4&comment=" + b"x" * 20_000, headers=FORM),
+        400,
+    ),
+    (
+        "form POST commenting on another subject's rating",
+        lambda e: page(
+            "POST", live, data={"id": e.subject_response, "comment": "mine now"}, headers=FORM
+        )(e),
+        400,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("send", "status"), [pytest.param(c[1], c[2], id=c[0]) for c in HOSTED_CASES]
+)
+def test_hostile_hosted_page_requests_store_nothing(
+    env: Env, send: Callable[[Env], Any], status: int
+) -> None:
+    """A refusal page or the form again with a notice (4xx), strict headers, nothing written."""
+    before = stored(env)
+    response = send(env)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert stored(env) == before
+    with env.server.client() as client:
+        assert client.get("/healthz").json()["status"] == "ok"
