@@ -10,6 +10,7 @@ big or too slow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
@@ -127,8 +128,11 @@ def via_socket(env: Env, head: bytes, body: Iterator[bytes] | bytes = b"") -> An
                 if not more:
                     break
                 data += more
+        except ConnectionResetError:
+            pass  # whatever arrived before the reset is still parsed below
         finally:
-            sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):  # already reset by the server
+                sock.shutdown(socket.SHUT_RDWR)
             sender.join()
     head_text, _, payload = data.partition(b"\r\n\r\n")
     lines = head_text.decode("latin-1").split("\r\n")
