@@ -5,6 +5,7 @@
  *   <script>window.Scorelet=window.Scorelet||function(){(Scorelet.q=Scorelet.q||[]).push(arguments)}</script>
  *   <script src="https://scorelet.example.com/widget.js" async></script>
  *   Scorelet("mount", element, {token: "s.…"})   // or Scorelet.mount(element, {...}) once loaded
+ * A tag with data-dismissible (or mount's {dismissible: true}) gets a close button.
  */
 ((w, d) => {
   let old = w.Scorelet;
@@ -17,18 +18,16 @@
   let sheet;
   // One line per language, in this order: CSAT question, NPS question, NPS low, NPS high,
   // five faces (very unsatisfied .. very satisfied), "1 star", "N stars", "N out of M",
-  // comment prompt, send, skip, thank-you, failure, retry.
+  // comment prompt, send, skip, thank-you, failure, retry, close. Only English lives here:
+  // the loader carries the one other language the widget will speak (widget/locales.json).
   let T = {
-    en: "How satisfied are you?|How likely are you to recommend us to a friend or colleague?|Not at all likely|Extremely likely|Very unsatisfied|Unsatisfied|Neutral|Satisfied|Very satisfied|{n} star|{n} stars|{n} out of {m}|Anything you'd like to add?|Send|Skip|Thank you for your feedback!|Your rating couldn't be sent.|Try again",
-    de: "Wie zufrieden sind Sie?|Wie wahrscheinlich ist es, dass Sie uns einem Freund oder Kollegen empfehlen?|Sehr unwahrscheinlich|Sehr wahrscheinlich|Sehr unzufrieden|Unzufrieden|Neutral|Zufrieden|Sehr zufrieden|{n} Stern|{n} Sterne|{n} von {m}|Möchten Sie noch etwas hinzufügen?|Senden|Überspringen|Vielen Dank für Ihr Feedback!|Ihre Bewertung konnte nicht gesendet werden.|Erneut versuchen",
-    fr: "Êtes-vous satisfait ?|Quelle est la probabilité que vous nous recommandiez à un ami ou un collègue ?|Pas du tout probable|Très probable|Très insatisfait|Insatisfait|Neutre|Satisfait|Très satisfait|{n} étoile|{n} étoiles|{n} sur {m}|Souhaitez-vous ajouter quelque chose ?|Envoyer|Passer|Merci pour votre avis !|Votre note n'a pas pu être envoyée.|Réessayer",
-    es: "¿Qué tan satisfecho está?|¿Qué probabilidad hay de que nos recomiende a un amigo o colega?|Nada probable|Muy probable|Muy insatisfecho|Insatisfecho|Neutral|Satisfecho|Muy satisfecho|{n} estrella|{n} estrellas|{n} de {m}|¿Algo más que quiera añadir?|Enviar|Omitir|¡Gracias por su opinión!|No se pudo enviar su valoración.|Reintentar",
-    pt: "Qual é o seu nível de satisfação?|Qual a probabilidade de nos recomendar a um amigo ou colega?|Nada provável|Muito provável|Muito insatisfeito|Insatisfeito|Neutro|Satisfeito|Muito satisfeito|{n} estrela|{n} estrelas|{n} de {m}|Gostaria de acrescentar algo?|Enviar|Pular|Obrigado pelo seu feedback!|Não foi possível enviar a sua avaliação.|Tentar novamente",
-    nl: "Hoe tevreden bent u?|Hoe waarschijnlijk is het dat u ons aanbeveelt bij een vriend of collega?|Zeer onwaarschijnlijk|Zeer waarschijnlijk|Zeer ontevreden|Ontevreden|Neutraal|Tevreden|Zeer tevreden|{n} ster|{n} sterren|{n} van {m}|Wilt u nog iets toevoegen?|Verzenden|Overslaan|Bedankt voor uw feedback!|Uw beoordeling kon niet worden verzonden.|Opnieuw proberen"
+    en: "How satisfied are you?|How likely are you to recommend us to a friend or colleague?|Not at all likely|Extremely likely|Very unsatisfied|Unsatisfied|Neutral|Satisfied|Very satisfied|{n} star|{n} stars|{n} out of {m}|Anything you'd like to add?|Send|Skip|Thank you for your feedback!|Your rating couldn't be sent.|Try again|Close"
   };
+  // Every language the server has strings for.
+  let LANGS = /^(en|de|fr|es|pt|nl|it|ja|zh)$/;
   let STAR = "M12 2.5l2.9 6 6.6.9-4.8 4.6 1.2 6.5L12 17.3l-5.9 3.2 1.2-6.5-4.8-4.6 6.6-.9z";
   let CSS = `
-    .w{all:initial;display:block;container-type:inline-size;box-sizing:border-box;max-width:var(--scorelet-width,32rem);padding:16px;
+    .w{all:initial;display:block;position:relative;container-type:inline-size;box-sizing:border-box;max-width:var(--scorelet-width,32rem);padding:16px;
       --a:var(--scorelet-accent,#1d4ed8);--on:var(--scorelet-on-accent,#fff);--bg:var(--scorelet-bg,#fff);--fg:var(--scorelet-fg,#111827);
       --mu:var(--scorelet-muted,#4b5563);--bd:var(--scorelet-border,#9ca3af);--st:var(--scorelet-star,#b45309);
       border:1px solid var(--bd);border-radius:var(--scorelet-radius,12px);background:var(--bg);color:var(--fg);font:15px/1.4 var(--scorelet-font,system-ui,sans-serif)}
@@ -47,6 +46,7 @@
     .on svg{fill:currentColor}
     [aria-checked=true],.p{background:var(--a);color:var(--on);border-color:var(--a)}
     .s [aria-checked=true]{background:none;color:var(--st)}
+    .r:not(.s) .o:not([aria-checked=true]):hover{color:var(--a);border-color:var(--a)}
     svg{width:32px;height:32px;fill:none;stroke:currentColor;stroke-width:1.6;stroke-linecap:round}
     .y{fill:currentColor;stroke:none}
     .n{display:grid;grid-template-columns:repeat(var(--n),minmax(0,1fr))}
@@ -57,6 +57,8 @@
     textarea{display:block;width:100%;min-height:72px;padding:8px;background:var(--bg)}
     .b{gap:8px;margin-top:8px}
     .z:empty{display:none}
+    .x{position:absolute;top:6px;right:6px;min-height:32px;padding:0 10px;border:0;font-size:20px;color:var(--mu)}
+    .d p{padding-right:36px}
   `;
 
   let warn = (m) => warned++ || console.warn("Scorelet: " + m);
@@ -89,8 +91,7 @@
     for (let k in b) if (b[k] !== undefined) o[k] = b[k];
     return o;
   };
-  // The touchpoint's locale wins, then the page's lang, then the browser's languages.
-  let lang = (c) => [c.locale, d.documentElement.lang, ...navigator.languages].map((l) => String(l || "").slice(0, 2).toLowerCase()).find((l) => T[l]) || "en";
+  let code = (l) => String(l || "").slice(0, 2).toLowerCase();
   let uuid = () => "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
   // JSON as text/plain with keepalive: a simple request (no preflight) that survives leaving
   // the page. Network errors and 5xx/429 are retried with backoff; other errors are final.
@@ -123,17 +124,35 @@
   let cool = (c) => {
     try { if (c.cooldown_days > 0 && coolKey(c)) localStorage.setItem(coolKey(c), Date.now() + c.cooldown_days * 864e5); } catch (e) {}
   };
+  // A random id kept per browser: rating a touchpoint again replaces the earlier rating
+  // instead of counting twice. None when storage is blocked.
+  let client = () => {
+    try {
+      let k = "scorelet:client", v = localStorage.getItem(k);
+      if (!/^[\w-]{16,64}$/.test(v)) localStorage.setItem(k, v = uuid());
+      return v;
+    } catch (e) {}
+  };
   let unmount = (el) => {
     let x = live.get(el);
     live.delete(el);
     if (x && x.stop) x.stop();
   };
 
-  let render = (el, c) => {
+  // `o` holds the tag's or mount's overrides, already applied to `c`.
+  let render = (el, c, o) => {
     unmount(el);
     c.api = c.api || API;
+    // The touchpoint's locale (or an override) wins, then the page's lang, then the browser's.
+    // A language the loader didn't carry is fetched once: the same loader, asked for it.
+    let all = {...T, ...c.strings}, ls = [c.locale, d.documentElement.lang, ...navigator.languages].map(code);
+    let lg = ls.find((l) => LANGS.test(l)) || "en";
+    if (!all[lg]) {
+      if (!c.l && !cooling(c)) return mount(el, pick(o, {token: c.token, api: c.api, l: lg}));
+      lg = ls.find((l) => all[l]) || "en";
+    }
     let host = at(h("div"), {"data-scorelet": c.slug || ""}), root = host.attachShadow({mode: "open"});
-    let lg = c.strings ? c.locale : lang(c), L = (c.strings || T[lg]).split("|"), dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen;
+    let L = all[lg].split("|"), dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen;
     live.set(el, {stop: () => { dead = 1; if (seen) seen.disconnect(); host.remove(); }});
     el.append(host);
     let emit = (name, detail) => dead || host.dispatchEvent(new CustomEvent("scorelet:" + name, {bubbles: true, composed: true, detail: {touchpoint: c.slug, ...detail}}));
@@ -141,7 +160,7 @@
     style(root);
     let nps = c.metric == "nps", lo = c.min, n = c.max - lo + 1;
     let kind = c.scale == "stars" ? "s" : /^smileys/.test(c.scale) ? "f" : "n";
-    let wrap = at(h("div", root, "w"), {lang: lg});
+    let wrap = at(h("div", root, c.dismissible ? "w d" : "w"), {lang: lg});
     let body = h("div", wrap);
     at(h("p", body, 0, c.question || L[+nps]), {id: "q"});
     let grp = at(h("div", body, "r " + kind), {role: "radiogroup", "aria-labelledby": "q"});
@@ -150,7 +169,7 @@
     let btns = [...Array(n)].map((_, i) => {
       let v = i + lo;
       let label = kind == "s" ? fmt(L[v < 2 ? 9 : 10], v) : kind == "f" ? L[n == 3 ? 4 + v : 3 + v] : fmt(L[11], v, c.max);
-      let b = at(h("button", grp, "o", kind == "n" ? v : null), {type: "button", role: "radio", "aria-checked": false, "aria-label": label, tabindex: i ? -1 : 0, "data-score": v});
+      let b = at(h("button", grp, "o", kind == "n" ? v : null), {type: "button", role: "radio", "aria-checked": false, "aria-label": label, title: label, tabindex: i ? -1 : 0, "data-score": v});
       if (kind != "n") svg(b, kind == "s" ? [["path", {d: STAR}]] : face(n == 3 ? 4 * i - 4 : 2 * i - 4));
       b.onclick = safe(() => choose(v));
       b.onmouseenter = b.onfocus = safe(() => paint(v));
@@ -188,6 +207,14 @@
     let retry = h("button", wrap, "p", L[17]);
     retry.hidden = true;
     retry.onclick = safe(() => pump());
+    // Closing counts as an answer for the cooldown.
+    if (c.dismissible) {
+      at(h("button", wrap, "x", "×"), {type: "button", "aria-label": L[18]}).onclick = safe(() => {
+        cool(c);
+        emit("dismiss", {id, score: sel});
+        unmount(el);
+      });
+    }
 
     let rove = (j) => {
       btns.forEach((b, k) => b.tabIndex = k == j ? 0 : -1);
@@ -204,7 +231,8 @@
       // Reads `sel` when it runs, so a change of mind re-posts the same id with the new score.
       run(() => {
         let score = sel;
-        return send(c, "POST", "/api/v1/responses", {id, score, context: c.context}).then((r) => {
+        let body = {id, score, context: c.context, ...(/^e\./.test(c.token) && {client: client()})};
+        return send(c, "POST", "/api/v1/responses", body).then((r) => {
           cool(c);
           emit("score", {id, score, response: r});
         });
@@ -258,25 +286,27 @@
   // From a loader: the touchpoint's config and the <script> that carried it.
   let load = (c, s) => {
     let ds = s ? s.dataset : {}, t = ds.target, p = s && s._scorelet;
-    if (p) return live.get(p.el) == s && render(p.el, pick(c, p.o));
-    c = pick(c, {locale: ds.locale});
+    if (p) return live.get(p.el) == s && render(p.el, pick(c, p.o), p.o);
+    let o = {locale: ds.locale || undefined, dismissible: ds.dismissible != null || undefined};
+    c = pick(c, o);
     if (t) return whenReady(() => {
       let e = d.querySelector(t);
-      e ? render(e, c) : warn("no element matches data-target " + t);
+      e ? render(e, c, o) : warn("no element matches data-target " + t);
     });
     let e = h("div");
     if (s && s.parentNode && s.parentNode != d.head) s.before(e);
     else whenReady(() => d.body.append(e));
-    render(e, c);
+    render(e, c, o);
   };
 
-  // Mount from JavaScript. With only a token, fetch the touchpoint's loader to learn its config.
+  // Mount from JavaScript. With only a token, fetch the touchpoint's loader to learn its config,
+  // telling it the language override (l) and the page's (p) so it carries the right strings.
   let mount = (el, o) => {
     if (typeof el == "string") el = d.querySelector(el);
     if (!el || !o || !o.token) return warn("mount(element, {token}) needs an element and a token");
     unmount(el);
     let s = h("script");
-    s.src = (o.api || API) + "/s/" + encodeURIComponent(o.token) + ".js";
+    s.src = (o.api || API) + "/s/" + encodeURIComponent(o.token) + ".js?l=" + code(o.l || o.locale) + "&p=" + code(d.documentElement.lang);
     s._scorelet = {el, o};
     live.set(el, s);
     d.head.append(s);

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 from base64 import b64encode
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,10 @@ from typing import Any
 from scorelet.touchpoints import Touchpoint
 
 RUNTIME_FILE = "scorelet.js"
-# Languages beyond those built into the runtime, sent in the loader of a touchpoint whose
-# locale asks for one, so they cost nothing on pages that don't use them.
+# Every language but English (which the runtime carries). A loader carries the one language
+# its widget will speak, so the runtime holds no strings a page doesn't use.
 LOCALES_FILE = "locales.json"
+BUILT_IN = "en"
 # What the browser needs of a touchpoint; origins and thresholds stay on the server.
 LOADER_FIELDS = (
     "slug",
@@ -135,15 +136,40 @@ def runtime() -> Runtime:
     return load_runtime()
 
 
+def accepted_languages(header: str) -> list[str]:
+    """The languages of an `Accept-Language` header, in the order given, without q=0 ones."""
+    tags = []
+    for part in header.split(","):
+        tag, _, params = part.partition(";")
+        if params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            tags.append(tag.strip())
+    return tags
+
+
+def choose_language(locales: Mapping[str, str], wanted: Iterable[str | None]) -> str | None:
+    """The language the widget will speak, if the loader must carry it.
+
+    `wanted` is in the widget's own order: an override from the page (`l`), the
+    touchpoint's locale, the page's `lang` (`p`), then the browser's languages.
+    The first one Scorelet speaks wins; English is in the runtime, so it needs none.
+    """
+    for tag in wanted:
+        language = str(tag or "")[:2].lower()
+        if language == BUILT_IN:
+            return None
+        if language in locales:
+            return language
+    return None
+
+
 def loader_config(
-    touchpoint: Mapping[str, Any], token: str, locales: Mapping[str, str]
+    touchpoint: Mapping[str, Any], token: str, strings: Mapping[str, str]
 ) -> dict[str, Any]:
     """The touchpoint's public settings the widget needs; unset texts are left out."""
     config = {k: touchpoint[k] for k in LOADER_FIELDS if touchpoint.get(k) is not None}
     config["token"] = token
-    language = str(config.get("locale", ""))[:2].lower()
-    if language in locales:
-        config["strings"] = locales[language]
+    if strings:
+        config["strings"] = dict(strings)
     return config
 
 
@@ -168,23 +194,32 @@ def unavailable_source(message: str) -> str:
 
 
 class Loaders:
-    """Loader assets by token and touchpoint state, so a busy page costs no JSON or gzip work.
+    """Loader assets by token, touchpoint state and language, so a busy page costs no JSON
+    or gzip work.
 
     A touchpoint edit is a new key; the cache is bounded (oldest out first)
-    because subject tokens are one per conversation.
+    because subject tokens are one per conversation. Languages are the few
+    `locales` names, so they multiply the keys by ten at most.
     """
 
     def __init__(self, runtime: Runtime, limit: int = MAX_CACHED_LOADERS) -> None:
         self.runtime = runtime
         self.limit = limit
-        self._assets: dict[tuple[str, Touchpoint], Asset] = {}
+        self._assets: dict[tuple[str, Touchpoint, str | None], Asset] = {}
 
-    def get(self, token: str, touchpoint: Touchpoint) -> Asset:
-        key = (token, touchpoint)
+    def language(
+        self, touchpoint: Touchpoint, override: str, page: str, accept_language: str
+    ) -> str | None:
+        wanted = [override, touchpoint.locale, page, *accepted_languages(accept_language)]
+        return choose_language(self.runtime.locales, wanted)
+
+    def get(self, token: str, touchpoint: Touchpoint, language: str | None = None) -> Asset:
+        key = (token, touchpoint, language)
         asset = self._assets.get(key)
         if asset is None:
             if len(self._assets) >= self.limit:
                 del self._assets[next(iter(self._assets))]
-            config = loader_config(touchpoint.public(), token, self.runtime.locales)
+            strings = {language: self.runtime.locales[language]} if language else {}
+            config = loader_config(touchpoint.public(), token, strings)
             asset = self._assets[key] = Asset.of(loader_source(self.runtime, config))
         return asset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,6 +14,10 @@ from conftest import LiveServer
 pytestmark = pytest.mark.browser
 
 RADIOS = "[data-scorelet] [role=radio]"
+BLOCK_STORAGE = """Object.defineProperty(window, "localStorage", {
+  get() { throw new DOMException("blocked", "SecurityError"); } });"""
+RECORD_DISMISS = """document.addEventListener("scorelet:dismiss",
+  (e) => window.__events.push(["dismiss", e.detail]));"""
 CONTRAST = """e => {
   const rgb = (s) => s.match(/\\d+/g).slice(0, 3).map(Number).map((c) => {
     c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
@@ -35,6 +40,28 @@ def own_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
     yield make
     for context in contexts:
         context.close()
+
+
+def test_a_japanese_browser_gets_japanese_unless_the_page_or_tag_says_otherwise(
+    server: LiveServer, host: HostPages, own_context: Callable[..., BrowserContext]
+) -> None:
+    tp = server.add_touchpoint()
+    context = own_context(locale="ja-JP")
+    loaders: list[str] = []
+    context.on("request", lambda r: "/s/" in r.url and loaders.append(r.url))
+    question = "[data-scorelet] p"
+    cases = [
+        ("single.html", {}, "ご満足いただけましたか\uff1f", 1),
+        ("single.html", {"LANG": "en"}, "How satisfied are you?", 1),
+        ("locale.html", {"LANG": "en", "LOCALE": "zh"}, "您满意吗\uff1f", 2),
+    ]
+    for page_name, values, expected, requests in cases:
+        loaders.clear()
+        visit_ = open_page(context, host.page(page_name, TOKEN=tp["embed_token"], **values))
+        visit_.page.locator(question).first.wait_for()
+        assert visit_.page.locator(question).first.inner_text() == expected
+        assert len(loaders) == requests, loaders
+        assert visit_.errors == []
 
 
 def test_an_impression_counts_once_when_the_widget_scrolls_into_view(
@@ -71,6 +98,79 @@ def test_cooldown_keeps_the_same_browser_from_being_asked_again(
     assert second.page.locator(RADIOS).count() == 0
     elsewhere = open_page(own_context(), host.page("single.html", TOKEN=tp["embed_token"]))
     elsewhere.page.locator(RADIOS).first.wait_for()
+
+
+def test_rating_again_after_a_reload_replaces_the_first_rating(
+    server: LiveServer, host: HostPages, own_context: Callable[..., BrowserContext]
+) -> None:
+    tp = server.add_touchpoint(cooldown_days=0)
+    page = open_page(own_context(), host.page("single.html", TOKEN=tp["embed_token"])).page
+    page.locator("[data-scorelet] [data-score='2']").click()
+    eventually(lambda: stored(server, tp["slug"]) == [(2, None)])
+    assert page.get_by_role("button", name="Close").count() == 0, "no close button unasked"
+
+    page.reload()
+    page.locator("[data-scorelet] [data-score='5']").click()
+    eventually(lambda: stored(server, tp["slug"]) == [(5, None)])
+    assert score(server, tp["slug"])["responses"] == 1
+    client = page.evaluate("localStorage.getItem('scorelet:client')")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16,64}", client)
+
+
+def test_without_storage_or_with_a_subject_token_no_client_id_is_sent(
+    server: LiveServer, host: HostPages, own_context: Callable[..., BrowserContext]
+) -> None:
+    tp = server.add_touchpoint(cooldown_days=30)
+    context = own_context()
+    context.add_init_script(BLOCK_STORAGE)
+    bodies: list[dict[str, object]] = []
+    context.on(
+        "request",
+        lambda r: r.url.endswith("/api/v1/responses") and bodies.append(r.post_data_json),
+    )
+    blocked = open_page(context, host.page("single.html", TOKEN=tp["embed_token"]))
+    blocked.page.locator("[data-scorelet] [data-score='4']").click()
+    eventually(lambda: stored(server, tp["slug"]) == [(4, None)])
+    assert blocked.errors == []
+
+    with server.client(server.mint_key) as client:
+        minted = client.post("/api/v1/tokens", json={"touchpoint": tp["slug"], "subject": "c-1"})
+    assert minted.status_code == 201, minted.text
+    chat = open_page(context, host.page("mount.html", TOKEN=minted.json()["token"]))
+    chat.page.locator("#rate [data-score='3']").click()
+    eventually(lambda: sorted(stored(server, tp["slug"])) == [(3, None), (4, None)])
+    assert len(bodies) == 2
+    assert all("client" not in body for body in bodies), bodies
+
+
+def test_the_close_button_dismisses_and_starts_the_cooldown(
+    server: LiveServer, host: HostPages, own_context: Callable[..., BrowserContext]
+) -> None:
+    tp = server.add_touchpoint(cooldown_days=7)
+    context = own_context()
+    url = host.page("dismissible.html", TOKEN=tp["embed_token"])
+    visit_ = open_page(context, url)
+    page = visit_.page
+    page.locator(RADIOS).first.wait_for()
+    page.evaluate(RECORD_DISMISS)
+    page.focus("h1")
+    for _ in range(2):
+        page.keyboard.press("Tab")
+    close = page.get_by_role("button", name="Close")
+    assert close.evaluate("e => e.getRootNode().activeElement === e"), "after the scale"
+    page.keyboard.press("Enter")
+    assert page.locator("[data-scorelet]").count() == 0
+    assert page.locator("#after").is_visible()
+    dismissed = visit_.events("dismiss")
+    assert len(dismissed) == 1
+    assert dismissed[0][1]["touchpoint"] == tp["slug"]
+    assert dismissed[0][1]["score"] is None
+
+    again = open_page(context, url)
+    eventually(lambda: again.events("ready"))
+    assert again.events("ready")[0][1]["shown"] is False
+    assert again.page.locator(RADIOS).count() == 0
+    assert stored(server, tp["slug"]) == []
 
 
 def test_offline_shows_a_retry_that_sends_the_kept_choice_once_online(

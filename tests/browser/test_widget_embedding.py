@@ -53,10 +53,16 @@ def test_mount_queued_before_the_runtime_loads_then_unmount(
 
     page.evaluate("Scorelet.unmount(document.getElementById('rate'))")
     assert page.locator("#rate [data-scorelet]").count() == 0
-    page.evaluate(f"Scorelet.mount('#rate', {{token: {tp['embed_token']!r}, locale: 'fr'}})")
+    loaders: list[str] = []
+    page.on("request", lambda r: "/s/" in r.url and loaders.append(r.url))
+    options = f"{{token: {tp['embed_token']!r}, locale: 'fr', dismissible: true}}"
+    page.evaluate(f"Scorelet.mount('#rate', {options})")
     page.locator("#rate [data-scorelet] [role=radio]").first.wait_for()
     assert page.locator("#rate [data-scorelet]").count() == 1
     assert page.locator("[data-score='9']").get_attribute("aria-label") == "9 sur 10"
+    page.get_by_role("button", name="Fermer").click()
+    assert page.locator("#rate [data-scorelet]").count() == 0
+    assert len(loaders) == 1, "mount asks for French up front: one request"
     assert visit_.errors == []
 
 

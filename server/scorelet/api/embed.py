@@ -30,13 +30,15 @@ def accepts_gzip(header: str) -> bool:
     return False
 
 
-def serve(request: Request, asset: Asset, cache_control: str) -> Response:
+def serve(
+    request: Request, asset: Asset, cache_control: str, vary: str = "Accept-Encoding"
+) -> Response:
     """The asset, or 304 when the client holds either encoding of it."""
     zipped = accepts_gzip(request.headers.get("accept-encoding", ""))
     headers = {
         "ETag": asset.etag(zipped),
         "Cache-Control": cache_control,
-        "Vary": "Accept-Encoding",
+        "Vary": vary,
         "Access-Control-Allow-Origin": "*",
         "X-Content-Type-Options": "nosniff",
     }
@@ -64,7 +66,17 @@ class EmbedApi:
                 media_type=JS,
                 headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
             )
-        return serve(request, self.loaders.get(token, bearer.touchpoint), LOADER_CACHE)
+        # The language travels in the loader: the page may name it (`l` overrides, `p` is the
+        # page's lang, both sent by `mount`), else the touchpoint's locale, else the browser's.
+        query, touchpoint = request.query_params, bearer.touchpoint
+        language = self.loaders.language(
+            touchpoint,
+            query.get("l", ""),
+            query.get("p", ""),
+            request.headers.get("accept-language", ""),
+        )
+        asset = self.loaders.get(token, touchpoint, language)
+        return serve(request, asset, LOADER_CACHE, "Accept-Encoding, Accept-Language")
 
     async def latest(self, request: Request) -> Response:
         """`/widget.js`: for pages that mount from JavaScript; re-checked every few minutes."""

@@ -1,0 +1,168 @@
+"""Regenerate the widget screenshots in this folder: `python docs/screenshots/make.py`.
+
+A real Scorelet (uvicorn in a thread, SQLite in a temporary directory) serves
+one touchpoint per scale; Chromium (Debian's /usr/bin/chromium, or
+SCORELET_CHROMIUM) renders each widget on a plain host page and the widget's
+box is saved as PNG: what a visitor first sees, except that the stars
+preview a hover and the five smileys show the comment step after a choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+import uvicorn
+from playwright.sync_api import Browser, sync_playwright
+
+from scorelet.app import create_app
+from scorelet.config import Settings
+from scorelet.store import Store
+
+HERE = Path(__file__).parent
+CHROMIUM = os.environ.get("SCORELET_CHROMIUM", "/usr/bin/chromium")
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<style>body{{margin:0;background:{bg}}}#shot{{display:inline-block;padding:20px;width:520px}}</style>
+</head><body><div id="shot"><script src="{src}" async></script></div></body></html>"""
+# file name, touchpoint fields, colour scheme
+Fields = dict[str, Any]
+SHOTS: list[tuple[str, Fields, str]] = [
+    (
+        "stars.png",
+        {"metric": "csat", "scale": "stars", "question": "How was checkout today?"},
+        "light",
+    ),
+    (
+        "smileys.png",
+        {"metric": "csat", "scale": "smileys", "question": "How was your delivery?"},
+        "light",
+    ),
+    (
+        "smileys3.png",
+        {"metric": "csat", "scale": "smileys3", "question": "Did this article help?"},
+        "light",
+    ),
+    ("nps.png", {"metric": "nps", "scale": "nps"}, "light"),
+    ("nps-dark.png", {"metric": "nps", "scale": "nps"}, "dark"),
+]
+# The stars preview a hover; the smileys show the comment step after a choice.
+ACTIONS = {"stars.png": ("hover", 4), "smileys.png": ("click", 4)}
+BACKGROUNDS = {"light": "#f3f4f6", "dark": "#030712"}
+
+
+async def admin_key(database: Path) -> str:
+    store = await Store.open(database)
+    try:
+        return (await store.create_api_key("admin", "screenshots"))[1]
+    finally:
+        await store.close()
+
+
+@contextmanager
+def scorelet(data_dir: Path) -> Iterator[httpx.Client]:
+    """A live server; yields an admin client for it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    settings = Settings(data_dir=data_dir, port=sock.getsockname()[1], rate_limit=False)
+    key = asyncio.run(admin_key(settings.database))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    url = f"http://127.0.0.1:{settings.port}"
+    try:
+        with httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+class HostPage(BaseHTTPRequestHandler):
+    """The page a widget sits on, from its own origin: `/?bg=COLOUR&src=LOADER_URL`."""
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path != "/":
+            self.send_error(404)
+            return
+        values = {k: html.escape(v) for k, v in parse_qsl(urlsplit(self.path).query)}
+        body = PAGE.format(**values).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def host_pages() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), HostPage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def shoot(browser: Browser, api: httpx.Client, host: str, shot: tuple[str, Fields, str]) -> None:
+    name, fields, scheme = shot
+    created = api.post("/api/v1/touchpoints", json={"slug": name.split(".")[0], **fields})
+    if created.status_code != 201:
+        raise SystemExit(f"could not add {name}: {created.text}")
+    src = f"{api.base_url}/s/{created.json()['embed_token']}.js"
+    context = browser.new_context(color_scheme=scheme, device_scale_factor=2, locale="en-US")
+    page = context.new_page()
+    page.on("console", lambda message: print(f"  {name}: {message.text}"))
+    page.goto(f"{host}/?" + urlencode({"bg": BACKGROUNDS[scheme], "src": src}))
+    page.locator("[data-scorelet] [role=radio]").first.wait_for()
+    action = ACTIONS.get(name)
+    if action:
+        option = page.locator(f"[data-scorelet] [data-score='{action[1]}']")
+        if action[0] == "hover":
+            option.hover()
+        else:
+            option.click()
+            page.locator("[data-scorelet] textarea").wait_for()
+            page.mouse.move(0, 0)
+    page.locator("#shot").screenshot(path=HERE / name)
+    context.close()
+    print(f"wrote {HERE / name}")
+
+
+def main() -> None:
+    with (
+        tempfile.TemporaryDirectory() as data,
+        scorelet(Path(data)) as api,
+        host_pages() as host,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        for shot in SHOTS:
+            shoot(browser, api, host, shot)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
