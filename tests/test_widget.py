@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -224,3 +225,12 @@ def test_loader_plus_runtime_fit_the_size_budget_in_every_language(server: LiveS
         f" + runtime {runtime} = {sizes['en'] + runtime} to {total}"
     )
     assert total <= BUDGET, f"loader + runtime is {total} bytes gzipped; the budget is {BUDGET}"
+
+
+def test_the_docs_show_every_screenshot_that_make_py_draws() -> None:
+    docs = Path(__file__).parents[1] / "docs"
+    shown = re.findall(r'src="/docs/screenshots/([\w-]+\.png)"', (docs / "widget.md").read_text())
+    drawn = re.findall(r'\(\s*"([\w-]+\.png)",', (docs / "screenshots" / "make.py").read_text())
+    present = [path.name for path in (docs / "screenshots").glob("*.png")]
+    assert len(drawn) == 5
+    assert sorted(shown) == sorted(drawn) == sorted(present)
