@@ -6,6 +6,12 @@ with its gzip bytes, ETag and SRI hash: serving it is a lookup, never a file
 read. A loader is a few hundred bytes of script carrying one touchpoint's
 config; it loads the runtime from its content-hashed URL with `integrity`, so a
 browser caches the runtime forever and re-checks only the small loader.
+
+The runtime speaks English only; a loader also carries the strings of the one
+other language its widget will speak, chosen from what the server can know
+(the page's override and `lang` when `mount` sends them, the touchpoint's
+locale, `Accept-Language`). A widget that finds it needs another language, from
+the page's `lang` under a plain script tag, asks for the loader again in it.
 """
 
 from __future__ import annotations
