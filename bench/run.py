@@ -175,6 +175,7 @@ def main(args: argparse.Namespace) -> int:
                 started = time.monotonic()
                 results[section] = runners[section](args, Path(scratch))
                 results[section]["section_seconds"] = round(time.monotonic() - started, 1)
+                args.output.write_text(json.dumps(results, indent=2) + "\n")  # so far
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     rows = table(results)
     results["table"] = rows

@@ -17,6 +17,9 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def too_large(limit: int) -> Problem:
     # Closing the connection stops the server reading (and discarding) the rest.
     return Problem(
@@ -45,7 +48,8 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         if len(body) > limit:
             raise too_large(limit)
     try:
-        data = json.loads(body, parse_constant=_no_constants)
+        # What json.loads(body, parse_constant=...) does, minus building a decoder per call.
+        data = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, RecursionError) as error:
         raise Problem(400, "malformed_json", f"the body is not valid JSON: {error}") from None
     if not isinstance(data, dict):

@@ -28,6 +28,12 @@ SERIES_PARAMS = frozenset({"interval", "tz"})
 BREAKDOWN_PARAMS = frozenset({"by"})
 
 
+def query_key(request: Request) -> bytes:
+    """The raw query string, as a cache key: `request.url` would build a URL object per poll."""
+    query: bytes = request.scope["query_string"]
+    return query
+
+
 def score_body(
     touchpoint: Touchpoint, counts: dict[int, int], impressions: int | None
 ) -> dict[str, Any]:
@@ -46,7 +52,7 @@ class ScoresApi:
         store = self.services.store
         authorize(request, store, "read")
         touchpoint = self.services.touchpoint(request.path_params["slug"])
-        key = ("score", touchpoint.id, request.url.query)
+        key = ("score", touchpoint.id, query_key(request))
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
         if cached is None:
@@ -69,7 +75,7 @@ class ScoresApi:
             spans = buckets(interval, tz, window.since, window.until, time.time())
         except SeriesError as error:
             raise bad_query(error.field, str(error)) from None
-        key = ("series", touchpoint.id, request.url.query, spans[0][0], spans[-1][1])
+        key = ("series", touchpoint.id, query_key(request), spans[0][0], spans[-1][1])
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
         if cached is None:
@@ -120,7 +126,7 @@ class ScoresApi:
             by = check_context_key(extra["by"], "by")
         except Problem as problem:
             raise bad_query("by", problem.detail) from None
-        key = ("breakdown", touchpoint.id, request.url.query)
+        key = ("breakdown", touchpoint.id, query_key(request))
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
         if cached is None:
@@ -145,7 +151,7 @@ class ScoresApi:
         window, _ = parse_window(request.query_params.multi_items())
         if window.until is not None or window.filters:
             raise bad_query("until", "/api/v1/scores takes only since; use each touchpoint's score")
-        key = ("scores", request.url.query)
+        key = ("scores", query_key(request))
         cached = self.cache.get(key, store.generation)
         if cached is None:
             generation = store.generation

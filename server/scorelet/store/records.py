@@ -24,6 +24,7 @@ class Response:
     updated_at: float
 
     def public(self, slug: str) -> dict[str, Any]:
+        created = iso(self.created_at)
         return {
             "id": self.id,
             "touchpoint": slug,
@@ -31,8 +32,9 @@ class Response:
             "comment": self.comment,
             "subject": self.subject,
             "context": dict(self.context),
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
+            "created_at": created,
+            # A new rating's two times are one float: format it once.
+            "updated_at": created if self.updated_at == self.created_at else iso(self.updated_at),
         }
 
 
