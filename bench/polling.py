@@ -152,6 +152,8 @@ def poll(
             "p99_ms": round(statistics.median(x.p99_ms for x in loads), 3),
             "cpu_us_per_request": round(statistics.median(x.cpu_us_per_request for x in loads), 1),
         }
+        rates = [x.rps for x in loads]
+        out[name]["spread"] = round(max(rates) / min(rates), 2) if min(rates) > 0 else None
         if name != "noop":
             ratios = [x.rps / n.rps for x, n in zip(loads, runs["noop"], strict=True)]
             out[name]["rps_ratio"] = round(statistics.median(ratios), 3)

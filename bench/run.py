@@ -30,6 +30,9 @@ import polling
 import widget_load
 
 SECTIONS = ("ingest", "polling", "widget", "memory")
+# A baseline whose req/s moved by more than this between rounds was disturbed by other
+# load on the machine: its ratios are flagged, and the CPU-per-request ratio is the guide.
+NOISY = 1.25
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +54,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add("--sync", choices=("full", "normal"), default="full", help="SCORELET_SYNC (default full)")
     add("--output", type=Path, default=Path(__file__).resolve().parent / "results.json")
     add("--work", type=Path, help="scratch directory (default: a temporary one)")
+    add("--report", type=Path, help="print the table of an earlier results file; run nothing")
     args = parser.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.only) - set(SECTIONS)
@@ -67,8 +71,19 @@ def _ints(text: str) -> list[int]:
 # -- targets ------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
+def cpu_ratio(noop: dict[str, Any], scorelet: dict[str, Any]) -> str:
+    """No-op CPU per request over Scorelet's: the req/s ratio a core of its own would give."""
+    return f"{noop['cpu_us_per_request'] / scorelet['cpu_us_per_request']:.2f}x"
+
+
+def verdict(ok: bool, spread: float = 1.0) -> str:
+    """PASS or MISS; "(noisy)" when the baseline's req/s varied by over NOISY between rounds."""
+    return ("PASS" if ok else "MISS") + (" (noisy)" if spread > NOISY else "")
+
+
+def spread(values: list[float]) -> float:
+    """max / min: how much a figure moved between rounds of the same run."""
+    return max(values) / min(values) if values and min(values) > 0 else 1.0
 
 
 def table(results: dict[str, Any]) -> list[dict[str, str]]:
@@ -76,21 +91,27 @@ def table(results: dict[str, Any]) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
 
     def row(what: str, value: str, base: str = "", ratio: str = "", target: str = "",
-            ok: bool | None = None) -> None:  # fmt: skip
+            ok: bool | None = None, noise: float = 1.0) -> None:  # fmt: skip
+        result = "" if ok is None else verdict(ok, noise)
         rows.append({"what": what, "scorelet": value, "baseline": base, "ratio": ratio,
-                     "target": target, "result": "" if ok is None else verdict(ok)})  # fmt: skip
+                     "target": target, "result": result})  # fmt: skip
+
+    runs = results.get("ingest", {}).get("runs", [])
 
     for c, s in results.get("ingest", {}).get("by_connections", {}).items():
         sc, no = s["scorelet"], s["noop"]
         gate = c == "64"
+        noise = spread(
+            [r["rps"] for r in runs if r["app"] == "noop" and str(r["connections"]) == c]
+        )
         row(f"ingest c={c} req/s", f"{sc['rps']:,}", f"{no['rps']:,}", f"{s['rps_ratio']:.2f}x",
-            "≥ 0.75x" if gate else "", s["rps_ratio"] >= 0.75 if gate else None)  # fmt: skip
+            "≥ 0.75x" if gate else "", s["rps_ratio"] >= 0.75 if gate else None, noise)  # fmt: skip
         row(f"ingest c={c} p50 ms", f"{sc['p50_ms']:.2f}", f"{no['p50_ms']:.2f}")
         row(f"ingest c={c} p99 ms", f"{sc['p99_ms']:.2f}", f"{no['p99_ms']:.2f}",
             f"{s['p99_ratio']:.2f}x", "≤ 3x" if gate else "",
-            s["p99_ratio"] <= 3 if gate else None)  # fmt: skip
+            s["p99_ratio"] <= 3 if gate else None, noise)  # fmt: skip
         row(f"ingest c={c} CPU µs/req", f"{sc['cpu_us_per_request']:.1f}",
-            f"{no['cpu_us_per_request']:.1f}")  # fmt: skip
+            f"{no['cpu_us_per_request']:.1f}", cpu_ratio(no, sc))  # fmt: skip
         row(f"ingest c={c} lost acks", f"{s['lost']} of {s['acks']:,}", "", "", "0",
             s["lost"] == 0 and sc["errors"] == 0)  # fmt: skip
     poll = results.get("polling", {})
@@ -99,7 +120,10 @@ def table(results: dict[str, Any]) -> list[dict[str, str]]:
         for name, goal in (("score_200", 0.8), ("score_304", 0.9)):
             row(f"GET score {name[-3:]} req/s @ {poll['responses']:,}", f"{p[name]['rps']:,}",
                 f"{p['noop']['rps']:,}", f"{p[name]['rps_ratio']:.2f}x", f"≥ {goal}x",
-                p[name]["rps_ratio"] >= goal)  # fmt: skip
+                p[name]["rps_ratio"] >= goal, p["noop"].get("spread", 1.0))  # fmt: skip
+            cpu, base = p[name]["cpu_us_per_request"], p["noop"]["cpu_us_per_request"]
+            row(f"GET score {name[-3:]} CPU µs/req", f"{cpu:.1f}", f"{base:.1f}",
+                cpu_ratio(p["noop"], p[name]))  # fmt: skip
     flat = poll.get("flatness", {})
     if flat:
         sizes = sorted(flat, key=int)
@@ -159,6 +183,9 @@ def machine() -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.report:  # only render the table of an earlier run
+        print(render(table(json.loads(args.report.read_text()))))
+        return 0
     harness.ensure_wrk()
     runners: dict[str, Callable[[argparse.Namespace, Path], dict[str, Any]]] = {
         "ingest": ingest.run,
