@@ -222,17 +222,23 @@
     };
     // Stars fill up to the hovered or focused one.
     let paint = (p) => btns.forEach((b, k) => b.classList.toggle("on", kind == "s" && k + lo <= p));
-    let choose = (s) => {
-      if (done) return;
+    // Show a score as chosen (a click, or a conversation's earlier rating) without sending it.
+    let mark = (s) => {
       sel = s;
       btns.forEach((b, k) => b.setAttribute("aria-checked", k + lo == s));
       rove(s - lo);
       paint(s);
+    };
+    let choose = (s) => {
+      if (done) return;
+      mark(s);
       // Reads `sel` when it runs, so a change of mind re-posts the same id with the new score.
       run(() => {
         let score = sel;
         let body = {id, score, context: c.context, ...(/^e\./.test(c.token) && {client: client()})};
         return send(c, "POST", "/api/v1/responses", body).then((r) => {
+          // The stored id: a conversation rated before keeps its rating's id.
+          id = r.id;
           cool(c);
           emit("score", {id, score, response: r});
         });
@@ -280,6 +286,18 @@
       }
     });
     seen.observe(wrap);
+    // A subject token is one conversation: show its earlier rating, if any, ready to change.
+    if (/^s\./.test(c.token)) fetch(c.api + "/api/v1/responses/current?token=" + encodeURIComponent(c.token), {credentials: "omit"})
+      .then((r) => r.json())
+      .then(safe((b) => {
+        let x = b.response;
+        if (x && sel == null && !dead) {
+          id = x.id;
+          ta.value = x.comment || "";
+          mark(x.score);
+        }
+      }))
+      .catch(() => 0);
     emit("ready", {shown: true, scale: c.scale, locale: lg});
   };
 
