@@ -156,3 +156,18 @@ def test_without_javascript_the_page_is_a_working_form(
     finally:
         context.close()
     assert [r[0] for r in rows(server, tp["slug"])] == [9]
+
+
+def test_the_plain_link_shows_an_earlier_rating_in_the_widget(server: LiveServer, tab: Any) -> None:
+    tp = server.add_touchpoint(scale="stars")
+    token = minted(server, tp["slug"], "conv-6")
+    with server.client() as client:
+        client.post(f"/r/{token['token']}", data={"score": "2"})
+    visit: Visit = tab(token["rating_url"])
+    page = visit.page
+    two = page.locator("[data-scorelet] [role=radio][data-score='2']")
+    two.wait_for()
+    eventually(lambda: two.get_attribute("aria-checked") == "true")
+    page.locator("[data-scorelet] [role=radio][data-score='5']").click()
+    eventually(lambda: [r[0] for r in rows(server, tp["slug"])] == [5])
+    assert visit.errors == []
