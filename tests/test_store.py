@@ -282,14 +282,15 @@ async def test_rollups_always_equal_a_recount(store: Store, path: Path) -> None:
         action = rng.random()
         when = T0 + rng.uniform(-3 * DAY, 3 * DAY)
         score = rng.randint(1, 5)
+        agent = {"agent": rng.choice("abc")}
         if action < 0.4:
-            response, _ = await record_at(store, rating(touchpoint, score), when)
+            response, _ = await record_at(store, rating(touchpoint, score, context=agent), when)
             ids.append(response.id)
             plain_ids.append(response.id)
         elif action < 0.6:
             subject = rng.choice(subjects)
             response, replaced = await record_at(
-                store, rating(touchpoint, score, subject=subject), when
+                store, rating(touchpoint, score, subject=subject, context=agent), when
             )
             if replaced is None:
                 ids.append(response.id)
@@ -318,6 +319,18 @@ async def test_rollups_always_equal_a_recount(store: Store, path: Path) -> None:
     )
     assert sorted(rollups) == sorted(per_day)
     assert raw(path, "SELECT count(*) FROM rollups WHERE count < 0") == [(0,)]
+    per_agent = raw(
+        path,
+        "SELECT json_extract(context, '$.agent'), score, count(*) FROM responses"
+        " WHERE touchpoint_id = ? AND json_extract(context, '$.agent') IS NOT NULL GROUP BY 1, 2",
+        touchpoint.id,
+    )
+    totals = raw(
+        path,
+        "SELECT value, score, count FROM context_totals WHERE touchpoint_id = ? AND count != 0",
+        touchpoint.id,
+    )
+    assert sorted(totals) == sorted(per_agent)
     everything = (T0 - 10 * DAY, T0 + 10 * DAY)
     assert (await store.counts(touchpoint.id, *everything))[0] == recount(path, touchpoint.id)
     await store.reload()  # the raw writes above bypassed the in-memory totals

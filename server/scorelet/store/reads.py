@@ -179,8 +179,9 @@ def breakdown(
 ) -> dict[str, Counts]:
     """Score counts per value of context `key` (agent, team ...) in a window.
 
-    Exact at any size: whole days from the context rollups, partial days (and
-    any extra filters) from the indexed raw responses.
+    Exact at any size: all time from the context totals, whole days from the
+    context rollups, partial days (and any extra filters) from the indexed raw
+    responses.
     """
     groups: dict[str, Counts] = {}
 
@@ -203,6 +204,15 @@ def breakdown(
 
     if filters:
         raw(since, until)
+        return groups
+    if since is None and until is None:
+        add(
+            conn.execute(
+                "SELECT value, score, count FROM context_totals"
+                " WHERE touchpoint_id = ? AND key = ?",
+                (touchpoint_id, key),
+            )
+        )
         return groups
     first, last = whole_units(since, until, DAY)
     if first >= last:

@@ -189,6 +189,34 @@ MIGRATIONS: tuple[str, ...] = (
               AND (key, value) IN (SELECT key, value FROM json_each(old.context));
     END;
     """,
+    # 3: all-time counts per context value, so an all-time breakdown (by agent,
+    # team ...) reads one row per value and score, however long the data spans.
+    """
+    CREATE TABLE context_totals (
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (touchpoint_id, key, value, score)
+    ) WITHOUT ROWID;
+
+    INSERT INTO context_totals (touchpoint_id, key, value, score, count)
+        SELECT touchpoint_id, key, value, score, sum(count) FROM context_rollups
+        GROUP BY 1, 2, 3, 4;
+
+    CREATE TRIGGER context_totals_follow_inserts AFTER INSERT ON context_rollups BEGIN
+        INSERT INTO context_totals (touchpoint_id, key, value, score, count)
+            VALUES (new.touchpoint_id, new.key, new.value, new.score, new.count)
+            ON CONFLICT DO UPDATE SET count = count + excluded.count;
+    END;
+
+    CREATE TRIGGER context_totals_follow_updates AFTER UPDATE OF count ON context_rollups BEGIN
+        UPDATE context_totals SET count = count + new.count - old.count
+            WHERE touchpoint_id = new.touchpoint_id AND key = new.key
+              AND value = new.value AND score = new.score;
+    END;
+    """,
 )
 
 

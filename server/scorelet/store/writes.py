@@ -155,7 +155,13 @@ def delete_touchpoint(conn: sqlite3.Connection, slug: str) -> None:
     row = conn.execute("SELECT id FROM touchpoints WHERE slug = ?", (slug,)).fetchone()
     if row is None:
         raise touchpoint_not_found(slug)
-    for table in ("response_context", "rollups", "hourly_rollups", "context_rollups"):
+    for table in (
+        "response_context",
+        "rollups",
+        "hourly_rollups",
+        "context_rollups",
+        "context_totals",
+    ):
         conn.execute(f"DELETE FROM {table} WHERE touchpoint_id = ?", row)
     conn.execute("DELETE FROM touchpoints WHERE id = ?", row)
 
