@@ -8,10 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import LiveServer, run_server
+from scorelet.api.cors import allow_origin
+from scorelet.api.deadlines import BodyDeadlines
 from scorelet.api.dedup import ClientWindow
+from scorelet.api.guard import Guard
 from scorelet.api.headers import html_headers
 from scorelet.api.limits import Buckets, Limits, Rate, limited_path
 from scorelet.config import SettingsError, load_settings
@@ -328,3 +332,48 @@ def test_the_hosted_page_is_strict_and_rate_limited(tight: LiveServer) -> None:
     assert page.headers["x-content-type-options"] == "nosniff"
     assert [p.status_code for p in pages[1:]] == [200, 200, 429]
     assert pages[3].headers["content-type"] == "application/problem+json"
+
+
+# -- Guard: the four jobs in one middleware, driven directly over ASGI --------------------
+
+
+async def _inner(scope: Any, receive: Any, send: Any) -> None:
+    """A stand-in handler: reads the body, accepts the origin when told to, answers JSON."""
+    message = await receive()
+    if b"allow" in message.get("body", b""):
+        allow_origin(scope, dict(scope["headers"])[b"origin"].decode())
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 201, "headers": headers})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+def guarded(burst: int = 100) -> httpx.AsyncClient:
+    limits = Limits(Rate(0.001, burst), Rate(0.001, burst), trusted_proxies=["127.0.0.1/32"])
+    app = Guard(_inner, limits=limits, deadlines=BodyDeadlines(10))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scorelet")
+
+
+async def test_guard_adds_nosniff_and_cors_only_where_the_handler_allowed() -> None:
+    origin = {"origin": "https://shop.example.com"}
+    async with guarded() as client:
+        allowed = await client.post("/api/v1/responses", content=b"allow", headers=origin)
+        refused = await client.post("/api/v1/responses", content=b"no", headers=origin)
+        private = await client.post("/api/v1/touchpoints", content=b"allow", headers=origin)
+        preflight = await client.options("/api/v1/impressions", headers=origin)
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example.com"
+    assert "access-control-allow-origin" not in refused.headers
+    assert "access-control-allow-origin" not in private.headers
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "https://shop.example.com"
+    for response in (allowed, refused, private):
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+
+
+async def test_guard_limits_the_public_paths_per_address() -> None:
+    async with guarded(burst=2) as client:
+        codes = [
+            (await client.post("/api/v1/impressions", content=b"{}")).status_code for _ in range(3)
+        ]
+        other = await client.post("/api/v1/touchpoints", content=b"{}")
+    assert codes == [201, 201, 429]
+    assert other.status_code == 201

@@ -32,6 +32,18 @@ def allow_origin(scope: Scope, origin: str) -> None:
     scope[ALLOWED] = origin
 
 
+async def preflight(scope: Scope, send: Send) -> bool:
+    """Answer a CORS preflight (any origin: see above); False if it isn't one."""
+    origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
+    if origin is None:
+        return False
+    headers = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+    headers += [(k.encode(), v.encode()) for k, v in PREFLIGHT_HEADERS.items()]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+    return True
+
+
 class PublicCors:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,16 +56,7 @@ class PublicCors:
         if origin is None:
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "OPTIONS":
-            headers = {"access-control-allow-origin": origin, "vary": "Origin", **PREFLIGHT_HEADERS}
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 204,
-                    "headers": [(k.encode(), v.encode("latin-1")) for k, v in headers.items()],
-                }
-            )
-            await send({"type": "http.response.body", "body": b""})
+        if scope["method"] == "OPTIONS" and await preflight(scope, send):
             return
 
         async def send_with_cors(message: Message) -> None:
