@@ -242,6 +242,7 @@ def derived_tables(database: Path) -> dict[str, list[tuple[Any, ...]]]:
         "rollups": "SELECT * FROM rollups WHERE count != 0",
         "hourly_rollups": "SELECT * FROM hourly_rollups WHERE count != 0",
         "context_rollups": "SELECT * FROM context_rollups WHERE count != 0",
+        "context_totals": "SELECT * FROM context_totals WHERE count != 0",
         "response_context": "SELECT * FROM response_context",
     }
     with contextlib.closing(sqlite3.connect(database)) as conn:
