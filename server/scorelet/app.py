@@ -12,17 +12,16 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from scorelet.api import Services, routes
-from scorelet.api.cors import PublicCors
-from scorelet.api.deadlines import BodyDeadlines, BodyTimeout
-from scorelet.api.headers import Nosniff
-from scorelet.api.limits import Limits, Rate, RateLimit
+from scorelet.api.deadlines import BodyDeadlines
+from scorelet.api.guard import Guard
+from scorelet.api.limits import Limits, Rate
 from scorelet.api.requests import RequestMetrics
-from scorelet.demo import DEMO_TOUCHPOINTS
 from scorelet.config import Settings, resolve_secrets
+from scorelet.demo import DEMO_TOUCHPOINTS
 from scorelet.errors import Problem, handle_crash, handle_http, handle_problem
 from scorelet.store import Store
-from scorelet.touchpoints import new_touchpoint_fields
 from scorelet.tokens import Signer
+from scorelet.touchpoints import new_touchpoint_fields
 
 log = logging.getLogger("scorelet")
 MAINTENANCE_INTERVAL = 1.0
@@ -44,10 +43,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(settings.database, settings.synchronous)
+        services.store = store
         if demo and not store.touchpoints():
             for fields in DEMO_TOUCHPOINTS:
                 await store.create_touchpoint(new_touchpoint_fields(fields))
-        services.store = store
         maintenance = asyncio.create_task(_maintain(store), name="scorelet-maintenance")
         if on_ready is not None:
             on_ready(store)
@@ -64,10 +63,7 @@ def create_app(
         routes=routes(services),
         middleware=[
             Middleware(RequestMetrics, stats=services.stats),
-            Middleware(Nosniff),
-            Middleware(RateLimit, limits=limits),
-            Middleware(BodyTimeout, deadlines=BodyDeadlines(settings.body_timeout)),
-            Middleware(PublicCors),
+            Middleware(Guard, limits=limits, deadlines=BodyDeadlines(settings.body_timeout)),
         ],
         exception_handlers={
             Problem: handle_problem,

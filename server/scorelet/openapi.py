@@ -66,6 +66,11 @@ SCHEMAS: dict[str, Schema] = {
                     "format": "uuid",
                     "description": "client-made id: re-posting it changes the same rating",
                 },
+                "client": {
+                    **STRING,
+                    "pattern": "^[A-Za-z0-9_-]{16,64}$",
+                    "description": "a random id the browser keeps: one rating per browser",
+                },
             },
             ["token", "score"],
         ),
@@ -223,9 +228,19 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 
+RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait before trying again", "schema": INTEGER}
+}
+
+
 def problems(*statuses: int) -> dict[str, Any]:
     content = {"application/problem+json": {"schema": ref("Problem")}}
-    return {str(s): {"description": "problem details", "content": content} for s in statuses}
+    answers: dict[str, Any] = {}
+    for status in statuses:
+        answers[str(status)] = {"description": "problem details", "content": content}
+        if status in (429, 503):
+            answers[str(status)]["headers"] = RETRY_AFTER
+    return answers
 
 
 def json_body(schema: str, *, plain: bool = False) -> dict[str, Any]:
@@ -544,7 +559,7 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     **ok(201, "Response", "stored and committed"),
                     **ok(200, "Response", "an earlier rating (same id or subject) was replaced"),
-                    **problems(400, 403, 404, 409, 413, 415, 422),
+                    **problems(400, 403, 404, 408, 409, 413, 415, 422, 429, 503),
                 },
             }
         },
@@ -555,7 +570,7 @@ def paths() -> dict[str, Any]:
                 "requestBody": json_body("CommentUpdate", plain=True),
                 "responses": {
                     **ok(200, "Response", "updated"),
-                    **problems(400, 403, 404, 409, 413, 415, 422),
+                    **problems(400, 403, 404, 408, 409, 413, 415, 422, 429, 503),
                 },
             }
         },
@@ -565,7 +580,7 @@ def paths() -> dict[str, Any]:
                 "requestBody": json_body("TokenOnly", plain=True),
                 "responses": {
                     **ok(204, None, "counted"),
-                    **problems(400, 403, 404, 413, 415, 422),
+                    **problems(400, 403, 404, 408, 413, 415, 422, 429, 503),
                 },
             }
         },

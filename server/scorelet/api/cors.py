@@ -3,7 +3,7 @@
 Which origins may use a touchpoint is only known once the handler has
 verified the token in the body, so the handler decides: `allow_origin`
 (called by `check_origin` in claims.py once the origin passes) marks the
-request, and this middleware adds `Access-Control-Allow-Origin` to marked
+request, and `Guard` adds `Access-Control-Allow-Origin` to marked
 responses only. An origin a touchpoint doesn't list never gets CORS headers,
 not even on its 403; nor does a request refused before its token was
 checked. A touchpoint without origins accepts any, and so echoes any.
@@ -16,7 +16,7 @@ send no CORS headers at all.
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 PUBLIC_PREFIXES = ("/api/v1/responses", "/api/v1/impressions")
 ALLOWED = "scorelet.cors_origin"
@@ -42,30 +42,3 @@ async def preflight(scope: Scope, send: Send) -> bool:
     await send({"type": "http.response.start", "status": 204, "headers": headers})
     await send({"type": "http.response.body", "body": b""})
     return True
-
-
-class PublicCors:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PUBLIC_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
-        if origin is None:
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] == "OPTIONS" and await preflight(scope, send):
-            return
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(b"vary", b"Origin")]
-                allowed = scope.get(ALLOWED)
-                if allowed is not None:
-                    extra.append((b"access-control-allow-origin", allowed.encode("latin-1")))
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)

@@ -3,10 +3,10 @@
 uvicorn limits the wait between requests but not the wait for a body, so a
 client could hold a connection and a task open for ever by trickling bytes.
 A timer per request would cost microseconds on every submission; instead
-`BodyTimeout` registers the request's task in a dict (a few hundred
+`Guard` registers the request's task in a dict (a few hundred
 nanoseconds) until the last body chunk arrives, and one timer, armed only
 while bodies are being read, wakes once a second and cancels the reads past
-their deadline. The middleware turns that cancellation into 408
+their deadline. `Guard` turns that cancellation into 408
 `body_timeout`, so every endpoint that reads a body is covered.
 """
 
@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from scorelet.errors import Problem, problem_response
 
 SWEEP_INTERVAL = 1.0
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
@@ -58,42 +54,3 @@ class BodyDeadlines:
             asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
         else:
             self._armed = False
-
-
-class BodyTimeout:
-    """Answers 408 when a request's body isn't complete within the deadline."""
-
-    def __init__(self, app: ASGIApp, deadlines: BodyDeadlines) -> None:
-        self.app = app
-        self.deadlines = deadlines
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        task = asyncio.current_task()
-        if scope["type"] != "http" or scope["method"] in _BODYLESS or task is None:
-            await self.app(scope, receive, send)
-            return
-        deadlines = self.deadlines
-        started = False
-
-        async def receive_in_time() -> Message:
-            message = await receive()
-            if not message.get("more_body", False):
-                deadlines.finish(task)
-            return message
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
-        deadlines.start(task)
-        try:
-            await self.app(scope, receive_in_time, send_tracked)
-        except asyncio.CancelledError:
-            if not deadlines.timed_out(task) or started:
-                raise
-            detail = f"the request body took more than {deadlines.seconds:g} s to arrive"
-            problem = Problem(408, "body_timeout", detail, headers={"Connection": "close"})
-            await problem_response(problem)(scope, receive, send)
-        finally:
-            deadlines.finish(task)

@@ -8,9 +8,6 @@ request, a few microseconds together; see PERF-NOTES):
 - a time limit on reading the body, against slow-loris uploads (deadlines.py);
 - CORS on the public endpoints, for origins the handler accepted (cors.py);
 - `X-Content-Type-Options: nosniff` on every answer (headers.py).
-
-It does what `Nosniff`, `RateLimit`, `BodyTimeout` and `PublicCors` do as
-four layers; those stay until the app's middleware list switches to `Guard`.
 """
 
 from __future__ import annotations

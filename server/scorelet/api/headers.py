@@ -4,14 +4,12 @@ HTML pages (the hosted rating page `/r/{token}`) build their headers with
 `html_headers`: a Content-Security-Policy that allows only this server's own
 scripts, styles and requests (the widget needs no inline script, inline style
 or eval), the framing policy from SCORELET_FRAME_ANCESTORS, and no Referer,
-because the page's URL carries a token. `Nosniff` adds
+because the page's URL carries a token. `Guard` adds
 `X-Content-Type-Options: nosniff` to every response that doesn't set it, so
 no JSON or JavaScript answer can be sniffed into something else.
 """
 
 from __future__ import annotations
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
@@ -42,22 +40,3 @@ def html_headers(frame_ancestors: str, style_src: str = "'self'") -> dict[str, s
     if frame_ancestors.strip() == "'none'":
         headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
     return headers
-
-
-class Nosniff:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_nosniff(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                if not any(name == NOSNIFF[0] for name, _ in headers):
-                    message["headers"] = [*headers, NOSNIFF]
-            await send(message)
-
-        await self.app(scope, receive, send_nosniff)

@@ -24,9 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from scorelet.errors import Problem, problem_response
+from scorelet.errors import Problem
 
 MAX_BUCKETS = 100_000
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -139,24 +139,3 @@ def limited_path(method: str, path: str) -> bool:
             method == "PATCH" and path.startswith("/api/v1/responses/")
         )
     return path.startswith("/r/")
-
-
-class RateLimit:
-    """Refuses a client over its per-IP rate with 429 before the request is read."""
-
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and self.limits.enabled
-            and limited_path(scope["method"], scope["path"])
-        ):
-            try:
-                self.limits.check_ip(self.limits.client_ip(scope))
-            except Problem as problem:
-                await problem_response(problem)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
