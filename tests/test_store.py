@@ -850,3 +850,22 @@ async def test_a_full_disk_is_a_503_and_marks_the_writer_unhealthy(store: Store)
     await store.record_response(rating(touchpoint, 4))
     assert store.writer.healthy
     assert store.totals(touchpoint.id)[0] == {5: 1, 4: 1}
+
+
+async def test_a_failed_single_statement_write_leaves_nothing_without_a_savepoint(
+    store: Store, path: Path
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    ghost = NewResponse(touchpoint.id + 1000, 5, None, None, {"agent": "a"})  # no such touchpoint
+    results = await asyncio.gather(
+        store.record_response(rating(touchpoint, 4)),
+        store.record_response(ghost),
+        store.record_response(rating(touchpoint, 2)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert recount(path, touchpoint.id) == {4: 1, 2: 1}
+    assert raw(
+        path, "SELECT count(*) FROM rollups WHERE touchpoint_id = ?", ghost.touchpoint_id
+    ) == [(0,)]
+    assert raw(path, "SELECT count(*) FROM context_rollups") == [(0,)]

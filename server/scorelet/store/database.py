@@ -190,7 +190,9 @@ class Store:
     async def record_response(self, new: NewResponse) -> tuple[Response, int | None]:
         """Store a rating; returns it and the score it replaced (None: a new rating)."""
         return await self.writer.write(
-            partial(writes.record_response, new=new, now=time.time()), self._count_response
+            partial(writes.record_response, new=new, now=time.time()),
+            self._count_response,
+            single_statement=True,
         )
 
     def _count_response(self, result: tuple[Response, int | None]) -> None:
@@ -221,7 +223,9 @@ class Store:
             now=time.time(),
         )
         return await self.writer.write(
-            write, lambda response: self._changed_now(response.touchpoint_id, scored=False)
+            write,
+            lambda response: self._changed_now(response.touchpoint_id, scored=False),
+            single_statement=True,
         )
 
     async def record_impression(self, touchpoint_id: int) -> None:
@@ -231,7 +235,9 @@ class Store:
 
         hour = int(time.time() // 3600)
         await self.writer.write(
-            partial(writes.record_impression, touchpoint_id=touchpoint_id, hour=hour), counted
+            partial(writes.record_impression, touchpoint_id=touchpoint_id, hour=hour),
+            counted,
+            single_statement=True,
         )
 
     async def response(self, response_id: str) -> Response | None:

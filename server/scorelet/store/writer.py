@@ -25,7 +25,7 @@ T = TypeVar("T")
 log = logging.getLogger("scorelet.writer")
 Write = Callable[[sqlite3.Connection], Any]
 OnCommit = Callable[[Any], None]
-Item = tuple[Write, "asyncio.Future[Any]", OnCommit | None]
+Item = tuple[Write, "asyncio.Future[Any]", OnCommit | None, bool]
 MAX_BATCH = 512
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, MAX_BATCH)
 
@@ -66,18 +66,26 @@ class Writer:
         return self._queue.qsize()
 
     async def write(
-        self, fn: Callable[[sqlite3.Connection], T], on_commit: Callable[[T], None] | None = None
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        on_commit: Callable[[T], None] | None = None,
+        single_statement: bool = False,
     ) -> T:
         """Queue `fn` and wait until the transaction that ran it has committed.
 
         `on_commit(result)` runs in the writer task right after the commit, in
         commit order, before anyone sees the result: the place to keep
         in-memory copies exactly in step with the database.
+
+        A write that changes the database with one statement at most (after any
+        reads) may say `single_statement`: SQLite undoes a failed statement by
+        itself, so it needs no savepoint, which saves a quarter of a rating's
+        cost in the writer.
         """
         if self._task is None or self._task.done():
             raise RuntimeError("the writer is not running")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((fn, future, on_commit))
+        self._queue.put_nowait((fn, future, on_commit, single_statement))
         return await future
 
     async def stop(self) -> None:
@@ -107,11 +115,12 @@ class Writer:
 
     async def _commit(self, batch: list[Item]) -> None:
         try:
-            outcomes = await in_thread(self._conn, _apply, [fn for fn, _, _ in batch])
+            writes = [(fn, single) for fn, _, _, single in batch]
+            outcomes = await in_thread(self._conn, _apply, writes)
         except Exception as error:  # the commit itself failed: nobody's write landed
             self.last_error = f"{type(error).__name__}: {error}"
             log.error("a batch of %d writes failed to commit: %s", len(batch), self.last_error)
-            for _, future, _ in batch:
+            for _, future, _, _ in batch:
                 if not future.done():
                     future.set_exception(unavailable(error))
             return
@@ -121,7 +130,7 @@ class Writer:
         self.batches += 1
         self.writes += len(batch)
         self.batch_sizes[bisect.bisect_left(BATCH_BUCKETS, len(batch))] += 1
-        for (_, future, on_commit), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_, future, on_commit, _), (ok, value) in zip(batch, outcomes, strict=True):
             if ok and on_commit is not None:
                 try:
                     on_commit(value)
@@ -149,11 +158,17 @@ def unavailable(error: Exception) -> Exception:
     return error
 
 
-def _apply(conn: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
+def _apply(conn: sqlite3.Connection, writes: list[tuple[Write, bool]]) -> list[tuple[bool, Any]]:
     outcomes: list[tuple[bool, Any]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for fn in writes:
+        for fn, single_statement in writes:
+            if single_statement:
+                try:
+                    outcomes.append((True, fn(conn)))
+                except Exception as error:
+                    outcomes.append((False, error))
+                continue
             conn.execute("SAVEPOINT write")
             try:
                 outcomes.append((True, fn(conn)))

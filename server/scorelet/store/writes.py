@@ -1,8 +1,10 @@
 """Write operations: plain functions of a sqlite3 connection, run by the writer.
 
-Each runs inside the writer's transaction (under its own savepoint), so a
-`Problem` raised half-way leaves nothing behind. Rollups are kept by triggers
-(see schema.py), not here.
+Each runs inside the writer's transaction. Those that change the database
+with one statement after their checks (recording a rating, a comment, an
+impression) run without a savepoint: a failed statement undoes itself. The
+others run under a savepoint, so a `Problem` raised half-way leaves nothing
+behind. Rollups are kept by triggers (see schema.py), not here.
 """
 
 from __future__ import annotations
