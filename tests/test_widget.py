@@ -227,9 +227,11 @@ def test_loader_plus_runtime_fit_the_size_budget_in_every_language(server: LiveS
     assert total <= BUDGET, f"loader + runtime is {total} bytes gzipped; the budget is {BUDGET}"
 
 
-def test_the_docs_show_every_screenshot_that_make_py_draws() -> None:
-    docs = Path(__file__).parents[1] / "docs"
-    shown = re.findall(r'src="/docs/screenshots/([\w-]+\.png)"', (docs / "widget.md").read_text())
+def test_the_readme_shows_every_screenshot_that_make_py_draws() -> None:
+    root = Path(__file__).parents[1]
+    docs = root / "docs"
+    readme = (root / "README.md").read_text()
+    shown = re.findall(r'src="/docs/screenshots/([\w-]+\.png)"', readme)
     drawn = re.findall(r'\(\s*"([\w-]+\.png)",', (docs / "screenshots" / "make.py").read_text())
     present = [path.name for path in (docs / "screenshots").glob("*.png")]
     assert len(drawn) == 5
