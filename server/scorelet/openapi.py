@@ -41,6 +41,18 @@ CONTEXT = {
     "additionalProperties": {"type": "string", "maxLength": MAX_CONTEXT_VALUE},
 }
 GROUP = obj({"count": INTEGER, "percent": nullable(NUMBER)})
+SETTINGS: dict[str, Schema] = {
+    "question": nullable(STRING),
+    "low_label": nullable(STRING),
+    "high_label": nullable(STRING),
+    "comment_prompt": nullable(STRING),
+    "thank_you": nullable(STRING),
+    "locale": nullable(STRING),
+    "origins": {"type": "array", "items": STRING},
+    "satisfied_from": nullable(INTEGER),
+    "cooldown_days": INTEGER,
+    "active": {"type": "boolean"},
+}
 
 SCHEMAS: dict[str, Schema] = {
     "Problem": obj(
@@ -93,21 +105,7 @@ SCHEMAS: dict[str, Schema] = {
             "updated_at": TIME,
         }
     ),
-    "TouchpointSettings": obj(
-        {
-            "question": nullable(STRING),
-            "low_label": nullable(STRING),
-            "high_label": nullable(STRING),
-            "comment_prompt": nullable(STRING),
-            "thank_you": nullable(STRING),
-            "locale": nullable(STRING),
-            "origins": {"type": "array", "items": STRING},
-            "satisfied_from": nullable(INTEGER),
-            "cooldown_days": INTEGER,
-            "active": {"type": "boolean"},
-        },
-        [],
-    ),
+    "TouchpointSettings": obj(SETTINGS, []),
     "NewTouchpoint": {
         "allOf": [
             ref("TouchpointSettings"),
@@ -137,16 +135,7 @@ SCHEMAS: dict[str, Schema] = {
             "scale": STRING,
             "min": INTEGER,
             "max": INTEGER,
-            "question": nullable(STRING),
-            "low_label": nullable(STRING),
-            "high_label": nullable(STRING),
-            "comment_prompt": nullable(STRING),
-            "thank_you": nullable(STRING),
-            "locale": nullable(STRING),
-            "origins": {"type": "array", "items": STRING},
-            "satisfied_from": nullable(INTEGER),
-            "cooldown_days": INTEGER,
-            "active": {"type": "boolean"},
+            **SETTINGS,
             "embed_token": STRING,
             "embed_url": STRING,
         }
