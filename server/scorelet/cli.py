@@ -413,7 +413,8 @@ def render_score(body: dict[str, Any]) -> str:
     interval = body["interval"]
     unit = "%" if body["metric"] == "csat" else ""
     lines = [
-        f"{body['touchpoint']}: {name} {body['score']}{unit} from {body['responses']} responses"
+        f"{body['touchpoint']}: {name} {body['score']}{unit} from {body['responses']}"
+        f" response{'s' if body['responses'] != 1 else ''}"
         f" (95% interval {interval['low']} to {interval['high']})"
     ]
     if body["metric"] == "csat":

@@ -12,7 +12,7 @@ SCOPES = ("read", "admin", "mint")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scorelet"'}
 
 
-def authorize(request: Request, store: Store, scope: str) -> ApiKey:
+async def authorize(request: Request, store: Store, scope: str) -> ApiKey:
     """The caller's key if it is valid, live and has `scope` (admin has every scope)."""
     header = request.headers.get("authorization")
     if not header:
@@ -27,6 +27,10 @@ def authorize(request: Request, store: Store, scope: str) -> ApiKey:
     key = key.strip()
     key_id = api_key_id(key) if scheme.lower() == "bearer" else None
     record = store.api_key(key_id) if key_id else None
+    if record is None and key_id is not None:
+        # A key made by `scorelet key create` a moment ago: look before refusing.
+        await store.refresh_if_changed()
+        record = store.api_key(key_id)
     if record is None or record.revoked_at is not None or not api_key_matches(key, record.hash):
         raise Problem(401, "bad_api_key", "the API key is unknown or revoked", headers=_CHALLENGE)
     if record.scope not in (scope, "admin"):

@@ -59,7 +59,7 @@ class ChatApi:
 
     async def mint(self, request: Request) -> Response:
         """`POST /api/v1/tokens` (mint key): a subject token, its page URL and embed snippets."""
-        authorize(request, self.services.store, "mint")
+        await authorize(request, self.services.store, "mint")
         body = await read_json(request, self.services.settings.max_body)
         only_fields(body, MINT_FIELDS)
         slug = check_slug(require(body, "touchpoint"), "touchpoint")

@@ -71,7 +71,7 @@ class ListingApi:
 
     async def responses(self, request: Request) -> Response:
         store = self.services.store
-        authorize(request, store, "read")
+        await authorize(request, store, "read")
         touchpoint = self.services.touchpoint(request.path_params["slug"])
         window, params = parse_window(request.query_params.multi_items(), LIST_PARAMS)
         subject = params.get("subject")

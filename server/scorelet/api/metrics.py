@@ -126,7 +126,7 @@ class MetricsApi:
         header = request.headers.get("authorization", "")
         if not (token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode())):
             try:
-                authorize(request, self.services.store, "read")
+                await authorize(request, self.services.store, "read")
             except Problem as problem:
                 problem.detail += " (or the SCORELET_METRICS_TOKEN)" if token else ""
                 raise

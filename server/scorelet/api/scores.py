@@ -50,7 +50,7 @@ class ScoresApi:
 
     async def score(self, request: Request) -> Response:
         store = self.services.store
-        authorize(request, store, "read")
+        await authorize(request, store, "read")
         touchpoint = self.services.touchpoint(request.path_params["slug"])
         key = ("score", touchpoint.id, query_key(request))
         generation = store.scored_at(touchpoint.id)
@@ -66,7 +66,7 @@ class ScoresApi:
 
     async def series(self, request: Request) -> Response:
         store = self.services.store
-        authorize(request, store, "read")
+        await authorize(request, store, "read")
         touchpoint = self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), SERIES_PARAMS)
         interval = extra.get("interval", "day")
@@ -117,7 +117,7 @@ class ScoresApi:
 
     async def breakdown(self, request: Request) -> Response:
         store = self.services.store
-        authorize(request, store, "read")
+        await authorize(request, store, "read")
         touchpoint = self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), BREAKDOWN_PARAMS)
         if "by" not in extra:
@@ -147,7 +147,7 @@ class ScoresApi:
     async def all_scores(self, request: Request) -> Response:
         """Every touchpoint's score in one call, for a dashboard's first paint."""
         store = self.services.store
-        authorize(request, store, "read")
+        await authorize(request, store, "read")
         window, _ = parse_window(request.query_params.multi_items())
         if window.until is not None or window.filters:
             raise bad_query("until", "/api/v1/scores takes only since; use each touchpoint's score")

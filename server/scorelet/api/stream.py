@@ -39,7 +39,7 @@ class StreamApi:
 
     async def stream(self, request: Request) -> Response:
         store = self.services.store
-        authorize(request, store, "read")
+        await authorize(request, store, "read")
         wanted = self._touchpoints(store, request.query_params.get("touchpoints"))
         last_id = request.headers.get("last-event-id", "").strip()
         since = int(last_id) if last_id.isdigit() and len(last_id) < 20 else None

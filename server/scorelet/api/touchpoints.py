@@ -28,17 +28,17 @@ class TouchpointsApi:
         }
 
     async def list(self, request: Request) -> Response:
-        authorize(request, self.services.store, "read")
+        await authorize(request, self.services.store, "read")
         touchpoints = self.services.store.touchpoints()
         return answer(request, prepare({"touchpoints": [self._public(tp) for tp in touchpoints]}))
 
     async def show(self, request: Request) -> Response:
-        authorize(request, self.services.store, "read")
+        await authorize(request, self.services.store, "read")
         touchpoint = self.services.touchpoint(request.path_params["slug"])
         return answer(request, prepare(self._public(touchpoint)))
 
     async def create(self, request: Request) -> Response:
-        authorize(request, self.services.store, "admin")
+        await authorize(request, self.services.store, "admin")
         body = await read_json(request, self.services.settings.max_body)
         touchpoint = await self.services.store.create_touchpoint(new_touchpoint_fields(body))
         return JSONResponse(
@@ -48,7 +48,7 @@ class TouchpointsApi:
         )
 
     async def update(self, request: Request) -> Response:
-        authorize(request, self.services.store, "admin")
+        await authorize(request, self.services.store, "admin")
         touchpoint = self.services.touchpoint(request.path_params["slug"])
         body = await read_json(request, self.services.settings.max_body)
         rotate = body.pop("rotate_token", False)
@@ -59,7 +59,7 @@ class TouchpointsApi:
         return JSONResponse(self._public(updated))
 
     async def delete(self, request: Request) -> Response:
-        authorize(request, self.services.store, "admin")
+        await authorize(request, self.services.store, "admin")
         await self.services.store.delete_touchpoint(
             self.services.touchpoint(request.path_params["slug"]).slug
         )

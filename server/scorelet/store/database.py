@@ -156,6 +156,10 @@ class Store:
     async def maintain(self) -> None:
         """Once a second: checkpoint the WAL outside any commit, and pick up CLI changes."""
         await in_thread(self._reader, _checkpoint, "PASSIVE")
+        await self.refresh_if_changed()
+
+    async def refresh_if_changed(self) -> None:
+        """Reload what is kept in memory if another process changed the file."""
         if await in_thread(self._writer_conn, _data_version) != self._data_version:
             await self.reload()
 
