@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scorelet.timeutil import DAY, day_of, iso, parse_instant
+from scorelet.timeutil import DAY, iso, parse_instant
 
 # Anchors everyone can check: 1e9 s is 2001-09-09T01:46:40Z, 1.7e9 s is 2023-11-14T22:13:20Z.
 BILLION = 1_000_000_000
@@ -70,11 +70,3 @@ def test_iso_formats_utc_with_milliseconds_and_z() -> None:
 
 def test_iso_and_parse_instant_round_trip() -> None:
     assert parse_instant(iso(1_700_000_000.125)) == 1_700_000_000.125
-
-
-@pytest.mark.parametrize(
-    ("epoch", "day"),
-    [(0, 0), (DAY - 0.001, 0), (DAY, 1), (-0.5, -1), (-DAY, -1), (BILLION, 11574)],
-)
-def test_day_of_is_the_utc_day_number_rounding_down(epoch: float, day: int) -> None:
-    assert day_of(epoch) == day

@@ -8,7 +8,7 @@ import pytest
 
 from scorelet.errors import Problem
 from scorelet.scales import parse_scale
-from scorelet.touchpoints import Touchpoint, changed_fields, new_touchpoint_fields, scale_of
+from scorelet.touchpoints import Touchpoint, changed_fields, new_touchpoint_fields
 
 STARS = parse_scale("stars")
 NPS = parse_scale("nps")
@@ -178,7 +178,3 @@ def test_touchpoint_public_shape_includes_scale_bounds() -> None:
     assert public["origins"] == ["https://a.example"]
     assert "id" not in public
     assert "token_version" not in public
-
-
-def test_scale_of_reads_a_stored_scale_name() -> None:
-    assert scale_of("numeric:4").high == 4

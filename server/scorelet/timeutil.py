@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 
@@ -31,8 +30,3 @@ def parse_instant(text: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
-
-
-def day_of(epoch: float) -> int:
-    """The UTC day number (days since 1970-01-01) an instant falls on."""
-    return math.floor(epoch / DAY)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scorelet.errors import Problem, invalid
-from scorelet.scales import Scale, ScaleError, parse_scale, satisfied_threshold, scale_for
+from scorelet.scales import Scale, ScaleError, satisfied_threshold, scale_for
 from scorelet.validation import (
     check_int,
     check_locale,
@@ -134,8 +134,3 @@ def changed_fields(metric: str, scale: Scale, body: Mapping[str, Any]) -> dict[s
             except ScaleError as error:
                 raise _scale_problem(error) from None
     return fields
-
-
-def scale_of(name: str) -> Scale:
-    """The Scale for a name already validated and stored."""
-    return parse_scale(name)

@@ -8,7 +8,6 @@ from scorelet.errors import Problem
 from scorelet.store import ApiKey, Store
 from scorelet.tokens import api_key_id, api_key_matches
 
-SCOPES = ("read", "admin", "mint")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scorelet"'}
 
 

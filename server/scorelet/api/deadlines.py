@@ -16,7 +16,6 @@ import asyncio
 import time
 
 SWEEP_INTERVAL = 1.0
-_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
 class BodyDeadlines:
