@@ -131,12 +131,12 @@ def test_context_key_length_limit() -> None:
     assert check_context({"k" * MAX_CONTEXT_KEY: "v"})
     problem = _refused(
         "bad_context_key",
-        f"context.{'k' * (MAX_CONTEXT_KEY + 1)}"[: MAX_CONTEXT_KEY + 20],
+        f"context.{'k' * MAX_CONTEXT_KEY}",  # the key, cut to the longest allowed
         check_context,
         {"k" * (MAX_CONTEXT_KEY + 1): "v"},
     )
     assert problem.field is not None
-    assert len(problem.field) <= MAX_CONTEXT_KEY + 20
+    assert len(problem.field) == len("context.") + MAX_CONTEXT_KEY
 
 
 @pytest.mark.parametrize("key", ["", "a b", "agent\n", "ägent", "a/b", "a:b"])

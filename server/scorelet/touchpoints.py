@@ -20,6 +20,7 @@ from scorelet.validation import (
     check_optional_text,
     check_origins,
     check_slug,
+    only_fields,
 )
 
 TEXT_LIMITS = {
@@ -83,10 +84,7 @@ def _scale_problem(error: ScaleError) -> Problem:
 
 def new_touchpoint_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     """Validated columns for a new touchpoint from `slug`, `metric`, `scale` and options."""
-    unknown = set(body) - CREATABLE
-    if unknown:
-        name = sorted(unknown)[0]
-        raise invalid(name, f"unknown field {name!r}", "unknown_field")
+    only_fields(body, CREATABLE)
     slug = check_slug(body.get("slug"))
     metric = body.get("metric")
     if metric is None:

@@ -107,7 +107,7 @@ def check_context(value: Any, field: str = "context") -> dict[str, str]:
             field, f"{field} has more than {MAX_CONTEXT_KEYS} keys", code="too_many_context_keys"
         )
     for key, item in value.items():
-        check_context_key(key, f"{field}.{key}"[: MAX_CONTEXT_KEY + 20])
+        check_context_key(key, f"{field}.{key[:MAX_CONTEXT_KEY]}")
         check_text(item, f"{field}.{key}", MAX_CONTEXT_VALUE)
     return dict(value)
 

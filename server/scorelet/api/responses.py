@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,7 +37,9 @@ class ResponsesApi:
         self.services = services
         self.clients = ClientWindow(EDIT_WINDOW)
 
-    async def _bearer(self, request: Request, allowed: frozenset[str]) -> tuple[dict, Bearer]:  # type: ignore[type-arg]
+    async def _bearer(
+        self, request: Request, allowed: frozenset[str]
+    ) -> tuple[dict[str, Any], Bearer]:
         body = await read_json(request, self.services.settings.max_body)
         only_fields(body, allowed)
         bearer = resolve_token(self.services.signer, self.services.store, body.get("token"))
