@@ -4,7 +4,7 @@
 (schema, migrations, touchpoints, a read key). `bulk_fill` then appends
 ratings straight into the SQLite file before a server opens it: it drops the
 `responses` triggers and indexes, inserts the rows in key order with
-`executemany`, derives the rollups and the context index for the new rows in
+`executemany`, derives the rollups for the new rows in
 set-based SQL (the same rows the triggers would have written, which the
 smoke test checks), and puts the triggers and indexes back. Ten million
 ratings take minutes this way instead of the better part of an hour.
@@ -29,10 +29,6 @@ from scorelet.store.records import RESPONSE_COLUMNS
 from scorelet.tokens import Signer
 
 DAY = 86400
-# The context index for the new rows (rowid > ?), as the schema's trigger writes it.
-CONTEXT_ROWS = """INSERT INTO response_context (response_id, key, value, touchpoint_id)
-    SELECT r.id, j.key, j.value, r.touchpoint_id FROM responses r, json_each(r.context) j
-    WHERE r.rowid > ?"""
 UPSERT = " ON CONFLICT DO UPDATE SET count = count + excluded.count"
 
 
@@ -160,10 +156,7 @@ class Tally:
 
 
 def _schema_objects(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
-    """(type, name, sql) of the triggers and explicit indexes on `responses`.
-
-    The context index stays: its rows arrive in key order, which is cheaper than a rebuild.
-    """
+    """(type, name, sql) of the triggers and explicit indexes on `responses`."""
     found = conn.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index')"
         " AND tbl_name = 'responses' AND sql IS NOT NULL"
@@ -182,9 +175,7 @@ def bulk_fill(
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA cache_size = -1000000")
         conn.execute("PRAGMA temp_store = MEMORY")
-        last_rowid, first = conn.execute(
-            "SELECT coalesce(max(rowid), 0), count(*) FROM responses"
-        ).fetchone()
+        first = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
         objects = _schema_objects(conn)
         conn.execute("BEGIN")
         try:
@@ -195,7 +186,6 @@ def bulk_fill(
                 f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 ratings(touchpoint, first, count, spread, tally),
             )
-            conn.execute(CONTEXT_ROWS, (last_rowid,))
             tp = touchpoint.id
             conn.executemany(
                 "INSERT INTO rollups (touchpoint_id, day, score, count) VALUES (?, ?, ?, ?)"
@@ -243,7 +233,6 @@ def derived_tables(database: Path) -> dict[str, list[tuple[Any, ...]]]:
         "hourly_rollups": "SELECT * FROM hourly_rollups WHERE count != 0",
         "context_rollups": "SELECT * FROM context_rollups WHERE count != 0",
         "context_totals": "SELECT * FROM context_totals WHERE count != 0",
-        "response_context": "SELECT * FROM response_context",
     }
     with contextlib.closing(sqlite3.connect(database)) as conn:
         return {name: sorted(conn.execute(sql).fetchall()) for name, sql in queries.items()}

@@ -528,7 +528,8 @@ async def test_delete_touchpoint_removes_its_responses_and_rollups(
         await store.record_impression(touchpoint.id)
     await store.delete_touchpoint("doomed")
     assert store.touchpoint("doomed") is None
-    for table in ("responses", "rollups", "impressions", "response_context"):
+    tables = ("responses", "rollups", "hourly_rollups", "context_rollups", "context_totals")
+    for table in (*tables, "impressions"):
         rows = raw(path, f"SELECT count(*) FROM {table} WHERE touchpoint_id = ?", doomed.id)
         assert rows == [(0,)], table
     assert recount(path, kept.id) == {5: 1, 3: 1}
@@ -834,6 +835,51 @@ def test_migration_2_backfills_hourly_and_context_rollups(tmp_path: Path) -> Non
     conn.close()
     assert hourly == {s: 10 for s in range(1, 6)}
     assert per_agent == (50,)
+
+
+def test_migration_4_keeps_one_insert_trigger_and_counts_context_without_an_index(
+    tmp_path: Path,
+) -> None:
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    conn.execute("BEGIN")
+    for script in MIGRATIONS[:3]:
+        for statement in schema._statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("COMMIT")
+    conn.execute(
+        "INSERT INTO touchpoints (slug, metric, scale, created_at, updated_at)"
+        " VALUES ('old', 'csat', 'stars', 0, 0)"
+    )
+    insert = (
+        "INSERT INTO responses (id, touchpoint_id, score, context, created_at, updated_at)"
+        " VALUES (?, 1, ?, ?, ?, ?)"
+    )
+    conn.execute(insert, ("before", 4, '{"agent":"a"}', T0, T0))
+    assert migrate(conn) == [4]
+    conn.execute(insert, ("after", 2, '{"agent":"a","team":"t"}', T0 + 60, T0 + 60))
+    conn.execute(insert, ("bare", 5, "{}", T0 + 120, T0 + 120))
+    triggers = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'responses'"
+        " AND sql LIKE '%AFTER INSERT%'"
+    ).fetchall()
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    totals = conn.execute(
+        "SELECT key, value, score, count FROM context_totals ORDER BY 1, 3"
+    ).fetchall()
+    daily = conn.execute("SELECT score, count FROM rollups ORDER BY 1").fetchall()
+    conn.execute("DELETE FROM responses WHERE id = 'after'")
+    after_delete = conn.execute(
+        "SELECT key, sum(count) FROM context_rollups GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    daily_after_delete = conn.execute("SELECT sum(count) FROM rollups").fetchone()
+    conn.close()
+    assert triggers == [("responses_counted",)]
+    assert "response_context" not in tables
+    assert totals == [("agent", "a", 2, 1), ("agent", "a", 4, 1), ("team", "t", 2, 1)]
+    assert daily == [(2, 1), (4, 1), (5, 1)]
+    assert after_delete == [("agent", 1), ("team", 0)]
+    assert daily_after_delete == (2,)
 
 
 async def test_a_full_disk_is_a_503_and_marks_the_writer_unhealthy(store: Store) -> None:

@@ -69,12 +69,14 @@ def _raw_query(
         sql += f" AND {table}.created_at < ?"
         args.append(until)
     for key, value in filters.items():
-        sql += (
-            f" AND {table}.id IN (SELECT response_id FROM response_context"
-            " WHERE touchpoint_id = ? AND key = ? AND value = ?)"
-        )
-        args += [touchpoint_id, key, value]
+        sql += f" AND json_extract({table}.context, ?) = ?"
+        args += [context_path(key), value]
     return sql, args
+
+
+def context_path(key: str) -> str:
+    """The JSON path of a context key (keys are letters, digits, '_', '.', '-': quoted)."""
+    return f'$."{key}"'
 
 
 def _raw_counts(
@@ -138,7 +140,7 @@ def count_scores(
     Whole UTC days come from the daily rollups (or, for one context filter, the
     context rollups), whole hours at the edges from the hourly rollups, and only
     the minutes left over from the raw responses. Several filters at once fall
-    back to an indexed scan.
+    back to a scan of the window's responses (by the time index).
     """
     if len(filters) > 1:
         return _raw_counts(conn, touchpoint_id, since, until, filters)
@@ -180,8 +182,8 @@ def breakdown(
     """Score counts per value of context `key` (agent, team ...) in a window.
 
     Exact at any size: all time from the context totals, whole days from the
-    context rollups, partial days (and any extra filters) from the indexed raw
-    responses.
+    context rollups, partial days (and any extra filters) from the raw responses
+    (found by the time index, their context read with json_extract).
     """
     groups: dict[str, Counts] = {}
 
@@ -195,10 +197,9 @@ def breakdown(
         where, args = _raw_query(touchpoint_id, low, high, filters, table="r")
         add(
             conn.execute(
-                "SELECT c.value, r.score, count(*) FROM responses r"
-                " JOIN response_context c ON c.response_id = r.id AND c.key = ?"
-                f" WHERE {where} GROUP BY c.value, r.score",
-                [key, *args],
+                "SELECT json_extract(r.context, ?) AS value, r.score, count(*) FROM responses r"
+                f" WHERE {where} AND value IS NOT NULL GROUP BY value, r.score",
+                [context_path(key), *args],
             )
         )
 

@@ -17,6 +17,9 @@ from typing import Any
 from scorelet.errors import Problem
 from scorelet.store.records import RESPONSE_COLUMNS, NewResponse, Response, response_from_row
 
+# Contexts are stored compact; json.dumps with options would build an encoder per call.
+_CONTEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 def _response(conn: sqlite3.Connection, where: str, *args: Any) -> Response | None:
     row = conn.execute(f"SELECT {RESPONSE_COLUMNS} FROM responses WHERE {where}", args).fetchone()
@@ -41,7 +44,7 @@ def record_response(
             _check_window(existing, new.edit_window, now)
             return _replace(conn, existing, new, now), existing.score
     response_id = new.id or str(uuid.uuid4())
-    context = json.dumps(dict(new.context), ensure_ascii=False, separators=(",", ":"))
+    context = _CONTEXT.encode(dict(new.context)) if new.context else "{}"
     conn.execute(
         f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (response_id, new.touchpoint_id, new.score, new.comment, new.subject, context, now, now),
@@ -67,7 +70,7 @@ def _replace(conn: sqlite3.Connection, old: Response, new: NewResponse, now: flo
     context = {**old.context, **new.context}
     conn.execute(
         "UPDATE responses SET score = ?, comment = ?, context = ?, updated_at = ? WHERE id = ?",
-        (new.score, comment, json.dumps(context, ensure_ascii=False), now, old.id),
+        (new.score, comment, _CONTEXT.encode(context), now, old.id),
     )
     return Response(
         old.id, old.touchpoint_id, new.score, comment, old.subject, context, old.created_at, now
@@ -158,7 +161,6 @@ def delete_touchpoint(conn: sqlite3.Connection, slug: str) -> None:
     if row is None:
         raise touchpoint_not_found(slug)
     for table in (
-        "response_context",
         "rollups",
         "hourly_rollups",
         "context_rollups",
