@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from scorelet.api import Services, routes
 from scorelet.api.deadlines import BodyDeadlines
+from scorelet.api.direct import DirectRoutes
 from scorelet.api.guard import Guard
 from scorelet.api.limits import Limits, Rate
 from scorelet.api.requests import RequestMetrics
@@ -59,12 +61,16 @@ def create_app(
             await store.close()
             services.store = None
 
-    return Starlette(
-        routes=routes(services),
-        middleware=[
-            Middleware(RequestMetrics, stats=services.stats),
-            Middleware(Guard, limits=limits, deadlines=BodyDeadlines(settings.body_timeout)),
-        ],
+    api = routes(services)
+    deadlines = BodyDeadlines(settings.body_timeout)
+
+    def outside(starlette: ASGIApp) -> ASGIApp:
+        direct = DirectRoutes(starlette, api.submit, api.score)
+        return RequestMetrics(Guard(direct, limits, deadlines), services.stats)
+
+    return App(
+        outside,
+        routes=api.routes,
         exception_handlers={
             Problem: handle_problem,
             HTTPException: handle_http,
@@ -72,6 +78,22 @@ def create_app(
         },
         lifespan=lifespan,
     )
+
+
+class App(Starlette):
+    """Starlette with Scorelet's own layers outside its stack, not inside.
+
+    Metrics, abuse controls and the direct routes (api/direct.py) run before
+    Starlette's error and routing layers, so the busiest requests never pay
+    for them. `create_app` is still a Starlette app in every other way.
+    """
+
+    def __init__(self, outside: Callable[[ASGIApp], ASGIApp], **kwargs: Any) -> None:
+        self._outside = outside
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self._outside(super().build_middleware_stack())
 
 
 def limits_for(settings: Settings) -> Limits:

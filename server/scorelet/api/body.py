@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from scorelet.errors import Problem
 
@@ -31,22 +31,36 @@ def too_large(limit: int) -> Problem:
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
-    """The body as a JSON object; refuses oversized bodies without buffering them."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in JSON_TYPES:
+    """The body as a JSON object; refuses oversized bodies without buffering them.
+
+    Every rating comes through here, so it reads the two headers it needs in
+    one pass over the raw list and the body straight from `receive`.
+    """
+    media_type, declared = b"", b""
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            media_type = value
+        elif name == b"content-length":
+            declared = value
+    if media_type.split(b";")[0].strip().lower().decode("latin-1") not in JSON_TYPES:
         raise Problem(
             415,
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json (or text/plain)",
         )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+    body = b""
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        body += message.get("body", b"")
         if len(body) > limit:
             raise too_large(limit)
+        if not message.get("more_body", False):
+            break
     try:
         # What json.loads(body, parse_constant=...) does, minus building a decoder per call.
         data = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))

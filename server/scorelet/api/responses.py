@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from scorelet.api.body import read_json
+from scorelet.api.caching import encode
 from scorelet.api.claims import Bearer, check_origin, resolve_token
 from scorelet.api.dedup import ClientWindow, check_client
 from scorelet.api.services import Services
@@ -80,10 +81,11 @@ class ResponsesApi:
         stored, replaced = await self.services.store.record_response(new)
         if client is not None and subject is None:
             self.clients.remember(bearer.touchpoint.id, client, stored.id, time.time())
-        return JSONResponse(
-            stored.public(bearer.touchpoint.slug),
+        return Response(
+            encode(stored.public(bearer.touchpoint.slug)),
             status_code=201 if replaced is None else 200,
             headers={"Location": f"/api/v1/responses/{stored.id}"},
+            media_type="application/json",
         )
 
     async def comment(self, request: Request) -> Response:
