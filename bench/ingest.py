@@ -1,5 +1,8 @@
 """Ingest: POST /api/v1/responses through `scorelet serve` against the no-op, A B A B.
 
+The floor (floor.py) runs beside them: the least a durable ingest can do, to
+show how much of the no-op's speed any request path that commits can keep.
+
 Every Scorelet run starts from a fresh copy of the same data directory, and
 ends with a count: each 2xx wrk saw is a rating acknowledged after its commit,
 so the rows added must be at least that many. Fewer is a lost acknowledgement,
@@ -21,6 +24,9 @@ import harness
 from dataset import Dataset
 
 BODIES_PER_TOUCHPOINT = 4
+# The no-op is the baseline of every ratio; the floor (floor.py) shows what
+# the least possible durable ingest reaches against it on the same machine.
+APPS = ("noop", "floor", "scorelet")
 
 
 def bodies(dataset: Dataset) -> list[tuple[str, str, str]]:
@@ -52,10 +58,14 @@ class Run:
 def one_run(
     app: str, connections: int, round_: int, template: Path, work: Path, requests: Path, args: Any
 ) -> Run:
-    if app == "noop":
-        with harness.noop() as server:
+    if app in ("noop", "floor"):
+        database = work / f"floor-{connections}-{round_}.db"
+        server_cm = harness.noop() if app == "noop" else harness.floor(database, args.sync)
+        with server_cm as server:
             harness.warm(server, requests, connections, args.warmup)
             load = harness.wrk(server, requests, connections, args.duration)
+        for leftover in work.glob(f"{database.name}*"):
+            leftover.unlink()
         return Run(app, connections, round_, load.rps, load.p50_ms, load.p99_ms,
                    load.cpu_us_per_request, load.ok, load.other + load.socket_errors)  # fmt: skip
     data = work / f"ingest-{connections}-{round_}"
@@ -81,7 +91,7 @@ def run(args: Any, work: Path) -> dict[str, Any]:
     runs: list[Run] = []
     for round_ in range(args.rounds):
         for connections in args.connections:
-            order = ("noop", "scorelet") if round_ % 2 == 0 else ("scorelet", "noop")
+            order = APPS if round_ % 2 == 0 else APPS[::-1]
             for app in order:
                 result = one_run(app, connections, round_, template, work, requests, args)
                 runs.append(result)
@@ -100,8 +110,10 @@ def summarize(runs: list[Run], connections: int) -> dict[str, Any]:
     """Medians per app, and the median of the paired (same round) ratios."""
     mine = [r for r in runs if r.connections == connections]
     out: dict[str, Any] = {}
-    for app in ("noop", "scorelet"):
+    for app in APPS:
         these = [r for r in mine if r.app == app]
+        if not these:
+            continue
         out[app] = {
             "rps": round(statistics.median(r.rps for r in these)),
             "p50_ms": round(statistics.median(r.p50_ms for r in these), 3),
@@ -109,18 +121,23 @@ def summarize(runs: list[Run], connections: int) -> dict[str, Any]:
             "cpu_us_per_request": round(statistics.median(r.cpu_us for r in these), 1),
             "errors": sum(r.errors for r in these),
         }
-    pairs = [
-        (s, n)
-        for s in mine
-        if s.app == "scorelet"
-        for n in mine
-        if n.app == "noop" and n.round == s.round
-    ]
+    pairs = paired(mine, "scorelet")
     out["rps_ratio"] = round(statistics.median(s.rps / n.rps for s, n in pairs), 3)
     out["p99_ratio"] = round(statistics.median(s.p99_ms / n.p99_ms for s, n in pairs), 2)
+    floors = paired(mine, "floor")
+    if floors:
+        out["floor_rps_ratio"] = round(statistics.median(f.rps / n.rps for f, n in floors), 3)
+        out["floor_p99_ratio"] = round(statistics.median(f.p99_ms / n.p99_ms for f, n in floors), 2)
     out["acks"] = sum(s.ok for s, _ in pairs)
     out["lost"] = sum(s.lost or 0 for s, _ in pairs)
     return out
+
+
+def paired(runs: list[Run], app: str) -> list[tuple[Run, Run]]:
+    """Each of `app`'s runs with the no-op's run of the same round."""
+    return [
+        (a, n) for a in runs if a.app == app for n in runs if n.app == "noop" and n.round == a.round
+    ]
 
 
 def memory(args: Any, work: Path) -> dict[str, Any]:

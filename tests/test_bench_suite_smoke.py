@@ -57,6 +57,8 @@ def test_every_benchmark_runs_on_tiny_sizes_and_loses_nothing(tmp_path: Path) ->
         assert ingest["acks"] > 0
         assert ingest["lost"] == 0
         assert ingest["scorelet"]["errors"] == ingest["noop"]["errors"] == 0
+        assert ingest["floor"]["errors"] == 0
+        assert ingest["floor_rps_ratio"] > 0
     assert all(run["lost"] == 0 for run in results["ingest"]["runs"] if run["app"] == "scorelet")
 
     polling = results["polling"]["polling"]

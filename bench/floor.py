@@ -1,0 +1,123 @@
+"""The floor: the least a durable ingest endpoint can do on this stack.
+
+A bare ASGI app (no Starlette) under the same uvicorn settings as `scorelet
+serve`. `POST /api/v1/responses` parses the JSON body, queues one row, and
+answers 201 only after the row's batch has committed: one writer thread,
+group commit (the whole queue per transaction), one table with no index, no
+trigger, no token check, no validation, no rollups, a fixed answer. It is
+not a product; it is what any rating service that keeps its
+acknowledgements must at least pay, measured in the same run as the no-op.
+If the floor itself sits near a target ratio, no real request path can
+reach that target on this machine (see bench/README.md).
+
+    python bench/floor.py PORT DATABASE [full|normal]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import sys
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+Row = tuple[int, str, float]
+ANSWER = b'{"ok":true}'
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(ANSWER)).encode())]
+
+
+class Floor:
+    def __init__(self, database: str, synchronous: str) -> None:
+        self.database = database
+        self.synchronous = synchronous
+        self.pending: list[tuple[Row, asyncio.Future[None]]] = []
+        self.wake = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        data = json.loads(body)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append(((data["score"], json.dumps(data.get("context")), time.time()), done))
+        self.wake.set()
+        await done
+        await send({"type": "http.response.start", "status": 201, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": ANSWER})
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.open()
+                self.writer = asyncio.create_task(self.write())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                assert self.writer is not None
+                self.writer.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def open(self) -> None:
+        self.conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS responses (score INTEGER, context TEXT, created_at REAL)"
+        )
+
+    async def write(self) -> None:
+        """Group commit: take everything queued, commit it in the writer thread, then ack."""
+        loop = asyncio.get_running_loop()
+        jobs: queue.SimpleQueue[tuple[list[Row], asyncio.Future[None]]] = queue.SimpleQueue()
+        threading.Thread(target=self.commit, args=(loop, jobs), daemon=True).start()
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            batch, self.pending = self.pending, []
+            done: asyncio.Future[None] = loop.create_future()
+            jobs.put(([row for row, _ in batch], done))
+            await done
+            for _, future in batch:
+                future.set_result(None)
+
+    def commit(self, loop: asyncio.AbstractEventLoop, jobs: queue.SimpleQueue[Any]) -> None:
+        while True:
+            rows, done = jobs.get()
+            self.conn.execute("BEGIN")
+            self.conn.executemany("INSERT INTO responses VALUES (?, ?, ?)", rows)
+            self.conn.execute("COMMIT")
+            loop.call_soon_threadsafe(done.set_result, None)
+
+
+def main(port: int, database: str, synchronous: str) -> None:
+    # The same settings `scorelet serve` passes to uvicorn (see scorelet/cli.py).
+    config = uvicorn.Config(
+        Floor(database, synchronous),
+        host="127.0.0.1",
+        port=port,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "full")
