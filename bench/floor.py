@@ -10,7 +10,12 @@ acknowledgements must at least pay, measured in the same run as the no-op.
 If the floor itself sits near a target ratio, no real request path can
 reach that target on this machine (see bench/README.md).
 
-    python bench/floor.py PORT DATABASE [full|normal]
+With `schema`, the same floor writes into Scorelet's own schema instead
+(its migrations: the id and time indexes, the rollup triggers), one row per
+rating as Scorelet stores it: what storing a rating the way Scorelet's
+reads need it costs, before any token check, validation or answer.
+
+    python bench/floor.py PORT DATABASE [full|normal] [bare|schema]
 """
 
 from __future__ import annotations
@@ -22,19 +27,25 @@ import sqlite3
 import sys
 import threading
 import time
+import uuid
 from typing import Any
 
 import uvicorn
 
-Row = tuple[int, str, float]
+from scorelet.store.records import RESPONSE_COLUMNS
+from scorelet.store.schema import migrate
+
+Row = tuple[Any, ...]
+TOUCHPOINTS = 50
 ANSWER = b'{"ok":true}'
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(ANSWER)).encode())]
 
 
 class Floor:
-    def __init__(self, database: str, synchronous: str) -> None:
+    def __init__(self, database: str, synchronous: str, schema: bool) -> None:
         self.database = database
         self.synchronous = synchronous
+        self.schema = schema
         self.pending: list[tuple[Row, asyncio.Future[None]]] = []
         self.wake = asyncio.Event()
         self.writer: asyncio.Task[None] | None = None
@@ -51,7 +62,13 @@ class Floor:
                 break
         data = json.loads(body)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.pending.append(((data["score"], json.dumps(data.get("context")), time.time()), done))
+        context, now = json.dumps(data.get("context")), time.time()
+        if self.schema:  # as Scorelet stores it: id, touchpoint, score, comment, subject ...
+            touchpoint = 1 + hash(data["token"]) % TOUCHPOINTS
+            row: Row = (str(uuid.uuid4()), touchpoint, data["score"], None, None, context, now, now)
+        else:
+            row = (data["score"], context, now)
+        self.pending.append((row, done))
         self.wake.set()
         await done
         await send({"type": "http.response.start", "status": 201, "headers": HEADERS})
@@ -74,9 +91,18 @@ class Floor:
         self.conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS responses (score INTEGER, context TEXT, created_at REAL)"
-        )
+        if self.schema:
+            migrate(self.conn)
+            self.conn.executemany(
+                "INSERT INTO touchpoints (slug, metric, scale, created_at, updated_at)"
+                " VALUES (?, 'csat', 'stars', 0, 0)",
+                [(f"floor-{n}",) for n in range(TOUCHPOINTS)],
+            )
+            marks = ", ".join("?" * len(RESPONSE_COLUMNS.split(",")))
+            self.insert = f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES ({marks})"
+        else:
+            self.conn.execute("CREATE TABLE IF NOT EXISTS responses (score, context, created_at)")
+            self.insert = "INSERT INTO responses VALUES (?, ?, ?)"
 
     async def write(self) -> None:
         """Group commit: take everything queued, commit it in the writer thread, then ack."""
@@ -97,15 +123,15 @@ class Floor:
         while True:
             rows, done = jobs.get()
             self.conn.execute("BEGIN")
-            self.conn.executemany("INSERT INTO responses VALUES (?, ?, ?)", rows)
+            self.conn.executemany(self.insert, rows)
             self.conn.execute("COMMIT")
             loop.call_soon_threadsafe(done.set_result, None)
 
 
-def main(port: int, database: str, synchronous: str) -> None:
+def main(port: int, database: str, synchronous: str, schema: bool) -> None:
     # The same settings `scorelet serve` passes to uvicorn (see scorelet/cli.py).
     config = uvicorn.Config(
-        Floor(database, synchronous),
+        Floor(database, synchronous, schema),
         host="127.0.0.1",
         port=port,
         loop="auto",
@@ -120,4 +146,5 @@ def main(port: int, database: str, synchronous: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "full")
+    args = [*sys.argv[1:], "full", "bare"][:4]
+    main(int(args[0]), args[1], args[2], args[3] == "schema")

@@ -135,9 +135,12 @@ def noop() -> contextlib.AbstractContextManager[Server]:
     return running([sys.executable, str(BENCH / "noop.py"), str(port)], dict(os.environ), port)
 
 
-def floor(database: Path, sync: str = "full") -> contextlib.AbstractContextManager[Server]:
+def floor(
+    database: Path, sync: str = "full", schema: bool = False
+) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
-    argv = [sys.executable, str(BENCH / "floor.py"), str(port), str(database), sync]
+    kind = "schema" if schema else "bare"
+    argv = [sys.executable, str(BENCH / "floor.py"), str(port), str(database), sync, kind]
     return running(argv, dict(os.environ), port)
 
 

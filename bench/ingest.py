@@ -1,7 +1,8 @@
 """Ingest: POST /api/v1/responses through `scorelet serve` against the no-op, A B A B.
 
-The floor (floor.py) runs beside them: the least a durable ingest can do, to
-show how much of the no-op's speed any request path that commits can keep.
+The floors (floor.py) run beside them: the least a durable ingest can do,
+into a bare table and into Scorelet's own schema, to show how much of the
+no-op's speed any request path that commits (and keeps rollups) can keep.
 
 Every Scorelet run starts from a fresh copy of the same data directory, and
 ends with a count: each 2xx wrk saw is a rating acknowledged after its commit,
@@ -12,8 +13,10 @@ when wrk stops are committed, but wrk never reads their answers.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import sqlite3
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -24,9 +27,10 @@ import harness
 from dataset import Dataset
 
 BODIES_PER_TOUCHPOINT = 4
-# The no-op is the baseline of every ratio; the floor (floor.py) shows what
-# the least possible durable ingest reaches against it on the same machine.
-APPS = ("noop", "floor", "scorelet")
+# The no-op is the baseline of every ratio. The floors (floor.py) show what
+# the least possible durable ingest reaches against it on the same machine:
+# into a bare table, and into Scorelet's own schema (indexes, rollups).
+APPS = ("noop", "floor", "floor-schema", "scorelet")
 
 
 def bodies(dataset: Dataset) -> list[tuple[str, str, str]]:
@@ -58,16 +62,20 @@ class Run:
 def one_run(
     app: str, connections: int, round_: int, template: Path, work: Path, requests: Path, args: Any
 ) -> Run:
-    if app in ("noop", "floor"):
-        database = work / f"floor-{connections}-{round_}.db"
-        server_cm = harness.noop() if app == "noop" else harness.floor(database, args.sync)
+    if app != "scorelet":
+        database = work / f"{app}-{connections}-{round_}.db"
+        schema = app == "floor-schema"
+        server_cm = harness.noop() if app == "noop" else harness.floor(database, args.sync, schema)
         with server_cm as server:
             harness.warm(server, requests, connections, args.warmup)
+            before = floor_rows(database)
             load = harness.wrk(server, requests, connections, args.duration)
+        added = floor_rows(database) - before if app != "noop" else None
         for leftover in work.glob(f"{database.name}*"):
             leftover.unlink()
         return Run(app, connections, round_, load.rps, load.p50_ms, load.p99_ms,
-                   load.cpu_us_per_request, load.ok, load.other + load.socket_errors)  # fmt: skip
+                   load.cpu_us_per_request, load.ok, load.other + load.socket_errors, added,
+                   None if added is None else max(0, load.ok - added))  # fmt: skip
     data = work / f"ingest-{connections}-{round_}"
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(template, data)
@@ -124,13 +132,22 @@ def summarize(runs: list[Run], connections: int) -> dict[str, Any]:
     pairs = paired(mine, "scorelet")
     out["rps_ratio"] = round(statistics.median(s.rps / n.rps for s, n in pairs), 3)
     out["p99_ratio"] = round(statistics.median(s.p99_ms / n.p99_ms for s, n in pairs), 2)
-    floors = paired(mine, "floor")
-    if floors:
-        out["floor_rps_ratio"] = round(statistics.median(f.rps / n.rps for f, n in floors), 3)
-        out["floor_p99_ratio"] = round(statistics.median(f.p99_ms / n.p99_ms for f, n in floors), 2)
+    for floor in ("floor", "floor-schema"):
+        if floors := paired(mine, floor):
+            ratio = statistics.median(f.rps / n.rps for f, n in floors)
+            out[f"{floor}_rps_ratio"] = round(ratio, 3)
     out["acks"] = sum(s.ok for s, _ in pairs)
     out["lost"] = sum(s.lost or 0 for s, _ in pairs)
     return out
+
+
+def floor_rows(database: Path) -> int:
+    """Rows a floor has committed (the floors keep their acknowledgements too)."""
+    if not database.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        count: int = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
+        return count
 
 
 def paired(runs: list[Run], app: str) -> list[tuple[Run, Run]]:

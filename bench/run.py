@@ -106,12 +106,13 @@ def table(results: dict[str, Any]) -> list[dict[str, str]]:
         )
         row(f"ingest c={c} req/s", f"{sc['rps']:,}", f"{no['rps']:,}", f"{s['rps_ratio']:.2f}x",
             "≥ 0.75x" if gate else "", s["rps_ratio"] >= 0.75 if gate else None, noise)  # fmt: skip
-        if "floor" in s:
-            fl = s["floor"]
-            row(f"  floor c={c} req/s (bare durable insert)", f"{fl['rps']:,}", f"{no['rps']:,}",
-                f"{s['floor_rps_ratio']:.2f}x")  # fmt: skip
-            row(f"  floor c={c} CPU µs/req", f"{fl['cpu_us_per_request']:.1f}",
-                f"{no['cpu_us_per_request']:.1f}", cpu_ratio(no, fl))  # fmt: skip
+        for floor, what in (("floor", "bare table"), ("floor-schema", "Scorelet's schema")):
+            if floor in s:
+                fl = s[floor]
+                row(f"  {floor} c={c} req/s ({what})", f"{fl['rps']:,}", f"{no['rps']:,}",
+                    f"{s[f'{floor}_rps_ratio']:.2f}x")  # fmt: skip
+                row(f"  {floor} c={c} CPU µs/req", f"{fl['cpu_us_per_request']:.1f}",
+                    f"{no['cpu_us_per_request']:.1f}", cpu_ratio(no, fl))  # fmt: skip
         row(f"ingest c={c} p50 ms", f"{sc['p50_ms']:.2f}", f"{no['p50_ms']:.2f}")
         row(f"ingest c={c} p99 ms", f"{sc['p99_ms']:.2f}", f"{no['p99_ms']:.2f}",
             f"{s['p99_ratio']:.2f}x", "≤ 3x" if gate else "",

@@ -57,9 +57,12 @@ def test_every_benchmark_runs_on_tiny_sizes_and_loses_nothing(tmp_path: Path) ->
         assert ingest["acks"] > 0
         assert ingest["lost"] == 0
         assert ingest["scorelet"]["errors"] == ingest["noop"]["errors"] == 0
-        assert ingest["floor"]["errors"] == 0
+        assert ingest["floor"]["errors"] == ingest["floor-schema"]["errors"] == 0
         assert ingest["floor_rps_ratio"] > 0
-    assert all(run["lost"] == 0 for run in results["ingest"]["runs"] if run["app"] == "scorelet")
+        assert ingest["floor-schema_rps_ratio"] > 0
+    runs = results["ingest"]["runs"]
+    assert all(run["lost"] == 0 for run in runs if run["app"] != "noop")
+    assert all(run["rows_added"] > 0 for run in runs if run["app"].startswith("floor"))
 
     polling = results["polling"]["polling"]
     assert set(polling) == {"noop", "score_200", "score_304"}
