@@ -115,3 +115,27 @@ def test_cli_export_of_an_unknown_touchpoint_writes_nothing(
     assert main(["export", "ghost", "--data", str(data), "--output", str(out)]) == 1
     assert "ghost" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_csv_defuses_cells_a_spreadsheet_would_run_and_ndjson_keeps_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert main(["touchpoint", "add", "sheet", "--metric", "csat", "--data", str(data)]) == 0
+    comments = ['=HYPERLINK("http://evil.example","x")', "+1 great", "-", "@SUM(A1)", "\tx", "fine"]
+    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
+        conn.executemany(
+            "INSERT INTO responses (id, touchpoint_id, score, comment, subject, created_at,"
+            " updated_at) VALUES (?, 1, 3, ?, ?, ?, ?)",
+            [(f"id-{n}", c, c, 1700000000 + n, 1700000000 + n) for n, c in enumerate(comments)],
+        )
+    out = tmp_path / "out.csv"
+    assert main(["export", "sheet", "--data", str(data), "--output", str(out)]) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(), newline="")))
+    defused = ["'" + c for c in comments[:-1]] + ["fine"]
+    assert [row["comment"] for row in reversed(rows)] == defused
+    assert [row["subject"] for row in reversed(rows)] == defused
+    capsys.readouterr()
+    assert main(["export", "sheet", "--format", "ndjson", "--data", str(data)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["comment"] for line in reversed(lines)] == comments

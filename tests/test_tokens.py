@@ -7,6 +7,7 @@ import string
 
 import pytest
 
+from scorelet.api.auth import KeyChecks
 from scorelet.tokens import (
     MAX_TOKEN_LENGTH,
     EmbedClaims,
@@ -256,3 +257,19 @@ def test_api_key_matches_only_its_own_hash() -> None:
     assert api_key_matches(key, stored)
     assert not api_key_matches(other, stored)
     assert not api_key_matches(key[:-1], stored)
+
+
+def test_key_checks_remember_only_a_key_that_matched_its_stored_hash() -> None:
+    checks = KeyChecks(size=2)
+    _, key = new_api_key()
+    _, other = new_api_key()
+    stored = hash_api_key(key)
+    assert checks.matches(key, stored)
+    assert checks.matches(key, stored)  # from memory now
+    assert not checks.matches(other, stored)
+    assert not checks.matches(key + "x", stored)
+    assert not checks.matches(key, hash_api_key(other))  # a different record: no reuse
+    for _ in range(3):  # more keys than the bound: cleared, still right
+        _, extra = new_api_key()
+        assert checks.matches(extra, hash_api_key(extra))
+    assert checks.matches(key, stored)

@@ -21,6 +21,10 @@ CSV_COLUMNS = (
     "updated_at",
 )
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+# A spreadsheet runs a cell starting with one of these as a formula (CSV
+# injection): a comment like "=HYPERLINK(...)" would become a live link.
+# Such cells get a leading apostrophe, which spreadsheets read as "text".
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def header(fmt: str) -> str:
@@ -30,7 +34,11 @@ def header(fmt: str) -> str:
 
 
 def lines(fmt: str, slug: str, responses: Iterable[Response]) -> str:
-    """One CSV row or JSON line per response; context is a JSON object in CSV."""
+    """One CSV row or JSON line per response; context is a JSON object in CSV.
+
+    NDJSON carries every value as given; CSV, meant for spreadsheets, defuses
+    text that a spreadsheet would run as a formula (see `cell`).
+    """
     if fmt == "ndjson":
         return "".join(
             json.dumps(r.public(slug), ensure_ascii=False, separators=(",", ":")) + "\n"
@@ -41,5 +49,14 @@ def lines(fmt: str, slug: str, responses: Iterable[Response]) -> str:
     for r in responses:
         row = r.public(slug)
         row["context"] = json.dumps(row["context"], ensure_ascii=False, separators=(",", ":"))
-        writer.writerow([row[column] if row[column] is not None else "" for column in CSV_COLUMNS])
+        writer.writerow([cell(row[column]) for column in CSV_COLUMNS])
     return buffer.getvalue()
+
+
+def cell(value: object) -> object:
+    """A CSV cell: empty for null, text that could run as a formula defused."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

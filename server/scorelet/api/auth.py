@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from scorelet.api.headers import header
 from scorelet.errors import Problem
 from scorelet.store import ApiKey, Store
 from scorelet.tokens import api_key_id, api_key_matches
@@ -11,10 +12,36 @@ from scorelet.tokens import api_key_id, api_key_matches
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scorelet"'}
 
 
+class KeyChecks:
+    """Keys already checked against a stored hash, so a poll skips the SHA-256.
+
+    Maps a presented key to the hash it matched; a revoked or replaced record
+    no longer matches, so revocation works as before. Bounded: cleared when full.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._matched: dict[str, str] = {}
+
+    def matches(self, key: str, stored_hash: str) -> bool:
+        if self._matched.get(key) == stored_hash:
+            return True
+        if not api_key_matches(key, stored_hash):
+            return False
+        if len(self._matched) >= self._size:
+            self._matched.clear()
+        self._matched[key] = stored_hash
+        return True
+
+
+_CHECKS = KeyChecks()
+
+
 async def authorize(request: Request, store: Store, scope: str) -> ApiKey:
     """The caller's key if it is valid, live and has `scope` (admin has every scope)."""
-    header = request.headers.get("authorization")
-    if not header:
+    raw = header(request.scope, b"authorization")
+    header_value = raw.decode("latin-1") if raw else ""
+    if not header_value:
         raise Problem(
             401,
             "missing_api_key",
@@ -22,7 +49,7 @@ async def authorize(request: Request, store: Store, scope: str) -> ApiKey:
             " send Authorization: Bearer <key> (create one with `scorelet key create`)",
             headers=_CHALLENGE,
         )
-    scheme, _, key = header.partition(" ")
+    scheme, _, key = header_value.partition(" ")
     key = key.strip()
     key_id = api_key_id(key) if scheme.lower() == "bearer" else None
     record = store.api_key(key_id) if key_id else None
@@ -30,7 +57,7 @@ async def authorize(request: Request, store: Store, scope: str) -> ApiKey:
         # A key made by `scorelet key create` a moment ago: look before refusing.
         await store.refresh_if_changed()
         record = store.api_key(key_id)
-    if record is None or record.revoked_at is not None or not api_key_matches(key, record.hash):
+    if record is None or record.revoked_at is not None or not _CHECKS.matches(key, record.hash):
         raise Problem(401, "bad_api_key", "the API key is unknown or revoked", headers=_CHALLENGE)
     if record.scope not in (scope, "admin"):
         raise Problem(

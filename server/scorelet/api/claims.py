@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from scorelet.api.cors import allow_origin
+from scorelet.api.headers import header
 from scorelet.errors import Problem
 from scorelet.store import Store
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
@@ -60,10 +61,12 @@ def check_origin(request: Request, touchpoint: Touchpoint) -> None:
     An accepted origin may read the response (see cors.py); a refused one may not.
     Scorelet's own pages (the hosted rating page) are always allowed.
     """
-    origin = request.headers.get("origin")
-    if origin is None:
+    raw = header(request.scope, b"origin")
+    if raw is None:
         return
-    own = origin.partition("://")[2] == request.headers.get("host")
+    origin = raw.decode("latin-1")
+    host = header(request.scope, b"host")
+    own = host is not None and origin.partition("://")[2] == host.decode("latin-1")
     if touchpoint.origins and origin not in touchpoint.origins and not own:
         raise Problem(
             403,
