@@ -234,6 +234,15 @@ def test_touchpoint_lifecycle_over_the_admin_api(server: LiveServer) -> None:
         assert client.delete("/api/v1/touchpoints/onboarding").status_code == 204
         assert client.get("/api/v1/touchpoints/onboarding").status_code == 404
         assert client.delete("/api/v1/touchpoints/onboarding").status_code == 404
+        again = client.post("/api/v1/touchpoints", json={"slug": "onboarding", "metric": "nps"})
+        assert again.json()["embed_token"] != body["embed_token"]
+    with server.client() as public:
+        old = public.post("/api/v1/responses", json={"token": body["embed_token"], "score": 3})
+        new = public.post(
+            "/api/v1/responses", json={"token": again.json()["embed_token"], "score": 3}
+        )
+    assert (old.status_code, old.json()["code"]) == (403, "token_revoked")
+    assert new.status_code == 201
 
 
 @pytest.mark.parametrize(

@@ -511,6 +511,19 @@ async def test_rotating_the_token_bumps_its_version(store: Store) -> None:
     assert again.token_version == created.token_version + 2
 
 
+async def test_a_slug_used_again_never_takes_the_old_tokens_version(store: Store) -> None:
+    first = await add_touchpoint(store)
+    await store.update_touchpoint("checkout", {}, rotate_token=True)
+    await store.delete_touchpoint("checkout")
+    second = await add_touchpoint(store)
+    assert second.token_version == first.token_version + 2
+    await store.delete_touchpoint("checkout")
+    third = await add_touchpoint(store)
+    assert third.token_version == second.token_version + 1
+    other = await add_touchpoint(store, "other")
+    assert other.token_version == 1
+
+
 async def test_updating_an_unknown_touchpoint_is_not_found(store: Store) -> None:
     with pytest.raises(Problem) as caught:
         await store.update_touchpoint("nope", {"question": "Q"})
@@ -856,7 +869,7 @@ def test_migration_4_keeps_one_insert_trigger_and_counts_context_without_an_inde
         " VALUES (?, 1, ?, ?, ?, ?)"
     )
     conn.execute(insert, ("before", 4, '{"agent":"a"}', T0, T0))
-    assert migrate(conn) == [4]
+    assert migrate(conn) == list(range(4, len(MIGRATIONS) + 1))
     conn.execute(insert, ("after", 2, '{"agent":"a","team":"t"}', T0 + 60, T0 + 60))
     conn.execute(insert, ("bare", 5, "{}", T0 + 120, T0 + 120))
     triggers = conn.execute(

@@ -249,6 +249,14 @@ MIGRATIONS: tuple[str, ...] = (
               AND day = CAST(old.created_at / 86400 AS INTEGER) AND score = old.score;
     END;
     """,
+    # 5: a deleted touchpoint's slug keeps its last embed-token version, so a new
+    # touchpoint of the same name starts above it and never accepts the old tokens.
+    """
+    CREATE TABLE retired_slugs (
+        slug TEXT PRIMARY KEY,
+        token_version INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 

@@ -132,6 +132,11 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
 
 def create_touchpoint(conn: sqlite3.Connection, fields: dict[str, Any], now: float) -> None:
     columns = {**_encode(fields), "created_at": now, "updated_at": now}
+    retired = conn.execute(
+        "SELECT token_version FROM retired_slugs WHERE slug = ?", (fields["slug"],)
+    ).fetchone()
+    if retired is not None:  # the name was used before: its old tokens stay refused
+        columns["token_version"] = retired[0] + 1
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     try:
@@ -167,6 +172,12 @@ def delete_touchpoint(conn: sqlite3.Connection, slug: str) -> None:
         "context_totals",
     ):
         conn.execute(f"DELETE FROM {table} WHERE touchpoint_id = ?", row)
+    conn.execute(
+        "INSERT INTO retired_slugs (slug, token_version)"
+        " SELECT slug, token_version FROM touchpoints WHERE id = ?"
+        " ON CONFLICT DO UPDATE SET token_version = excluded.token_version",
+        row,
+    )
     conn.execute("DELETE FROM touchpoints WHERE id = ?", row)
 
 
