@@ -27,12 +27,11 @@ import sqlite3
 import sys
 import threading
 import time
-import uuid
 from typing import Any
 
 import uvicorn
 
-from scorelet.store.records import RESPONSE_COLUMNS
+from scorelet.store.records import RESPONSE_COLUMNS, time_ordered_id
 from scorelet.store.schema import migrate
 
 Row = tuple[Any, ...]
@@ -65,7 +64,16 @@ class Floor:
         context, now = json.dumps(data.get("context")), time.time()
         if self.schema:  # as Scorelet stores it: id, touchpoint, score, comment, subject ...
             touchpoint = 1 + hash(data["token"]) % TOUCHPOINTS
-            row: Row = (str(uuid.uuid4()), touchpoint, data["score"], None, None, context, now, now)
+            row: Row = (
+                time_ordered_id(now),
+                touchpoint,
+                data["score"],
+                None,
+                None,
+                context,
+                now,
+                now,
+            )
         else:
             row = (data["score"], context, now)
         self.pending.append((row, done))

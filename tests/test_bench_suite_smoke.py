@@ -95,3 +95,17 @@ def test_the_app_cpu_benchmark_answers_every_request(path: str, status: int) -> 
     )
     assert done.returncode == 0, done.stderr
     assert f"answers {{{status}: 128}}" in done.stdout
+    assert "event loop" in done.stdout
+
+
+def test_the_id_order_benchmark_stores_both_kinds() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "ids.py"), "--rows", "320"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["random", "time-ordered"]
+    assert all("320 rows" in line for line in lines)

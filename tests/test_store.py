@@ -15,6 +15,7 @@ import pytest
 
 from scorelet.errors import Problem
 from scorelet.store import NewResponse, ResponseQuery, Store, schema, writes
+from scorelet.store.records import time_ordered_id
 from scorelet.store.schema import MIGRATIONS, migrate, schema_version
 from scorelet.store.writer import in_thread
 from scorelet.timeutil import DAY
@@ -816,6 +817,27 @@ async def test_listing_pages_newest_first_and_filters(store: Store) -> None:
     }
     one = await store.list_responses(ResponseQuery(touchpoint.id, subject="s3"), 100)
     assert [r.subject for r in one] == ["s3"]
+
+
+def test_new_ids_are_uuid7_in_time_order() -> None:
+    moments = sorted([*(random.uniform(0, 4e9) for _ in range(2000)), T0, T0 + 0.001, T0 + 1])
+    ids = [time_ordered_id(moment) for moment in moments]
+    parsed = [uuid.UUID(text) for text in ids]
+    assert all(p.version == 7 and p.variant == uuid.RFC_4122 for p in parsed)
+    assert [str(p) for p in parsed] == ids
+    assert [p.int >> 80 for p in parsed] == [int(moment * 1000) for moment in moments]
+    by_time = sorted(range(len(ids)), key=lambda n: (int(moments[n] * 1000), ids[n]))
+    assert by_time == sorted(range(len(ids)), key=lambda n: ids[n])  # text order is time order
+    assert len({time_ordered_id(T0) for _ in range(1000)}) == 1000
+
+
+async def test_a_new_rating_gets_a_time_ordered_id(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    first, _ = await store.record_response(rating(touchpoint, 5))
+    await asyncio.sleep(0.002)
+    second, _ = await store.record_response(rating(touchpoint, 4))
+    assert uuid.UUID(first.id).version == uuid.UUID(second.id).version == 7
+    assert first.id < second.id
 
 
 def test_migration_2_backfills_hourly_and_context_rollups(tmp_path: Path) -> None:

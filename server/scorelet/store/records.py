@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,26 @@ from typing import Any
 from scorelet.scales import parse_scale
 from scorelet.timeutil import iso
 from scorelet.touchpoints import Touchpoint
+
+
+def time_ordered_id(now: float) -> str:
+    """A new rating's id: a UUIDv7 (RFC 9562), 48 bits of Unix milliseconds, 74 random.
+
+    Ids that sort by time make the primary-key index grow at its end instead
+    of in random pages. Measured on 700k ratings (bench/README.md): a third
+    less time per stored rating, half the commit p99, and no growth with
+    the table's size, where random ids got slower as the table grew.
+    """
+    random = secrets.randbits(74)
+    value = (
+        (int(now * 1000) & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76  # version 7
+        | (random >> 62) << 64
+        | 0b10 << 62  # the RFC 9562 variant
+        | (random & (2**62 - 1))
+    )
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass(frozen=True, slots=True)

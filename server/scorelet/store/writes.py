@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from typing import Any
 
 from scorelet.errors import Problem
-from scorelet.store.records import RESPONSE_COLUMNS, NewResponse, Response, response_from_row
+from scorelet.store.records import (
+    RESPONSE_COLUMNS,
+    NewResponse,
+    Response,
+    response_from_row,
+    time_ordered_id,
+)
 
 # Contexts are stored compact; json.dumps with options would build an encoder per call.
 _CONTEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -43,7 +48,7 @@ def record_response(
                 raise Problem(409, "id_conflict", "this id belongs to another response", "id")
             _check_window(existing, new.edit_window, now)
             return _replace(conn, existing, new, now), existing.score
-    response_id = new.id or str(uuid.uuid4())
+    response_id = new.id or time_ordered_id(now)
     context = _CONTEXT.encode(dict(new.context)) if new.context else "{}"
     conn.execute(
         f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
