@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any
 
-import uvicorn
+from noop import serve
 
 from scorelet.store.records import RESPONSE_COLUMNS, time_ordered_id
 from scorelet.store.schema import migrate
@@ -136,23 +136,6 @@ class Floor:
             loop.call_soon_threadsafe(done.set_result, None)
 
 
-def main(port: int, database: str, synchronous: str, schema: bool) -> None:
-    # The same settings `scorelet serve` passes to uvicorn (see scorelet/cli.py).
-    config = uvicorn.Config(
-        Floor(database, synchronous, schema),
-        host="127.0.0.1",
-        port=port,
-        loop="auto",
-        http="auto",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
-    uvicorn.Server(config).run()
-
-
 if __name__ == "__main__":
-    args = [*sys.argv[1:], "full", "bare"][:4]
-    main(int(args[0]), args[1], args[2], args[3] == "schema")
+    port, database, synchronous, kind = [*sys.argv[1:], "full", "bare"][:4]
+    serve(Floor(database, synchronous, kind == "schema"), int(port))

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 
 async def submit(request: Request) -> Response:
@@ -38,8 +39,8 @@ app = Starlette(
 )
 
 
-def main(port: int) -> None:
-    # The same settings `scorelet serve` passes to uvicorn (see scorelet/cli.py).
+def serve(app: ASGIApp, port: int) -> None:
+    """Run `app` with the settings `scorelet serve` passes to uvicorn (see scorelet/cli.py)."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -56,4 +57,4 @@ def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    serve(app, int(sys.argv[1]))
