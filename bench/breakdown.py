@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import uvicorn
 
@@ -154,17 +155,6 @@ async def p50(call: Callable[[], Awaitable[Any]], rounds: int) -> float:
     return statistics.median(times)
 
 
-def p50_sync(call: Callable[[], Any], rounds: int) -> float:
-    for _ in range(min(5, rounds)):
-        call()
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def report(name: str, seconds: float, baseline: float) -> dict[str, float]:
     print(f"  {name:<46} p50 {seconds * 1000:9.3f} ms   x no-op {seconds / baseline:8.1f}")
     return {"p50_ms": round(seconds * 1000, 3), "x_noop": round(seconds / baseline, 1)}
@@ -251,22 +241,25 @@ def time_http(data_dir: Path, key: str, rounds: int, since: float) -> dict[str, 
             def moving_since() -> str:
                 return str(int(since) + next(calls))
 
-            noop = p50_sync(lambda: get("/healthz"), rounds)
+            def timed(call: Callable[[], object]) -> float:
+                return harness.median_seconds(call, rounds, warmup=min(5, rounds))
+
+            noop = timed(lambda: get("/healthz"))
             print("HTTP (uvicorn, one keep-alive connection):")
             results: dict[str, Any] = {"noop": report("GET /healthz [no-op]", noop, noop)}
             results["cached_poll"] = report(
                 "GET …/breakdown?by=agent, repeated (cached)",
-                p50_sync(lambda: get(path, by="agent"), rounds),
+                timed(lambda: get(path, by="agent")),
                 noop,
             )
             results["all_time"] = report(
                 "GET …/breakdown?by=agent, uncached",
-                p50_sync(lambda: get(path, by="agent", until=far_future()), rounds),
+                timed(lambda: get(path, by="agent", until=far_future())),
                 noop,
             )
             results["last_30_days"] = report(
                 "GET …/breakdown?by=agent&since=30 days ago",
-                p50_sync(lambda: get(path, by="agent", since=moving_since()), rounds),
+                timed(lambda: get(path, by="agent", since=moving_since())),
                 noop,
             )
             return results

@@ -13,12 +13,13 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -142,6 +143,18 @@ def floor(
     kind = "schema" if schema else "bare"
     argv = [sys.executable, str(BENCH / "floor.py"), str(port), str(database), sync, kind]
     return running(argv, dict(os.environ), port)
+
+
+def median_seconds(call: Callable[[], object], rounds: int, warmup: int = 1) -> float:
+    """The median wall time of `call` over `rounds` calls, after `warmup` unmeasured ones."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 # -- wrk ----------------------------------------------------------------------------------

@@ -42,13 +42,7 @@ def cold_queries(dataset: Dataset, rounds: int) -> dict[str, float]:
     with contextlib.closing(sqlite3.connect(dataset.database)) as conn:
 
         def timed(call: Callable[[], object]) -> float:
-            call()
-            times = []
-            for _ in range(rounds):
-                started = time.perf_counter()
-                call()
-                times.append(time.perf_counter() - started)
-            return round(statistics.median(times) * 1000, 3)
+            return round(harness.median_seconds(call, rounds) * 1000, 3)
 
         return {
             "score_30_days_ms": timed(lambda: reads.count_scores(conn, tp, since, None, {})),
