@@ -5,8 +5,11 @@ Hand computations use z = 1.959964 (z^2 = 3.841459):
 - Wilson 3/5: centre (0.6 + 0.384146) / 1.768292 = 0.556545, half
   1.959964 * sqrt(0.048 + 0.038415) / 1.768292 = 0.325821 -> 23.1 .. 88.2.
 - Wilson 0/n: high = z^2 / (n + z^2); n/n: low = n / (n + z^2).
-- Adjusted Wald NPS (Rocks 2016): n' = n + 3, p = (P + 3/4) / n',
-  d = (D + 3/4) / n', interval (p - d) +- z * sqrt((p + d - (p - d)^2) / n').
+- Tango's score interval for NPS (P promoters, D detractors of n) has closed
+  forms in the unanimous cases: all n promoters give [(n - z^2) / (n + z^2), 1],
+  all detractors the mirror image, all passives +- z^2 / (n + z^2). So one
+  promoter gives [-58.7, 100.0], five promoters [13.1, 100.0], four passives
+  [-49.0, 49.0]. Mixed tables are checked by the statistic being +-z at the ends.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from hypothesis import strategies as st
 
 from scorelet.scales import parse_scale
 from scorelet.scoring import (
+    Z95,
     nps_interval,
+    nps_score_statistic,
     percent,
     round1,
     summarize,
@@ -197,14 +202,14 @@ def test_nps_one_promoter() -> None:
     body = summarize_nps(NPS, {10: 1})
     assert body["score"] == 100.0
     assert body["promoters"] == {"count": 1, "percent": 100.0}
-    # n' = 4, p = 0.4375, d = 0.1875: 0.25 +- 1.959964 * 0.375
-    assert body["interval"] == {"low": -48.5, "high": 98.5, "level": 0.95}
+    # (1 - z^2) / (1 + z^2) = -0.586904: the interval holds the score it comes with.
+    assert body["interval"] == {"low": -58.7, "high": 100.0, "level": 0.95}
 
 
 def test_nps_one_detractor() -> None:
     body = summarize_nps(NPS, {0: 1})
     assert body["score"] == -100.0
-    assert body["interval"] == {"low": -98.5, "high": 48.5, "level": 0.95}
+    assert body["interval"] == {"low": -100.0, "high": 58.7, "level": 0.95}
 
 
 def test_nps_all_detractors_is_minus_100() -> None:
@@ -213,23 +218,23 @@ def test_nps_all_detractors_is_minus_100() -> None:
     assert body["detractors"] == {"count": 5, "percent": 100.0}
     assert body["passives"] == {"count": 0, "percent": 0.0}
     assert body["promoters"] == {"count": 0, "percent": 0.0}
-    # n' = 8, p = 0.09375, d = 0.71875: -0.625 +- 0.450086, clamped at -1
-    assert body["interval"] == {"low": -100.0, "high": -17.5, "level": 0.95}
+    # -(5 - z^2) / (5 + z^2) = -0.131017
+    assert body["interval"] == {"low": -100.0, "high": -13.1, "level": 0.95}
 
 
 def test_nps_all_promoters_is_plus_100() -> None:
     body = summarize_nps(NPS, {9: 3, 10: 2})
     assert body["score"] == 100.0
     assert body["promoters"] == {"count": 5, "percent": 100.0}
-    assert body["interval"] == {"low": 17.5, "high": 100.0, "level": 0.95}
+    assert body["interval"] == {"low": 13.1, "high": 100.0, "level": 0.95}
 
 
 def test_nps_passives_only_is_0() -> None:
     body = summarize_nps(NPS, {7: 2, 8: 2})
     assert body["score"] == 0.0
     assert body["passives"] == {"count": 4, "percent": 100.0}
-    # n' = 7, p = d = 0.107143: 0 +- 1.959964 * 0.174964
-    assert body["interval"] == {"low": -34.3, "high": 34.3, "level": 0.95}
+    # z^2 / (4 + z^2) = 0.489891
+    assert body["interval"] == {"low": -49.0, "high": 49.0, "level": 0.95}
 
 
 def test_nps_group_boundaries_are_6_7_8_9() -> None:
@@ -246,8 +251,10 @@ def test_nps_mixed_case_matches_hand_computation() -> None:
     assert body["promoters"] == {"count": 5, "percent": 50.0}
     assert body["passives"] == {"count": 3, "percent": 30.0}
     assert body["detractors"] == {"count": 2, "percent": 20.0}
-    # n' = 13, p = 0.442308, d = 0.211538: 0.230769 +- 1.959964 * 0.214940
-    assert body["interval"] == {"low": -19.1, "high": 65.2, "level": 0.95}
+    assert body["interval"] == {"low": -21.7, "high": 67.5, "level": 0.95}
+    low, high = nps_interval(5, 2, 10) or (0.0, 0.0)
+    assert nps_score_statistic(5, 2, 10, low) == pytest.approx(Z95, abs=1e-6)
+    assert nps_score_statistic(5, 2, 10, high) == pytest.approx(-Z95, abs=1e-6)
     assert body["distribution"]["10"] == 3
     assert body["distribution"]["1"] == 0
 
@@ -261,11 +268,40 @@ def test_nps_interval_with_no_responses_is_none() -> None:
     assert nps_interval(0, 0, 0) is None
 
 
-def test_nps_interval_is_centred_on_the_adjusted_not_the_raw_score() -> None:
+def test_nps_interval_of_five_promoters_is_hand_computed() -> None:
     bounds = nps_interval(5, 0, 5)
     assert bounds is not None
-    # Raw NPS is +1, the adjusted centre is 0.625: the interval does not reach the top unclamped.
-    assert bounds[0] == pytest.approx(0.625 - 0.450086, abs=1e-5)
+    assert bounds[0] == pytest.approx((5 - Z95**2) / (5 + Z95**2), abs=1e-9)
+    assert bounds[1] == 1.0
+
+
+def _tables(largest: int) -> list[tuple[int, int, int]]:
+    return [
+        (promoters, detractors, n)
+        for n in range(1, largest + 1)
+        for promoters in range(n + 1)
+        for detractors in range(n - promoters + 1)
+    ]
+
+
+@pytest.mark.parametrize(("promoters", "detractors", "n"), _tables(12))
+def test_nps_interval_contains_its_score_and_mirrors_for_every_small_table(
+    promoters: int, detractors: int, n: int
+) -> None:
+    bounds = nps_interval(promoters, detractors, n)
+    mirrored = nps_interval(detractors, promoters, n)
+    assert bounds is not None
+    assert mirrored is not None
+    low, high = bounds
+    estimate = (promoters - detractors) / n
+    assert -1.0 <= low <= estimate <= high <= 1.0
+    assert low < high
+    assert mirrored == pytest.approx((-high, -low), abs=1e-9)
+    # Each end short of +-1 is where the score test stops rejecting.
+    if low > -1.0:
+        assert nps_score_statistic(promoters, detractors, n, low) == pytest.approx(Z95, abs=1e-6)
+    if high < 1.0:
+        assert nps_score_statistic(promoters, detractors, n, high) == pytest.approx(-Z95, abs=1e-6)
 
 
 # -- summarize and response rate ------------------------------------------------------------
@@ -330,7 +366,7 @@ def test_nps_score_and_interval_stay_within_minus_100_and_100(counts: dict[int, 
         return
     low, high = body["interval"]["low"], body["interval"]["high"]
     assert -100.0 <= body["score"] <= 100.0
-    assert -100.0 <= low <= high <= 100.0
+    assert -100.0 <= low <= body["score"] <= high <= 100.0
     assert body["score"] == pytest.approx(
         body["promoters"]["percent"] - body["detractors"]["percent"], abs=0.11
     )
