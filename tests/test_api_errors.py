@@ -63,6 +63,28 @@ def raw(content: bytes, content_type: str = "application/json") -> Callable[[Env
     }
 
 
+def encoded(
+    encoding: str, content_type: str = "application/json", **headers: str
+) -> Callable[[Env], dict[str, Any]]:
+    """A valid rating, sent in `encoding` (with a BOM for 'utf-16' and 'utf-32')."""
+    return lambda env: {
+        "method": "POST",
+        "url": "/api/v1/responses",
+        "content": json.dumps({"token": env.token, "score": 4}).encode(encoding),
+        "headers": {"content-type": content_type, **headers},
+    }
+
+
+def text(body: Callable[[Env], str]) -> Callable[[Env], dict[str, Any]]:
+    """A JSON body written out by hand, for what json.dumps can't produce."""
+    return lambda env: {
+        "method": "POST",
+        "url": "/api/v1/responses",
+        "content": body(env).encode(),
+        "headers": {"content-type": "application/json"},
+    }
+
+
 CASES: list[Case] = [
     (
         "score above the scale",
@@ -270,6 +292,45 @@ CASES: list[Case] = [
     ("NaN in json", raw(b'{"score": NaN}'), 400, "malformed_json", None),
     ("Infinity in json", raw(b'{"score": Infinity}'), 400, "malformed_json", None),
     ("invalid utf-8", raw(b'{"comment": "\xff\xfe"}'), 400, "malformed_json", None),
+    ("utf-16 with a BOM", encoded("utf-16"), 400, "malformed_json", None),
+    ("utf-16 without a BOM", encoded("utf-16-be"), 400, "malformed_json", None),
+    ("utf-32 with a BOM", encoded("utf-32"), 400, "malformed_json", None),
+    ("utf-32 without a BOM", encoded("utf-32-le"), 400, "malformed_json", None),
+    (
+        "a declared charset other than utf-8",
+        encoded("utf-8", "application/json; charset=utf-16"),
+        415,
+        "unsupported_media_type",
+        "content-type",
+    ),
+    (
+        "a compressed body",
+        encoded("utf-8", **{"content-encoding": "gzip"}),
+        415,
+        "unsupported_media_type",
+        "content-encoding",
+    ),
+    (
+        "a duplicate key",
+        text(lambda e: f'{{"token": "{e.token}", "score": 1, "score": 5}}'),
+        400,
+        "malformed_json",
+        "score",
+    ),
+    (
+        "-0 on stars",
+        text(lambda e: f'{{"token": "{e.token}", "score": -0}}'),
+        422,
+        "wrong_type",
+        "score",
+    ),
+    (
+        "-0 on nps",
+        text(lambda e: f'{{"token": "{e.nps["embed_token"]}", "score": -0}}'),
+        422,
+        "wrong_type",
+        "score",
+    ),
     ("deeply nested json", raw(b"[" * 100_00 + b"]" * 100_00), 413, "body_too_large", None),
     (
         "form-encoded body",
@@ -410,6 +471,20 @@ def test_unicode_comments_survive_intact(env: Env) -> None:
         assert conn.execute(
             "SELECT comment FROM responses WHERE id = ?", (response.json()["id"],)
         ).fetchone() == (comment,)
+
+
+def test_a_utf8_byte_order_mark_is_skipped(env: Env) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps({"token": env.token, "score": 5}).encode()
+    with env.server.client() as client:
+        response = client.post(
+            "/api/v1/responses", content=body, headers={"content-type": "application/json"}
+        )
+        declared = client.post(
+            "/api/v1/responses",
+            content=json.dumps({"token": env.token, "score": 5}),
+            headers={"content-type": 'text/plain; charset="UTF-8"'},
+        )
+    assert (response.status_code, declared.status_code) == (201, 201)
 
 
 def test_a_body_without_content_type_is_refused_with_advice(env: Env) -> None:

@@ -177,9 +177,12 @@ def test_an_expired_token_is_refused_with_a_clear_error(server: LiveServer) -> N
 def test_a_token_names_its_touchpoint_and_context_for_good(server: LiveServer) -> None:
     first, second = server.add_touchpoint(), server.add_touchpoint()
     token = token_for(server, first["slug"], "conv-ctx", agent="alice")
-    response = submit(server, token, 5, context={"agent": "mallory", "page": "/help"})
+    relabelled = submit(server, token, 5, context={"agent": "mallory", "page": "/help"})
+    assert relabelled.status_code == 422
+    assert relabelled.json()["code"] == "context_not_allowed"
+    response = submit(server, token, 5)
     assert response.status_code == 201
-    assert response.json()["context"] == {"agent": "alice", "page": "/help"}
+    assert response.json()["context"] == {"agent": "alice"}
     assert response.json()["touchpoint"] == first["slug"]
     assert rows(server, second["slug"]) == []
 
@@ -377,6 +380,37 @@ def test_an_off_scale_score_gets_a_friendly_400_page(server: LiveServer, raw: st
     assert_strict_html(response)
     assert "isn't on this scale" in unescape(response.text)
     assert post_page(server, token, score=raw).status_code == 400
+    assert rows(server, tp["slug"]) == []
+
+
+@pytest.mark.parametrize("raw", ["-0", "+5", " -0 "])
+def test_a_signed_score_is_refused_on_nps_as_on_stars(server: LiveServer, raw: str) -> None:
+    tp = server.add_touchpoint(metric="nps")
+    token = token_for(server, tp["slug"], "conv-sign")
+    assert page(server, token, score=raw).status_code == 400
+    assert post_page(server, token, score=raw).status_code == 400
+    assert rows(server, tp["slug"]) == []
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "score=4&context=team%3Dforged",
+        "score=4&agent=mallory",
+        "score=1&score=5",
+    ],
+)
+def test_a_form_with_extra_or_repeated_fields_stores_nothing(server: LiveServer, form: str) -> None:
+    tp = server.add_touchpoint(scale="stars")
+    token = token_for(server, tp["slug"], "conv-form", agent="alice")
+    with server.client() as client:
+        response = client.post(
+            f"/r/{quote(token)}",
+            content=form,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    assert response.status_code == 400
+    assert_strict_html(response)
     assert rows(server, tp["slug"]) == []
 
 

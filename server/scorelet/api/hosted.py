@@ -38,6 +38,7 @@ from scorelet.validation import MAX_COMMENT, check_optional_text, check_uuid
 from scorelet.widget import Asset, runtime
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+FORM_FIELDS = frozenset({"score", "id", "comment"})
 ASSET_CACHE = "public, max-age=31536000, immutable"
 CSS_TYPE = "text/css; charset=utf-8"
 # Which page a token problem gets, and with what status.
@@ -159,7 +160,12 @@ class HostedPages:
         return self._html(page)
 
     async def _form(self, request: Request) -> dict[str, str]:
-        """The urlencoded form, size-limited; anything else reads as an empty form."""
+        """The urlencoded form, size-limited; anything else reads as an empty form.
+
+        The page's forms send `score`, or `id` and `comment`, each once. A form
+        with other fields (`context` above all: it comes from the token only) or
+        with a field twice is ambiguous, so it reads as empty and gets the retry page.
+        """
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         body = bytearray()
         async for chunk in request.stream():
@@ -169,9 +175,13 @@ class HostedPages:
         if media_type != FORM_TYPE:
             return {}
         try:
-            return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except (UnicodeDecodeError, ValueError):
             return {}
+        form = dict(pairs)
+        if len(form) != len(pairs) or not form.keys() <= FORM_FIELDS:
+            return {}
+        return form
 
     def _retry(self, request: Request, bearer: Bearer, w: Words, notice: str) -> Response:
         page = rating_page(
@@ -211,9 +221,13 @@ def _token(request: Request) -> str:
 
 
 def _score(raw: str, bearer: Bearer) -> int | None:
-    """The score from a query or form, if it is a whole number on the touchpoint's scale."""
+    """The score from a query or form, if it is a whole number on the touchpoint's scale.
+
+    Digits only: no scale has negative points, and `-0` is no more a score here
+    than in a JSON body.
+    """
     text = raw.strip()
-    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 3:
+    if not text.isascii() or not text.isdigit() or len(text) > 3:
         return None
     score = int(text)
     return score if bearer.touchpoint.scale.accepts(score) else None
