@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import uuid
 from typing import Any
 
@@ -105,13 +106,126 @@ def test_a_subjects_second_rating_replaces_the_first(server: LiveServer) -> None
     assert body["detractors"]["count"] == 0
 
 
-def test_signed_context_wins_over_the_browsers(server: LiveServer) -> None:
+def breakdown_of(server: LiveServer, slug: str, by: str) -> dict[str, int]:
+    with server.reader() as client:
+        response = client.get(f"/api/v1/touchpoints/{slug}/breakdown", params={"by": by})
+    assert response.status_code == 200, response.text
+    return {group["value"]: group["responses"] for group in response.json()["groups"]}
+
+
+def get_rating(server: LiveServer, response_id: str) -> Any:
+    with server.reader() as client:
+        return client.get(f"/api/v1/responses/{response_id}")
+
+
+def test_a_subject_token_refuses_context_from_the_body(server: LiveServer) -> None:
     tp = server.add_touchpoint()
     token = subject_token(server, tp["slug"], "conv_2", agent="alice")
-    response = submit(server, token=token, score=5, context={"agent": "mallory", "page": "/help"})
-    assert response.json()["context"] == {"agent": "alice", "page": "/help"}
-    assert score_of(server, tp["slug"], agent="alice")["responses"] == 1
-    assert score_of(server, tp["slug"], agent="mallory")["responses"] == 0
+    forged = submit(server, token=token, score=5, context={"team": "forged", "channel": "phone"})
+    assert forged.status_code == 422
+    assert forged.json()["code"] == "context_not_allowed"
+    assert forged.json()["field"] == "context"
+    assert score_of(server, tp["slug"])["responses"] == 0
+    assert breakdown_of(server, tp["slug"], "team") == {}
+    signed = submit(server, token=token, score=5, context={})  # empty adds nothing: fine
+    assert signed.status_code == 201
+    assert signed.json()["context"] == {"agent": "alice"}
+    assert breakdown_of(server, tp["slug"], "agent") == {"alice": 1}
+
+
+def test_an_embed_token_rating_keeps_the_pages_context(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    response = submit(server, token=tp["embed_token"], score=4, context={"page": "/pricing"})
+    assert response.status_code == 201
+    assert response.json()["context"] == {"page": "/pricing"}
+
+
+def test_a_rerating_with_a_reminted_token_stores_exactly_its_context(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    first = submit(
+        server, token=subject_token(server, tp["slug"], "conv_9", team="billing"), score=2
+    )
+    again = submit(server, token=subject_token(server, tp["slug"], "conv_9", agent="bob"), score=4)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["context"] == {"agent": "bob"}
+    assert get_rating(server, first.json()["id"]).json()["context"] == {"agent": "bob"}
+    assert breakdown_of(server, tp["slug"], "team") == {}
+    assert breakdown_of(server, tp["slug"], "agent") == {"bob": 1}
+
+
+def test_simultaneous_posts_from_one_browser_make_one_rating(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    start = threading.Barrier(12)
+    answers: list[tuple[int, str]] = []
+
+    def post(score: int) -> None:
+        start.wait()
+        response = submit(server, token=tp["embed_token"], score=score, client="c" * 16 + "race")
+        answers.append((response.status_code, response.json()["id"]))
+
+    threads = [threading.Thread(target=post, args=(1 + i % 5,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200] * 11 + [201]
+    assert len({response_id for _, response_id in answers}) == 1
+    assert score_of(server, tp["slug"])["responses"] == 1
+
+
+def test_an_id_naming_another_subjects_rating_conflicts(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    alice = submit(server, token=subject_token(server, tp["slug"], "conv_a"), score=1).json()
+    bob_token = subject_token(server, tp["slug"], "conv_b")
+    bob = submit(server, token=bob_token, score=2).json()
+    clash = submit(server, token=bob_token, score=5, id=alice["id"])
+    assert clash.status_code == 409
+    assert clash.json()["code"] == "id_conflict"
+    assert get_rating(server, alice["id"]).json()["score"] == 1
+    assert get_rating(server, bob["id"]).json()["score"] == 2
+    # A fresh id (the widget's own, before it learns the stored one) still replaces.
+    fresh = submit(server, token=bob_token, score=4, id=str(uuid.uuid4()))
+    assert fresh.status_code == 200
+    assert fresh.json()["id"] == bob["id"]
+
+
+def test_a_rating_is_shown_by_id_to_a_read_key_only(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    created = submit(server, token=tp["embed_token"], score=3, comment="ok").json()
+    shown = get_rating(server, created["id"])
+    assert shown.status_code == 200
+    assert shown.json() == created
+    with server.client() as anonymous:
+        assert anonymous.get(f"/api/v1/responses/{created['id']}").status_code == 401
+    missing = get_rating(server, str(uuid.uuid4()))
+    assert (missing.status_code, missing.json()["code"]) == (404, "response_not_found")
+    assert get_rating(server, "not-a-uuid").json()["field"] == "id"
+
+
+def test_a_deleted_rating_leaves_every_figure_as_if_never_given(server: LiveServer) -> None:
+    tp = server.add_touchpoint(metric="nps")
+    kept = submit(server, token=tp["embed_token"], score=9, context={"agent": "ann"}).json()
+    spam = submit(server, token=tp["embed_token"], score=0, context={"agent": "bot"}).json()
+    since = {"since": "2020-01-01"}
+    with server.reader() as reader:
+        assert reader.delete(f"/api/v1/responses/{spam['id']}").status_code == 403
+    with server.admin() as admin:
+        assert admin.delete(f"/api/v1/responses/{spam['id']}").status_code == 204
+        again = admin.delete(f"/api/v1/responses/{spam['id']}")
+        assert (again.status_code, again.json()["code"]) == (404, "response_not_found")
+    for params in ({}, since):
+        body = score_of(server, tp["slug"], **params)
+        assert (body["responses"], body["score"]) == (1, 100.0)
+    assert breakdown_of(server, tp["slug"], "agent") == {"ann": 1}
+    with server.reader() as reader:
+        series = reader.get(f"/api/v1/touchpoints/{tp['slug']}/series").json()["buckets"]
+        listed = reader.get(f"/api/v1/touchpoints/{tp['slug']}/responses").json()["responses"]
+        exported = reader.get(
+            f"/api/v1/touchpoints/{tp['slug']}/responses", params={"format": "ndjson"}
+        ).text
+    assert sum(bucket["responses"] for bucket in series) == 1
+    assert [row["id"] for row in listed] == [kept["id"]]
+    assert [json.loads(line)["id"] for line in exported.splitlines()] == [kept["id"]]
 
 
 def test_comment_is_added_with_patch_and_the_same_token(server: LiveServer) -> None:

@@ -14,11 +14,11 @@ import pytest
 from conftest import LiveServer, run_server
 from scorelet.api.cors import allow_origin
 from scorelet.api.deadlines import BodyDeadlines
-from scorelet.api.dedup import ClientWindow
 from scorelet.api.guard import Guard
 from scorelet.api.headers import html_headers
 from scorelet.api.limits import Buckets, Limits, Rate, limited_path
 from scorelet.config import SettingsError, load_settings
+from scorelet.dedup import ClientWindow
 from scorelet.tokens import Signer
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from scorelet.dedup import ClientWindow
 from scorelet.errors import Problem
 from scorelet.store import NewResponse, ResponseQuery, Store, schema, writes
 from scorelet.store.records import time_ordered_id
@@ -74,7 +75,9 @@ def rollup_totals(path: Path, touchpoint_id: int) -> dict[int, int]:
 
 async def record_at(store: Store, new: NewResponse, now: float) -> Any:
     """Record through the real write path with a chosen clock."""
-    return await store.writer.write(partial(writes.record_response, new=new, now=now))
+    return await store.writer.write(
+        partial(writes.record_response, new=new, now=now, clients=ClientWindow(86400))
+    )
 
 
 def rating(touchpoint: Touchpoint, score: int, **kwargs: Any) -> NewResponse:

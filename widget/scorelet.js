@@ -235,7 +235,8 @@
       // Reads `sel` when it runs, so a change of mind re-posts the same id with the new score.
       run(() => {
         let score = sel;
-        let body = {id, score, context: c.context, ...(/^e\./.test(c.token) && {client: client()})};
+        // Context comes from a subject token alone; only anonymous widgets send the page's.
+        let body = {id, score, ...(/^e\./.test(c.token) && {context: c.context, client: client()})};
         return send(c, "POST", "/api/v1/responses", body).then((r) => {
           // The stored id: a conversation rated before keeps its rating's id.
           id = r.id;

@@ -130,3 +130,21 @@ def test_a_second_widget_for_a_rated_conversation_comments_on_the_same_rating(
     second.page.locator("#rate [data-scorelet] button.p", has_text="Send").click()
     eventually(lambda: [r[1:] for r in rows(server, tp["slug"])] == [(3, "second thoughts")])
     assert [e[1]["status"] for e in second.events("error")] == []
+
+
+def test_a_mount_context_never_rides_along_with_a_subject_token(
+    server: LiveServer, visit: Callable[..., Visit]
+) -> None:
+    tp = server.add_touchpoint(scale="stars")
+    token = minted(server, tp["slug"], "conv-context", agent="alice")
+    chat = in_bubble(visit, token)
+    chat.page.evaluate(
+        "t => Scorelet.mount(document.getElementById('rate'), {token: t, context: {team: 'x'}})",
+        token,
+    )
+    chat.page.locator(f"{RADIO}[data-score='4']").click()
+    eventually(lambda: [r[1] for r in rows(server, tp["slug"])] == [4])
+    with server.reader() as reader:
+        stored = reader.get(f"/api/v1/responses/{rows(server, tp['slug'])[0][0]}").json()
+    assert stored["context"] == {"agent": "alice"}
+    assert [e[1]["status"] for e in chat.events("error")] == []

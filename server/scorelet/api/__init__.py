@@ -46,6 +46,8 @@ def routes(services: Services) -> Api:
         Route("/api/v1/touchpoints/{slug}/score", scores.score, methods=["GET"]),
         Route("/api/v1/responses/current", chat.current, methods=["GET"]),
         Route("/api/v1/responses/{id}", responses.comment, methods=["PATCH"]),
+        Route("/api/v1/responses/{id}", responses.show, methods=["GET"]),
+        Route("/api/v1/responses/{id}", responses.delete, methods=["DELETE"]),
         Route("/api/v1/impressions", responses.impression, methods=["POST"]),
         Route("/api/v1/touchpoints", touchpoints.list, methods=["GET"]),
         Route("/api/v1/touchpoints", touchpoints.create, methods=["POST"]),

@@ -1,20 +1,27 @@
-"""The public endpoints the widget calls: submit a rating, add a comment, count a view."""
+"""Ratings: the widget's endpoints (submit, comment, count a view), and one rating by id.
+
+Context comes from a subject token, never from the browser: with a subject
+token the body may not carry any (422 `context_not_allowed`), so a customer
+can't relabel feedback as being about another agent or team. Anonymous
+(embed-token) ratings may carry the page's own context.
+"""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from scorelet.api.auth import authorize
 from scorelet.api.body import read_json
 from scorelet.api.caching import encode
 from scorelet.api.claims import Bearer, check_origin, resolve_token
-from scorelet.api.dedup import ClientWindow, check_client
 from scorelet.api.services import Services
-from scorelet.errors import invalid
+from scorelet.dedup import check_client
+from scorelet.errors import Problem, invalid
 from scorelet.store import NewResponse
+from scorelet.store.database import EDIT_WINDOW
 from scorelet.validation import (
     MAX_COMMENT,
     check_context,
@@ -25,18 +32,18 @@ from scorelet.validation import (
     wrong_type,
 )
 
-# Anonymous (embed-token) ratings can be changed by re-posting their id, or
-# commented on, for this long; subject-token ratings for as long as the token lives.
-EDIT_WINDOW = 24 * 3600
 SUBMIT_FIELDS = frozenset({"token", "score", "comment", "context", "id", "client"})
 COMMENT_FIELDS = frozenset({"token", "comment"})
 IMPRESSION_FIELDS = frozenset({"token"})
 
 
+def _context(value: Any) -> dict[str, str]:
+    return check_context(value) if value is not None else {}
+
+
 class ResponsesApi:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.clients = ClientWindow(EDIT_WINDOW)
 
     async def _bearer(
         self, request: Request, allowed: frozenset[str]
@@ -62,25 +69,27 @@ class ResponsesApi:
                 "score_out_of_range",
             )
         comment = check_optional_text(body.get("comment"), "comment", MAX_COMMENT, multiline=True)
-        context = check_context(body["context"]) if body.get("context") is not None else {}
-        response_id = check_uuid(body["id"]) if body.get("id") is not None else None
         subject = bearer.subject
+        context = body.get("context")
+        if subject is not None and context is not None and context != {}:
+            raise invalid(
+                "context",
+                "this subject token carries its own signed context; the body may not add any",
+                "context_not_allowed",
+            )
+        response_id = check_uuid(body["id"]) if body.get("id") is not None else None
         client = check_client(body["client"]) if body.get("client") is not None else None
-        if client is not None and subject is None:  # the same browser again: replace
-            earlier = self.clients.previous(bearer.touchpoint.id, client, time.time())
-            response_id = earlier or response_id
         new = NewResponse(
             touchpoint_id=bearer.touchpoint.id,
             score=score,
             comment=comment,
             subject=subject.subject if subject else None,
-            context={**context, **bearer.context},  # the signed context wins
+            context=bearer.context if subject else _context(context),
             id=response_id,
             edit_window=None if subject else EDIT_WINDOW,
+            client=client if subject is None else None,
         )
         stored, replaced = await self.services.store.record_response(new)
-        if client is not None and subject is None:
-            self.clients.remember(bearer.touchpoint.id, client, stored.id, time.time())
         return Response(
             encode(stored.public(bearer.touchpoint.slug)),
             status_code=201 if replaced is None else 200,
@@ -106,4 +115,20 @@ class ResponsesApi:
     async def impression(self, request: Request) -> Response:
         _, bearer = await self._bearer(request, IMPRESSION_FIELDS)
         await self.services.store.record_impression(bearer.touchpoint.id)
+        return Response(status_code=204)
+
+    async def show(self, request: Request) -> Response:
+        """`GET /api/v1/responses/{id}` (read key): one rating, to look it up by its id."""
+        await authorize(request, self.services.store, "read")
+        stored = await self.services.store.response(check_uuid(request.path_params["id"]))
+        touchpoint = self.services.store.touchpoint_by_id(stored.touchpoint_id) if stored else None
+        if stored is None or touchpoint is None:
+            raise Problem(404, "response_not_found", "no response has this id", "id")
+        return JSONResponse(stored.public(touchpoint.slug), headers={"Cache-Control": "no-store"})
+
+    async def delete(self, request: Request) -> Response:
+        """`DELETE /api/v1/responses/{id}` (admin key): a test or spam rating, gone from every
+        score, series, breakdown, listing and export."""
+        await authorize(request, self.services.store, "admin")
+        await self.services.store.delete_response(check_uuid(request.path_params["id"]))
         return Response(status_code=204)

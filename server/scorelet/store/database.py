@@ -22,6 +22,7 @@ from typing import Any
 
 import aiosqlite
 
+from scorelet.dedup import ClientWindow
 from scorelet.store import reads, writes
 from scorelet.store.records import (
     TOUCHPOINT_COLUMNS,
@@ -37,6 +38,9 @@ from scorelet.tokens import hash_api_key, new_api_key
 from scorelet.touchpoints import Touchpoint
 
 SYNC_MODES = ("full", "normal")
+# Anonymous (embed-token) ratings can be changed by re-posting their id, or by the
+# same browser (`client`), or commented on, for this long.
+EDIT_WINDOW = 24 * 3600
 
 
 def _configure(conn: sqlite3.Connection, synchronous: str, read_only: bool) -> None:
@@ -99,6 +103,8 @@ class Store:
         self._scored_at: dict[int, int] = {}
         self._listed_at: dict[int, int] = {}
         self._changed = asyncio.Event()
+        # Used only inside the writer's thread, so its check and its write are one step.
+        self._clients = ClientWindow(EDIT_WINDOW)
 
     @classmethod
     async def open(cls, path: Path, synchronous: str = "full") -> Store:
@@ -134,6 +140,12 @@ class Store:
     def touchpoints(self) -> list[Touchpoint]:
         return sorted(self._touchpoints.values(), key=lambda tp: tp.slug)
 
+    def touchpoint_by_id(self, touchpoint_id: int) -> Touchpoint | None:
+        for touchpoint in self._touchpoints.values():
+            if touchpoint.id == touchpoint_id:
+                return touchpoint
+        return None
+
     def api_key(self, key_id: str) -> ApiKey | None:
         return self._keys.get(key_id)
 
@@ -145,13 +157,25 @@ class Store:
         await self.writer.write(_snapshot, self._install)
 
     def _install(self, snapshot: Snapshot) -> None:
+        """Take a fresh snapshot; only touchpoints whose numbers or settings moved count
+        as changed (so SSE and the answer caches don't wake for nothing)."""
+        before = {tp.id: tp for tp in self._touchpoints.values()}
+        after = {tp.id: tp for tp in snapshot.touchpoints}
+        moved = {
+            touchpoint_id
+            for touchpoint_id in before.keys() | after.keys()
+            if before.get(touchpoint_id) != after.get(touchpoint_id)
+            or _nonzero(self._counts.get(touchpoint_id))
+            != _nonzero(snapshot.counts.get(touchpoint_id))
+            or self._impressions.get(touchpoint_id) != snapshot.impressions.get(touchpoint_id)
+        }
         self._data_version = snapshot.data_version
         self._touchpoints = {tp.slug: tp for tp in snapshot.touchpoints}
         self._keys = {key.id: key for key in snapshot.keys}
         self._counts = snapshot.counts
         self._impressions = snapshot.impressions
-        for touchpoint in snapshot.touchpoints:
-            self._changed_now(touchpoint.id, scored=True)
+        for touchpoint_id in moved:
+            self._changed_now(touchpoint_id, scored=True)
 
     async def maintain(self) -> None:
         """Once a second: checkpoint the WAL outside any commit, and pick up CLI changes."""
@@ -194,7 +218,7 @@ class Store:
     async def record_response(self, new: NewResponse) -> tuple[Response, int | None]:
         """Store a rating; returns it and the score it replaced (None: a new rating)."""
         return await self.writer.write(
-            partial(writes.record_response, new=new, now=time.time()),
+            partial(writes.record_response, new=new, now=time.time(), clients=self._clients),
             self._count_response,
             single_statement=True,
         )
@@ -229,6 +253,21 @@ class Store:
         return await self.writer.write(
             write,
             lambda response: self._changed_now(response.touchpoint_id, scored=False),
+            single_statement=True,
+        )
+
+    async def delete_response(self, response_id: str) -> Response:
+        """Remove a rating as if it had never been given; returns what was removed."""
+
+        def uncounted(response: Response) -> None:
+            counts = self._counts.get(response.touchpoint_id, {})
+            if counts.get(response.score):
+                counts[response.score] -= 1
+            self._changed_now(response.touchpoint_id, scored=True)
+
+        return await self.writer.write(
+            partial(writes.delete_response, response_id=response_id),
+            uncounted,
             single_statement=True,
         )
 
@@ -362,6 +401,10 @@ class Store:
     async def revoke_api_key(self, key_id: str) -> None:
         await self.writer.write(partial(writes.revoke_key, key_id=key_id, now=time.time()))
         await self.reload()
+
+
+def _nonzero(counts: dict[int, int] | None) -> dict[int, int]:
+    return {score: count for score, count in (counts or {}).items() if count}
 
 
 def _touchpoint_row(conn: sqlite3.Connection, slug: str) -> Touchpoint:

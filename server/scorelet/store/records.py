@@ -89,6 +89,7 @@ class NewResponse:
     context: Mapping[str, str] = field(default_factory=dict)
     id: str | None = None
     edit_window: float | None = None  # seconds after creation it may change; None: no limit
+    client: str | None = None  # the browser's random id: its earlier rating is replaced
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
+from scorelet.dedup import ClientWindow
 from scorelet.errors import Problem
 from scorelet.store.records import (
     RESPONSE_COLUMNS,
@@ -32,32 +33,54 @@ def _response(conn: sqlite3.Connection, where: str, *args: Any) -> Response | No
 
 
 def record_response(
-    conn: sqlite3.Connection, new: NewResponse, now: float
+    conn: sqlite3.Connection, new: NewResponse, now: float, clients: ClientWindow
 ) -> tuple[Response, int | None]:
-    """Store a rating; returns it and the score it replaced (None: a new rating)."""
+    """Store a rating; returns it and the score it replaced (None: a new rating).
+
+    One rating per subject, and per browser (`client`) within the edit window:
+    a later one replaces it. An `id` may only name the caller's own rating.
+    """
+    response_id = new.id
     if new.subject is not None:
         existing = _response(
             conn, "touchpoint_id = ? AND subject = ?", new.touchpoint_id, new.subject
         )
         if existing is not None:  # one rating per subject: the latest wins
+            if new.id is not None and new.id != existing.id and _response(conn, "id = ?", new.id):
+                raise id_conflict()
             return _replace(conn, existing, new, now), existing.score
-    if new.id is not None:
-        existing = _response(conn, "id = ?", new.id)
+    elif new.client is not None:  # the same browser again: its earlier rating, if any
+        response_id = clients.previous(new.touchpoint_id, new.client, now) or response_id
+    if response_id is not None:
+        existing = _response(conn, "id = ?", response_id)
         if existing is not None:
             if (existing.touchpoint_id, existing.subject) != (new.touchpoint_id, new.subject):
-                raise Problem(409, "id_conflict", "this id belongs to another response", "id")
+                raise id_conflict()
             _check_window(existing, new.edit_window, now)
+            _remember(clients, new, existing.id, now)
             return _replace(conn, existing, new, now), existing.score
-    response_id = new.id or time_ordered_id(now)
+    response_id = response_id or time_ordered_id(now)
     context = _CONTEXT.encode(dict(new.context)) if new.context else "{}"
     conn.execute(
         f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (response_id, new.touchpoint_id, new.score, new.comment, new.subject, context, now, now),
     )
+    _remember(clients, new, response_id, now)
     response = Response(
         response_id, new.touchpoint_id, new.score, new.comment, new.subject, new.context, now, now
     )
     return response, None
+
+
+def _remember(clients: ClientWindow, new: NewResponse, response_id: str, now: float) -> None:
+    if new.client is not None and new.subject is None:
+        clients.remember(new.touchpoint_id, new.client, response_id, now)
+
+
+def id_conflict() -> Problem:
+    return Problem(
+        409, "id_conflict", "this id belongs to another touchpoint's or subject's rating", "id"
+    )
 
 
 def _check_window(existing: Response, window: float | None, now: float) -> None:
@@ -71,8 +94,13 @@ def _check_window(existing: Response, window: float | None, now: float) -> None:
 
 
 def _replace(conn: sqlite3.Connection, old: Response, new: NewResponse, now: float) -> Response:
+    """The new score and context replace the old; a comment is kept unless a new one comes.
+
+    Context is replaced whole: a re-minted token that no longer names a team
+    must not leave the old team on the rating.
+    """
     comment = new.comment if new.comment is not None else old.comment
-    context = {**old.context, **new.context}
+    context = dict(new.context)
     conn.execute(
         "UPDATE responses SET score = ?, comment = ?, context = ?, updated_at = ? WHERE id = ?",
         (new.score, comment, _CONTEXT.encode(context), now, old.id),
@@ -116,6 +144,15 @@ def update_comment(
         existing.created_at,
         now,
     )
+
+
+def delete_response(conn: sqlite3.Connection, response_id: str) -> Response:
+    """Remove a rating; the triggers take it out of every rollup."""
+    existing = _response(conn, "id = ?", response_id)
+    if existing is None:
+        raise Problem(404, "response_not_found", "no response has this id", "id")
+    conn.execute("DELETE FROM responses WHERE id = ?", (response_id,))
+    return existing
 
 
 def record_impression(conn: sqlite3.Connection, touchpoint_id: int, hour: int) -> None:

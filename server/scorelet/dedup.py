@@ -7,6 +7,10 @@ re-posting a rating's `id` does) instead of counting twice, so reloading a
 page can't stuff a touchpoint. Subject-token ratings don't need this: they
 are already one per subject.
 
+The store consults and updates the map inside the single writer, in the
+same step as the write it guards, so simultaneous posts from one browser
+can't both find "no earlier rating" and make two.
+
 It is a speed bump, not a wall: a script can send a fresh id every time, and
 per-IP rate limits are what slow that down. The map lives in memory, bounded
 (oldest first out), and is forgotten on restart; the id is random, so it
