@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -14,13 +15,14 @@ import pytest
 
 from scorelet.cli import main
 from scorelet.config import Settings, resolve_secrets
+from scorelet.store import NewResponse, Store
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims
 
 
 def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str, str]:
     code = main(
         [*argv[:2], "--data", str(data), *argv[2:]]
-        if argv[0] in ("touchpoint", "key")
+        if argv[0] in ("touchpoint", "key", "responses")
         else [argv[0], "--data", str(data), *argv[1:]]
     )
     out, err = capsys.readouterr()
@@ -286,3 +288,48 @@ def test_embed_token_prints_only_the_token(capsys: pytest.CaptureFixture[str], d
     code, out, _ = run(capsys, data, "embed", "bare", "--token")
     assert code == 0
     assert signer(data).verify(out.strip()) == EmbedClaims("bare", 1)
+
+
+@pytest.mark.parametrize("value", ["0", "6"])
+def test_satisfied_from_off_the_scale_names_the_scales_range(
+    capsys: pytest.CaptureFixture[str], data: Path, value: str
+) -> None:
+    code, _, err = run(
+        capsys, data, "touchpoint", "add", "shop", "--metric", "csat", "--satisfied-from", value
+    )
+    assert code == 1
+    assert err == (
+        "scorelet: error (satisfied_from): satisfied_from must be between 2 and 5 on stars\n"
+    )
+
+
+def test_responses_show_and_delete_one_rating(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    run(capsys, data, "touchpoint", "add", "help", "--metric", "csat")
+
+    async def rate() -> str:
+        store = await Store.open(Settings(data_dir=data).database)
+        try:
+            touchpoint = store.touchpoint("help")
+            assert touchpoint is not None
+            await store.record_response(NewResponse(touchpoint.id, 5, None, None))
+            spam, _ = await store.record_response(NewResponse(touchpoint.id, 1, "buy now", None))
+        finally:
+            await store.close()
+        return spam.id
+
+    spam = asyncio.run(rate())
+    code, out, _ = run(capsys, data, "responses", "show", spam, "--json")
+    assert code == 0
+    assert json.loads(out)["comment"] == "buy now"
+    code, out, _ = run(capsys, data, "responses", "delete", spam)
+    assert code == 0
+    assert f"Deleted rating {spam} (score 1 on help)" in out
+    code, _, err = run(capsys, data, "responses", "delete", spam)
+    assert (code, err) == (1, "scorelet: error (id): no response has this id\n")
+    code, _, err = run(capsys, data, "responses", "show", "12")
+    assert code == 1
+    assert "'12' is not a rating id" in err
+    code, out, _ = run(capsys, data, "score", "help", "--json")
+    assert json.loads(out)["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}

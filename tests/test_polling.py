@@ -206,6 +206,30 @@ def test_all_scores_in_one_call(server: LiveServer) -> None:
     )
 
 
+def test_all_scores_take_the_same_window_as_each_score(server: LiveServer) -> None:
+    tp = server.add_touchpoint(metric="csat")
+    insert_raw(
+        server,
+        tp["slug"],
+        [
+            (1_767_225_600.0, 5, {"agent": "ann"}),  # 2026-01-01
+            (1_769_904_000.0, 1, {"agent": "ann"}),  # 2026-02-01
+            (1_769_904_000.0, 4, {"agent": "bob"}),
+        ],
+    )
+    for params in (
+        {"since": "2026-01-01", "until": "2026-02-01"},
+        {"until": "2026-02-01T12:00:00Z", "agent": "ann"},
+        {"since": "2026-01-15"},
+    ):
+        everything = get(server, "/api/v1/scores", params=params)
+        assert everything.status_code == 200, everything.text
+        mine = [s for s in everything.json()["touchpoints"] if s["touchpoint"] == tp["slug"]]
+        one = get(server, f"/api/v1/touchpoints/{tp['slug']}/score", params=params).json()
+        assert mine == [{k: v for k, v in one.items() if k not in ("since", "until", "filters")}]
+        assert everything.json()["until"] == one["until"]
+
+
 # -- listing and export -----------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -27,6 +28,8 @@ from conftest import LiveServer, run_server
 from scorelet.errors import Problem
 from scorelet.scales import parse_scale
 from scorelet.scoring import round1, summarize, summarize_csat, summarize_nps, wilson
+from scorelet.series import SeriesError, buckets, zone
+from scorelet.timeutil import EARLIEST, LATEST, iso, parse_instant
 from scorelet.tokens import Signer, TokenError
 from scorelet.validation import (
     MAX_CONTEXT_KEYS,
@@ -308,3 +311,104 @@ def test_no_submission_body_gives_a_5xx_or_a_bad_row(
         problem = response.json()
         assert problem["status"] == response.status_code
         assert not math.isnan(problem["status"])
+
+
+# -- query windows at the edges of time -------------------------------------------------------
+
+offsets = st.sampled_from(["", "Z", "+00:00", "+14:00", "-12:00", "+05:30", "-23:59"])
+iso_instants = st.builds(
+    lambda moment, offset: moment.isoformat() + offset,
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    offsets,
+)
+edge_instants = st.sampled_from(
+    [
+        "0001-01-01",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31",
+        "9999-12-31T23:59:59-12:00",
+        "9998-12-31T23:00:00-14:00",
+        "1970-01-01T00:00:00+01:00",
+        "1969-12-31T23:59:59Z",
+        "9999-01-01",
+        "-1",
+        "-999999999999",
+        "999999999999",
+        "253402300800",
+        "253370764799.999999",
+        "0",
+    ]
+)
+epoch_instants = st.integers(-(10**12) + 1, 10**12 - 1).map(str) | st.floats(
+    -1e12, 1e12, allow_nan=False
+).map(lambda value: f"{value:.6f}")
+instants = iso_instants | edge_instants | epoch_instants
+zones = st.sampled_from(["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/Berlin"])
+
+
+@settings(database=None)
+@given(text=instants, tz=zones, interval=st.sampled_from(["day", "week", "month"]))
+def test_any_instant_parses_within_range_and_buckets_or_is_a_value_error(
+    text: str, tz: str, interval: str
+) -> None:
+    try:
+        instant = parse_instant(text)
+    except ValueError:
+        return
+    assert EARLIEST <= instant < LATEST
+    iso(instant)
+    refused = []
+    for since, until in ((instant, None), (None, instant), (instant, instant + 1)):
+        try:
+            spans = buckets(interval, zone(tz), since, until, now=instant)
+        except SeriesError as error:
+            refused.append(error.field)
+            continue
+        for start, end in spans:
+            iso(start)
+            iso(end)
+    assert set(refused) <= {"since"}  # too many buckets: nothing else may go wrong
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> dict[str, str]:
+    params = {name: draw(instants) for name in ("since", "until") if draw(st.booleans())}
+    return params
+
+
+@settings(
+    database=None,
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(window=windows(), tz=zones, interval=st.sampled_from(["day", "week", "month"]))
+def test_read_endpoints_answer_any_window_with_200_or_a_400_naming_it(
+    open_server: LiveServer, window: dict[str, str], tz: str, interval: str
+) -> None:
+    slug = window_touchpoint(open_server)
+    base = f"/api/v1/touchpoints/{slug}"
+    requests = [
+        (f"{base}/score", window),
+        (f"{base}/series", {**window, "tz": tz, "interval": interval}),
+        (f"{base}/breakdown", {**window, "by": "agent"}),
+        (f"{base}/responses", window),
+        ("/api/v1/scores", window),
+    ]
+    with open_server.reader() as client:
+        for path, params in requests:
+            response = client.get(path, params=params)
+            assert response.status_code in (200, 400), (path, params, response.text)
+            if response.status_code == 400:
+                problem = response.json()
+                assert problem["code"] == "bad_query"
+                assert problem["field"] in params
+
+
+_window_touchpoints: dict[str, str] = {}
+
+
+def window_touchpoint(server: LiveServer) -> str:
+    if server.url not in _window_touchpoints:
+        _window_touchpoints[server.url] = server.add_touchpoint()["slug"]
+    return _window_touchpoints[server.url]

@@ -122,6 +122,14 @@ def test_update_clears_text_with_empty_string_or_null() -> None:
     assert fields == {"question": None, "thank_you": None}
 
 
+@pytest.mark.parametrize("value", [0, 1, 6, -3, 10**9])
+def test_satisfied_from_outside_the_scale_has_one_rule_and_one_message(value: int) -> None:
+    with pytest.raises(Problem) as refused:
+        changed_fields("csat", STARS, {"satisfied_from": value})
+    assert refused.value.code == "out_of_range"
+    assert refused.value.detail == "satisfied_from must be between 2 and 5 on stars"
+
+
 def test_update_null_satisfied_from_resets_the_default() -> None:
     assert changed_fields("csat", STARS, {"satisfied_from": None}) == {"satisfied_from": 4}
 
@@ -131,7 +139,7 @@ def test_update_null_satisfied_from_resets_the_default() -> None:
     [
         ({"satisfied_from": 6}, "out_of_range", "satisfied_from"),
         ({"satisfied_from": 4.0}, "wrong_type", "satisfied_from"),
-        ({"satisfied_from": 1}, "invalid_value", "satisfied_from"),
+        ({"satisfied_from": 1}, "out_of_range", "satisfied_from"),
         ({"cooldown_days": -1}, "out_of_range", "cooldown_days"),
         ({"cooldown_days": 3651}, "out_of_range", "cooldown_days"),
         ({"cooldown_days": True}, "wrong_type", "cooldown_days"),

@@ -27,6 +27,7 @@ from scorelet.store import ResponseQuery, Store
 from scorelet.timeutil import iso, parse_instant
 from scorelet.tokens import Signer
 from scorelet.touchpoints import TEXT_LIMITS, Touchpoint, changed_fields, new_touchpoint_fields
+from scorelet.validation import check_uuid
 
 T = TypeVar("T")
 
@@ -437,6 +438,41 @@ def render_score(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_responses_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def show(store: Store) -> dict[str, Any]:
+        response = await store.response(response_id(args.id))
+        touchpoint = store.touchpoint_by_id(response.touchpoint_id) if response else None
+        if response is None or touchpoint is None:
+            raise CliError(f"no rating has the id {args.id}")
+        return response.public(touchpoint.slug)
+
+    rating = with_store(settings, show)
+    if args.json:
+        print_json(rating)
+    else:
+        for name, value in rating.items():
+            print(f"{name:>10}: {value if value not in (None, {}) else '-'}")
+    return 0
+
+
+def cmd_responses_delete(args: argparse.Namespace, settings: Settings) -> int:
+    async def delete(store: Store) -> tuple[str, int]:
+        deleted = await store.delete_response(response_id(args.id))
+        touchpoint = store.touchpoint_by_id(deleted.touchpoint_id)
+        return (touchpoint.slug if touchpoint else "?"), deleted.score
+
+    slug, score = with_store(settings, delete)
+    print(f"Deleted rating {args.id} (score {score} on {slug}); every figure now leaves it out.")
+    return 0
+
+
+def response_id(text: str) -> str:
+    try:
+        return check_uuid(text, "ID")
+    except Problem:
+        raise CliError(f"{text!r} is not a rating id (a UUID, as in the API and exports)") from None
+
+
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from scorelet.store.backup import BackupError, backup
 
@@ -657,6 +693,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="only responses with this context, e.g. agent=alice",
     )
     score.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
+
+    responses = commands.add_parser(
+        "responses",
+        help="look up or delete one rating",
+        description="One rating by its id (the `id` the API, the widget's events and exports"
+        " show): look it up, or delete a test or spam rating from every figure.",
+    )
+    response_commands = responses.add_subparsers(
+        title="responses commands", metavar="ACTION", required=True
+    )
+    response_show = command(response_commands, "show", cmd_responses_show, "show one rating")
+    response_show.add_argument("id", metavar="ID", help="the rating's id")
+    response_show.add_argument("--json", action="store_true", help="print JSON")
+    response_delete = command(
+        response_commands,
+        "delete",
+        cmd_responses_delete,
+        "delete one rating",
+        "Delete one rating: every score, series, breakdown, listing and export then leaves it"
+        " out, as if it had never been given. A running server sees the change within a second.",
+    )
+    response_delete.add_argument("id", metavar="ID", help="the rating's id")
 
     backup = command(
         commands,

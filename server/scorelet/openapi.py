@@ -497,7 +497,7 @@ def polling_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Every touchpoint's score in one call (read key)",
                 "security": READ,
-                "parameters": [WINDOW[0]],
+                "parameters": [*WINDOW, CONTEXT_FILTERS],
                 "responses": polled("AllScores", "one score per touchpoint", 400, *AUTH_ERRORS),
             }
         },
@@ -561,7 +561,25 @@ def paths() -> dict[str, Any]:
                     **ok(200, "Response", "updated"),
                     **problems(400, 403, 404, 408, 409, 413, 415, 422, 429, 503),
                 },
-            }
+            },
+            "get": {
+                "summary": "One rating by its id (read key)",
+                "security": READ,
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": STRING}],
+                "responses": {
+                    **ok(200, "Response", "the rating"),
+                    **problems(401, 403, 404, 422),
+                },
+            },
+            "delete": {
+                "summary": "Delete a rating (a test or spam one) from every figure (admin key)",
+                "security": ADMIN,
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": STRING}],
+                "responses": {
+                    "204": {"description": "deleted"},
+                    **problems(401, 403, 404, 422, 503),
+                },
+            },
         },
         "/api/v1/impressions": {
             "post": {

@@ -18,9 +18,10 @@ NUMERIC_MAX = 10
 class ScaleError(ValueError):
     """A scale, metric or threshold that can't be used; `field` names the culprit."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str = "invalid_value") -> None:
         super().__init__(message)
         self.field = field
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,5 +95,6 @@ def satisfied_threshold(metric: str, scale: Scale, satisfied_from: int | None) -
         raise ScaleError(
             "satisfied_from",
             f"satisfied_from must be between {scale.low + 1} and {scale.high} on {scale.name}",
+            "out_of_range",
         )
     return satisfied_from

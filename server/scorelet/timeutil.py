@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 
 HOUR = 3600
 DAY = 86400
+# The instants a window may name. Beyond them a date can't be shown, bucketed
+# or shifted to a time zone (Python's datetime ends at year 9999).
+EARLIEST = 0.0  # 1970-01-01T00:00:00Z
+LATEST = 253_370_764_800.0  # 9999-01-01T00:00:00Z
 _EPOCH = re.compile(r"^-?\d{1,12}(?:\.\d{1,6})?$")
 
 
@@ -17,16 +21,22 @@ def iso(epoch: float) -> str:
 
 
 def parse_instant(text: str) -> float:
-    """Epoch seconds from ISO 8601 (date or date-time; no zone means UTC) or epoch seconds."""
+    """Epoch seconds from ISO 8601 (date or date-time; no zone means UTC) or epoch seconds,
+    between 1970-01-01 and 9999-01-01 (UTC)."""
     text = text.strip()
     if _EPOCH.match(text):
-        return float(text)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is neither ISO 8601 (2026-11-01 or 2026-11-01T09:30:00Z) nor epoch seconds"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        instant = float(text)
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            instant = moment.timestamp()
+        except (ValueError, OverflowError):
+            raise ValueError(
+                f"{text[:64]!r} is neither ISO 8601 (2026-11-01 or 2026-11-01T09:30:00Z)"
+                " nor epoch seconds"
+            ) from None
+    if not EARLIEST <= instant < LATEST:
+        raise ValueError(f"{text[:64]!r} is outside 1970-01-01 .. 9999-01-01 (UTC)")
+    return instant

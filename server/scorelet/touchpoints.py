@@ -79,7 +79,7 @@ class Touchpoint:
 
 
 def _scale_problem(error: ScaleError) -> Problem:
-    return invalid(error.field, str(error))
+    return invalid(error.field, str(error), error.code)
 
 
 def new_touchpoint_fields(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,9 +125,9 @@ def changed_fields(metric: str, scale: Scale, body: Mapping[str, Any]) -> dict[s
                 raise invalid(name, "active must be true or false", "wrong_type")
             fields[name] = value
         elif name == "satisfied_from":
-            if value is not None:
-                check_int(value, name, 0, scale.high)
-            try:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise invalid(name, f"{name} must be an integer", "wrong_type")
+            try:  # one rule for the range, with one message
                 fields[name] = satisfied_threshold(metric, scale, value)
             except ScaleError as error:
                 raise _scale_problem(error) from None

@@ -149,15 +149,15 @@ class ScoresApi:
         store = self.services.store
         await authorize(request, store, "read")
         window, _ = parse_window(request.query_params.multi_items())
-        if window.until is not None or window.filters:
-            raise bad_query("until", "/api/v1/scores takes only since; use each touchpoint's score")
         key = ("scores", query_key(request))
         cached = self.cache.get(key, store.generation)
         if cached is None:
             generation = store.generation
             scores = []
             for touchpoint in store.touchpoints():
-                counts, impressions = await store.counts(touchpoint.id, window.since)
+                counts, impressions = await store.counts(
+                    touchpoint.id, window.since, window.until, window.filters
+                )
                 scores.append(score_body(touchpoint, counts, impressions))
             cached = self.cache.put(key, generation, {**window.public(), "touchpoints": scores})
         return answer(request, cached)
