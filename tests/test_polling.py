@@ -432,3 +432,12 @@ def test_touchpoint_list_and_show_carry_etags(server: LiveServer) -> None:
     with server.admin() as client:
         client.patch(f"/api/v1/touchpoints/{tp['slug']}", json={"question": "New?"})
     assert get(server, "/api/v1/touchpoints", headers={"if-none-match": etag}).status_code == 200
+
+
+def test_a_series_from_a_future_since_is_empty(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    response = get(
+        server, f"/api/v1/touchpoints/{tp['slug']}/series", params={"since": "9000-01-01"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["buckets"] == []

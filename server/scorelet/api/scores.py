@@ -75,7 +75,10 @@ class ScoresApi:
             spans = buckets(interval, tz, window.since, window.until, time.time())
         except SeriesError as error:
             raise bad_query(error.field, str(error)) from None
-        key = ("series", touchpoint.id, query_key(request), spans[0][0], spans[-1][1])
+        # The buckets' span is in the key: without `until` the last bucket moves with the clock.
+        # A `since` after now leaves no buckets at all: an empty series, not an error.
+        edges = (spans[0][0], spans[-1][1]) if spans else None
+        key = ("series", touchpoint.id, query_key(request), edges)
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
         if cached is None:
