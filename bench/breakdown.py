@@ -3,10 +3,9 @@
     python bench/breakdown.py                      # 1,000,000 ratings across 100 agents
     python bench/breakdown.py --responses 2000     # a smoke run
 
-Ratings are written straight into a fresh SQLite file with `executemany`
-before Scorelet opens it; the schema's triggers keep every rollup, exactly
-as for ratings that arrive over HTTP. Then it times, each against a no-op
-of the same path (so the ratio carries over between machines):
+Ratings are loaded with the store's own import, and folded into the rollups
+as ratings that arrive over HTTP are. Then it times, each against a no-op of
+the same path (so the ratio carries over between machines):
 
 - `Store.breakdown(by agent)` over all time and over the last 30 days
   (whole days come from rollups, the partial days at the edges from rows),
@@ -44,8 +43,7 @@ import uvicorn
 
 from scorelet.app import create_app
 from scorelet.config import Settings
-from scorelet.store import Store
-from scorelet.store.records import RESPONSE_COLUMNS
+from scorelet.store import Response, Store
 
 SLUG = "support-chat"
 DAY = 86400
@@ -94,7 +92,7 @@ async def reuse(database: Path) -> tuple[int, str]:
     return touchpoint.id, key
 
 
-def rows(touchpoint_id: int, count: int, agents: int, days: int) -> Iterator[tuple[Any, ...]]:
+def rows(touchpoint_id: int, count: int, agents: int, days: int) -> Iterator[Response]:
     """Ratings with agent, team and channel; each agent has its own typical score."""
     rng = random.Random(8812)
     now = time.time()
@@ -103,29 +101,26 @@ def rows(touchpoint_id: int, count: int, agents: int, days: int) -> Iterator[tup
     for n in range(count):
         agent = rng.randrange(agents)
         score = 5 if rng.random() < skill[agent] else rng.randint(1, 4)
-        context = (
-            f'{{"agent":"agent-{agent:03d}","team":"team-{agent % 10}",'
-            f'"channel":"{channels[n % 3]}"}}'
-        )
+        context = {
+            "agent": f"agent-{agent:03d}",
+            "team": f"team-{agent % 10}",
+            "channel": channels[n % 3],
+        }
         created = now - rng.random() * days * DAY
-        yield (str(uuid.UUID(int=rng.getrandbits(128), version=4)), touchpoint_id, score, None,
-               f"conv_{n}", context, created, created)  # fmt: skip
-
-
-def fill(database: Path, touchpoint_id: int, count: int, agents: int, days: int) -> float:
-    """Insert `count` ratings in one transaction; returns the seconds it took."""
-    started = time.perf_counter()
-    with contextlib.closing(sqlite3.connect(database, isolation_level=None)) as conn:
-        # A throwaway file written once: no journal, no fsync. Scorelet turns WAL back on.
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA cache_size = -1000000")  # 1 GB: random UUID keys stay in memory
-        conn.execute("BEGIN")
-        conn.executemany(
-            f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows(touchpoint_id, count, agents, days),
+        response_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        yield Response(
+            response_id, touchpoint_id, score, None, f"conv_{n}", context, created, created
         )
-        conn.execute("COMMIT")
+
+
+async def fill(database: Path, touchpoint_id: int, count: int, agents: int, days: int) -> float:
+    """Import `count` ratings and fold them; returns the seconds it took."""
+    started = time.perf_counter()
+    store = await Store.open(database, "normal")
+    try:
+        await store.import_ratings(list(rows(touchpoint_id, count, agents, days)))
+    finally:
+        await store.close()  # folds what was imported
     return time.perf_counter() - started
 
 
@@ -277,11 +272,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             print(f"reusing {database}")
         else:
             touchpoint_id, key = await make_touchpoint(database)
-            seconds = fill(database, touchpoint_id, args.responses, args.agents, args.days)
+            seconds = await fill(database, touchpoint_id, args.responses, args.agents, args.days)
             print(
                 f"{args.responses:,} ratings across {args.agents} agents over {args.days} days:"
-                f" written in {seconds:.1f} s ({args.responses / seconds:,.0f} rows/s,"
-                " with triggers)"
+                f" imported and folded in {seconds:.1f} s ({args.responses / seconds:,.0f} rows/s)"
             )
         since = time.time() - 30 * DAY - 4321.5  # not on a day boundary: edges come from rows
         results: dict[str, Any] = {"responses": args.responses, "fill_seconds": round(seconds, 1)}

@@ -11,9 +11,10 @@ If the floor itself sits near a target ratio, no real request path can
 reach that target on this machine (see bench/README.md).
 
 With `schema`, the same floor writes into Scorelet's own schema instead
-(its migrations: the id and time indexes, the rollup triggers), one row per
-rating as Scorelet stores it: what storing a rating the way Scorelet's
-reads need it costs, before any token check, validation or answer.
+(its migrations: the change sequence, the id and time indexes; rollups are
+folded later, in batches), one row per rating as Scorelet stores it: what
+storing a rating the way Scorelet's reads need it costs, before any token
+check, validation or answer.
 
     python bench/floor.py PORT DATABASE [full|normal] [bare|schema]
 """
@@ -31,8 +32,8 @@ from typing import Any
 
 from noop import serve
 
-from scorelet.store.records import RESPONSE_COLUMNS, time_ordered_id
-from scorelet.store.schema import migrate
+from scorelet.store.records import time_ordered_id
+from scorelet.store.sqlite.schema import migrate
 
 Row = tuple[Any, ...]
 TOUCHPOINTS = 50
@@ -48,6 +49,7 @@ class Floor:
         self.pending: list[tuple[Row, asyncio.Future[None]]] = []
         self.wake = asyncio.Event()
         self.writer: asyncio.Task[None] | None = None
+        self.seq = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -62,15 +64,18 @@ class Floor:
         data = json.loads(body)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         context, now = json.dumps(data.get("context")), time.time()
-        if self.schema:  # as Scorelet stores it: id, touchpoint, score, comment, subject ...
+        if self.schema:  # as Scorelet stores it: seq, id, touchpoint, score, comment ...
             touchpoint = 1 + hash(data["token"]) % TOUCHPOINTS
+            self.seq += 1
             row: Row = (
+                self.seq,
                 time_ordered_id(now),
                 touchpoint,
                 data["score"],
                 None,
                 None,
                 context,
+                data.get("client"),
                 now,
                 now,
             )
@@ -106,8 +111,13 @@ class Floor:
                 " VALUES (?, 'csat', 'stars', 0, 0)",
                 [(f"floor-{n}",) for n in range(TOUCHPOINTS)],
             )
-            marks = ", ".join("?" * len(RESPONSE_COLUMNS.split(",")))
-            self.insert = f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES ({marks})"
+            self.insert = (
+                "INSERT INTO responses (seq, id, touchpoint_id, score, comment, subject, context,"
+                " client, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )
+            self.seq = self.conn.execute("SELECT coalesce(max(seq), 0) FROM responses").fetchone()[
+                0
+            ]
         else:
             self.conn.execute("CREATE TABLE IF NOT EXISTS responses (score, context, created_at)")
             self.insert = "INSERT INTO responses VALUES (?, ?, ?)"

@@ -24,8 +24,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from scorelet.store.records import RESPONSE_COLUMNS, time_ordered_id
-from scorelet.store.schema import migrate
+from scorelet.store.records import time_ordered_id
+from scorelet.store.sqlite.schema import migrate
 
 BATCH = 32
 CHECKPOINT_EVERY = 40
@@ -37,7 +37,10 @@ KINDS: dict[str, Callable[[float], str]] = {
 
 
 def fill(database: Path, new_id: Callable[[float], str], rows: int) -> list[dict[str, float]]:
-    insert = f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    insert = (
+        "INSERT INTO responses (seq, id, touchpoint_id, score, comment, subject, context, client,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
     report, commits = [], []
     with (
         contextlib.closing(sqlite3.connect(database, isolation_level=None)) as conn,
@@ -55,8 +58,8 @@ def fill(database: Path, new_id: Callable[[float], str], rows: int) -> list[dict
         for done in range(0, rows, BATCH):
             now = start + done / 1300
             batch = [
-                (new_id(now), random.randrange(1, 51), random.randrange(1, 6), None, None,
-                 json.dumps({"page": f"/step-{n % 4}"}), now, now)
+                (done + n + 1, new_id(now), random.randrange(1, 51), random.randrange(1, 6), None,
+                 None, json.dumps({"page": f"/step-{n % 4}"}), None, now, now)
                 for n in range(BATCH)
             ]  # fmt: skip
             began = time.perf_counter()

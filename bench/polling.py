@@ -26,7 +26,7 @@ from typing import Any
 import harness
 from dataset import Dataset, Spread, bulk_fill
 
-from scorelet.store import reads
+from scorelet.store.sqlite import reads
 
 DAY = 86400
 
@@ -45,7 +45,7 @@ def cold_queries(dataset: Dataset, rounds: int) -> dict[str, float]:
             return round(harness.median_seconds(call, rounds) * 1000, 3)
 
         return {
-            "score_30_days_ms": timed(lambda: reads.count_scores(conn, tp, since, None, {})),
+            "score_30_days_ms": timed(lambda: reads.counts(conn, tp, since, None, {})),
             "breakdown_ms": timed(lambda: reads.breakdown(conn, tp, "agent", None, None, {})),
         }
 

@@ -8,11 +8,12 @@ thread on a free port, with an admin and a read key made beforehand.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import httpx
 import pytest
 import uvicorn
 
+from backends import Given, load
 from scorelet.app import create_app
 from scorelet.config import Settings
 from scorelet.store import Store
@@ -45,6 +47,32 @@ class LiveServer:
 
     def reader(self) -> httpx.Client:
         return self.client(self.read_key)
+
+    def ratings(self, slug: str) -> list[dict[str, Any]]:
+        """Every stored rating of `slug`, oldest first, as the API lists them."""
+        with self.reader() as client:
+            exported = client.get(
+                f"/api/v1/touchpoints/{slug}/responses", params={"format": "ndjson"}
+            )
+        assert exported.status_code == 200, exported.text
+        found = [json.loads(line) for line in exported.text.splitlines()]
+        return sorted(found, key=lambda rating: (rating["created_at"], rating["id"]))
+
+    def load(self, slug: str, ratings: list[Given]) -> None:
+        """Store ratings at chosen moments (through the storage interface, as `scorelet
+        import` does) and wait until this server counts them: it looks once a second."""
+        expected = self.score(slug)["responses"] + load(self.settings.database, slug, ratings)
+        deadline = time.monotonic() + 10
+        while self.score(slug)["responses"] != expected:
+            assert time.monotonic() < deadline, "the server never saw the loaded ratings"
+            time.sleep(0.02)
+
+    def score(self, slug: str, **params: str) -> dict[str, Any]:
+        with self.reader() as client:
+            response = client.get(f"/api/v1/touchpoints/{slug}/score", params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
     def add_touchpoint(self, **fields: Any) -> dict[str, Any]:
         """Create a touchpoint over the admin API; returns its JSON (with embed_token)."""
@@ -79,13 +107,28 @@ def free_socket() -> socket.socket:
     return sock
 
 
-def run_server(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
+class Clock:
+    """A clock a test can move: `run_server(..., clock=Clock())` stamps ratings with it."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def run_server(
+    data_dir: Path, clock: Callable[[], float] = time.time, **overrides: Any
+) -> Iterator[LiveServer]:
     sock = free_socket()
     port = sock.getsockname()[1]
     settings = Settings(data_dir=data_dir, port=port, secrets=(SECRET,), **overrides)
     admin_key, read_key, mint_key = make_keys(settings.database)
     config = uvicorn.Config(
-        create_app(settings), log_level="warning", access_log=False, lifespan="on"
+        create_app(settings, clock=clock), log_level="warning", access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
 from typing import Any
@@ -25,9 +24,12 @@ def score_of(server: LiveServer, slug: str, **params: str) -> dict[str, Any]:
     return body
 
 
-def rows(server: LiveServer, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(server.settings.database) as conn:
-        return conn.execute(sql, args).fetchall()
+def stored(server: LiveServer, response_id: str) -> dict[str, Any]:
+    with server.reader() as client:
+        response = client.get(f"/api/v1/responses/{response_id}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def test_submit_returns_201_with_the_stored_response(server: LiveServer) -> None:
@@ -39,9 +41,7 @@ def test_submit_returns_201_with_the_stored_response(server: LiveServer) -> None
     assert body["comment"] == "quick"
     assert body["touchpoint"] == tp["slug"]
     assert response.headers["location"] == f"/api/v1/responses/{body['id']}"
-    assert rows(server, "SELECT score, comment FROM responses WHERE id = ?", body["id"]) == [
-        (4, "quick")
-    ]
+    assert stored(server, body["id"]) == body
 
 
 def test_text_plain_bodies_are_accepted_for_the_widget(server: LiveServer) -> None:
@@ -238,9 +238,7 @@ def test_comment_is_added_with_patch_and_the_same_token(server: LiveServer) -> N
         )
     assert patched.status_code == 200
     assert patched.json()["comment"] == "Fast delivery\nthanks"
-    assert rows(server, "SELECT comment FROM responses WHERE id = ?", created["id"]) == [
-        ("Fast delivery\nthanks",)
-    ]
+    assert stored(server, created["id"])["comment"] == "Fast delivery\nthanks"
 
 
 def test_patch_with_another_touchpoints_token_is_refused(server: LiveServer) -> None:
@@ -253,7 +251,7 @@ def test_patch_with_another_touchpoints_token_is_refused(server: LiveServer) -> 
         )
     assert response.status_code == 403
     assert response.json()["code"] == "token_mismatch"
-    assert rows(server, "SELECT comment FROM responses WHERE id = ?", created["id"]) == [(None,)]
+    assert stored(server, created["id"])["comment"] is None
 
 
 def test_patch_of_an_unknown_response_is_404(server: LiveServer) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
 import pytest
 
+from backends import Given
 from conftest import LiveServer
+from scorelet.cli import main
 
 
 def post_scores(server: LiveServer, token: str, scores: list[int]) -> None:
@@ -79,30 +80,12 @@ def test_smileys3_counts_only_the_happy_face(server: LiveServer) -> None:
     assert get_score(server, tp["slug"])["score"] == 25.0
 
 
-def backdate(server: LiveServer, slug: str, epochs: list[float]) -> None:
-    """Move this touchpoint's responses (oldest first) to the given instants."""
-    with sqlite3.connect(server.settings.database) as conn:
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT r.id FROM responses r JOIN touchpoints t ON t.id = r.touchpoint_id"
-                " WHERE t.slug = ? ORDER BY r.created_at, r.rowid",
-                (slug,),
-            )
-        ]
-        for response_id, at in zip(ids, epochs, strict=True):
-            conn.execute("UPDATE responses SET created_at = ? WHERE id = ?", (at, response_id))
-
-
 def test_since_and_until_cut_through_days_exactly(server: LiveServer) -> None:
     tp = server.add_touchpoint(metric="csat")
-    post_scores(server, tp["embed_token"], [5, 4, 3, 2, 1])
     day = 86400 * 20000  # 2024-10-04 00:00 UTC
-    backdate(
-        server,
-        tp["slug"],
-        [day - 10, day + 3600, day + 86400 + 7200, day + 2 * 86400 + 60, day + 5 * 86400],
-    )
+    moments = [day - 10, day + 3600, day + 86400 + 7200, day + 2 * 86400 + 60, day + 5 * 86400]
+    scores = [5, 4, 3, 2, 1]
+    server.load(tp["slug"], [Given(at, score) for at, score in zip(moments, scores, strict=True)])
     full = get_score(server, tp["slug"])
     assert full["responses"] == 5
     window = get_score(
@@ -291,9 +274,9 @@ def test_revoked_key_stops_working_at_once(fresh_server: LiveServer) -> None:
     key_id = fresh_server.read_key.split("_")[1]
     with fresh_server.reader() as client:
         assert client.get("/api/v1/touchpoints").status_code == 200
-    # The CLI revokes straight in the database; the server notices within a second.
-    with sqlite3.connect(fresh_server.settings.database) as conn:
-        conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(), key_id))
+    # The CLI revokes in the database; the server notices within a second.
+    data = str(fresh_server.settings.data_dir)
+    assert main(["key", "revoke", key_id, "--data", data]) == 0
     deadline = time.monotonic() + 5
     status = 200
     while status == 200 and time.monotonic() < deadline:

@@ -21,15 +21,16 @@ sys.path.insert(0, str(BENCH))
 import dataset  # noqa: E402
 
 
-def test_bulk_fill_writes_exactly_what_the_triggers_write(tmp_path: Path) -> None:
+def test_bulk_fill_leaves_the_rollups_the_stores_own_import_and_fold_do(tmp_path: Path) -> None:
     spread = dataset.Spread(agents=7, days=30, now=time.time())
     bulk = dataset.Dataset.create(tmp_path / "bulk", 2, "s" * 20)
     plain = dataset.Dataset.create(tmp_path / "plain", 2, "s" * 20)
     for count, tp in ((500, 0), (700, 0), (300, 1)):  # appends, and a second touchpoint
         dataset.bulk_fill(bulk, bulk.touchpoints[tp], count, spread)
-        dataset.trigger_fill(plain, plain.touchpoints[tp], count, spread)
+        dataset.import_fill(plain, plain.touchpoints[tp], count, spread)
     assert bulk.rows() == plain.rows() == 1500
     assert dataset.derived_tables(bulk.database) == dataset.derived_tables(plain.database)
+    assert all(dataset.derived_tables(bulk.database).values())
 
 
 @pytest.mark.browser

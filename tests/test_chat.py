@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 import threading
 import time
 from html import unescape
@@ -38,14 +36,8 @@ def expired_token(slug: str, subject: str) -> str:
 
 
 def rows(server: LiveServer, slug: str) -> list[tuple[Any, ...]]:
-    """(subject, score, comment, context) of every response to `slug`, from the SQLite file."""
-    with sqlite3.connect(server.settings.database) as db:
-        found = db.execute(
-            "SELECT r.subject, r.score, r.comment, r.context FROM responses r"
-            " JOIN touchpoints t ON t.id = r.touchpoint_id WHERE t.slug = ? ORDER BY r.created_at",
-            (slug,),
-        ).fetchall()
-    return [(*row[:3], json.loads(row[3])) for row in found]
+    """(subject, score, comment, context) of every response to `slug`, oldest first."""
+    return [(r["subject"], r["score"], r["comment"], r["context"]) for r in server.ratings(slug)]
 
 
 def submit(server: LiveServer, token: str, score: int, **extra: Any) -> httpx.Response:

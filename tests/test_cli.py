@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -32,6 +31,19 @@ def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+def stored_key_hash(data: Path, key_id: str) -> str:
+    async def read() -> str:
+        store = await Store.open(data / "scorelet.sqlite3")
+        try:
+            key = store.api_key(key_id)
+            assert key is not None
+            return key.hash
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 def signer(data: Path) -> Signer:
@@ -185,8 +197,7 @@ def test_keys_are_shown_once_and_stored_hashed(
     assert key_id in listed
     assert "grafana" in listed
     assert "active" in listed
-    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
-        stored = conn.execute("SELECT hash FROM api_keys WHERE id = ?", (key_id,)).fetchone()[0]
+    stored = stored_key_hash(data, key_id)
     assert key not in stored
     assert len(stored) == 64
     assert run(capsys, data, "key", "revoke", key_id)[0] == 0
@@ -314,10 +325,10 @@ def test_responses_show_and_delete_one_rating(
             touchpoint = store.touchpoint("help")
             assert touchpoint is not None
             await store.record_response(NewResponse(touchpoint.id, 5, None, None))
-            spam, _ = await store.record_response(NewResponse(touchpoint.id, 1, "buy now", None))
+            spam = await store.record_response(NewResponse(touchpoint.id, 1, "buy now", None))
         finally:
             await store.close()
-        return spam.id
+        return spam.response.id
 
     spam = asyncio.run(rate())
     code, out, _ = run(capsys, data, "responses", "show", spam, "--json")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
-import uuid
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import httpx
 import pytest
 
+from backends import Given, load
 from scorelet.cli import main
 from scorelet.config import Settings, resolve_secrets
 from test_serve import serving
@@ -22,28 +21,10 @@ COMMENT = "A long, thoughtful comment about the checkout. " * 6  # ~280 bytes a 
 
 
 def seed(data: Path, slug: str, rows: int) -> None:
-    """A touchpoint with `rows` responses, written straight to the file (triggers keep rollups)."""
+    """A touchpoint with `rows` responses, loaded through the storage interface."""
     assert main(["touchpoint", "add", slug, "--metric", "csat", "--data", str(data)]) == 0
-    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
-        (touchpoint_id,) = conn.execute(
-            "SELECT id FROM touchpoints WHERE slug = ?", (slug,)
-        ).fetchone()
-        conn.executemany(
-            "INSERT INTO responses (id, touchpoint_id, score, comment, context, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    str(uuid.uuid4()),
-                    touchpoint_id,
-                    1 + i % 5,
-                    COMMENT,
-                    '{"plan":"pro"}',
-                    1.7e9 + i,
-                    1.7e9 + i,
-                )
-                for i in range(rows)
-            ),
-        )
+    given = (Given(1.7e9 + i, 1 + i % 5, {"plan": "pro"}, COMMENT) for i in range(rows))
+    assert load(data / "scorelet.sqlite3", slug, given) == rows
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -123,12 +104,8 @@ def test_csv_defuses_cells_a_spreadsheet_would_run_and_ndjson_keeps_them(
     data = tmp_path / "data"
     assert main(["touchpoint", "add", "sheet", "--metric", "csat", "--data", str(data)]) == 0
     comments = ['=HYPERLINK("http://evil.example","x")', "+1 great", "-", "@SUM(A1)", "\tx", "fine"]
-    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
-        conn.executemany(
-            "INSERT INTO responses (id, touchpoint_id, score, comment, subject, created_at,"
-            " updated_at) VALUES (?, 1, 3, ?, ?, ?, ?)",
-            [(f"id-{n}", c, c, 1700000000 + n, 1700000000 + n) for n, c in enumerate(comments)],
-        )
+    given = [Given(1700000000 + n, 3, {}, c, c) for n, c in enumerate(comments)]
+    load(data / "scorelet.sqlite3", "sheet", given)
     out = tmp_path / "out.csv"
     assert main(["export", "sheet", "--data", str(data), "--output", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(), newline="")))

@@ -10,10 +10,10 @@ big or too slow.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -27,6 +27,7 @@ import pytest
 
 from conftest import LiveServer, run_server
 from scorelet.cli import main
+from scorelet.store import Store
 from scorelet.tokens import Signer
 from test_serve import serving
 
@@ -619,17 +620,19 @@ CASES: list[Case] = [
 
 
 def stored(env: Env) -> tuple[Any, ...]:
-    with sqlite3.connect(env.server.settings.database) as conn:
-        return (
-            conn.execute(
-                "SELECT count(*), group_concat(comment), sum(score) FROM responses"
-            ).fetchone(),
-            conn.execute("SELECT sum(count) FROM rollups").fetchone(),
-            conn.execute("SELECT sum(count) FROM impressions").fetchone(),
-            conn.execute(
-                "SELECT count(*), sum(token_version), sum(active) FROM touchpoints"
-            ).fetchone(),
-        )
+    """Everything a refused request could have changed, as the API reports it."""
+    with env.server.reader() as reader:
+        touchpoints = reader.get("/api/v1/touchpoints").json()["touchpoints"]
+        scores = reader.get("/api/v1/scores").json()["touchpoints"]
+        listed = [
+            reader.get(f"/api/v1/touchpoints/{tp['slug']}/responses").json()["responses"]
+            for tp in touchpoints
+        ]
+    return (
+        [(tp["slug"], tp["embed_token"], tp["active"]) for tp in touchpoints],
+        [(s["touchpoint"], s["distribution"], s["impressions"]) for s in scores],
+        [(r["id"], r["score"], r["comment"], r["context"]) for page in listed for r in page],
+    )
 
 
 @pytest.mark.parametrize(
@@ -740,15 +743,21 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
 ]
 
 
-def cli_state(database: Path) -> tuple[int, ...]:
-    queries = (
-        "SELECT count(*) FROM touchpoints",
-        "SELECT count(*) FROM responses",
-        "SELECT count(*) FROM api_keys",
-        "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
-    )
-    with sqlite3.connect(database) as conn:
-        return tuple(conn.execute(sql).fetchone()[0] for sql in queries)
+def cli_state(database: Path) -> tuple[Any, ...]:
+    """What the CLI could have changed, read through the storage interface."""
+
+    async def read() -> tuple[Any, ...]:
+        store = await Store.open(database)
+        try:
+            return (
+                store.touchpoints(),
+                [store.totals(tp.id) for tp in store.touchpoints()],
+                store.api_keys(),
+            )
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +13,11 @@ import pytest
 from conftest import LiveServer, run_server
 from scorelet.api.cors import allow_origin
 from scorelet.api.deadlines import BodyDeadlines
-from scorelet.api.guard import Guard
+from scorelet.api.guard import Guard, limited_path
 from scorelet.api.headers import html_headers
-from scorelet.api.limits import Buckets, Limits, Rate, limited_path
 from scorelet.config import SettingsError, load_settings
 from scorelet.dedup import ClientWindow
+from scorelet.limits import Buckets, Limits, Rate
 from scorelet.tokens import Signer
 
 
@@ -143,9 +142,9 @@ def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def count(server: LiveServer) -> int:
-    with sqlite3.connect(server.settings.database) as conn:
-        rows: int = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
-        return rows
+    with server.reader() as client:
+        scores = client.get("/api/v1/scores").json()["touchpoints"]
+    return sum(score["responses"] for score in scores)
 
 
 def submit(server: LiveServer, token: str, ip: str, **headers: str) -> Any:
@@ -294,13 +293,7 @@ def test_the_same_browser_rating_again_replaces_its_rating(server: LiveServer) -
         someone = rate(3, other)
     assert (first.status_code, again.status_code, someone.status_code) == (201, 200, 201)
     assert again.json()["id"] == first.json()["id"]
-    with sqlite3.connect(server.settings.database) as conn:
-        scores = conn.execute(
-            "SELECT r.score FROM responses r JOIN touchpoints t ON t.id = r.touchpoint_id"
-            " WHERE t.slug = ? ORDER BY r.score",
-            (tp["slug"],),
-        ).fetchall()
-    assert scores == [(3,), (5,)]
+    assert sorted(r["score"] for r in server.ratings(tp["slug"])) == [3, 5]
 
 
 @pytest.mark.parametrize("value", ["short", "x" * 65, "has spaces in it!!", 12345678901234567])

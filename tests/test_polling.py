@@ -6,10 +6,8 @@ import csv
 import io
 import json
 import queue
-import sqlite3
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +16,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from backends import Given
 from conftest import LiveServer
 from scorelet.tokens import Signer
 
@@ -38,16 +37,8 @@ def get(server: LiveServer, url: str, **kwargs: Any) -> httpx.Response:
 def insert_raw(
     server: LiveServer, slug: str, rows: list[tuple[float, int, dict[str, str]]]
 ) -> None:
-    """Responses at chosen instants, straight into the database (triggers keep rollups)."""
-    with sqlite3.connect(server.settings.database) as conn:
-        (touchpoint_id,) = conn.execute(
-            "SELECT id FROM touchpoints WHERE slug = ?", (slug,)
-        ).fetchone()
-        conn.executemany(
-            "INSERT INTO responses (id, touchpoint_id, score, context, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(str(uuid.uuid4()), touchpoint_id, s, json.dumps(c), t, t) for t, s, c in rows],
-        )
+    """Ratings at chosen instants, loaded through the storage interface."""
+    server.load(slug, [Given(at, score, context) for at, score, context in rows])
 
 
 # -- ETags ------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import unicodedata
 import uuid
 from collections import Counter
@@ -302,9 +301,9 @@ def test_no_submission_body_gives_a_5xx_or_a_bad_row(
         stored = response.json()
         assert isinstance(body["score"], int)
         assert 1 <= body["score"] <= 5
-        with sqlite3.connect(open_server.settings.database) as conn:
-            row = conn.execute("SELECT score FROM responses WHERE id = ?", (stored["id"],))
-            assert row.fetchone() == (body["score"],)
+        with open_server.reader() as reader:
+            shown = reader.get(f"/api/v1/responses/{stored['id']}").json()
+        assert shown["score"] == body["score"]
     else:
         assert response.headers["content-type"] == "application/problem+json"
         assert 400 <= response.status_code < 500

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from backends import read_contents
 from scorelet.cli import main
 
 
@@ -79,9 +79,7 @@ def test_first_start_creates_data_dir_database_and_private_secret(tmp_path: Path
         secret = data / "secret"
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
         assert len(secret.read_text().strip()) >= 32
-        with sqlite3.connect(data / "scorelet.sqlite3") as conn:
-            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-            assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+        assert read_contents(data / "scorelet.sqlite3").check.equal
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=15)
     assert process.returncode == 0
@@ -108,9 +106,7 @@ def test_tokens_and_data_survive_a_restart(tmp_path: Path) -> None:
             httpx.post(url + "/api/v1/responses", json={"token": token, "score": 4}).status_code
             == 201
         )
-    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
-        assert conn.execute("SELECT count(*) FROM responses").fetchone() == (2,)
-        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+    assert sorted(read_contents(data / "scorelet.sqlite3").scores.values()) == [4, 5]
 
 
 def test_environment_settings_are_honoured(tmp_path: Path) -> None:
@@ -162,9 +158,6 @@ def test_acknowledged_ratings_survive_sigkill(tmp_path: Path) -> None:
         process.wait()
     assert acknowledged, "no rating was acknowledged before the kill"
     assert len(acknowledged) < 400, "the kill came after every rating: nothing was tested"
-    with sqlite3.connect(data / "scorelet.sqlite3") as conn:
-        stored = {row[0] for row in conn.execute("SELECT id FROM responses")}
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        rollup_total = conn.execute("SELECT coalesce(sum(count), 0) FROM rollups").fetchone()[0]
-    assert set(acknowledged) <= stored
-    assert rollup_total == len(stored)
+    stored = read_contents(data / "scorelet.sqlite3")
+    assert set(acknowledged) <= set(stored.scores)
+    assert stored.check.equal

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,12 +17,13 @@ from scorelet.api import Services, routes
 from scorelet.api.deadlines import BodyDeadlines
 from scorelet.api.direct import DirectRoutes
 from scorelet.api.guard import Guard
-from scorelet.api.limits import Limits, Rate
+from scorelet.api.problems import handle_problem
 from scorelet.api.requests import RequestMetrics
 from scorelet.config import Settings, resolve_secrets
 from scorelet.demo import DEMO_TOUCHPOINTS
-from scorelet.errors import Problem, handle_crash, handle_http, handle_problem
-from scorelet.store import Store
+from scorelet.errors import Problem, handle_crash, handle_http
+from scorelet.limits import Limits, Rate
+from scorelet.store import StorageError, Store
 from scorelet.tokens import Signer
 from scorelet.touchpoints import new_touchpoint_fields
 
@@ -33,10 +35,12 @@ def create_app(
     settings: Settings,
     on_ready: Callable[[Store], None] | None = None,
     demo: bool = False,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The app for `settings`; the database opens when the server starts the lifespan.
 
-    With `demo`, an empty database gets the demo touchpoints shown at `/`.
+    With `demo`, an empty database gets the demo touchpoints shown at `/`. `clock`
+    is the time ratings are stamped with (tests move it to cross edit windows).
     """
     settings = resolve_secrets(settings)
     limits = limits_for(settings)
@@ -44,7 +48,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await Store.open(settings.database, settings.synchronous)
+        store = await Store.open(settings.database, settings.synchronous, clock)
         services.store = store
         if demo and not store.touchpoints():
             for fields in DEMO_TOUCHPOINTS:
@@ -73,6 +77,7 @@ def create_app(
         routes=api.routes,
         exception_handlers={
             Problem: handle_problem,
+            StorageError: handle_problem,
             HTTPException: handle_http,
             Exception: handle_crash,
         },
@@ -106,9 +111,12 @@ def limits_for(settings: Settings) -> Limits:
 
 
 async def _maintain(store: Store) -> None:
+    """Once a second: fold new ratings into the rollups, checkpoint, see others' changes."""
     while True:
         await asyncio.sleep(MAINTENANCE_INTERVAL)
         try:
             await store.maintain()
-        except Exception:  # keep serving; the next tick tries again
+        except StorageError as error:  # the database is away: serving goes on, retry next tick
+            log.warning("database maintenance failed: %s", error)
+        except Exception:
             log.exception("database maintenance failed")

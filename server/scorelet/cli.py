@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from scorelet import __version__, export
+from scorelet.api.problems import problem_of
 from scorelet.config import Settings, SettingsError, load_settings, resolve_secrets
 from scorelet.demo import is_demo
 from scorelet.errors import Problem
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
-from scorelet.scoring import summarize
-from scorelet.store import ResponseQuery, Store
+from scorelet.ratings import Ratings, Window
+from scorelet.store import ResponseQuery, StorageError, Store
 from scorelet.timeutil import iso, parse_instant
 from scorelet.tokens import Signer
 from scorelet.touchpoints import TEXT_LIMITS, Touchpoint, changed_fields, new_touchpoint_fields
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except (CliError, SettingsError) as error:
         print(f"scorelet: error: {error}", file=sys.stderr)
-    except Problem as problem:
+    except (Problem, StorageError) as error:
+        problem = problem_of(error)
         field = f" ({problem.field})" if problem.field else ""
         print(f"scorelet: error{field}: {problem.detail}", file=sys.stderr)
     except KeyboardInterrupt:
@@ -350,11 +352,8 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
 
     async def score(store: Store) -> dict[str, Any]:
         touchpoint = existing(store, args.slug)
-        counts, impressions = await store.counts(touchpoint.id, since, until, filters)
-        body = summarize(
-            touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts, impressions
-        )
-        return {"touchpoint": touchpoint.slug, **body}
+        ratings = Ratings(store, signer_for(settings))
+        return await ratings.score(touchpoint, Window(since, until, filters))
 
     body = with_store(settings, score)
     if args.json:
@@ -440,10 +439,8 @@ def render_score(body: dict[str, Any]) -> str:
 
 def cmd_responses_show(args: argparse.Namespace, settings: Settings) -> int:
     async def show(store: Store) -> dict[str, Any]:
-        response = await store.response(response_id(args.id))
-        touchpoint = store.touchpoint_by_id(response.touchpoint_id) if response else None
-        if response is None or touchpoint is None:
-            raise CliError(f"no rating has the id {args.id}")
+        ratings = Ratings(store, signer_for(settings))
+        response, touchpoint = await ratings.find(response_id(args.id))
         return response.public(touchpoint.slug)
 
     rating = with_store(settings, show)
@@ -457,8 +454,9 @@ def cmd_responses_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_responses_delete(args: argparse.Namespace, settings: Settings) -> int:
     async def delete(store: Store) -> tuple[str, int]:
-        deleted = await store.delete_response(response_id(args.id))
-        touchpoint = store.touchpoint_by_id(deleted.touchpoint_id)
+        deleted, touchpoint = await Ratings(store, signer_for(settings)).delete(
+            response_id(args.id)
+        )
         return (touchpoint.slug if touchpoint else "?"), deleted.score
 
     slug, score = with_store(settings, delete)
@@ -474,7 +472,7 @@ def response_id(text: str) -> str:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    from scorelet.store.backup import BackupError, backup
+    from scorelet.store.sqlite.backup import BackupError, backup
 
     try:
         result = backup(settings.data_dir, args.path, force=args.force)

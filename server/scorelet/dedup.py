@@ -13,8 +13,8 @@ can't both find "no earlier rating" and make two.
 
 It is a speed bump, not a wall: a script can send a fresh id every time, and
 per-IP rate limits are what slow that down. The map lives in memory, bounded
-(oldest first out), and is forgotten on restart; the id is random, so it
-says nothing about the person.
+(oldest first out), and is rebuilt at start from the last day's ratings; the
+id is random, so it says nothing about the person.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from typing import Any
 
 from scorelet.errors import invalid
 
+# Anonymous (embed-token) ratings can be changed by re-posting their id or by the same
+# browser, or commented on, for this long; subject-token ratings as long as the token lives.
+EDIT_WINDOW = 24 * 3600
 MAX_CLIENTS = 100_000
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Stop matching a little before the edit window closes, so a replacement never

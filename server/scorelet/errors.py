@@ -53,6 +53,11 @@ def invalid(field: str, detail: str, code: str = "invalid_value", status: int = 
     return Problem(status, code, detail, field)
 
 
+def bad_query(field: str, detail: str) -> Problem:
+    """A query parameter of a read endpoint (or a CLI flag standing for one) that can't be used."""
+    return Problem(400, "bad_query", detail, field)
+
+
 def not_found(code: str, detail: str, field: str | None = None) -> Problem:
     return Problem(404, code, detail, field)
 
@@ -64,11 +69,6 @@ def problem_response(problem: Problem) -> JSONResponse:
         headers=problem.headers,
         media_type="application/problem+json",
     )
-
-
-async def handle_problem(request: Request, error: Exception) -> Response:
-    assert isinstance(error, Problem)
-    return problem_response(error)
 
 
 async def handle_http(request: Request, error: Exception) -> Response:

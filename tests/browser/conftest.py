@@ -9,10 +9,8 @@ as it is on a customer's site.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -184,10 +182,5 @@ def score(server: LiveServer, slug: str) -> dict[str, Any]:
 
 
 def stored(server: LiveServer, slug: str) -> list[tuple[int, str | None]]:
-    """(score, comment) of every response to `slug`, read straight from the SQLite file."""
-    with contextlib.closing(sqlite3.connect(server.settings.database)) as db:
-        return db.execute(
-            "SELECT r.score, r.comment FROM responses r JOIN touchpoints t"
-            " ON t.id = r.touchpoint_id WHERE t.slug = ? ORDER BY r.created_at",
-            (slug,),
-        ).fetchall()
+    """(score, comment) of every response to `slug`, oldest first, as the API lists them."""
+    return [(r["score"], r["comment"]) for r in server.ratings(slug)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -28,12 +26,7 @@ def minted(server: LiveServer, slug: str, subject: str, **context: str) -> str:
 
 
 def rows(server: LiveServer, slug: str) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(server.settings.database)) as db:
-        return db.execute(
-            "SELECT r.id, r.score, r.comment FROM responses r JOIN touchpoints t"
-            " ON t.id = r.touchpoint_id WHERE t.slug = ?",
-            (slug,),
-        ).fetchall()
+    return [(r["id"], r["score"], r["comment"]) for r in server.ratings(slug)]
 
 
 def in_bubble(visit: Callable[..., Visit], token: str) -> Visit:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -33,13 +30,7 @@ def minted(server: LiveServer, slug: str, subject: str, **context: str) -> dict[
 
 
 def rows(server: LiveServer, slug: str) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(server.settings.database)) as db:
-        found = db.execute(
-            "SELECT r.score, r.comment, r.context FROM responses r JOIN touchpoints t"
-            " ON t.id = r.touchpoint_id WHERE t.slug = ?",
-            (slug,),
-        ).fetchall()
-    return [(score, comment, json.loads(context)) for score, comment, context in found]
+    return [(r["score"], r["comment"], r["context"]) for r in server.ratings(slug)]
 
 
 @pytest.fixture(scope="module")

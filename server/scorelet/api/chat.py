@@ -10,18 +10,16 @@ holding only that token, may read back the rating of its own conversation
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from scorelet.api.auth import authorize
 from scorelet.api.body import read_json
-from scorelet.api.claims import Bearer, check_origin, resolve_token
+from scorelet.api.claims import check_origin
 from scorelet.api.services import Services
 from scorelet.errors import Problem
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
-from scorelet.store.records import ResponseQuery
 from scorelet.timeutil import iso
 from scorelet.validation import check_slug, only_fields, require, wrong_type
 
@@ -38,19 +36,6 @@ def embed_snippets(base_url: str, token: str) -> dict[str, str]:
         ".push(arguments)};\n"
         f'Scorelet("mount", document.getElementById("rating"), {{token: {quoted}}});</script>',
     }
-
-
-def subject_bearer(services: Services, token: Any, field: str = "token") -> Bearer:
-    """A live subject token's bearer; embed tokens name no conversation, so they are refused."""
-    bearer = resolve_token(services.signer, services.store, token, field)
-    if bearer.subject is None:
-        raise Problem(
-            403,
-            "subject_token_required",
-            f"{field} must be a subject token (s.…) minted for one conversation",
-            field,
-        )
-    return bearer
 
 
 class ChatApi:
@@ -92,12 +77,10 @@ class ChatApi:
 
     async def current(self, request: Request) -> Response:
         """`GET /api/v1/responses/current?token=s.…`: this conversation's rating, or null."""
-        bearer = subject_bearer(self.services, request.query_params.get("token"))
+        bearer = self.services.ratings.subject_bearer(request.query_params.get("token"))
         check_origin(request, bearer.touchpoint)
         assert bearer.subject is not None
-        query = ResponseQuery(bearer.touchpoint.id, subject=bearer.subject.subject)
-        found = await self.services.store.list_responses(query, 1)
-        stored = found[0] if found else None
+        stored = await self.services.ratings.current(bearer)
         return JSONResponse(
             {
                 "touchpoint": bearer.touchpoint.slug,

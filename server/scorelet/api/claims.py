@@ -1,58 +1,13 @@
-"""Turning a token from a request into the touchpoint (and subject) it speaks for."""
+"""Whether a page's origin may use a touchpoint, and may read the answer (CORS)."""
 
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 
 from scorelet.api.cors import allow_origin
 from scorelet.api.headers import header
 from scorelet.errors import Problem
-from scorelet.store import Store
-from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
 from scorelet.touchpoints import Touchpoint
-from scorelet.validation import wrong_type
-
-
-@dataclass(frozen=True, slots=True)
-class Bearer:
-    """A verified token and its live touchpoint."""
-
-    touchpoint: Touchpoint
-    subject: SubjectClaims | None
-
-    @property
-    def context(self) -> dict[str, str]:
-        return dict(self.subject.context) if self.subject else {}
-
-
-def resolve_token(signer: Signer, store: Store, token: Any, field: str = "token") -> Bearer:
-    if token is None:
-        raise Problem(422, "missing_field", f"{field} is required", field)
-    if not isinstance(token, str):
-        raise wrong_type(field, "a string")
-    try:
-        claims = signer.verify(token)
-    except TokenError as error:
-        raise Problem(403, error.code, f"{field} is not valid: {error}", field) from None
-    touchpoint = store.touchpoint(claims.touchpoint)
-    if touchpoint is None:
-        raise Problem(
-            404,
-            "touchpoint_not_found",
-            f"the touchpoint {claims.touchpoint!r} no longer exists",
-            field,
-        )
-    if isinstance(claims, EmbedClaims) and claims.version != touchpoint.token_version:
-        raise Problem(403, "token_revoked", f"this {field} was revoked; embed the new one", field)
-    if isinstance(claims, SubjectClaims) and claims.expired(time.time()):
-        raise Problem(403, "token_expired", f"this {field} has expired", field)
-    if not touchpoint.active:
-        raise Problem(403, "touchpoint_inactive", f"{touchpoint.slug!r} is paused", field)
-    return Bearer(touchpoint, claims if isinstance(claims, SubjectClaims) else None)
 
 
 def check_origin(request: Request, touchpoint: Touchpoint) -> None:

@@ -7,7 +7,6 @@ from starlette.responses import HTMLResponse, Response
 
 from scorelet import __version__
 from scorelet.api.headers import html_headers
-from scorelet.api.scores import score_body
 from scorelet.api.services import Services
 from scorelet.demo import STYLE_HASH, DemoEntry, demo_rank, is_demo, render_demo, render_home
 
@@ -24,14 +23,13 @@ class DemoPage:
         for touchpoint in sorted(store.touchpoints(), key=lambda tp: demo_rank(tp.slug)):
             if not is_demo(touchpoint.slug) or not touchpoint.active:
                 continue
-            counts, impressions = store.totals(touchpoint.id)
             entries.append(
                 DemoEntry(
                     touchpoint.slug,
                     TITLES.get(touchpoint.scale.name, touchpoint.scale.name),
                     self.services.signer.mint_embed(touchpoint.slug, touchpoint.token_version),
                     settings.base_url,
-                    score_body(touchpoint, counts, impressions),
+                    self.services.ratings.live_score(touchpoint),
                 )
             )
         page = render_demo(entries, __version__) if entries else render_home(__version__)

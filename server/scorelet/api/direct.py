@@ -20,7 +20,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scorelet.errors import Problem, problem_response
+from scorelet.api.problems import problem_of
+from scorelet.errors import problem_response
+from scorelet.store import StorageError
 
 log = logging.getLogger("scorelet")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -57,13 +59,11 @@ class DirectRoutes:
     async def _handle(handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             response = await handler(Request(scope, receive))
-        except Problem as problem:
-            response = problem_response(problem)
         except ClientDisconnect:  # the client left mid-body: nobody to answer
             return
-        except Exception:
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            response = problem_response(
-                Problem(500, "internal_error", "the server hit an unexpected error")
-            )
+        except Exception as error:
+            problem = problem_of(error)
+            if problem.status == 500 and not isinstance(error, StorageError):
+                log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            response = problem_response(problem)
         await response(scope, receive, send)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scorelet.api.claims import resolve_token
 from scorelet.api.services import Services
 from scorelet.errors import Problem, not_found
 from scorelet.widget import Asset, Loaders, Runtime, runtime, unavailable_source
@@ -59,7 +58,7 @@ class EmbedApi:
     async def loader(self, request: Request) -> Response:
         token = request.path_params["token"]
         try:
-            bearer = resolve_token(self.services.signer, self.services.store, token)
+            bearer = self.services.ratings.bearer(token)
         except Problem as problem:
             return Response(
                 unavailable_source(f"{problem.detail} ({problem.code})"),

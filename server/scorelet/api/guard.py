@@ -2,7 +2,7 @@
 
 Every request passes through here, so the four jobs share one layer and one
 send wrapper instead of four (each layer costs a coroutine and a closure per
-request, a few microseconds together; see PERF-NOTES):
+request, a few microseconds together; see bench/README.md):
 
 - per-IP rate limit on the public paths, before any body is read (limits.py);
 - a time limit on reading the body, against slow-loris uploads (deadlines.py);
@@ -19,8 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from scorelet.api.cors import ALLOWED, PUBLIC_PREFIXES, preflight
 from scorelet.api.deadlines import BodyDeadlines
 from scorelet.api.headers import NOSNIFF
-from scorelet.api.limits import Limits, limited_path
 from scorelet.errors import Problem, problem_response
+from scorelet.limits import Limits
 
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 VARY_ORIGIN = (b"vary", b"Origin")
@@ -95,3 +95,12 @@ class Guard:
     async def _answer(problem: Problem, scope: Scope, receive: Receive, send: Send) -> None:
         problem.headers.setdefault("X-Content-Type-Options", "nosniff")
         await problem_response(problem)(scope, receive, send)
+
+
+def limited_path(method: str, path: str) -> bool:
+    """The public, unauthenticated paths: rating, commenting, counting views, hosted page."""
+    if path.startswith("/api/v1/"):
+        return (method == "POST" and path in ("/api/v1/responses", "/api/v1/impressions")) or (
+            method == "PATCH" and path.startswith("/api/v1/responses/")
+        )
+    return path.startswith("/r/")

@@ -8,13 +8,12 @@ page and its POST answer in HTML, never JSON: a person is reading them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from scorelet.api.chat import subject_bearer
-from scorelet.api.claims import Bearer
 from scorelet.api.embed import serve
 from scorelet.api.headers import html_headers
 from scorelet.api.services import Services
@@ -30,11 +29,11 @@ from scorelet.hosted import (
     thanks_page,
     words,
 )
-from scorelet.store import NewResponse
-from scorelet.store import Response as Rating
-from scorelet.store.records import ResponseQuery
+from scorelet.ratings import Bearer
+from scorelet.shapes import COMMENT_EDIT, SUBMISSION
+from scorelet.store import StorageError
 from scorelet.tokens import TokenError
-from scorelet.validation import MAX_COMMENT, check_optional_text, check_uuid
+from scorelet.validation import check_uuid
 from scorelet.widget import Asset, runtime
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -73,10 +72,9 @@ class HostedPages:
             widget.integrity,
         )
 
-    def _html(self, text: str, status: int = 200) -> Response:
-        return HTMLResponse(
-            text, status_code=status, headers=html_headers(self.services.settings.frame_ancestors)
-        )
+    def _html(self, text: str, status: int = 200, extra: Mapping[str, str] = {}) -> Response:
+        headers = html_headers(self.services.settings.frame_ancestors)
+        return HTMLResponse(text, status_code=status, headers={**headers, **extra})
 
     def _words(self, request: Request, locale: str | None) -> Words:
         return words(choose_language(locale, request.headers.get("accept-language", "")))
@@ -84,7 +82,7 @@ class HostedPages:
     def _bearer(self, request: Request) -> Bearer:
         token = _token(request)
         try:
-            return subject_bearer(self.services, token)
+            return self.services.ratings.subject_bearer(token)
         except Problem as problem:
             page = TOKEN_PAGES.get(problem.code, INVALID_PAGE)
             raise PageProblem(*page, self._locale_of(token)) from None
@@ -98,12 +96,6 @@ class HostedPages:
         touchpoint = self.services.store.touchpoint(claims.touchpoint)
         return touchpoint.locale if touchpoint else None
 
-    async def _current(self, bearer: Bearer) -> Rating | None:
-        assert bearer.subject is not None
-        query = ResponseQuery(bearer.touchpoint.id, subject=bearer.subject.subject)
-        found = await self.services.store.list_responses(query, 1)
-        return found[0] if found else None
-
     async def page(self, request: Request) -> Response:
         """`GET /r/{token}[?score=N]`: the rating page; never records anything."""
         try:
@@ -112,7 +104,7 @@ class HostedPages:
             return self._message(request, problem)
         touchpoint, action = bearer.touchpoint, request.url.path
         w = self._words(request, touchpoint.locale)
-        current = await self._current(bearer)
+        current = await self.services.ratings.current(bearer)
         now = current.score if current else None
         raw = request.query_params.get("score")
         if raw is None:
@@ -132,27 +124,30 @@ class HostedPages:
         except PageProblem as problem:
             return self._message(request, problem)
         touchpoint, action = bearer.touchpoint, request.url.path
-        assert bearer.subject is not None
         w = self._words(request, touchpoint.locale)
         form = await self._form(request)
+        ratings, token = self.services.ratings, _token(request)
         try:
-            comment = check_optional_text(form.get("comment"), "comment", MAX_COMMENT, True)
-        except Problem:
+            if "score" in form:
+                score = _score(form["score"], bearer)
+                if score is None:
+                    return self._retry(request, bearer, w, "bad_score")
+                rating = SUBMISSION.decode(
+                    {"token": token, "score": score, "comment": form.get("comment")}
+                )
+                stored = (await ratings.record(bearer, rating)).response
+                page = thanks_page(
+                    action, touchpoint, w, self.assets, stored.id, score, stored.comment
+                )
+                return self._html(page)
+            edit = COMMENT_EDIT.decode({"token": token, "comment": form.get("comment")})
+            stored = await ratings.comment(bearer, check_uuid(form.get("id")), edit.comment)
+        except StorageError:  # e.g. an id that is another conversation's rating
             return self._retry(request, bearer, w, "bad_form")
-        if "score" in form:
-            score = _score(form["score"], bearer)
-            if score is None:
-                return self._retry(request, bearer, w, "bad_score")
-            new = NewResponse(touchpoint.id, score, comment, bearer.subject.subject, bearer.context)
-            stored, _ = await self.services.store.record_response(new)
-            page = thanks_page(action, touchpoint, w, self.assets, stored.id, score, stored.comment)
-            return self._html(page)
-        try:
-            response_id = check_uuid(form.get("id"))
-            stored = await self.services.store.update_comment(
-                response_id, comment, touchpoint.id, bearer.subject.subject, None
-            )
-        except Problem:
+        except Problem as problem:
+            if problem.code == "rate_limited":
+                page = message_page(w, self.assets, "busy", "busy_body")
+                return self._html(page, 429, problem.headers)
             return self._retry(request, bearer, w, "bad_form")
         page = thanks_page(
             action, touchpoint, w, self.assets, stored.id, stored.score, stored.comment, True

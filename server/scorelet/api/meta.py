@@ -18,17 +18,17 @@ class MetaApi:
     async def healthz(self, request: Request) -> Response:
         """200 while ratings can be committed; 503 (for load balancers) when they can't."""
         store = self.services.store
-        healthy = store.writer.healthy
-        body = {
-            "status": "ok" if healthy else "failing",
+        health = store.health()
+        body: dict[str, object] = {
+            "status": "ok" if health.ok else "failing",
             "version": __version__,
             "touchpoints": len(store.touchpoints()),
-            "writer_queue": store.writer.depth,
+            "writer_queue": health.queue_depth,
         }
-        if store.writer.last_error:
-            body["error"] = store.writer.last_error
+        if health.error:
+            body["error"] = health.error
         return JSONResponse(
-            body, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"}
+            body, status_code=200 if health.ok else 503, headers={"Cache-Control": "no-store"}
         )
 
     async def openapi(self, request: Request) -> Response:

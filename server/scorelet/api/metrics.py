@@ -23,11 +23,10 @@ from starlette.responses import Response
 
 from scorelet.api.auth import authorize
 from scorelet.api.requests import LATENCY_BUCKETS, RequestStats
-from scorelet.api.scores import score_body
 from scorelet.api.services import Services
 from scorelet.errors import Problem
-from scorelet.store import Store
-from scorelet.store.writer import BATCH_BUCKETS
+from scorelet.ratings import Ratings
+from scorelet.store.sqlite.threads import BATCH_BUCKETS
 
 
 def _cumulative(counts: list[int], bounds: tuple[float, ...]) -> list[tuple[str, float]]:
@@ -39,8 +38,9 @@ def _cumulative(counts: list[int], bounds: tuple[float, ...]) -> list[tuple[str,
 
 
 class ScoreletCollector(Collector):
-    def __init__(self, store: Store, stats: RequestStats) -> None:
-        self.store = store
+    def __init__(self, ratings: Ratings, stats: RequestStats) -> None:
+        self.ratings = ratings
+        self.store = ratings.store
         self.stats = stats
 
     def collect(self) -> Iterator[Metric]:
@@ -80,8 +80,8 @@ class ScoreletCollector(Collector):
             "scorelet_impressions", "times the widget was shown", labels=["touchpoint"]
         )
         for touchpoint in self.store.touchpoints():
-            counts, shown = self.store.totals(touchpoint.id)
-            body = score_body(touchpoint, counts, shown)
+            body = self.ratings.live_score(touchpoint)
+            shown = body["impressions"]
             slug = touchpoint.slug
             if body["score"] is not None:
                 score.add_metric([slug, touchpoint.metric], body["score"])
@@ -108,11 +108,12 @@ class ScoreletCollector(Collector):
             latency.add_metric(
                 [route], _cumulative(counts, LATENCY_BUCKETS), self.stats.latency_sum[route]
             )
-        writer = self.store.writer
+        health = self.store.health()
         depth = GaugeMetricFamily("scorelet_writer_queue_depth", "writes waiting to commit")
-        depth.add_metric([], writer.depth)
+        depth.add_metric([], health.queue_depth)
         batches = HistogramMetricFamily("scorelet_writer_batch_size", "writes per committed batch")
-        batches.add_metric([], _cumulative([*writer.batch_sizes, 0], BATCH_BUCKETS), writer.writes)
+        sizes = list(health.batch_sizes) or [0] * len(BATCH_BUCKETS)
+        batches.add_metric([], _cumulative([*sizes, 0], BATCH_BUCKETS), health.writes)
         yield from (requests, latency, depth, batches)
 
 
@@ -132,5 +133,5 @@ class MetricsApi:
                 raise
         if self._registry is None:
             self._registry = CollectorRegistry(auto_describe=False)
-            self._registry.register(ScoreletCollector(self.services.store, self.services.stats))
+            self._registry.register(ScoreletCollector(self.services.ratings, self.services.stats))
         return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from scorelet.errors import Problem
-from scorelet.timeutil import iso, parse_instant
+from scorelet.errors import Problem, bad_query
+from scorelet.ratings import Window
+from scorelet.timeutil import parse_instant
 from scorelet.validation import MAX_CONTEXT_VALUE, check_context_key, check_text
 
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    since: float | None = None
-    until: float | None = None
-    filters: dict[str, str] = field(default_factory=dict)
-
-    def public(self) -> dict[str, object]:
-        return {
-            "since": iso(self.since) if self.since is not None else None,
-            "until": iso(self.until) if self.until is not None else None,
-            "filters": self.filters,
-        }
-
-
-def bad_query(field: str, detail: str) -> Problem:
-    return Problem(400, "bad_query", detail, field)
+__all__ = ["Window", "bad_query", "parse_window"]
 
 
 def parse_window(

@@ -1,13 +1,14 @@
-"""What every handler needs: settings, the token signer and the store."""
+"""What every handler needs: settings, the token signer, the store and the use cases."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scorelet.api.limits import Limits
 from scorelet.api.requests import RequestStats
 from scorelet.config import Settings
 from scorelet.errors import Problem
+from scorelet.limits import Limits
+from scorelet.ratings import Ratings
 from scorelet.store import Store
 from scorelet.tokens import Signer
 from scorelet.touchpoints import Touchpoint
@@ -20,6 +21,7 @@ class Services:
     limits: Limits | None = None
     stats: RequestStats = field(default_factory=RequestStats)
     _store: Store | None = field(default=None, repr=False)
+    _ratings: Ratings | None = field(default=None, repr=False)
 
     @property
     def store(self) -> Store:
@@ -30,6 +32,13 @@ class Services:
     @store.setter
     def store(self, store: Store | None) -> None:
         self._store = store
+        self._ratings = Ratings(store, self.signer, self.limits) if store is not None else None
+
+    @property
+    def ratings(self) -> Ratings:
+        if self._ratings is None:
+            raise RuntimeError("the store opens when the app starts (lifespan)")
+        return self._ratings
 
     def touchpoint(self, slug: str) -> Touchpoint:
         """The touchpoint named in a URL, or a 404 problem."""

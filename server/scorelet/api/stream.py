@@ -19,7 +19,6 @@ from starlette.responses import Response, StreamingResponse
 from scorelet.api.auth import authorize
 from scorelet.api.caching import encode
 from scorelet.api.query import bad_query
-from scorelet.api.scores import score_body
 from scorelet.api.services import Services
 from scorelet.store import Store
 
@@ -70,8 +69,7 @@ class StreamApi:
                     continue
                 if since is not None and store.scored_at(touchpoint.id) <= since:
                     continue
-                counts, impressions = store.totals(touchpoint.id)
-                data = encode(score_body(touchpoint, counts, impressions))
+                data = encode(self.services.ratings.live_score(touchpoint))
                 if sent.get(touchpoint.id) != data:
                     sent[touchpoint.id] = data
                     yield event(generation, data)

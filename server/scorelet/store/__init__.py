@@ -1,6 +1,22 @@
-"""Storage: the only package with SQL in it. Everything else uses `Store`."""
+"""Storage: `Store` over one backend; SQL lives only in a backend (`store/sqlite/`)."""
 
-from scorelet.store.database import Store
+from scorelet.store.cache import Store
+from scorelet.store.errors import AlreadyExists, NotFound, Refused, StorageError, Unavailable
+from scorelet.store.interface import Backend, Health, Recorded
 from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
 
-__all__ = ["ApiKey", "NewResponse", "Response", "ResponseQuery", "Store"]
+__all__ = [
+    "AlreadyExists",
+    "ApiKey",
+    "Backend",
+    "Health",
+    "NewResponse",
+    "NotFound",
+    "Recorded",
+    "Refused",
+    "Response",
+    "ResponseQuery",
+    "StorageError",
+    "Store",
+    "Unavailable",
+]

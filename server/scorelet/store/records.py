@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scorelet.scales import parse_scale
 from scorelet.timeutil import iso
-from scorelet.touchpoints import Touchpoint
 
 
 def time_ordered_id(now: float) -> str:
@@ -104,24 +101,3 @@ class ResponseQuery:
     max_score: int | None = None
     has_comment: bool | None = None
     subject: str | None = None
-
-
-RESPONSE_COLUMNS = "id, touchpoint_id, score, comment, subject, context, created_at, updated_at"
-
-
-def response_from_row(row: tuple[Any, ...]) -> Response:
-    return Response(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7])
-
-
-TOUCHPOINT_COLUMNS = (
-    "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
-    " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at"
-)
-
-
-def touchpoint_from_row(row: tuple[Any, ...]) -> Touchpoint:
-    values = list(row)
-    values[3] = parse_scale(values[3])
-    values[10] = tuple(json.loads(values[10]))
-    values[13] = bool(values[13])
-    return Touchpoint(*values)

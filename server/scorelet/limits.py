@@ -6,9 +6,9 @@ table is full, buckets that have refilled (idle clients) are dropped first,
 then the oldest. Dropping a bucket only ever forgives a client, never blocks
 one, so a flood of fresh addresses can't lock anybody out.
 
-The per-IP limit runs in `RateLimit`, an ASGI middleware in front of the
-public paths, before any body is read. The per-touchpoint limit needs the
-verified token, so handlers call `Limits.check_touchpoint` once they have it.
+The per-IP limit runs in `Guard` (api/guard.py), in front of the public
+paths, before any body is read. The per-touchpoint limit needs the verified
+token, so the use cases (ratings.py) check it once they have one.
 
 The client's address is the TCP peer, or, when the peer is a trusted proxy
 (SCORELET_TRUSTED_PROXIES), the rightmost untrusted X-Forwarded-For entry:
@@ -130,12 +130,3 @@ class Limits:
         except ValueError:  # a garbled X-Forwarded-For entry is nobody we trust
             return False
         return any(address in network for network in self.trusted)
-
-
-def limited_path(method: str, path: str) -> bool:
-    """The public, unauthenticated paths: rating, commenting, counting views, hosted page."""
-    if path.startswith("/api/v1/"):
-        return (method == "POST" and path in ("/api/v1/responses", "/api/v1/impressions")) or (
-            method == "PATCH" and path.startswith("/api/v1/responses/")
-        )
-    return path.startswith("/r/")

@@ -1,11 +1,16 @@
-"""The database schema as numbered migrations, applied in order at start.
+"""The SQLite schema as numbered migrations, applied in order at start.
 
 `PRAGMA user_version` records the last migration applied, so migrating twice
-is a no-op. Rollups (per touchpoint and score: per UTC day, per hour, per
-context value and day, and per context value for all time) are kept by
-triggers in the same transaction as the response they count, whichever path
-writes it: a new rating, a replaced one, a deletion, or a manual fix in the
-sqlite3 shell.
+is a no-op. The list is append-only: a migration, once released, never
+changes (so migrations 1-5 still create the triggers that 6 drops).
+
+Since migration 6, raw ratings are the truth and rollups are derived: a
+rating's transaction writes its row (and, when it replaces or deletes a
+version, an `undone` row holding that version) and nothing that costs per
+rating. Every stored change takes the next `seq`; folding (fold.py) adds all
+changes after `fold_state.watermark` into the rollups and moves the
+watermark in the same transaction, so a crash at any moment loses nothing
+and counts nothing twice. Reads add what lies after the watermark.
 """
 
 from __future__ import annotations
@@ -257,6 +262,70 @@ MIGRATIONS: tuple[str, ...] = (
         token_version INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 6: no triggers. Ratings get a `seq` in commit order (every replacement takes a new
+    # one) and the browser's `client` id; replaced and deleted versions wait in `undone`
+    # until folded; all-time totals per touchpoint become a rollup too. The rollups the
+    # triggers kept are exact, so they are kept and everything is marked folded.
+    """
+    DROP TRIGGER IF EXISTS responses_counted;
+    DROP TRIGGER IF EXISTS responses_uncounted;
+    DROP TRIGGER IF EXISTS responses_recounted;
+    DROP TRIGGER IF EXISTS responses_recontexted;
+    DROP TRIGGER IF EXISTS responses_counted_by_hour;
+    DROP TRIGGER IF EXISTS responses_recounted_by_hour;
+    DROP TRIGGER IF EXISTS responses_recounted_by_context;
+    DROP TRIGGER IF EXISTS responses_uncounted_by_hour;
+    DROP TRIGGER IF EXISTS context_totals_follow_inserts;
+    DROP TRIGGER IF EXISTS context_totals_follow_updates;
+
+    CREATE TABLE ratings (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        score INTEGER NOT NULL,
+        comment TEXT,
+        subject TEXT,
+        context TEXT NOT NULL DEFAULT '{}',
+        client TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    INSERT INTO ratings
+        (id, touchpoint_id, score, comment, subject, context, created_at, updated_at)
+        SELECT id, touchpoint_id, score, comment, subject, context, created_at, updated_at
+        FROM responses ORDER BY created_at, id;
+    DROP TABLE responses;
+    ALTER TABLE ratings RENAME TO responses;
+    CREATE UNIQUE INDEX responses_by_subject
+        ON responses (touchpoint_id, subject) WHERE subject IS NOT NULL;
+    -- Covering for counts at a window's edges; listings read the rows it points at.
+    CREATE INDEX responses_by_time ON responses (touchpoint_id, created_at, score);
+
+    CREATE TABLE undone (
+        seq INTEGER PRIMARY KEY,
+        old_seq INTEGER NOT NULL,
+        touchpoint_id INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        context TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE score_totals (
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        score INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (touchpoint_id, score)
+    ) WITHOUT ROWID;
+    INSERT INTO score_totals (touchpoint_id, score, count)
+        SELECT touchpoint_id, score, sum(count) FROM rollups GROUP BY 1, 2;
+
+    CREATE TABLE fold_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        watermark INTEGER NOT NULL
+    );
+    INSERT INTO fold_state (id, watermark)
+        VALUES (1, (SELECT coalesce(max(seq), 0) FROM responses));
+    """,
 )
 
 
@@ -266,7 +335,19 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Apply pending migrations, each in its own transaction; return the numbers applied."""
+    """Apply pending migrations, each in its own transaction; return the numbers applied.
+
+    Foreign keys are off meanwhile: rebuilding a table (migration 6) must not
+    cascade into its rows.
+    """
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        return _migrate(conn)
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _migrate(conn: sqlite3.Connection) -> list[int]:
     applied = []
     current = schema_version(conn)
     if current > len(MIGRATIONS):

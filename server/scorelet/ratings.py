@@ -1,0 +1,275 @@
+"""Use cases: recording a rating and reporting a score, the one place their rules live.
+
+The HTTP handlers, the hosted rating page, the CLI, /metrics and the SSE
+stream all come here, so a rule can't differ by the door a rating came in:
+
+- a token names the touchpoint (and, for a subject token, the subject and its
+  signed context); revoked, expired and paused are refused alike;
+- the score must be on the touchpoint's scale;
+- context comes from a subject token, never from the browser: with a subject
+  token the rating may not carry any (422 `context_not_allowed`);
+- anonymous ratings can change for 24 hours (`EDIT_WINDOW`), subject ratings
+  for as long as their token lives; one per subject, one per browser;
+- every recording path counts against the touchpoint's rate limit.
+
+Reports are the score bodies the API returns: the metric's figures with
+count, interval and response rate, for a window or all time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scorelet.dedup import EDIT_WINDOW
+from scorelet.errors import Problem, bad_query, invalid
+from scorelet.limits import Limits
+from scorelet.scoring import summarize
+from scorelet.series import SeriesError, buckets, zone
+from scorelet.shapes import Submission
+from scorelet.store import NewResponse, Recorded, Response, ResponseQuery, Store
+from scorelet.timeutil import iso
+from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
+from scorelet.touchpoints import Touchpoint
+from scorelet.validation import check_context_key, wrong_type
+
+__all__ = ["EDIT_WINDOW", "Bearer", "Ratings", "Window"]
+
+
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """A verified token and its live touchpoint."""
+
+    touchpoint: Touchpoint
+    subject: SubjectClaims | None
+
+    @property
+    def context(self) -> dict[str, str]:
+        return dict(self.subject.context) if self.subject else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which ratings a report counts: [since, until) and context filters."""
+
+    since: float | None = None
+    until: float | None = None
+    filters: Mapping[str, str] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "since": iso(self.since) if self.since is not None else None,
+            "until": iso(self.until) if self.until is not None else None,
+            "filters": dict(self.filters),
+        }
+
+
+class Ratings:
+    def __init__(self, store: Store, signer: Signer, limits: Limits | None = None) -> None:
+        self.store = store
+        self.signer = signer
+        self.limits = limits
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def bearer(self, token: Any, field: str = "token") -> Bearer:
+        """The touchpoint (and subject) a token speaks for, or a 4xx naming `field`."""
+        if token is None:
+            raise Problem(422, "missing_field", f"{field} is required", field)
+        if not isinstance(token, str):
+            raise wrong_type(field, "a string")
+        try:
+            claims = self.signer.verify(token)
+        except TokenError as error:
+            raise Problem(403, error.code, f"{field} is not valid: {error}", field) from None
+        touchpoint = self.store.touchpoint(claims.touchpoint)
+        if touchpoint is None:
+            raise Problem(
+                404,
+                "touchpoint_not_found",
+                f"the touchpoint {claims.touchpoint!r} no longer exists",
+                field,
+            )
+        if isinstance(claims, EmbedClaims) and claims.version != touchpoint.token_version:
+            raise Problem(
+                403, "token_revoked", f"this {field} was revoked; embed the new one", field
+            )
+        if isinstance(claims, SubjectClaims) and claims.expired(time.time()):
+            raise Problem(403, "token_expired", f"this {field} has expired", field)
+        if not touchpoint.active:
+            raise Problem(403, "touchpoint_inactive", f"{touchpoint.slug!r} is paused", field)
+        return Bearer(touchpoint, claims if isinstance(claims, SubjectClaims) else None)
+
+    def subject_bearer(self, token: Any, field: str = "token") -> Bearer:
+        """A live subject token's bearer; embed tokens name no conversation, so they are refused."""
+        bearer = self.bearer(token, field)
+        if bearer.subject is None:
+            raise Problem(
+                403,
+                "subject_token_required",
+                f"{field} must be a subject token (s.…) minted for one conversation",
+                field,
+            )
+        return bearer
+
+    # -- recording --------------------------------------------------------------------------
+
+    def _limit(self, bearer: Bearer) -> None:
+        if self.limits is not None:
+            self.limits.check_touchpoint(bearer.touchpoint.id)
+
+    async def record(self, bearer: Bearer, rating: Submission) -> Recorded:
+        """Store a rating (or replace the one it names); `created` tells which."""
+        self._limit(bearer)
+        scale = bearer.touchpoint.scale
+        if not scale.accepts(rating.score):
+            raise invalid(
+                "score",
+                f"score must be from {scale.low} to {scale.high} on the {scale.name} scale",
+                "score_out_of_range",
+            )
+        subject = bearer.subject
+        if subject is not None and rating.context:
+            raise invalid(
+                "context",
+                "this subject token carries its own signed context; the body may not add any",
+                "context_not_allowed",
+            )
+        new = NewResponse(
+            touchpoint_id=bearer.touchpoint.id,
+            score=rating.score,
+            comment=rating.comment,
+            subject=subject.subject if subject else None,
+            context=bearer.context if subject else (rating.context or {}),
+            id=rating.id,
+            edit_window=None if subject else EDIT_WINDOW,
+            client=rating.client if subject is None else None,
+        )
+        return await self.store.record_response(new)
+
+    async def comment(self, bearer: Bearer, response_id: str, comment: str | None) -> Response:
+        """Set or clear the comment of a rating given with this token."""
+        self._limit(bearer)
+        return await self.store.update_comment(
+            response_id,
+            comment,
+            bearer.touchpoint.id,
+            bearer.subject.subject if bearer.subject else None,
+            EDIT_WINDOW,
+        )
+
+    async def impression(self, bearer: Bearer) -> None:
+        self._limit(bearer)
+        await self.store.record_impression(bearer.touchpoint.id)
+
+    async def current(self, bearer: Bearer) -> Response | None:
+        """The rating of a subject token's own conversation, if it has one."""
+        assert bearer.subject is not None
+        query = ResponseQuery(bearer.touchpoint.id, subject=bearer.subject.subject)
+        found = await self.store.list_responses(query, 1)
+        return found[0] if found else None
+
+    async def find(self, response_id: str) -> tuple[Response, Touchpoint]:
+        stored = await self.store.response(response_id)
+        touchpoint = self.store.touchpoint_by_id(stored.touchpoint_id) if stored else None
+        if stored is None or touchpoint is None:
+            raise Problem(404, "response_not_found", "no response has this id", "id")
+        return stored, touchpoint
+
+    async def delete(self, response_id: str) -> tuple[Response, Touchpoint | None]:
+        """Remove a test or spam rating from every score, series, breakdown and export."""
+        deleted = await self.store.delete_response(response_id)
+        return deleted, self.store.touchpoint_by_id(deleted.touchpoint_id)
+
+    # -- reporting ------------------------------------------------------------------------------
+
+    @staticmethod
+    def score_body(
+        touchpoint: Touchpoint, counts: Mapping[int, int], impressions: int | None
+    ) -> dict[str, Any]:
+        body = summarize(
+            touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts, impressions
+        )
+        return {"touchpoint": touchpoint.slug, **body}
+
+    def live_score(self, touchpoint: Touchpoint) -> dict[str, Any]:
+        """The all-time score, from memory: for /metrics, SSE and the demo page."""
+        counts, impressions = self.store.totals(touchpoint.id)
+        return self.score_body(touchpoint, counts, impressions)
+
+    async def score(self, touchpoint: Touchpoint, window: Window) -> dict[str, Any]:
+        """`/score`: the touchpoint's figures over a window, with the window they cover."""
+        counts, impressions = await self.store.counts(
+            touchpoint.id, window.since, window.until, window.filters
+        )
+        return {**self.score_body(touchpoint, counts, impressions), **window.public()}
+
+    async def all_scores(self, window: Window) -> dict[str, Any]:
+        scores = []
+        for touchpoint in self.store.touchpoints():
+            counts, impressions = await self.store.counts(
+                touchpoint.id, window.since, window.until, window.filters
+            )
+            scores.append(self.score_body(touchpoint, counts, impressions))
+        return {**window.public(), "touchpoints": scores}
+
+    def buckets(
+        self, window: Window, interval: str, tz_name: str, now: float
+    ) -> tuple[list[tuple[float, float]], str]:
+        """A series' [start, end) buckets in a time zone, or a 400 naming the parameter."""
+        try:
+            tz = zone(tz_name)
+            return buckets(interval, tz, window.since, window.until, now), tz.key
+        except SeriesError as error:
+            raise bad_query(error.field, str(error)) from None
+
+    async def series(
+        self,
+        touchpoint: Touchpoint,
+        window: Window,
+        spans: list[tuple[float, float]],
+        interval: str,
+        tz: str,
+    ) -> dict[str, Any]:
+        """`/series`: one score per day, week or month (clipped to the window)."""
+        clipped = [
+            (
+                max(start, window.since) if window.since is not None else start,
+                min(end, window.until) if window.until is not None else end,
+            )
+            for start, end in spans
+        ]
+        results = await self.store.series(touchpoint.id, clipped, window.filters)
+        points = []
+        for (start, end), (counts, impressions) in zip(spans, results, strict=True):
+            point = {"start": iso(start), "end": iso(end)}
+            point |= self.score_body(touchpoint, counts, impressions)
+            del point["touchpoint"]
+            points.append(point)
+        return {
+            "touchpoint": touchpoint.slug,
+            "metric": touchpoint.metric,
+            "interval": interval,
+            "tz": tz,
+            **window.public(),
+            "buckets": points,
+        }
+
+    async def breakdown(self, touchpoint: Touchpoint, by: str, window: Window) -> dict[str, Any]:
+        """`/breakdown`: one score per value of a context key, most responses first."""
+        try:
+            check_context_key(by, "by")
+        except Problem as problem:
+            raise bad_query("by", problem.detail) from None
+        groups = await self.store.breakdown(
+            touchpoint.id, by, window.since, window.until, window.filters
+        )
+        rows = []
+        for value, counts in groups.items():
+            row = {"value": value, **self.score_body(touchpoint, counts, None)}
+            del row["touchpoint"], row["impressions"], row["response_rate"]
+            rows.append(row)
+        rows.sort(key=lambda row: (-row["responses"], row["value"]))
+        return {"touchpoint": touchpoint.slug, "by": by, **window.public(), "groups": rows}

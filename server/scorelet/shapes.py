@@ -1,0 +1,209 @@
+"""Request bodies as typed definitions: one source for decoding, checking and the OpenAPI schema.
+
+Each body is a frozen dataclass. Its annotations say the JSON type of every
+field (`str`, `int`, `dict[str, str]`, `| None` for null), a field without a
+default is required, and `about(...)` in its metadata carries the field's
+description, the check that cleans it (the rules of validation.py) and any
+extra JSON Schema keywords. `Shape(cls).decode(body)` refuses unknown fields,
+missing ones and wrong types with a 422 naming the field, runs the checks and
+returns the dataclass; `Shape(cls).schema()` is what /openapi.json publishes,
+so the description can't drift from what the server accepts.
+
+The JSON text itself is read by api/body.py (strict UTF-8, no duplicate keys);
+msgspec would decode and check in C, but it resolves duplicate keys by keeping
+the last (msgspec#648) and reads `-0` as 0, both refused since the audit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from scorelet.dedup import check_client
+from scorelet.errors import invalid
+from scorelet.validation import (
+    MAX_COMMENT,
+    MAX_CONTEXT_KEY,
+    MAX_CONTEXT_KEYS,
+    MAX_CONTEXT_VALUE,
+    check_context,
+    check_optional_text,
+    check_uuid,
+    wrong_type,
+)
+
+T = TypeVar("T")
+Check = Callable[[Any, str], Any]
+_JSON_TYPES: dict[type, tuple[str, str]] = {
+    str: ("string", "a string"),
+    int: ("integer", "an integer"),
+    dict: ("object", "an object of string values"),
+}
+
+
+def about(description: str, check: Check | None = None, **schema: Any) -> dict[str, Any]:
+    """Field metadata: what the field is, how it is cleaned, extra JSON Schema keywords."""
+    return {"description": description, "check": check, "schema": schema}
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    kind: type
+    nullable: bool
+    required: bool
+    description: str
+    check: Check | None
+    schema: Mapping[str, Any]
+
+
+def _kind(hint: Any) -> tuple[type, bool]:
+    """The JSON type behind an annotation, and whether null is allowed."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _kind(inner)[0], True
+    origin = typing.get_origin(hint) or hint
+    if origin not in _JSON_TYPES:
+        raise TypeError(f"no JSON type for {hint!r}")
+    return origin, False
+
+
+class Shape(Generic[T]):
+    def __init__(self, cls: type[T], name: str) -> None:
+        self.cls = cls
+        self.name = name
+        hints = typing.get_type_hints(cls)
+        fields = []
+        for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+            kind, nullable = _kind(hints[spec.name])
+            meta = spec.metadata
+            required = spec.default is dataclasses.MISSING
+            fields.append(
+                _Field(
+                    spec.name,
+                    kind,
+                    nullable,
+                    required,
+                    meta.get("description", ""),
+                    meta.get("check"),
+                    meta.get("schema", {}),
+                )
+            )
+        self._fields = tuple(fields)
+        self._names = frozenset(f.name for f in fields)
+
+    def check_names(self, body: Mapping[str, Any]) -> None:
+        """Refuse unknown fields, so a typo like `scroe` fails loudly instead of vanishing."""
+        for name in body:
+            if name not in self._names:
+                text = str(name)[:64]
+                raise invalid(text, f"unknown field {text!r}", "unknown_field")
+
+    def decode(self, body: Mapping[str, Any]) -> T:
+        """The body as `cls`, or a 422 naming the first field at fault."""
+        self.check_names(body)
+        values: dict[str, Any] = {}
+        for spec in self._fields:
+            value = body.get(spec.name)
+            if value is None:
+                if spec.required and (spec.name not in body or not spec.nullable):
+                    hint = " (null clears it)" if spec.nullable else ""
+                    raise invalid(spec.name, f"{spec.name} is required{hint}", "missing_field")
+                values[spec.name] = None
+                continue
+            if not isinstance(value, spec.kind) or isinstance(value, bool):
+                raise wrong_type(spec.name, _JSON_TYPES[spec.kind][1])
+            values[spec.name] = spec.check(value, spec.name) if spec.check else value
+        return self.cls(**values)
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of the body, for /openapi.json."""
+        properties: dict[str, Any] = {}
+        for spec in self._fields:
+            prop: dict[str, Any] = {"type": _JSON_TYPES[spec.kind][0], **spec.schema}
+            if spec.nullable:
+                prop["type"] = [prop["type"], "null"]
+            if spec.description:
+                prop["description"] = spec.description
+            properties[spec.name] = prop
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": [spec.name for spec in self._fields if spec.required],
+            "additionalProperties": False,
+        }
+
+
+def _comment(value: Any, name: str) -> str | None:
+    return check_optional_text(value, name, MAX_COMMENT, multiline=True)
+
+
+_CONTEXT_SCHEMA = {
+    "maxProperties": MAX_CONTEXT_KEYS,
+    "propertyNames": {"pattern": "^[A-Za-z0-9_.-]+$", "maxLength": MAX_CONTEXT_KEY},
+    "additionalProperties": {"type": "string", "maxLength": MAX_CONTEXT_VALUE},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """`POST /api/v1/responses`: a rating."""
+
+    token: str = field(metadata=about("the touchpoint's embed token or a subject token"))
+    score: int = field(metadata=about("a point on the touchpoint's scale (stars 1-5, NPS 0-10)"))
+    comment: str | None = field(
+        default=None,
+        metadata=about("an optional comment", _comment, maxLength=MAX_COMMENT),
+    )
+    context: dict[str, str] | None = field(
+        default=None,
+        metadata=about(
+            'embed tokens only: page context such as {"plan": "pro"}; a subject token\'s'
+            " context is signed into it",
+            check_context,
+            **_CONTEXT_SCHEMA,
+        ),
+    )
+    id: str | None = field(
+        default=None,
+        metadata=about(
+            "a UUID chosen by the client: posting it again replaces the rating",
+            check_uuid,
+            format="uuid",
+        ),
+    )
+    client: str | None = field(
+        default=None,
+        metadata=about(
+            "a random id kept by the browser: its next rating replaces this one",
+            check_client,
+            pattern="^[A-Za-z0-9_-]{16,64}$",
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CommentEdit:
+    """`PATCH /api/v1/responses/{id}`: the comment after the score."""
+
+    token: str = field(metadata=about("the token the rating was given with"))
+    comment: str | None = field(
+        metadata=about("the comment; null clears it", _comment, maxLength=MAX_COMMENT)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Impression:
+    """`POST /api/v1/impressions`: the widget was shown."""
+
+    token: str = field(metadata=about("the touchpoint's embed token or a subject token"))
+
+
+SUBMISSION = Shape(Submission, "NewResponse")
+COMMENT_EDIT = Shape(CommentEdit, "CommentUpdate")
+IMPRESSION = Shape(Impression, "TokenOnly")

@@ -1,0 +1,342 @@
+"""`Store`: the storage interface the rest of Scorelet uses, with what it keeps in memory.
+
+Touchpoints, API keys and every touchpoint's all-time counts are read on
+nearly every request, so they live here, kept exactly in step with the
+database by the changes the backend reports in commit order (and reloaded
+whole when another process changed the database). Change generations say
+when a touchpoint's numbers or listings last moved: the answer caches, ETags
+and the SSE stream key on them. Nothing here knows which engine is below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scorelet.store.interface import (
+    Backend,
+    Change,
+    Commented,
+    Counts,
+    Deleted,
+    Health,
+    Imported,
+    KeySaved,
+    Rated,
+    Recorded,
+    Reloaded,
+    RollupCheck,
+    Shown,
+    Snapshot,
+    TouchpointRemoved,
+    TouchpointSaved,
+)
+from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.tokens import hash_api_key, new_api_key
+from scorelet.touchpoints import Touchpoint
+
+Clock = Callable[[], float]
+
+
+class Store:
+    def __init__(self, backend: Backend, clock: Clock = time.time) -> None:
+        self.backend = backend
+        self.clock = clock
+        self._touchpoints: dict[str, Touchpoint] = {}
+        self._by_id: dict[int, Touchpoint] = {}
+        self._keys: dict[str, ApiKey] = {}
+        self._counts: dict[int, dict[int, int]] = {}
+        self._impressions: dict[int, int] = {}
+        # Ratings received since start, per score (a change of mind counts again):
+        # monotonic, as Prometheus counters must be.
+        self.received: dict[int, dict[int, int]] = {}
+        # A counter bumped by every committed change; per touchpoint, when its
+        # numbers (scored) and its responses (listed) last changed. Starting
+        # from the clock keeps it increasing across restarts (SSE event ids).
+        self.generation = time.time_ns() // 1_000_000
+        self._scored_at: dict[int, int] = {}
+        self._listed_at: dict[int, int] = {}
+        self._changed = asyncio.Event()
+        self._refreshing: asyncio.Task[None] | None = None
+        backend.listen(self._apply)
+
+    @classmethod
+    async def open(
+        cls, database: Path, synchronous: str = "full", clock: Clock = time.time
+    ) -> Store:
+        """The store over the SQLite file `database` (created and migrated if needed)."""
+        from scorelet.store.sqlite.backend import SqliteBackend
+
+        store = cls(await SqliteBackend.open(database, synchronous), clock)
+        await store.load()
+        return store
+
+    async def load(self) -> None:
+        """Read everything kept in memory afresh."""
+        self._install(await self.backend.snapshot())
+
+    async def close(self) -> None:
+        """Commit what is queued, fold it into the rollups, and let go of the database."""
+        await self.backend.close()
+
+    # -- the registry ---------------------------------------------------------------------
+
+    def touchpoint(self, slug: str) -> Touchpoint | None:
+        return self._touchpoints.get(slug)
+
+    def touchpoint_by_id(self, touchpoint_id: int) -> Touchpoint | None:
+        return self._by_id.get(touchpoint_id)
+
+    def touchpoints(self) -> list[Touchpoint]:
+        return sorted(self._touchpoints.values(), key=lambda tp: tp.slug)
+
+    def api_key(self, key_id: str) -> ApiKey | None:
+        return self._keys.get(key_id)
+
+    def api_keys(self) -> list[ApiKey]:
+        return sorted(self._keys.values(), key=lambda key: key.created_at)
+
+    def totals(self, touchpoint_id: int) -> tuple[dict[int, int], int]:
+        """All-time counts and impressions, from memory: exact at every instant."""
+        counts = self._counts.get(touchpoint_id, {})
+        return {s: c for s, c in counts.items() if c}, self._impressions.get(touchpoint_id, 0)
+
+    # -- keeping the memory in step ----------------------------------------------------------
+
+    def _apply(self, change: Change) -> None:
+        """Called by the backend for each committed change, in commit order."""
+        match change:
+            case Rated(response, previous):
+                self._count(response.touchpoint_id, response.score, 1)
+                if previous is not None:
+                    self._count(previous.touchpoint_id, previous.score, -1)
+                received = self.received.setdefault(response.touchpoint_id, {})
+                received[response.score] = received.get(response.score, 0) + 1
+                scored = (
+                    previous is None
+                    or previous.score != response.score
+                    or previous.context != response.context
+                )
+                self._changed_now(response.touchpoint_id, scored)
+            case Imported(responses):
+                for response in responses:
+                    self._count(response.touchpoint_id, response.score, 1)
+                for touchpoint_id in {response.touchpoint_id for response in responses}:
+                    self._changed_now(touchpoint_id, scored=True)
+            case Commented(response):
+                self._changed_now(response.touchpoint_id, scored=False)
+            case Deleted(response):
+                self._count(response.touchpoint_id, response.score, -1)
+                self._changed_now(response.touchpoint_id, scored=True)
+            case Shown(touchpoint_id):
+                self._impressions[touchpoint_id] = self._impressions.get(touchpoint_id, 0) + 1
+                self._changed_now(touchpoint_id, scored=True)
+            case TouchpointSaved(touchpoint):
+                self._remember(touchpoint)
+                self._changed_now(touchpoint.id, scored=True)
+            case TouchpointRemoved(touchpoint):
+                self._forget(touchpoint)
+                self._changed_now(touchpoint.id, scored=True)
+            case KeySaved(key):
+                self._keys[key.id] = key
+            case Reloaded(snapshot):
+                self._install(snapshot)
+
+    def _count(self, touchpoint_id: int, score: int, sign: int) -> None:
+        counts = self._counts.setdefault(touchpoint_id, {})
+        counts[score] = counts.get(score, 0) + sign
+
+    def _remember(self, touchpoint: Touchpoint) -> None:
+        old = self._by_id.get(touchpoint.id)
+        if old is not None and old.slug != touchpoint.slug:
+            self._touchpoints.pop(old.slug, None)
+        self._touchpoints[touchpoint.slug] = touchpoint
+        self._by_id[touchpoint.id] = touchpoint
+
+    def _forget(self, touchpoint: Touchpoint) -> None:
+        self._touchpoints.pop(touchpoint.slug, None)
+        self._by_id.pop(touchpoint.id, None)
+        self._counts.pop(touchpoint.id, None)
+        self._impressions.pop(touchpoint.id, None)
+
+    def _install(self, snapshot: Snapshot) -> None:
+        """Take a fresh snapshot; only touchpoints whose numbers or settings moved count
+        as changed, so SSE and the answer caches don't wake for nothing."""
+        before = dict(self._by_id)
+        after = {tp.id: tp for tp in snapshot.touchpoints}
+        moved = {
+            touchpoint_id
+            for touchpoint_id in before.keys() | after.keys()
+            if before.get(touchpoint_id) != after.get(touchpoint_id)
+            or self.totals(touchpoint_id)[0] != dict(snapshot.totals.get(touchpoint_id, {}))
+            or self._impressions.get(touchpoint_id, 0) != snapshot.impressions.get(touchpoint_id, 0)
+        }
+        self._touchpoints = {tp.slug: tp for tp in snapshot.touchpoints}
+        self._by_id = after
+        self._keys = {key.id: key for key in snapshot.keys}
+        self._counts = {tp: dict(counts) for tp, counts in snapshot.totals.items()}
+        self._impressions = dict(snapshot.impressions)
+        for touchpoint_id in moved:
+            self._changed_now(touchpoint_id, scored=True)
+
+    # -- change tracking ------------------------------------------------------------------
+
+    def _changed_now(self, touchpoint_id: int, scored: bool) -> None:
+        self.generation += 1
+        self._listed_at[touchpoint_id] = self.generation
+        if scored:
+            self._scored_at[touchpoint_id] = self.generation
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    def scored_at(self, touchpoint_id: int) -> int:
+        """The generation at which this touchpoint's numbers last changed."""
+        return self._scored_at.get(touchpoint_id, 0)
+
+    def listed_at(self, touchpoint_id: int) -> int:
+        """The generation at which any of this touchpoint's responses last changed."""
+        return self._listed_at.get(touchpoint_id, 0)
+
+    async def wait_for_change(self, seconds: float) -> bool:
+        """Wait until some touchpoint's numbers change; False after `seconds`."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def refresh_if_changed(self) -> None:
+        """Pick up another process's changes now (one look at a time, shared by callers)."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self.backend.refresh())
+        await asyncio.shield(self._refreshing)
+
+    async def maintain(self) -> None:
+        """Once a second: fold new ratings into the rollups, upkeep, others' changes."""
+        await self.backend.fold()
+        await self.backend.maintain()
+        await self.refresh_if_changed()
+
+    def health(self) -> Health:
+        return self.backend.health()
+
+    # -- ratings ------------------------------------------------------------------------------
+
+    async def record_response(self, new: NewResponse) -> Recorded:
+        return await self.backend.record(new, self.clock())
+
+    async def update_comment(
+        self,
+        response_id: str,
+        comment: str | None,
+        touchpoint_id: int,
+        subject: str | None,
+        edit_window: float | None,
+    ) -> Response:
+        return await self.backend.comment(
+            response_id, comment, touchpoint_id, subject, edit_window, self.clock()
+        )
+
+    async def import_ratings(self, ratings: Sequence[Response]) -> int:
+        """Store ratings as they were given (original ids and times); returns how many
+        were new (an id or subject already stored is skipped)."""
+        return await self.backend.import_ratings(ratings)
+
+    async def delete_response(self, response_id: str) -> Response:
+        """Remove a rating as if it had never been given; returns what was removed."""
+        return await self.backend.delete_response(response_id)
+
+    async def record_impression(self, touchpoint_id: int) -> None:
+        await self.backend.record_impression(touchpoint_id, self.clock())
+
+    async def response(self, response_id: str) -> Response | None:
+        return await self.backend.response(response_id)
+
+    async def counts(
+        self,
+        touchpoint_id: int,
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, str] | None = None,
+    ) -> tuple[Counts, int | None]:
+        """Score counts and impressions (None under context filters) for a window.
+
+        All-time counts come from memory; windows and filters from the database.
+        """
+        if since is None and until is None and not filters:
+            return self.totals(touchpoint_id)
+        counts = await self.backend.counts(touchpoint_id, since, until, filters or {})
+        if filters:
+            return counts, None
+        return counts, await self.backend.impressions(touchpoint_id, since, until)
+
+    async def series(
+        self,
+        touchpoint_id: int,
+        buckets: Sequence[tuple[float, float]],
+        filters: Mapping[str, str] | None = None,
+    ) -> list[tuple[Counts, int | None]]:
+        """Counts and impressions for each [start, end) bucket, in one read."""
+        return await self.backend.series(touchpoint_id, buckets, filters or {})
+
+    async def breakdown(
+        self,
+        touchpoint_id: int,
+        key: str,
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, str] | None = None,
+    ) -> dict[str, Counts]:
+        """Score counts per value of the context `key`, e.g. per agent."""
+        return await self.backend.breakdown(touchpoint_id, key, since, until, filters or {})
+
+    async def list_responses(
+        self, query: ResponseQuery, limit: int, after: tuple[float, str] | None = None
+    ) -> list[Response]:
+        """One page of responses, newest first, after the keyset cursor `after`."""
+        return await self.backend.list_responses(query, limit, after)
+
+    async def iter_responses(
+        self, query: ResponseQuery, page: int = 1000
+    ) -> AsyncIterator[list[Response]]:
+        """Every matching response, newest first, a page at a time (constant memory)."""
+        after = None
+        while True:
+            rows = await self.list_responses(query, page, after)
+            if rows:
+                yield rows
+            if len(rows) < page:
+                return
+            after = (rows[-1].created_at, rows[-1].id)
+
+    async def unfolded(self) -> int:
+        return await self.backend.unfolded()
+
+    async def recount(self, touchpoint_id: int | None = None) -> RollupCheck:
+        return await self.backend.recount(touchpoint_id)
+
+    # -- touchpoints and keys --------------------------------------------------------------
+
+    async def create_touchpoint(self, fields: Mapping[str, Any]) -> Touchpoint:
+        return await self.backend.create_touchpoint(fields, self.clock())
+
+    async def update_touchpoint(
+        self, slug: str, fields: Mapping[str, Any], rotate_token: bool = False
+    ) -> Touchpoint:
+        return await self.backend.update_touchpoint(slug, fields, rotate_token, self.clock())
+
+    async def delete_touchpoint(self, slug: str) -> Touchpoint:
+        return await self.backend.delete_touchpoint(slug)
+
+    async def create_api_key(self, scope: str, name: str | None) -> tuple[ApiKey, str]:
+        """A new key; the full key is returned here once and stored only as a hash."""
+        key_id, full_key = new_api_key()
+        key = ApiKey(key_id, name, scope, hash_api_key(full_key), self.clock())
+        await self.backend.create_api_key(key)
+        return key, full_key
+
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        return await self.backend.revoke_api_key(key_id, self.clock())

@@ -1,0 +1,322 @@
+"""The SQLite backend: one file in WAL mode, one writer thread, one reader thread.
+
+Another process (the `scorelet` CLI) may write to the same file; `maintain`
+notices through `PRAGMA data_version` and tells the listener to reload.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from scorelet.dedup import EDIT_WINDOW, ClientWindow
+from scorelet.store.errors import Unavailable
+from scorelet.store.interface import (
+    Change,
+    Commented,
+    Counts,
+    Deleted,
+    Health,
+    Imported,
+    KeySaved,
+    Listener,
+    Rated,
+    Recorded,
+    Reloaded,
+    RollupCheck,
+    Shown,
+    Snapshot,
+    TouchpointRemoved,
+    TouchpointSaved,
+)
+from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.store.sqlite import fold, reads, writes
+from scorelet.store.sqlite.rows import KEY_COLUMNS, key_from_row
+from scorelet.store.sqlite.schema import migrate
+from scorelet.store.sqlite.threads import Reader, Tx, Writer
+from scorelet.timeutil import HOUR
+from scorelet.touchpoints import Touchpoint
+
+SYNC_MODES = ("full", "normal")
+# Imports commit in transactions of this many ratings, so they never hold the writer long.
+IMPORT_BATCH = 5000
+# After a checkpoint, SQLite cuts the WAL back to this: a burst doesn't leave it at its peak.
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+
+
+def _connect(path: Path, synchronous: str, read_only: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        if read_only:
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise Unavailable(
+                f"SQLite refused WAL mode (got {mode!r}); is the data directory on a local disk?"
+            )
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        # Checkpoints run once a second from `maintain`; this is only the safety net.
+        conn.execute("PRAGMA wal_autocheckpoint = 10000")
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        migrate(conn)
+        conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SqliteBackend:
+    def __init__(self, path: Path, writer: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+        self.path = path
+        self._writer_conn = writer
+        self._writer = Writer(writer)
+        self._reader = Reader(reader)
+        self._listeners: list[Listener] = []
+        self._clients = ClientWindow(EDIT_WINDOW)
+        self._data_version = self._version(writer)
+
+    @classmethod
+    async def open(cls, path: Path, synchronous: str = "full") -> SqliteBackend:
+        """Open (creating if needed) the database, apply migrations, start the threads."""
+        if synchronous not in SYNC_MODES:
+            raise ValueError(f"synchronous must be one of {SYNC_MODES}")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            writer = _connect(path, synchronous, read_only=False)
+        except sqlite3.Error as error:
+            raise Unavailable(f"can't open the database {path}: {error}") from error
+        reader = _connect(path, synchronous, read_only=True)
+        backend = cls(path, writer, reader)
+        backend._writer.start()
+        now = time.time()
+        for touchpoint_id, client, response_id, at in await backend._reader.read(
+            reads.recent_clients, now - EDIT_WINDOW
+        ):
+            backend._clients.remember(touchpoint_id, client, response_id, at)
+        return backend
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, change: Change) -> None:
+        for listener in self._listeners:
+            listener(change)
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+        return version
+
+    async def snapshot(self) -> Snapshot:
+        def read(conn: sqlite3.Connection, tx: Tx) -> Snapshot:
+            self._data_version = self._version(conn)
+            return reads.snapshot(conn)
+
+        return await self._writer.write(read)
+
+    # -- ratings ---------------------------------------------------------------------
+
+    async def record(self, new: NewResponse, now: float) -> Recorded:
+        def committed(result: tuple[Response, Response | None]) -> None:
+            self._emit(Rated(*result))
+
+        stored, previous = await self._writer.write(
+            partial(writes.record, new=new, now=now, clients=self._clients), committed
+        )
+        return Recorded(stored, previous)
+
+    async def comment(
+        self,
+        response_id: str,
+        comment: str | None,
+        touchpoint_id: int,
+        subject: str | None,
+        edit_window: float | None,
+        now: float,
+    ) -> Response:
+        write = partial(
+            writes.comment,
+            response_id=response_id,
+            text=comment,
+            touchpoint_id=touchpoint_id,
+            subject=subject,
+            edit_window=edit_window,
+            now=now,
+        )
+        return await self._writer.write(write, lambda r: self._emit(Commented(r)))
+
+    async def import_ratings(self, ratings: Sequence[Response]) -> int:
+        stored = 0
+        for start in range(0, len(ratings), IMPORT_BATCH):
+            chunk = ratings[start : start + IMPORT_BATCH]
+            new = await self._writer.write(
+                partial(writes.import_ratings, ratings=chunk),
+                lambda new: self._emit(Imported(new)),
+            )
+            stored += len(new)
+        return stored
+
+    async def delete_response(self, response_id: str) -> Response:
+        return await self._writer.write(
+            partial(writes.delete, response_id=response_id), lambda r: self._emit(Deleted(r))
+        )
+
+    async def record_impression(self, touchpoint_id: int, now: float) -> None:
+        write = partial(
+            writes.record_impression, touchpoint_id=touchpoint_id, hour=int(now // HOUR)
+        )
+        await self._writer.write(write, lambda _: self._emit(Shown(touchpoint_id)))
+
+    async def response(self, response_id: str) -> Response | None:
+        return await self._reader.read(reads.response, response_id)
+
+    async def counts(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+    ) -> Counts:
+        return await self._reader.read(reads.counts, touchpoint_id, since, until, filters)
+
+    async def impressions(
+        self, touchpoint_id: int, since: float | None, until: float | None
+    ) -> int:
+        return await self._reader.read(reads.impressions, touchpoint_id, since, until)
+
+    async def series(
+        self,
+        touchpoint_id: int,
+        buckets: Sequence[tuple[float, float]],
+        filters: Mapping[str, str],
+    ) -> list[tuple[Counts, int | None]]:
+        return await self._reader.read(reads.series, touchpoint_id, buckets, filters)
+
+    async def breakdown(
+        self,
+        touchpoint_id: int,
+        key: str,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+    ) -> dict[str, Counts]:
+        return await self._reader.read(reads.breakdown, touchpoint_id, key, since, until, filters)
+
+    async def list_responses(
+        self, query: ResponseQuery, limit: int, after: tuple[float, str] | None
+    ) -> list[Response]:
+        return await self._reader.read(reads.list_responses, query, limit, after)
+
+    # -- touchpoints and keys ----------------------------------------------------------
+
+    async def create_touchpoint(self, fields: Mapping[str, Any], now: float) -> Touchpoint:
+        return await self._writer.write(
+            partial(writes.create_touchpoint, fields=fields, now=now), self._saved
+        )
+
+    async def update_touchpoint(
+        self, slug: str, fields: Mapping[str, Any], rotate_token: bool, now: float
+    ) -> Touchpoint:
+        write = partial(
+            writes.update_touchpoint, slug=slug, fields=fields, rotate=rotate_token, now=now
+        )
+        return await self._writer.write(write, self._saved)
+
+    def _saved(self, touchpoint: Touchpoint) -> None:
+        self._emit(TouchpointSaved(touchpoint))
+
+    async def delete_touchpoint(self, slug: str) -> Touchpoint:
+        return await self._writer.write(
+            partial(writes.delete_touchpoint, slug=slug),
+            lambda tp: self._emit(TouchpointRemoved(tp)),
+        )
+
+    async def create_api_key(self, key: ApiKey) -> None:
+        write = partial(
+            writes.create_key,
+            key_id=key.id,
+            name=key.name,
+            scope=key.scope,
+            digest=key.hash,
+            now=key.created_at,
+        )
+        await self._writer.write(write, lambda _: self._emit(KeySaved(key)))
+
+    async def revoke_api_key(self, key_id: str, now: float) -> ApiKey:
+        def revoke(conn: sqlite3.Connection, tx: Tx) -> ApiKey:
+            writes.revoke_key(conn, tx, key_id, now)
+            row = conn.execute(
+                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)
+            ).fetchone()
+            return key_from_row(row)
+
+        return await self._writer.write(revoke, lambda key: self._emit(KeySaved(key)))
+
+    # -- derived data and upkeep ---------------------------------------------------------
+
+    async def fold(self) -> int:
+        folded = 0
+        while True:
+            pending = await self._reader.read(fold.collect)
+            if pending.top == pending.start:
+                return folded
+            if not await self._writer.write(partial(fold.apply, pending=pending)):
+                return folded  # someone else folded meanwhile: their fold stands
+            folded += pending.changes
+
+    async def unfolded(self) -> int:
+        return await self._reader.read(reads.unfolded)
+
+    async def recount(self, touchpoint_id: int | None = None) -> RollupCheck:
+        return await self._reader.read(fold.recount, touchpoint_id)
+
+    async def maintain(self) -> None:
+        """Checkpoint the WAL outside any commit: SQLite's own would run inside one."""
+        await self._reader.run(_checkpoint, "PASSIVE")
+
+    async def refresh(self) -> None:
+        def look(conn: sqlite3.Connection, tx: Tx) -> Snapshot | None:
+            version = self._version(conn)
+            if version == self._data_version:
+                return None
+            self._data_version = version
+            return reads.snapshot(conn)
+
+        def reloaded(snapshot: Snapshot | None) -> None:
+            if snapshot is not None:
+                self._emit(Reloaded(snapshot))
+
+        await self._writer.write(look, reloaded)
+
+    def health(self) -> Health:
+        writer = self._writer
+        return Health(
+            ok=writer.running and writer.last_error is None,
+            error=writer.last_error,
+            queue_depth=writer.depth,
+            batches=writer.batches,
+            writes=writer.writes,
+            batch_sizes=tuple(writer.batch_sizes),
+        )
+
+    async def close(self) -> None:
+        """Commit what is queued, fold it, checkpoint, and close both connections."""
+        try:
+            if self._writer.running:
+                await self.fold()
+        finally:
+            await self._writer.stop()
+            await self._reader.close()
+            _checkpoint(self._writer_conn, "TRUNCATE")
+            self._writer_conn.close()
+
+
+def _checkpoint(conn: sqlite3.Connection, mode: str) -> None:
+    conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()

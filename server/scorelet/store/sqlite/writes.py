@@ -1,0 +1,337 @@
+"""Write operations: functions of the writer's connection and its batch, run by the writer.
+
+A new rating is one INSERT. Replacing or deleting a rating also writes the
+version it undoes into `undone`, inside a savepoint, so the next fold can
+take that version back out of the rollups. Nothing here touches a rollup;
+fold.py does, in batches.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scorelet.dedup import ClientWindow
+from scorelet.store.errors import AlreadyExists, NotFound, Refused
+from scorelet.store.records import NewResponse, Response, time_ordered_id
+from scorelet.store.sqlite.rows import (
+    ROW_COLUMNS,
+    TOUCHPOINT_COLUMNS,
+    StoredRow,
+    encode_context,
+    stored_row,
+    touchpoint_from_row,
+)
+from scorelet.store.sqlite.threads import Tx
+from scorelet.touchpoints import Touchpoint
+
+INSERT = (
+    "INSERT INTO responses (seq, id, touchpoint_id, score, comment, subject, context, client,"
+    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(conn: sqlite3.Connection, where: str, *args: Any) -> StoredRow | None:
+    row = conn.execute(f"SELECT {ROW_COLUMNS} FROM responses WHERE {where}", args).fetchone()
+    return stored_row(row) if row else None
+
+
+def id_conflict() -> Refused:
+    return Refused(
+        "id_conflict", "this id belongs to another touchpoint's or subject's rating", "id"
+    )
+
+
+def record(
+    conn: sqlite3.Connection, tx: Tx, new: NewResponse, now: float, clients: ClientWindow
+) -> tuple[Response, Response | None]:
+    """Store a rating; returns it and the version it replaced (None: a new rating).
+
+    One rating per subject, and per browser (`client`) within the edit window:
+    a later one replaces it. An `id` may only name the caller's own rating.
+    The client map is only used here, in the writer's thread, so looking up a
+    browser's earlier rating and writing its new one are one step.
+    """
+    response_id = new.id
+    if new.subject is not None:
+        existing = _row(conn, "touchpoint_id = ? AND subject = ?", new.touchpoint_id, new.subject)
+        if existing is not None:  # one rating per subject: the latest wins
+            if (
+                new.id is not None
+                and new.id != existing.response.id
+                and _row(conn, "id = ?", new.id)
+            ):
+                raise id_conflict()
+            return _replace(conn, tx, existing, new, now), existing.response
+    elif new.client is not None:
+        response_id = clients.previous(new.touchpoint_id, new.client, now) or response_id
+    if response_id is not None:
+        existing = _row(conn, "id = ?", response_id)
+        if existing is not None:
+            old = existing.response
+            if (old.touchpoint_id, old.subject) != (new.touchpoint_id, new.subject):
+                raise id_conflict()
+            _check_window(old, new.edit_window, now)
+            _remember(clients, new, old.id, now)
+            return _replace(conn, tx, existing, new, now), old
+    response_id = response_id or time_ordered_id(now)
+    context = encode_context(new.context)
+    conn.execute(
+        INSERT,
+        (
+            tx.seq(),
+            response_id,
+            new.touchpoint_id,
+            new.score,
+            new.comment,
+            new.subject,
+            context,
+            new.client if new.subject is None else None,
+            now,
+            now,
+        ),
+    )
+    _remember(clients, new, response_id, now)
+    response = Response(
+        response_id, new.touchpoint_id, new.score, new.comment, new.subject, new.context, now, now
+    )
+    return response, None
+
+
+def _remember(clients: ClientWindow, new: NewResponse, response_id: str, now: float) -> None:
+    if new.client is not None and new.subject is None:
+        clients.remember(new.touchpoint_id, new.client, response_id, now)
+
+
+def _check_window(existing: Response, window: float | None, now: float) -> None:
+    if window is not None and now > existing.created_at + window:
+        raise Refused(
+            "edit_window_closed",
+            f"this rating can no longer be changed ({int(window // 3600)} h after it was given)",
+            "id",
+        )
+
+
+def _undo(conn: sqlite3.Connection, tx: Tx, old: StoredRow) -> None:
+    """Keep the version being replaced or deleted, so the fold can take it back out."""
+    response = old.response
+    conn.execute(
+        "INSERT INTO undone (seq, old_seq, touchpoint_id, score, context, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            tx.seq(),
+            old.seq,
+            response.touchpoint_id,
+            response.score,
+            encode_context(response.context),
+            response.created_at,
+        ),
+    )
+
+
+def _replace(
+    conn: sqlite3.Connection, tx: Tx, old: StoredRow, new: NewResponse, now: float
+) -> Response:
+    """The new score and context replace the old; a comment is kept unless a new one comes.
+
+    Context is replaced whole: a re-minted token that no longer names a team
+    must not leave the old team on the rating. The row takes a new `seq`, so
+    the fold counts its new version.
+    """
+    previous = old.response
+    comment = new.comment if new.comment is not None else previous.comment
+    with tx.atomic():
+        _undo(conn, tx, old)
+        conn.execute(
+            "UPDATE responses SET seq = ?, score = ?, comment = ?, context = ?, updated_at = ?"
+            " WHERE seq = ?",
+            (tx.seq(), new.score, comment, encode_context(new.context), now, old.seq),
+        )
+    return Response(
+        previous.id,
+        previous.touchpoint_id,
+        new.score,
+        comment,
+        previous.subject,
+        dict(new.context),
+        previous.created_at,
+        now,
+    )
+
+
+def import_ratings(conn: sqlite3.Connection, tx: Tx, ratings: Sequence[Response]) -> list[Response]:
+    """Store ratings verbatim; those whose id or subject is taken are skipped."""
+    stored = []
+    for rating in ratings:
+        cursor = conn.execute(
+            INSERT.replace("INSERT", "INSERT OR IGNORE", 1),
+            (
+                tx.seq(),
+                rating.id,
+                rating.touchpoint_id,
+                rating.score,
+                rating.comment,
+                rating.subject,
+                encode_context(rating.context),
+                None,
+                rating.created_at,
+                rating.updated_at,
+            ),
+        )
+        if cursor.rowcount:
+            stored.append(rating)
+    return stored
+
+
+def comment(
+    conn: sqlite3.Connection,
+    tx: Tx,
+    response_id: str,
+    text: str | None,
+    touchpoint_id: int,
+    subject: str | None,
+    edit_window: float | None,
+    now: float,
+) -> Response:
+    """Set or clear a rating's comment; the caller's token must be the rating's.
+
+    A comment changes no count, so the row keeps its `seq`.
+    """
+    existing = _row(conn, "id = ?", response_id)
+    if existing is None:
+        raise NotFound("response", response_id)
+    old = existing.response
+    if old.touchpoint_id != touchpoint_id or (subject is not None and old.subject != subject):
+        raise Refused(
+            "token_mismatch", "this token is not the one the rating was given with", "token"
+        )
+    if subject is None:
+        _check_window(old, edit_window, now)
+    conn.execute(
+        "UPDATE responses SET comment = ?, updated_at = ? WHERE seq = ?", (text, now, existing.seq)
+    )
+    return Response(
+        old.id, old.touchpoint_id, old.score, text, old.subject, old.context, old.created_at, now
+    )
+
+
+def delete(conn: sqlite3.Connection, tx: Tx, response_id: str) -> Response:
+    existing = _row(conn, "id = ?", response_id)
+    if existing is None:
+        raise NotFound("response", response_id)
+    with tx.atomic():
+        _undo(conn, tx, existing)
+        conn.execute("DELETE FROM responses WHERE seq = ?", (existing.seq,))
+    return existing.response
+
+
+def record_impression(conn: sqlite3.Connection, tx: Tx, touchpoint_id: int, hour: int) -> None:
+    conn.execute(
+        "INSERT INTO impressions (touchpoint_id, hour, count) VALUES (?, ?, 1)"
+        " ON CONFLICT DO UPDATE SET count = count + 1",
+        (touchpoint_id, hour),
+    )
+
+
+# -- touchpoints ------------------------------------------------------------------------------
+
+
+def touchpoint_by_slug(conn: sqlite3.Connection, slug: str) -> Touchpoint:
+    row = conn.execute(
+        f"SELECT {TOUCHPOINT_COLUMNS} FROM touchpoints WHERE slug = ?", (slug,)
+    ).fetchone()
+    if row is None:
+        raise NotFound("touchpoint", slug)
+    return touchpoint_from_row(row)
+
+
+def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
+    encoded = dict(fields)
+    if "origins" in encoded:
+        encoded["origins"] = json.dumps(list(encoded["origins"]))
+    if "active" in encoded:
+        encoded["active"] = int(encoded["active"])
+    return encoded
+
+
+def create_touchpoint(
+    conn: sqlite3.Connection, tx: Tx, fields: Mapping[str, Any], now: float
+) -> Touchpoint:
+    columns = {**_encode(fields), "created_at": now, "updated_at": now}
+    retired = conn.execute(
+        "SELECT token_version FROM retired_slugs WHERE slug = ?", (fields["slug"],)
+    ).fetchone()
+    if retired is not None:  # the name was used before: its old tokens stay refused
+        columns["token_version"] = retired[0] + 1
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    try:
+        conn.execute(f"INSERT INTO touchpoints ({names}) VALUES ({marks})", tuple(columns.values()))
+    except sqlite3.IntegrityError:
+        raise AlreadyExists("touchpoint", fields["slug"]) from None
+    return touchpoint_by_slug(conn, fields["slug"])
+
+
+def update_touchpoint(
+    conn: sqlite3.Connection,
+    tx: Tx,
+    slug: str,
+    fields: Mapping[str, Any],
+    rotate: bool,
+    now: float,
+) -> Touchpoint:
+    columns = {**_encode(fields), "updated_at": now}
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    if rotate:
+        assignments += ", token_version = token_version + 1"
+    cursor = conn.execute(
+        f"UPDATE touchpoints SET {assignments} WHERE slug = ?", (*columns.values(), slug)
+    )
+    if cursor.rowcount == 0:
+        raise NotFound("touchpoint", slug)
+    return touchpoint_by_slug(conn, slug)
+
+
+ROLLUP_TABLES = ("rollups", "hourly_rollups", "context_rollups", "context_totals", "score_totals")
+
+
+def delete_touchpoint(conn: sqlite3.Connection, tx: Tx, slug: str) -> Touchpoint:
+    touchpoint = touchpoint_by_slug(conn, slug)
+    with tx.atomic():
+        for table in (*ROLLUP_TABLES, "undone"):
+            conn.execute(f"DELETE FROM {table} WHERE touchpoint_id = ?", (touchpoint.id,))
+        conn.execute(
+            "INSERT INTO retired_slugs (slug, token_version) VALUES (?, ?)"
+            " ON CONFLICT DO UPDATE SET token_version = excluded.token_version",
+            (slug, touchpoint.token_version),
+        )
+        conn.execute("DELETE FROM touchpoints WHERE id = ?", (touchpoint.id,))
+    return touchpoint
+
+
+# -- API keys ----------------------------------------------------------------------------------
+
+
+def create_key(
+    conn: sqlite3.Connection,
+    tx: Tx,
+    key_id: str,
+    name: str | None,
+    scope: str,
+    digest: str,
+    now: float,
+) -> None:
+    conn.execute(
+        "INSERT INTO api_keys (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        (key_id, name, scope, digest, now),
+    )
+
+
+def revoke_key(conn: sqlite3.Connection, tx: Tx, key_id: str, now: float) -> None:
+    cursor = conn.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id)
+    )
+    if cursor.rowcount == 0:
+        raise NotFound("active API key", key_id)

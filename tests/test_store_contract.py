@@ -1,0 +1,761 @@
+"""The storage contract, tested through `Store` on every backend (tests/backends.py).
+
+Nothing here knows SQL: what storage did is read back through the interface,
+and rollups are checked with `recount`, which folds every raw row afresh and
+compares with what the rollups (plus what is unfolded) hold. The same file
+runs unchanged against each backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backends import BACKENDS, open_store
+from scorelet.rollups import matches
+from scorelet.store import AlreadyExists, NewResponse, NotFound, Refused, ResponseQuery, Store
+from scorelet.store.errors import Unavailable
+from scorelet.store.records import time_ordered_id
+from scorelet.timeutil import DAY, HOUR
+from scorelet.tokens import api_key_id, api_key_matches
+from scorelet.touchpoints import Touchpoint, new_touchpoint_fields
+
+T0 = 1_700_006_400.0  # 2023-11-15T00:00:00Z, a UTC midnight
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=BACKENDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(kind: str, tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+    store = await open_store(kind, tmp_path, clock)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def add_touchpoint(store: Store, slug: str = "checkout", **options: Any) -> Touchpoint:
+    fields = new_touchpoint_fields({"slug": slug, "metric": "csat", **options})
+    return await store.create_touchpoint(fields)
+
+
+def rating(touchpoint: Touchpoint, score: int, **kwargs: Any) -> NewResponse:
+    kwargs.setdefault("comment", None)
+    kwargs.setdefault("subject", None)
+    return NewResponse(touchpoint.id, score, **kwargs)
+
+
+async def everything(store: Store, touchpoint: Touchpoint) -> list[Any]:
+    return [r async for page in store.iter_responses(ResponseQuery(touchpoint.id)) for r in page]
+
+
+async def assert_rollups_exact(store: Store) -> None:
+    check = await store.recount()
+    assert check.stored == check.recounted
+
+
+# -- recording and replacing --------------------------------------------------------------
+
+
+async def test_reopening_keeps_data(kind: str, tmp_path: Path) -> None:
+    first = await open_store(kind, tmp_path)
+    touchpoint = await add_touchpoint(first)
+    await first.record_response(rating(touchpoint, 5))
+    await first.close()
+    second = await open_store(kind, tmp_path)
+    try:
+        assert second.touchpoint("checkout") == touchpoint
+        assert (await second.counts(touchpoint.id))[0] == {5: 1}
+        await assert_rollups_exact(second)
+    finally:
+        await second.close()
+
+
+async def test_concurrent_writes_all_land_and_count(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    writes_before = store.health().writes
+    results = await asyncio.gather(
+        *(store.record_response(rating(touchpoint, 1 + i % 5)) for i in range(200))
+    )
+    assert all(result.created for result in results)
+    assert store.health().writes - writes_before == 200
+    assert len(await everything(store, touchpoint)) == 200
+    assert (await store.counts(touchpoint.id, T0 - DAY, T0 + DAY))[0] == {
+        s: 40 for s in range(1, 6)
+    }
+    await assert_rollups_exact(store)
+
+
+async def test_a_refused_write_does_not_sink_the_others(store: Store) -> None:
+    checkout = await add_touchpoint(store, "checkout")
+    other = await add_touchpoint(store, "other")
+    taken = str(uuid.uuid4())
+    await store.record_response(rating(checkout, 4, id=taken))
+    outcomes = await asyncio.gather(
+        store.record_response(rating(other, 5)),
+        store.record_response(rating(other, 2, id=taken)),  # the id of checkout's rating
+        store.record_response(rating(other, 3)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], Refused)
+    assert outcomes[1].code == "id_conflict"
+    assert not isinstance(outcomes[0], BaseException)
+    assert not isinstance(outcomes[2], BaseException)
+    assert sorted(r.score for r in await everything(store, other)) == [3, 5]
+    assert [r.score for r in await everything(store, checkout)] == [4]
+
+
+async def test_a_subject_keeps_one_rating_and_the_latest_wins(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    first = await store.record_response(rating(touchpoint, 2, subject="c1", context={"a": "x"}))
+    second = await store.record_response(rating(touchpoint, 5, subject="c1", context={"a": "y"}))
+    assert first.created
+    assert not second.created
+    assert second.previous is not None
+    assert (second.previous.score, second.previous.context) == (2, {"a": "x"})
+    assert second.response.id == first.response.id
+    assert [r.score for r in await everything(store, touchpoint)] == [5]
+    assert (await store.counts(touchpoint.id))[0] == {5: 1}
+    assert (await store.counts(touchpoint.id, filters={"a": "x"}))[0] == {}
+    assert (await store.counts(touchpoint.id, filters={"a": "y"}))[0] == {5: 1}
+
+
+async def test_subjects_are_per_touchpoint(store: Store) -> None:
+    checkout = await add_touchpoint(store, "checkout")
+    other = await add_touchpoint(store, "other")
+    await store.record_response(rating(checkout, 2, subject="order-1"))
+    assert (await store.record_response(rating(other, 4, subject="order-1"))).created
+    assert (await store.counts(checkout.id))[0] == {2: 1}
+    assert (await store.counts(other.id))[0] == {4: 1}
+
+
+async def test_replacing_keeps_the_comment_unless_a_new_one_is_given(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_response(rating(touchpoint, 2, subject="c", comment="slow"))
+    kept = (await store.record_response(rating(touchpoint, 3, subject="c"))).response
+    assert kept.comment == "slow"
+    changed = (
+        await store.record_response(rating(touchpoint, 4, subject="c", comment="ok"))
+    ).response
+    stored = await store.response(changed.id)
+    assert stored is not None
+    assert (stored.score, stored.comment) == (4, "ok")
+
+
+async def test_reposting_an_id_replaces_the_score_within_the_edit_window(
+    store: Store, clock: Clock
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    client_id = str(uuid.uuid4())
+    first = await store.record_response(rating(touchpoint, 1, id=client_id))
+    clock.now += 3600
+    again = await store.record_response(rating(touchpoint, 4, id=client_id, edit_window=3600))
+    assert (first.response.id, again.response.id) == (client_id, client_id)
+    assert again.previous is not None
+    assert again.previous.score == 1
+    clock.now += 1
+    with pytest.raises(Refused) as late:
+        await store.record_response(rating(touchpoint, 5, id=client_id, edit_window=3600))
+    assert late.value.code == "edit_window_closed"
+    assert [r.score for r in await everything(store, touchpoint)] == [4]
+
+
+async def test_one_rating_per_browser_within_the_edit_window(store: Store, clock: Clock) -> None:
+    touchpoint = await add_touchpoint(store)
+    first = await store.record_response(rating(touchpoint, 2, client="browser-0123456789ab"))
+    again = await store.record_response(
+        rating(touchpoint, 5, client="browser-0123456789ab", id=str(uuid.uuid4()))
+    )
+    assert first.created
+    assert not again.created
+    assert again.response.id == first.response.id
+    clock.now += 2 * DAY  # a day later the same browser rates afresh
+    later = await store.record_response(rating(touchpoint, 3, client="browser-0123456789ab"))
+    assert later.created
+    assert sorted(r.score for r in await everything(store, touchpoint)) == [3, 5]
+
+
+async def test_the_browser_map_survives_a_restart(kind: str, tmp_path: Path) -> None:
+    first = await open_store(kind, tmp_path)
+    touchpoint = await add_touchpoint(first)
+    made = await first.record_response(rating(touchpoint, 2, client="browser-restart-0001"))
+    await first.close()
+    second = await open_store(kind, tmp_path)
+    try:
+        again = await second.record_response(rating(touchpoint, 4, client="browser-restart-0001"))
+        assert not again.created
+        assert again.response.id == made.response.id
+    finally:
+        await second.close()
+
+
+async def test_an_id_of_another_subject_is_a_conflict(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    mine = await store.record_response(rating(touchpoint, 1, subject="a"))
+    await store.record_response(rating(touchpoint, 2, subject="b"))
+    for new in (
+        rating(touchpoint, 3, id=mine.response.id, subject="b"),
+        rating(touchpoint, 3, id=mine.response.id, subject="c"),
+    ):
+        with pytest.raises(Refused) as caught:
+            await store.record_response(new)
+        assert caught.value.code == "id_conflict"
+    assert sorted(r.score for r in await everything(store, touchpoint)) == [1, 2]
+
+
+async def test_a_deleted_rating_leaves_every_count(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    kept = await store.record_response(rating(touchpoint, 5, context={"agent": "a"}))
+    gone = await store.record_response(rating(touchpoint, 1, context={"agent": "b"}))
+    await store.backend.fold()  # the deleted one is in the rollups by now
+    deleted = await store.delete_response(gone.response.id)
+    assert deleted.score == 1
+    window = (T0 - DAY, T0 + DAY)
+    assert (await store.counts(touchpoint.id))[0] == {5: 1}
+    assert (await store.counts(touchpoint.id, *window))[0] == {5: 1}
+    assert await store.breakdown(touchpoint.id, "agent") == {"a": {5: 1}}
+    assert [r.id for r in await everything(store, touchpoint)] == [kept.response.id]
+    await assert_rollups_exact(store)
+    with pytest.raises(NotFound):
+        await store.delete_response(gone.response.id)
+
+
+# -- reads are exact at every instant -------------------------------------------------------
+
+
+async def test_a_read_right_after_a_write_includes_it(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    for score in (1, 2, 3, 4, 5):
+        await store.record_response(rating(touchpoint, score, context={"team": "t"}))
+        assert sum((await store.counts(touchpoint.id, T0 - 1, T0 + 1))[0].values()) == score
+        assert sum((await store.counts(touchpoint.id, T0 - DAY, T0 + DAY))[0].values()) == score
+        groups = await store.breakdown(touchpoint.id, "team")
+        assert sum(groups["t"].values()) == score
+        if score == 3:
+            await store.backend.fold()
+
+
+@dataclass
+class Model:
+    """What the store should hold: the current version of every rating."""
+
+    ratings: dict[str, tuple[float, int, dict[str, str], str | None]] = field(default_factory=dict)
+
+    def counts(
+        self, since: float | None, until: float | None, filters: Mapping[str, str]
+    ) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for created_at, score, context, _ in self.ratings.values():
+            if _inside(created_at, since, until) and matches(context, filters):
+                counts[score] = counts.get(score, 0) + 1
+        return counts
+
+    def breakdown(
+        self, key: str, since: float | None, until: float | None
+    ) -> dict[str, dict[int, int]]:
+        groups: dict[str, dict[int, int]] = {}
+        for created_at, score, context, _ in self.ratings.values():
+            if key in context and _inside(created_at, since, until):
+                group = groups.setdefault(context[key], {})
+                group[score] = group.get(score, 0) + 1
+        return groups
+
+
+def _inside(moment: float, since: float | None, until: float | None) -> bool:
+    return (since is None or moment >= since) and (until is None or moment < until)
+
+
+actions = st.lists(
+    st.tuples(
+        st.sampled_from(["new", "subject", "repost", "delete", "comment", "fold"]),
+        st.floats(-3 * DAY, 3 * DAY),
+        st.integers(1, 5),
+        st.sampled_from(["alice", "bob", "carol"]),
+        st.integers(0, 7),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+@settings(
+    database=None,
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    steps=actions,
+    probes=st.lists(st.tuples(st.floats(-4 * DAY, 4 * DAY), st.floats(0, 3 * DAY)), max_size=6),
+)
+def test_rollups_plus_unfolded_equal_a_recount_under_any_interleaving(
+    kind: str, steps: list[tuple[str, float, int, str, int]], probes: list[tuple[float, float]]
+) -> None:
+    """Inserts, replacements, deletions and comments with folds anywhere in between:
+    every count, window and breakdown equals a recount, before and after each fold."""
+
+    async def run(directory: Path) -> None:
+        clock = Clock()
+        store = await open_store(kind, directory, clock)
+        model = Model()
+        try:
+            touchpoint = await add_touchpoint(store)
+            for action, offset, score, agent, pick in steps:
+                clock.now = T0 + offset
+                ids = sorted(model.ratings)
+                context = {"agent": agent}
+                if action == "fold":
+                    await store.backend.fold()
+                elif action == "new":
+                    made = await store.record_response(rating(touchpoint, score, context=context))
+                    model.ratings[made.response.id] = (clock.now, score, context, None)
+                elif action == "subject":
+                    made = await store.record_response(
+                        rating(touchpoint, score, subject=f"s{pick}", context=context)
+                    )
+                    created = made.response.created_at
+                    model.ratings[made.response.id] = (created, score, context, f"s{pick}")
+                elif ids and action == "repost" and model.ratings[ids[pick % len(ids)]][3] is None:
+                    target = ids[pick % len(ids)]
+                    made = await store.record_response(
+                        rating(touchpoint, score, id=target, context=context)
+                    )
+                    model.ratings[target] = (model.ratings[target][0], score, context, None)
+                elif ids and action == "delete":
+                    target = ids[pick % len(ids)]
+                    await store.delete_response(target)
+                    del model.ratings[target]
+                elif ids and action == "comment":
+                    target = ids[pick % len(ids)]
+                    subject = model.ratings[target][3]
+                    await store.update_comment(target, f"c{pick}", touchpoint.id, subject, None)
+            for stage in ("unfolded", "folded"):
+                assert (await store.counts(touchpoint.id))[0] == model.counts(None, None, {}), stage
+                for start, length in probes:
+                    since, until = T0 + start, T0 + start + length
+                    for filters in ({}, {"agent": "alice"}):
+                        got = (await store.counts(touchpoint.id, since, until, filters))[0]
+                        assert got == model.counts(since, until, filters), (
+                            stage,
+                            since,
+                            until,
+                            filters,
+                        )
+                    got_groups = await store.breakdown(touchpoint.id, "agent", since, until)
+                    assert got_groups == model.breakdown("agent", since, until), stage
+                assert await store.breakdown(touchpoint.id, "agent") == model.breakdown(
+                    "agent", None, None
+                )
+                await assert_rollups_exact(store)
+                await store.backend.fold()
+        finally:
+            await store.close()
+
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(run(Path(directory)))
+
+
+async def test_counts_over_windows_cutting_through_days_match_a_recount(
+    store: Store, clock: Clock
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    rng = random.Random(7)
+    model = Model()
+    moments = [T0 + d * DAY for d in range(-2, 4)]  # exact midnights
+    moments += [T0 + d * DAY - 0.001 for d in range(-2, 4)]  # just before them
+    moments += [T0 + rng.uniform(-3 * DAY, 4 * DAY) for _ in range(150)]
+    for number, moment in enumerate(moments):
+        clock.now = moment
+        score = rng.randint(1, 5)
+        made = await store.record_response(rating(touchpoint, score))
+        model.ratings[made.response.id] = (moment, score, {}, None)
+        if number == 80:
+            await store.backend.fold()  # half folded, half not
+    edges = [T0 + d * DAY for d in range(-3, 5)] + [T0 + d * DAY - 0.001 for d in range(-2, 4)]
+    windows: list[tuple[float | None, float | None]] = [
+        (None, None),
+        (T0, None),
+        (None, T0),
+        (T0 + 0.5 * DAY, T0 + 0.75 * DAY),  # inside one day
+        (T0 + 0.5 * DAY, T0 + 1.25 * DAY),  # across one midnight, no whole day
+        (T0 - 1.3 * DAY, T0 + 2.6 * DAY),  # partial, whole days, partial
+        (T0 + DAY, T0),  # empty
+    ]
+    windows += [(rng.choice(edges), rng.choice(edges)) for _ in range(30)]
+    for _ in range(60):
+        low, high = sorted(rng.uniform(-4 * DAY, 5 * DAY) + T0 for _ in range(2))
+        windows.append((rng.choice([low, None]), rng.choice([high, None])))
+    for since, until in windows:
+        counts, _ = await store.counts(touchpoint.id, since, until)
+        assert counts == model.counts(since, until, {}), (since, until)
+    assert sum(model.counts(None, None, {}).values()) == len(moments)
+
+
+async def test_context_filters_select_matching_responses(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_response(rating(touchpoint, 5, context={"agent": "alice", "team": "a"}))
+    await store.record_response(rating(touchpoint, 4, context={"agent": "alice", "team": "b"}))
+    await store.record_response(rating(touchpoint, 1, context={"agent": "bob", "team": "a"}))
+    await store.record_response(rating(touchpoint, 2))
+
+    async def counts(**filters: str) -> dict[int, int]:
+        result, impressions = await store.counts(touchpoint.id, filters=filters)
+        assert impressions is None  # unknown under a filter
+        return result
+
+    assert await counts(agent="alice") == {5: 1, 4: 1}
+    assert await counts(agent="alice", team="a") == {5: 1}
+    assert await counts(team="a") == {5: 1, 1: 1}
+    assert await counts(agent="carol") == {}
+    assert await counts(agent="Alice") == {}
+
+
+async def test_responses_of_other_touchpoints_are_not_counted(store: Store) -> None:
+    checkout = await add_touchpoint(store, "checkout")
+    other = await add_touchpoint(store, "other")
+    await store.record_response(rating(other, 5, context={"agent": "a"}))
+    assert await store.counts(checkout.id) == ({}, 0)
+    assert (await store.counts(checkout.id, filters={"agent": "a"}))[0] == {}
+    assert await store.breakdown(checkout.id, "agent") == {}
+
+
+async def test_impressions_count_the_hours_starting_inside_a_window(
+    store: Store, clock: Clock
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    for hour, times in [(-1, 2), (0, 3), (1, 5), (2, 7)]:
+        clock.now = T0 + hour * HOUR + 60
+        for _ in range(times):
+            await store.record_impression(touchpoint.id)
+
+    async def impressions(since: float | None, until: float | None) -> int | None:
+        return (await store.counts(touchpoint.id, since, until))[1]
+
+    assert await impressions(None, None) == 17
+    assert await impressions(T0, None) == 15
+    assert await impressions(None, T0) == 2
+    assert await impressions(T0, T0 + 3600) == 3
+    assert await impressions(T0, T0 + 3601) == 8
+    assert await impressions(T0 + 1, T0 + 3 * 3600) == 12  # the hour at T0 started before
+    assert await impressions(T0 + 7200, T0 + 7200) == 0
+
+
+async def test_series_counts_each_bucket(store: Store, clock: Clock) -> None:
+    touchpoint = await add_touchpoint(store)
+    for day, score in [(0, 5), (0, 4), (1, 1), (3, 2)]:
+        clock.now = T0 + day * DAY + 5
+        await store.record_response(rating(touchpoint, score))
+        await store.record_impression(touchpoint.id)
+    buckets = [(T0 + d * DAY, T0 + (d + 1) * DAY) for d in range(4)]
+    series = await store.series(touchpoint.id, buckets)
+    assert series == [({5: 1, 4: 1}, 2), ({1: 1}, 1), ({}, 0), ({2: 1}, 1)]
+    assert (await store.series(touchpoint.id, buckets, {"x": "y"}))[0] == ({}, None)
+
+
+# -- breakdowns and listings ----------------------------------------------------------------
+
+
+async def test_breakdown_matches_a_recount_across_partial_days(store: Store, clock: Clock) -> None:
+    touchpoint = await add_touchpoint(store)
+    rng = random.Random(11)
+    model = Model()
+    for number in range(300):
+        agent = rng.choice(["alice", "bob", "carol"])
+        clock.now = T0 + rng.uniform(-3 * DAY, 3 * DAY)
+        score = rng.randint(1, 5)
+        context = {"agent": agent, "team": agent[0]}
+        made = await store.record_response(rating(touchpoint, score, context=context))
+        model.ratings[made.response.id] = (clock.now, score, context, None)
+        if number == 150:
+            await store.backend.fold()
+    for since, until in [
+        (None, None),
+        (T0 - 1.5 * DAY, T0 + 0.3 * DAY),
+        (T0 + 0.1, T0 + 0.2 * DAY),
+    ]:
+        assert await store.breakdown(touchpoint.id, "agent", since, until) == model.breakdown(
+            "agent", since, until
+        ), (since, until)
+    filtered = await store.breakdown(touchpoint.id, "agent", filters={"team": "a"})
+    assert set(filtered) == {"alice"}
+
+
+async def test_listing_pages_newest_first_and_filters(store: Store, clock: Clock) -> None:
+    touchpoint = await add_touchpoint(store)
+    for i in range(25):
+        clock.now = T0 + i
+        new = rating(touchpoint, 1 + i % 5, comment="c" if i % 2 else None, subject=f"s{i}")
+        await store.record_response(new)
+    query = ResponseQuery(touchpoint.id)
+    first = await store.list_responses(query, 10)
+    second = await store.list_responses(query, 10, (first[-1].created_at, first[-1].id))
+    assert [r.created_at for r in first + second] == [T0 + i for i in range(24, 4, -1)]
+    every = [r for page in [p async for p in store.iter_responses(query, page=7)] for r in page]
+    assert len({r.id for r in every}) == 25
+    picky = ResponseQuery(touchpoint.id, min_score=4, has_comment=True)
+    assert {(r.score >= 4, r.comment) for r in await store.list_responses(picky, 100)} == {
+        (True, "c")
+    }
+    one = await store.list_responses(ResponseQuery(touchpoint.id, subject="s3"), 100)
+    assert [r.subject for r in one] == ["s3"]
+    windowed = await store.list_responses(ResponseQuery(touchpoint.id, T0 + 3, T0 + 6), 100)
+    assert [r.created_at for r in windowed] == [T0 + 5, T0 + 4, T0 + 3]
+
+
+async def test_a_new_rating_gets_a_time_ordered_id(store: Store, clock: Clock) -> None:
+    touchpoint = await add_touchpoint(store)
+    first = (await store.record_response(rating(touchpoint, 5))).response
+    clock.now += 0.002
+    second = (await store.record_response(rating(touchpoint, 4))).response
+    assert uuid.UUID(first.id).version == uuid.UUID(second.id).version == 7
+    assert first.id < second.id
+    assert len({time_ordered_id(T0) for _ in range(100)}) == 100
+
+
+# -- comments -----------------------------------------------------------------------------------
+
+
+async def test_a_comment_is_set_and_cleared_without_moving_a_count(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    response = (await store.record_response(rating(touchpoint, 2))).response
+    scored = store.scored_at(touchpoint.id)
+    updated = await store.update_comment(response.id, "too slow", touchpoint.id, None, 3600)
+    assert (updated.comment, updated.score) == ("too slow", 2)
+    assert store.scored_at(touchpoint.id) == scored
+    await store.update_comment(response.id, None, touchpoint.id, None, 3600)
+    stored = await store.response(response.id)
+    assert stored is not None
+    assert stored.comment is None
+    await assert_rollups_exact(store)
+
+
+async def test_a_comment_needs_the_same_touchpoint_subject_and_window(
+    store: Store, clock: Clock
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    other = await add_touchpoint(store, "other")
+    response = (await store.record_response(rating(touchpoint, 2, subject="conv-1"))).response
+    anonymous = (await store.record_response(rating(touchpoint, 3))).response
+    for response_id, touchpoint_id, subject, error, code in [
+        (response.id, other.id, None, Refused, "token_mismatch"),
+        (response.id, touchpoint.id, "conv-2", Refused, "token_mismatch"),
+        (str(uuid.uuid4()), touchpoint.id, None, NotFound, None),
+    ]:
+        with pytest.raises(error) as caught:
+            await store.update_comment(response_id, "hi", touchpoint_id, subject, None)
+        assert getattr(caught.value, "code", None) == code
+    assert (await store.update_comment(response.id, "hi", touchpoint.id, "conv-1", 0)).comment
+    clock.now += 3601
+    with pytest.raises(Refused) as late:
+        await store.update_comment(anonymous.id, "late", touchpoint.id, None, 3600)
+    assert late.value.code == "edit_window_closed"
+
+
+# -- touchpoints and keys -------------------------------------------------------------------------
+
+
+async def test_create_touchpoint_returns_and_remembers_it(store: Store) -> None:
+    touchpoint = await add_touchpoint(store, "checkout", scale="smileys3", origins=["https://a.b"])
+    assert (touchpoint.slug, touchpoint.scale.name, touchpoint.satisfied_from) == (
+        "checkout",
+        "smileys3",
+        3,
+    )
+    assert touchpoint.origins == ("https://a.b",)
+    assert (touchpoint.token_version, touchpoint.active) == (1, True)
+    assert store.touchpoint("checkout") == touchpoint == store.touchpoint_by_id(touchpoint.id)
+    with pytest.raises(AlreadyExists):
+        await add_touchpoint(store, "checkout")
+
+
+async def test_update_touchpoint_changes_and_rotates(store: Store) -> None:
+    created = await add_touchpoint(store)
+    updated = await store.update_touchpoint(
+        "checkout", {"question": "Better?", "active": False, "origins": ["https://x.y"]}
+    )
+    assert (updated.question, updated.active, updated.origins) == (
+        "Better?",
+        False,
+        ("https://x.y",),
+    )
+    assert store.touchpoint("checkout") == updated
+    rotated = await store.update_touchpoint("checkout", {}, rotate_token=True)
+    assert rotated.token_version == created.token_version + 1
+    with pytest.raises(NotFound):
+        await store.update_touchpoint("nope", {"question": "Q"})
+
+
+async def test_a_slug_used_again_never_takes_the_old_tokens_version(store: Store) -> None:
+    first = await add_touchpoint(store)
+    await store.update_touchpoint("checkout", {}, rotate_token=True)
+    await store.delete_touchpoint("checkout")
+    second = await add_touchpoint(store)
+    assert second.token_version == first.token_version + 2
+    assert (await add_touchpoint(store, "other")).token_version == 1
+
+
+async def test_delete_touchpoint_removes_its_ratings_and_rollups(store: Store) -> None:
+    doomed = await add_touchpoint(store, "doomed")
+    kept = await add_touchpoint(store, "kept")
+    for touchpoint in (doomed, kept):
+        await store.record_response(rating(touchpoint, 5, context={"agent": "a"}))
+        await store.record_response(rating(touchpoint, 3, subject="s"))
+        await store.record_impression(touchpoint.id)
+    await store.backend.fold()
+    await store.record_response(rating(doomed, 1))  # one unfolded too
+    await store.delete_touchpoint("doomed")
+    assert store.touchpoint("doomed") is None
+    assert (await store.recount(doomed.id)).stored == {
+        name: {} for name in (await store.recount(doomed.id)).recounted
+    }
+    assert (await store.counts(kept.id))[0] == {5: 1, 3: 1}
+    await assert_rollups_exact(store)
+    with pytest.raises(NotFound):
+        await store.delete_touchpoint("doomed")
+    again = await add_touchpoint(store, "doomed")  # a new touchpoint starts empty
+    assert await store.counts(again.id, T0 - DAY, T0 + DAY) == ({}, 0)
+
+
+async def test_api_keys_are_stored_hashed_and_revoked_once(store: Store) -> None:
+    key, full_key = await store.create_api_key("read", "dashboard")
+    assert api_key_id(full_key) == key.id
+    assert api_key_matches(full_key, key.hash)
+    assert full_key not in repr(key)
+    assert store.api_key(key.id) == key
+    revoked = await store.revoke_api_key(key.id)
+    assert revoked.revoked_at is not None
+    assert store.api_key(key.id) == revoked
+    for key_id in (key.id, "deadbeef"):
+        with pytest.raises(NotFound):
+            await store.revoke_api_key(key_id)
+
+
+# -- the cache above storage, and lifecycle ---------------------------------------------------
+
+
+async def test_in_memory_totals_follow_every_change(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_response(rating(touchpoint, 2, subject="c1"))
+    await store.record_response(rating(touchpoint, 5, subject="c1"))  # change of mind
+    doomed = await store.record_response(rating(touchpoint, 1))
+    await store.record_response(rating(touchpoint, 4))
+    await store.delete_response(doomed.response.id)
+    await store.record_impression(touchpoint.id)
+    assert store.totals(touchpoint.id) == ({4: 1, 5: 1}, 1)
+    assert store.received[touchpoint.id] == {2: 1, 5: 1, 1: 1, 4: 1}  # every rating received
+
+
+async def test_generations_move_only_when_numbers_or_listings_change(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    scored = store.scored_at(touchpoint.id)
+    response = (await store.record_response(rating(touchpoint, 3))).response
+    assert store.scored_at(touchpoint.id) > scored
+    scored, listed = store.scored_at(touchpoint.id), store.listed_at(touchpoint.id)
+    await store.update_comment(response.id, "ok", touchpoint.id, None, None)
+    assert store.scored_at(touchpoint.id) == scored  # a comment moves no number
+    assert store.listed_at(touchpoint.id) > listed
+    await store.record_response(rating(touchpoint, 3, id=response.id))  # same score again
+    assert store.scored_at(touchpoint.id) == scored
+    await store.record_response(rating(touchpoint, 3, id=response.id, context={"agent": "x"}))
+    assert store.scored_at(touchpoint.id) > scored  # a new context moves breakdowns
+
+
+async def test_wait_for_change_wakes_on_a_commit(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    waiter = asyncio.create_task(store.wait_for_change(10))
+    await asyncio.sleep(0)
+    await store.record_response(rating(touchpoint, 5))
+    assert await waiter is True
+    assert await store.wait_for_change(0.05) is False
+
+
+async def test_close_commits_writes_still_in_the_queue(kind: str, tmp_path: Path) -> None:
+    store = await open_store(kind, tmp_path)
+    touchpoint = await add_touchpoint(store)
+    pending = [
+        asyncio.create_task(store.record_response(rating(touchpoint, 1 + i % 5))) for i in range(50)
+    ]
+    await asyncio.sleep(0)  # every write is queued
+    await store.close()
+    assert all(task.done() and task.exception() is None for task in pending)
+    reopened = await open_store(kind, tmp_path)
+    try:
+        assert sum((await reopened.counts(touchpoint.id))[0].values()) == 50
+        await assert_rollups_exact(reopened)
+    finally:
+        await reopened.close()
+
+
+async def test_writing_after_close_is_unavailable(kind: str, tmp_path: Path) -> None:
+    store = await open_store(kind, tmp_path)
+    await store.close()
+    with pytest.raises(Unavailable):
+        await store.record_impression(1)
+
+
+async def test_a_write_queued_during_the_final_commit_finishes(kind: str, tmp_path: Path) -> None:
+    store = await open_store(kind, tmp_path)
+    touchpoint = await add_touchpoint(store)
+    first = asyncio.create_task(store.record_response(rating(touchpoint, 5)))
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0)
+    late = asyncio.create_task(store.record_response(rating(touchpoint, 4)))
+    await first
+    await closing
+    done, _ = await asyncio.wait({late}, timeout=5)  # committed or refused, but finished
+    assert late in done
+
+
+async def test_another_processs_changes_are_picked_up(kind: str, tmp_path: Path) -> None:
+    server = await open_store(kind, tmp_path)
+    try:
+        cli = await open_store(kind, tmp_path)
+        try:
+            touchpoint = await add_touchpoint(cli, "from-cli")
+            key, _ = await cli.create_api_key("read", "cli key")
+            await cli.record_response(rating(touchpoint, 4))
+        finally:
+            await cli.close()
+        await server.refresh_if_changed()
+        found = server.touchpoint("from-cli")
+        assert found is not None
+        assert server.api_key(key.id) is not None
+        assert server.totals(found.id) == ({4: 1}, 0)
+        assert server.scored_at(found.id) > 0
+        cli = await open_store(kind, tmp_path)
+        try:
+            await cli.delete_touchpoint("from-cli")
+        finally:
+            await cli.close()
+        await server.maintain()
+        assert server.touchpoint("from-cli") is None
+    finally:
+        await server.close()
