@@ -10,7 +10,8 @@ from typing import Any
 
 from scorelet import __version__
 from scorelet.series import INTERVALS
-from scorelet.validation import MAX_COMMENT, MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE
+from scorelet.shapes import COMMENT_EDIT, IMPRESSION, SUBMISSION
+from scorelet.validation import MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE
 
 Schema = dict[str, Any]
 
@@ -66,33 +67,8 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["type", "title", "status", "code", "detail"],
     ),
-    "NewResponse": {
-        **obj(
-            {
-                "token": {**STRING, "description": "embed token (e.…) or subject token (s.…)"},
-                "score": INTEGER,
-                "comment": nullable({**STRING, "maxLength": MAX_COMMENT}),
-                "context": CONTEXT,
-                "id": {
-                    **STRING,
-                    "format": "uuid",
-                    "description": "client-made id: re-posting it changes the same rating",
-                },
-                "client": {
-                    **STRING,
-                    "pattern": "^[A-Za-z0-9_-]{16,64}$",
-                    "description": "a random id the browser keeps: one rating per browser",
-                },
-            },
-            ["token", "score"],
-        ),
-        "additionalProperties": False,
-    },
-    "CommentUpdate": {
-        **obj({"token": STRING, "comment": nullable({**STRING, "maxLength": MAX_COMMENT})}),
-        "additionalProperties": False,
-    },
-    "TokenOnly": {**obj({"token": STRING}), "additionalProperties": False},
+    # The request bodies come from their one typed definition (shapes.py).
+    **{shape.name: shape.schema() for shape in (SUBMISSION, COMMENT_EDIT, IMPRESSION)},
     "Response": obj(
         {
             "id": {**STRING, "format": "uuid"},

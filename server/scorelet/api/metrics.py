@@ -26,7 +26,7 @@ from scorelet.api.requests import LATENCY_BUCKETS, RequestStats
 from scorelet.api.services import Services
 from scorelet.errors import Problem
 from scorelet.ratings import Ratings
-from scorelet.store.sqlite.threads import BATCH_BUCKETS
+from scorelet.store.interface import BATCH_BUCKETS
 
 
 def _cumulative(counts: list[int], bounds: tuple[float, ...]) -> list[tuple[str, float]]:

@@ -46,6 +46,10 @@ class Snapshot:
     impressions: Mapping[int, int]  # all-time impressions per touchpoint
 
 
+# The bounds of the batch-size histogram a backend's writer reports (for /metrics).
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
 @dataclass(frozen=True, slots=True)
 class Health:
     """Whether ratings can be committed now, and the writer's figures for /metrics."""

@@ -29,11 +29,11 @@ from functools import partial
 from typing import Any, TypeVar
 
 from scorelet.store.errors import StorageError, Unavailable
+from scorelet.store.interface import BATCH_BUCKETS
 
 T = TypeVar("T")
 log = logging.getLogger("scorelet.writer")
-MAX_BATCH = 512
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, MAX_BATCH)
+MAX_BATCH = BATCH_BUCKETS[-1]
 _STOP = object()
 
 
