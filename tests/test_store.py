@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from scorelet.displays import Displays
 from scorelet.errors import Problem
 from scorelet.store import NewResponse, ResponseQuery, Store, schema, writes
 from scorelet.store.records import time_ordered_id
@@ -427,7 +428,7 @@ async def test_responses_of_other_touchpoints_are_not_counted(store: Store) -> N
     checkout = await add_touchpoint(store, "checkout")
     other = await add_touchpoint(store, "other")
     await store.record_response(rating(other, 5, context={"agent": "a"}))
-    assert await store.counts(checkout.id) == ({}, 0)
+    assert await store.counts(checkout.id) == ({}, Displays())
     assert (await store.counts(checkout.id, filters={"agent": "a"}))[0] == {}
 
 
@@ -437,7 +438,7 @@ async def test_responses_of_other_touchpoints_are_not_counted(store: Store) -> N
 async def test_impressions_are_counted(store: Store, path: Path) -> None:
     touchpoint = await add_touchpoint(store)
     await asyncio.gather(*(store.record_impression(touchpoint.id) for _ in range(7)))
-    assert (await store.counts(touchpoint.id))[1] == 7
+    assert (await store.counts(touchpoint.id))[1] == Displays(7, 0)
     assert raw(path, "SELECT sum(count) FROM impressions") == [(7,)]
 
 
@@ -451,8 +452,10 @@ async def test_impressions_count_the_hours_starting_inside_a_window(store: Store
             )
     await store.reload()  # the raw writes above bypass the in-memory totals
 
-    async def impressions(since: float | None, until: float | None) -> int | None:
-        return (await store.counts(touchpoint.id, since, until))[1]
+    async def impressions(since: float | None, until: float | None) -> int:
+        displays = (await store.counts(touchpoint.id, since, until))[1]
+        assert displays is not None
+        return displays.impressions
 
     assert await impressions(None, None) == 17
     assert await impressions(T0, None) == 15
@@ -461,6 +464,33 @@ async def test_impressions_count_the_hours_starting_inside_a_window(store: Store
     assert await impressions(T0, T0 + 3601) == 8
     assert await impressions(T0 + 1, T0 + 3 * 3600) == 12  # the hour at T0 started before
     assert await impressions(T0 + 7200, T0 + 7200) == 0
+
+
+async def test_only_ratings_from_a_counted_display_are_answered_impressions(
+    store: Store, path: Path
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    for _ in range(4):
+        await store.record_impression(touchpoint.id)
+    shown, _ = await store.record_response(rating(touchpoint, 5, shown=True))
+    await store.record_response(rating(touchpoint, 4))  # the API, an email link: no display
+    await store.record_response(rating(touchpoint, 2, id=shown.id, shown=True))  # a change of mind
+    assert store.totals(touchpoint.id)[1] == Displays(4, 1)
+    assert (await store.counts(touchpoint.id, since=T0))[1] == Displays(4, 1)
+    assert raw(path, "SELECT sum(answered) FROM impressions") == [(1,)]
+    await store.reload()
+    assert store.totals(touchpoint.id)[1] == Displays(4, 1)
+
+
+async def test_deleting_a_rating_from_a_display_uncounts_its_answer(
+    store: Store, path: Path
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_impression(touchpoint.id)
+    shown, _ = await store.record_response(rating(touchpoint, 5, shown=True))
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM responses WHERE id = ?", (shown.id,))
+    assert raw(path, "SELECT sum(count), sum(answered) FROM impressions") == [(1, 0)]
 
 
 # -- touchpoints --------------------------------------------------------------------------------
@@ -734,9 +764,9 @@ async def test_in_memory_totals_follow_inserts_replacements_and_impressions(
     await store.record_response(rating(touchpoint, 5, subject="c1"))  # change of mind
     await store.record_response(rating(touchpoint, 4))
     await store.record_impression(touchpoint.id)
-    counts, impressions = store.totals(touchpoint.id)
+    counts, displays = store.totals(touchpoint.id)
     assert counts == recount(path, touchpoint.id) == {4: 1, 5: 1}
-    assert impressions == 1
+    assert displays == Displays(1, 0)
     assert store.received[touchpoint.id] == {2: 1, 5: 1, 4: 1}  # every rating received
 
 
@@ -870,6 +900,35 @@ def test_migration_2_backfills_hourly_and_context_rollups(tmp_path: Path) -> Non
     conn.close()
     assert hourly == {s: 10 for s in range(1, 6)}
     assert per_agent == (50,)
+
+
+def test_migration_6_estimates_answered_impressions_for_older_hours(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    conn.execute("BEGIN")
+    for script in MIGRATIONS[:5]:
+        for statement in schema._statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute("COMMIT")
+    conn.execute(
+        "INSERT INTO touchpoints (slug, metric, scale, created_at, updated_at)"
+        " VALUES ('old', 'csat', 'stars', 0, 0)"
+    )
+    hour = int(T0 // 3600)
+    conn.executemany(
+        "INSERT INTO impressions (touchpoint_id, hour, count) VALUES (1, ?, ?)",
+        [(hour, 10), (hour + 1, 2)],
+    )
+    conn.executemany(
+        "INSERT INTO responses (id, touchpoint_id, score, created_at, updated_at)"
+        " VALUES (?, 1, 5, ?, ?)",
+        [(f"r{i}", T0 + 3600 + i, T0 + 3600 + i) for i in range(6)]
+        + [(f"s{i}", T0 + i, T0 + i) for i in range(3)],
+    )
+    assert migrate(conn) == [6]
+    answered = conn.execute("SELECT hour, answered FROM impressions ORDER BY hour").fetchall()
+    conn.close()
+    assert answered == [(hour, 3), (hour + 1, 2)]  # 6 ratings, 2 displays: at most 2
 
 
 def test_migration_4_keeps_one_insert_trigger_and_counts_context_without_an_index(

@@ -24,14 +24,14 @@ class DemoPage:
         for touchpoint in sorted(store.touchpoints(), key=lambda tp: demo_rank(tp.slug)):
             if not is_demo(touchpoint.slug) or not touchpoint.active:
                 continue
-            counts, impressions = store.totals(touchpoint.id)
+            counts, displays = store.totals(touchpoint.id)
             entries.append(
                 DemoEntry(
                     touchpoint.slug,
                     TITLES.get(touchpoint.scale.name, touchpoint.scale.name),
                     self.services.signer.mint_embed(touchpoint.slug, touchpoint.token_version),
                     settings.base_url,
-                    score_body(touchpoint, counts, impressions),
+                    score_body(touchpoint, counts, displays),
                 )
             )
         page = render_demo(entries, __version__) if entries else render_home(__version__)

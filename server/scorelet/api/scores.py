@@ -17,15 +17,18 @@ from scorelet.api.auth import authorize
 from scorelet.api.caching import AnswerCache, answer
 from scorelet.api.query import Window, bad_query, parse_window
 from scorelet.api.services import Services
+from scorelet.displays import Displays, rate_fields
 from scorelet.errors import Problem
 from scorelet.scoring import summarize
 from scorelet.series import SeriesError, buckets, zone
+from scorelet.store import Store
 from scorelet.timeutil import iso
 from scorelet.touchpoints import Touchpoint
 from scorelet.validation import check_context_key
 
 SERIES_PARAMS = frozenset({"interval", "tz"})
 BREAKDOWN_PARAMS = frozenset({"by"})
+RATE_FIELDS = tuple(rate_fields(None))  # a breakdown's groups have no impressions
 
 
 def query_key(request: Request) -> bytes:
@@ -35,12 +38,17 @@ def query_key(request: Request) -> bytes:
 
 
 def score_body(
-    touchpoint: Touchpoint, counts: dict[int, int], impressions: int | None
+    touchpoint: Touchpoint, counts: dict[int, int], displays: Displays | None
 ) -> dict[str, Any]:
-    body = summarize(
-        touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts, impressions
-    )
-    return {"touchpoint": touchpoint.slug, **body}
+    """The one score body: the API, the CLI, SSE, metrics and the demo page all show it."""
+    body = summarize(touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts)
+    return {"touchpoint": touchpoint.slug, **body, **rate_fields(displays)}
+
+
+async def window_score(store: Store, touchpoint: Touchpoint, window: Window) -> dict[str, Any]:
+    """`GET .../score` for a window and filters (and `scorelet score --json`)."""
+    counts, displays = await store.counts(touchpoint.id, window.since, window.until, window.filters)
+    return {**score_body(touchpoint, counts, displays), **window.public()}
 
 
 class ScoresApi:
@@ -57,10 +65,7 @@ class ScoresApi:
         cached = self.cache.get(key, generation)
         if cached is None:
             window, _ = parse_window(request.query_params.multi_items())
-            counts, impressions = await store.counts(
-                touchpoint.id, window.since, window.until, window.filters
-            )
-            body = {**score_body(touchpoint, counts, impressions), **window.public()}
+            body = await window_score(store, touchpoint, window)
             cached = self.cache.put(key, generation, body)
         return answer(request, cached)
 
@@ -101,8 +106,8 @@ class ScoresApi:
         ]
         results = await self.services.store.series(touchpoint.id, clipped, window.filters)
         points = [
-            {"start": iso(start), "end": iso(end), **score_body(touchpoint, counts, impressions)}
-            for (start, end), (counts, impressions) in zip(spans, results, strict=True)
+            {"start": iso(start), "end": iso(end), **score_body(touchpoint, counts, displays)}
+            for (start, end), (counts, displays) in zip(spans, results, strict=True)
         ]
         for point in points:
             del point["touchpoint"]
@@ -138,7 +143,9 @@ class ScoresApi:
                 for value, counts in groups.items()
             ]
             for row in rows:
-                del row["touchpoint"], row["impressions"], row["response_rate"]
+                del row["touchpoint"]
+                for name in RATE_FIELDS:
+                    del row[name]
             rows.sort(key=lambda row: (-row["responses"], row["value"]))
             body = {"touchpoint": touchpoint.slug, "by": by, **window.public(), "groups": rows}
             cached = self.cache.put(key, generation, body)
@@ -157,7 +164,7 @@ class ScoresApi:
             generation = store.generation
             scores = []
             for touchpoint in store.touchpoints():
-                counts, impressions = await store.counts(touchpoint.id, window.since)
-                scores.append(score_body(touchpoint, counts, impressions))
+                counts, displays = await store.counts(touchpoint.id, window.since)
+                scores.append(score_body(touchpoint, counts, displays))
             cached = self.cache.put(key, generation, {**window.public(), "touchpoints": scores})
         return answer(request, cached)

@@ -70,8 +70,8 @@ class StreamApi:
                     continue
                 if since is not None and store.scored_at(touchpoint.id) <= since:
                     continue
-                counts, impressions = store.totals(touchpoint.id)
-                data = encode(score_body(touchpoint, counts, impressions))
+                counts, displays = store.totals(touchpoint.id)
+                data = encode(score_body(touchpoint, counts, displays))
                 if sent.get(touchpoint.id) != data:
                     sent[touchpoint.id] = data
                     yield event(generation, data)

@@ -15,13 +15,14 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from scorelet.displays import Displays
 from scorelet.store import reads, writes
 from scorelet.store.records import (
     TOUCHPOINT_COLUMNS,
@@ -62,17 +63,17 @@ class Snapshot:
     touchpoints: list[Touchpoint]
     keys: list[ApiKey]
     counts: dict[int, dict[int, int]]
-    impressions: dict[int, int]
+    displays: dict[int, Displays]
 
 
 def _snapshot(conn: sqlite3.Connection) -> Snapshot:
-    counts, impressions = reads.totals(conn)
+    counts, displays = reads.totals(conn)
     return Snapshot(
         _data_version(conn),
         reads.load_touchpoints(conn),
         reads.load_keys(conn),
         counts,
-        impressions,
+        displays,
     )
 
 
@@ -88,7 +89,7 @@ class Store:
         # All-time counts per touchpoint, kept in step by the writer's commits,
         # so the most-polled number never needs the database.
         self._counts: dict[int, dict[int, int]] = {}
-        self._impressions: dict[int, int] = {}
+        self._displays: dict[int, Displays] = {}
         # Ratings received since start, per score (a change of mind counts again):
         # monotonic, as Prometheus counters must be.
         self.received: dict[int, dict[int, int]] = {}
@@ -149,7 +150,7 @@ class Store:
         self._touchpoints = {tp.slug: tp for tp in snapshot.touchpoints}
         self._keys = {key.id: key for key in snapshot.keys}
         self._counts = snapshot.counts
-        self._impressions = snapshot.impressions
+        self._displays = snapshot.displays
         for touchpoint in snapshot.touchpoints:
             self._changed_now(touchpoint.id, scored=True)
 
@@ -195,12 +196,17 @@ class Store:
         """Store a rating; returns it and the score it replaced (None: a new rating)."""
         return await self.writer.write(
             partial(writes.record_response, new=new, now=time.time()),
-            self._count_response,
+            partial(self._count_response, shown=new.shown),
             single_statement=True,
         )
 
-    def _count_response(self, result: tuple[Response, int | None]) -> None:
+    def _count_response(self, result: tuple[Response, int | None], shown: bool) -> None:
         response, previous = result
+        if shown and previous is None:  # the insert trigger counted it into its hour too
+            displays = self._displays.get(response.touchpoint_id, Displays())
+            self._displays[response.touchpoint_id] = replace(
+                displays, answered=displays.answered + 1
+            )
         counts = self._counts.setdefault(response.touchpoint_id, {})
         counts[response.score] = counts.get(response.score, 0) + 1
         if previous is not None:
@@ -234,7 +240,8 @@ class Store:
 
     async def record_impression(self, touchpoint_id: int) -> None:
         def counted(_: None) -> None:
-            self._impressions[touchpoint_id] = self._impressions.get(touchpoint_id, 0) + 1
+            displays = self._displays.get(touchpoint_id, Displays())
+            self._displays[touchpoint_id] = replace(displays, impressions=displays.impressions + 1)
             self._changed_now(touchpoint_id, scored=True)
 
         hour = int(time.time() // 3600)
@@ -253,8 +260,8 @@ class Store:
         since: float | None = None,
         until: float | None = None,
         filters: Mapping[str, str] | None = None,
-    ) -> tuple[dict[int, int], int | None]:
-        """Score counts and impressions (None under context filters) for a window.
+    ) -> tuple[dict[int, int], Displays | None]:
+        """Score counts and displays (None under context filters) for a window.
 
         All-time counts come from memory; windows and filters from the rollups.
         """
@@ -262,18 +269,19 @@ class Store:
             return self.totals(touchpoint_id)
         return await in_thread(self._reader, _counts, touchpoint_id, since, until, filters or {})
 
-    def totals(self, touchpoint_id: int) -> tuple[dict[int, int], int]:
-        """All-time counts and impressions, from memory."""
+    def totals(self, touchpoint_id: int) -> tuple[dict[int, int], Displays]:
+        """All-time counts and displays, from memory."""
         counts = self._counts.get(touchpoint_id, {})
-        return {s: c for s, c in counts.items() if c}, self._impressions.get(touchpoint_id, 0)
+        displays = self._displays.get(touchpoint_id, Displays())
+        return {s: c for s, c in counts.items() if c}, displays
 
     async def series(
         self,
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str] | None = None,
-    ) -> list[tuple[dict[int, int], int | None]]:
-        """Counts and impressions for each [start, end) bucket, in one round trip."""
+    ) -> list[tuple[dict[int, int], Displays | None]]:
+        """Counts and displays for each [start, end) bucket, in one round trip."""
         return await in_thread(self._reader, _series, touchpoint_id, buckets, filters or {})
 
     async def breakdown(
@@ -288,6 +296,10 @@ class Store:
         return await in_thread(
             self._reader, reads.breakdown, touchpoint_id, key, since, until, filters or {}
         )
+
+    async def context_keys(self, touchpoint_id: int) -> list[str]:
+        """Every context key the touchpoint's ratings carry, sorted (export columns)."""
+        return await in_thread(self._reader, reads.context_keys, touchpoint_id)
 
     async def list_responses(
         self, query: ResponseQuery, limit: int, after: tuple[float, str] | None = None
@@ -333,7 +345,7 @@ class Store:
             self._touchpoints.pop(slug, None)
             if touchpoint is not None:
                 self._counts.pop(touchpoint.id, None)
-                self._impressions.pop(touchpoint.id, None)
+                self._displays.pop(touchpoint.id, None)
                 self._changed_now(touchpoint.id, scored=True)
 
         await self.writer.write(partial(writes.delete_touchpoint, slug=slug), forget)
@@ -377,10 +389,10 @@ def _counts(
     since: float | None,
     until: float | None,
     filters: Mapping[str, str],
-) -> tuple[dict[int, int], int | None]:
+) -> tuple[dict[int, int], Displays | None]:
     counts = reads.count_scores(conn, touchpoint_id, since, until, filters)
-    impressions = None if filters else reads.count_impressions(conn, touchpoint_id, since, until)
-    return counts, impressions
+    displays = None if filters else reads.count_impressions(conn, touchpoint_id, since, until)
+    return counts, displays
 
 
 def _series(
@@ -388,7 +400,7 @@ def _series(
     touchpoint_id: int,
     buckets: Sequence[tuple[float, float]],
     filters: Mapping[str, str],
-) -> list[tuple[dict[int, int], int | None]]:
+) -> list[tuple[dict[int, int], Displays | None]]:
     return [_counts(conn, touchpoint_id, start, end, filters) for start, end in buckets]
 
 

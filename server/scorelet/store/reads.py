@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from scorelet.displays import Displays
 from scorelet.store.records import (
     RESPONSE_COLUMNS,
     TOUCHPOINT_COLUMNS,
@@ -233,33 +234,36 @@ def breakdown(
     return groups
 
 
-def totals(conn: sqlite3.Connection) -> tuple[dict[int, Counts], dict[int, int]]:
-    """Every touchpoint's all-time score counts and impressions, for the in-memory copy."""
+def totals(conn: sqlite3.Connection) -> tuple[dict[int, Counts], dict[int, Displays]]:
+    """Every touchpoint's all-time score counts and displays, for the in-memory copy."""
     counts: dict[int, Counts] = {}
     for touchpoint_id, score, count in conn.execute(
         "SELECT touchpoint_id, score, sum(count) FROM rollups GROUP BY 1, 2"
     ):
         if count:
             counts.setdefault(touchpoint_id, {})[score] = count
-    impressions = dict(
-        conn.execute("SELECT touchpoint_id, sum(count) FROM impressions GROUP BY 1").fetchall()
-    )
-    return counts, impressions
+    displays = {
+        touchpoint_id: Displays(shown, answered)
+        for touchpoint_id, shown, answered in conn.execute(
+            "SELECT touchpoint_id, sum(count), sum(answered) FROM impressions GROUP BY 1"
+        )
+    }
+    return counts, displays
 
 
 def count_impressions(
     conn: sqlite3.Connection, touchpoint_id: int, since: float | None, until: float | None
-) -> int:
-    """Impressions are kept per hour: a window counts the hours that start inside it."""
+) -> Displays:
+    """Impressions and the ratings they led to are kept per hour: a window counts the hours
+    that start inside it."""
     low = -(2**62) if since is None else math.ceil(since / HOUR)
     high = 2**62 if until is None else math.ceil(until / HOUR)
-    row = conn.execute(
-        "SELECT coalesce(sum(count), 0) FROM impressions"
+    shown, answered = conn.execute(
+        "SELECT coalesce(sum(count), 0), coalesce(sum(answered), 0) FROM impressions"
         " WHERE touchpoint_id = ? AND hour >= ? AND hour < ?",
         (touchpoint_id, low, high),
     ).fetchone()
-    total: int = row[0]
-    return total
+    return Displays(shown, answered)
 
 
 def list_responses(
@@ -287,3 +291,13 @@ def list_responses(
         [*args, limit],
     )
     return [response_from_row(row) for row in rows]
+
+
+def context_keys(conn: sqlite3.Connection, touchpoint_id: int) -> list[str]:
+    """The context keys a touchpoint's ratings carry, from the all-time totals (no scan)."""
+    rows = conn.execute(
+        "SELECT DISTINCT key FROM context_totals WHERE touchpoint_id = ? AND count > 0"
+        " ORDER BY key",
+        (touchpoint_id,),
+    )
+    return [key for (key,) in rows]

@@ -10,7 +10,7 @@ from typing import Any
 
 from scorelet.scales import parse_scale
 from scorelet.timeutil import iso
-from scorelet.touchpoints import Touchpoint
+from scorelet.touchpoints import Touchpoint, prompts_from_json
 
 
 def time_ordered_id(now: float) -> str:
@@ -89,6 +89,7 @@ class NewResponse:
     context: Mapping[str, str] = field(default_factory=dict)
     id: str | None = None
     edit_window: float | None = None  # seconds after creation it may change; None: no limit
+    shown: bool = False  # sent by a widget that counted its impression (response rates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,8 @@ def response_from_row(row: tuple[Any, ...]) -> Response:
 
 TOUCHPOINT_COLUMNS = (
     "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
-    " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at"
+    " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at,"
+    " brand_name, brand_logo, brand_accent, comment_prompts"
 )
 
 
@@ -123,4 +125,5 @@ def touchpoint_from_row(row: tuple[Any, ...]) -> Touchpoint:
     values[3] = parse_scale(values[3])
     values[10] = tuple(json.loads(values[10]))
     values[13] = bool(values[13])
+    values[20] = prompts_from_json(values[2], values[20])
     return Touchpoint(*values)

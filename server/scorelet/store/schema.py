@@ -257,6 +257,53 @@ MIGRATIONS: tuple[str, ...] = (
         token_version INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 6: branding and per-group follow-up prompts on touchpoints; response rates
+    # from displays only. A rating sent by a widget that counted its impression
+    # is `shown`, and the insert trigger counts it into its hour's impression
+    # row (`answered`), so a rate never divides API or email ratings by displays
+    # they never had. Older hours get the estimate they were shown before,
+    # capped at their impressions.
+    """
+    ALTER TABLE touchpoints ADD COLUMN brand_name TEXT;
+    ALTER TABLE touchpoints ADD COLUMN brand_logo TEXT;
+    ALTER TABLE touchpoints ADD COLUMN brand_accent TEXT;
+    ALTER TABLE touchpoints ADD COLUMN comment_prompts TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE responses ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE impressions ADD COLUMN answered INTEGER NOT NULL DEFAULT 0;
+
+    UPDATE impressions SET answered = min(count, coalesce((
+        SELECT sum(h.count) FROM hourly_rollups h
+        WHERE h.touchpoint_id = impressions.touchpoint_id AND h.hour = impressions.hour), 0));
+
+    DROP TRIGGER responses_counted;
+    CREATE TRIGGER responses_counted AFTER INSERT ON responses BEGIN
+        INSERT INTO rollups (touchpoint_id, day, score, count)
+            VALUES (new.touchpoint_id, CAST(new.created_at / 86400 AS INTEGER), new.score, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1;
+        INSERT INTO hourly_rollups (touchpoint_id, hour, score, count)
+            VALUES (new.touchpoint_id, CAST(new.created_at / 3600 AS INTEGER), new.score, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1;
+        INSERT INTO context_rollups (touchpoint_id, key, value, day, score, count)
+            SELECT new.touchpoint_id, key, value, CAST(new.created_at / 86400 AS INTEGER),
+                   new.score, 1
+            FROM json_each(new.context) WHERE new.context != '{}'
+            ON CONFLICT DO UPDATE SET count = count + 1;
+        INSERT INTO impressions (touchpoint_id, hour, count, answered)
+            SELECT new.touchpoint_id, CAST(new.created_at / 3600 AS INTEGER), 0, 1
+            WHERE new.shown
+            ON CONFLICT DO UPDATE SET answered = answered + 1;
+    END;
+
+    DROP TRIGGER responses_uncounted;
+    CREATE TRIGGER responses_uncounted AFTER DELETE ON responses BEGIN
+        UPDATE rollups SET count = count - 1
+            WHERE touchpoint_id = old.touchpoint_id
+              AND day = CAST(old.created_at / 86400 AS INTEGER) AND score = old.score;
+        UPDATE impressions SET answered = answered - 1
+            WHERE old.shown AND touchpoint_id = old.touchpoint_id
+              AND hour = CAST(old.created_at / 3600 AS INTEGER);
+    END;
+    """,
 )
 
 

@@ -51,8 +51,18 @@ def record_response(
     response_id = new.id or time_ordered_id(now)
     context = _CONTEXT.encode(dict(new.context)) if new.context else "{}"
     conn.execute(
-        f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (response_id, new.touchpoint_id, new.score, new.comment, new.subject, context, now, now),
+        f"INSERT INTO responses ({RESPONSE_COLUMNS}, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            response_id,
+            new.touchpoint_id,
+            new.score,
+            new.comment,
+            new.subject,
+            context,
+            now,
+            now,
+            new.shown,
+        ),
     )
     response = Response(
         response_id, new.touchpoint_id, new.score, new.comment, new.subject, new.context, now, now
@@ -128,8 +138,9 @@ def record_impression(conn: sqlite3.Connection, touchpoint_id: int, hour: int) -
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     encoded = dict(fields)
-    if "origins" in encoded:
-        encoded["origins"] = json.dumps(encoded["origins"])
+    for name in ("origins", "comment_prompts"):
+        if name in encoded:
+            encoded[name] = json.dumps(encoded[name], ensure_ascii=False)
     if "active" in encoded:
         encoded["active"] = int(encoded["active"])
     return encoded
