@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import init_data
 from scorelet.cli import main
 from scorelet.config import Settings, resolve_secrets
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims
@@ -29,6 +30,7 @@ def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
+    init_data(tmp_path / "data")
     return tmp_path / "data"
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import init_data
 from scorelet.cli import main
-from scorelet.config import Settings, resolve_secrets
 from test_serve import serving
 
 ROWS = 100_000
@@ -23,6 +23,7 @@ COMMENT = "A long, thoughtful comment about the checkout. " * 6  # ~280 bytes a 
 
 def seed(data: Path, slug: str, rows: int) -> None:
     """A touchpoint with `rows` responses, written straight to the file (triggers keep rollups)."""
+    init_data(data)
     assert main(["touchpoint", "add", slug, "--metric", "csat", "--data", str(data)]) == 0
     with sqlite3.connect(data / "scorelet.sqlite3") as conn:
         (touchpoint_id,) = conn.execute(
@@ -110,7 +111,7 @@ def test_cli_export_of_an_unknown_touchpoint_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
-    resolve_secrets(Settings(data_dir=data))
+    init_data(data)
     out = tmp_path / "never.csv"
     assert main(["export", "ghost", "--data", str(data), "--output", str(out)]) == 1
     assert "ghost" in capsys.readouterr().err
@@ -121,6 +122,7 @@ def test_csv_defuses_cells_a_spreadsheet_would_run_and_ndjson_keeps_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
+    init_data(data)
     assert main(["touchpoint", "add", "sheet", "--metric", "csat", "--data", str(data)]) == 0
     comments = ['=HYPERLINK("http://evil.example","x")', "+1 great", "-", "@SUM(A1)", "\tx", "fine"]
     with sqlite3.connect(data / "scorelet.sqlite3") as conn:

@@ -19,24 +19,19 @@ from scorelet.api.guard import Guard
 from scorelet.api.limits import Limits, Rate
 from scorelet.api.requests import RequestMetrics
 from scorelet.config import Settings, resolve_secrets
-from scorelet.demo import DEMO_TOUCHPOINTS
 from scorelet.errors import Problem, handle_crash, handle_http, handle_problem
 from scorelet.store import Store
 from scorelet.tokens import Signer
-from scorelet.touchpoints import new_touchpoint_fields
 
 log = logging.getLogger("scorelet")
 MAINTENANCE_INTERVAL = 1.0
 
 
-def create_app(
-    settings: Settings,
-    on_ready: Callable[[Store], None] | None = None,
-    demo: bool = False,
-) -> Starlette:
+def create_app(settings: Settings, on_ready: Callable[[Store], None] | None = None) -> Starlette:
     """The app for `settings`; the database opens when the server starts the lifespan.
 
-    With `demo`, an empty database gets the demo touchpoints shown at `/`.
+    The data directory must exist, with a secret unless SCORELET_SECRET is set:
+    `scorelet init` (or the first `scorelet serve`) makes it.
     """
     settings = resolve_secrets(settings)
     limits = limits_for(settings)
@@ -46,9 +41,6 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(settings.database, settings.synchronous)
         services.store = store
-        if demo and not store.touchpoints():
-            for fields in DEMO_TOUCHPOINTS:
-                await store.create_touchpoint(new_touchpoint_fields(fields))
         maintenance = asyncio.create_task(_maintain(store), name="scorelet-maintenance")
         if on_ready is not None:
             on_ready(store)

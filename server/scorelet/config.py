@@ -134,8 +134,8 @@ def _validate_limits(settings: Settings) -> None:
 
 
 def validate(settings: Settings) -> Settings:
-    if not 0 < settings.port < 65536:
-        raise SettingsError(f"port {settings.port} is not between 1 and 65535")
+    if not 0 <= settings.port < 65536:
+        raise SettingsError(f"port {settings.port} is not between 0 (any free port) and 65535")
     if settings.synchronous not in ("full", "normal"):
         raise SettingsError("SCORELET_SYNC must be 'full' (default) or 'normal'")
     if not 1024 <= settings.max_body <= 1024 * 1024:
@@ -152,23 +152,41 @@ def validate(settings: Settings) -> Settings:
 
 
 def resolve_secrets(settings: Settings) -> Settings:
-    """Settings with secrets: configured ones, else the data directory's (made on first use).
+    """Settings with secrets: configured ones, else the data directory's `secret` file.
 
-    The generated secret is written with 0600 permissions so tokens survive
-    restarts and nobody else on the machine can read it.
+    Only `scorelet init` and `scorelet serve` make that file (`create_secret`),
+    so a mistyped data directory fails here, naming the path, instead of
+    quietly signing with a new secret nobody else knows.
     """
     if settings.secrets:
         return settings
     path = settings.data_dir / SECRET_FILE
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(32) + "\n")
-    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SettingsError(
+            f"no secret at {path.resolve()}: is {settings.data_dir} the server's data directory?"
+            " Point at it with --data DIR or SCORELET_DATA, create one with `scorelet init`,"
+            " or set SCORELET_SECRET"
+        ) from None
+    except OSError as error:
+        raise SettingsError(f"can't read {path.resolve()}: {error.strerror}") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise SettingsError(f"{path} is empty; delete it to generate a new secret")
     return validate(replace(settings, secrets=tuple(lines)))
+
+
+def create_secret(data_dir: Path) -> bool:
+    """Write a random secret to `data_dir/secret` (mode 0600) unless one exists; True if made.
+
+    The file keeps tokens valid across restarts, and nobody else on the
+    machine can read it.
+    """
+    try:
+        fd = os.open(data_dir / SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(32) + "\n")
+    return True
