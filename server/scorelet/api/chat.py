@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from scorelet.api.auth import authorize
 from scorelet.api.body import read_json
-from scorelet.api.claims import Bearer, check_origin, resolve_token
+from scorelet.api.claims import Bearer, check_origin, resolve_fresh
 from scorelet.api.services import Services
 from scorelet.errors import Problem
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
@@ -40,9 +40,9 @@ def embed_snippets(base_url: str, token: str) -> dict[str, str]:
     }
 
 
-def subject_bearer(services: Services, token: Any, field: str = "token") -> Bearer:
+async def subject_bearer(services: Services, token: Any, field: str = "token") -> Bearer:
     """A live subject token's bearer; embed tokens name no conversation, so they are refused."""
-    bearer = resolve_token(services.signer, services.store, token, field)
+    bearer = await resolve_fresh(services.signer, services.store, token, field)
     if bearer.subject is None:
         raise Problem(
             403,
@@ -69,6 +69,9 @@ class ChatApi:
         if isinstance(ttl, bool) or not isinstance(ttl, str | int):
             raise wrong_type("ttl", "a duration such as 14d, or seconds as an integer")
         touchpoint = self.services.store.touchpoint(slug)
+        if touchpoint is None:  # added by `scorelet touchpoint add` a moment ago?
+            await self.services.store.refresh_if_changed()
+            touchpoint = self.services.store.touchpoint(slug)
         if touchpoint is None:
             raise Problem(
                 404, "touchpoint_not_found", f"no touchpoint is named {slug!r}", "touchpoint"
@@ -92,7 +95,7 @@ class ChatApi:
 
     async def current(self, request: Request) -> Response:
         """`GET /api/v1/responses/current?token=s.…`: this conversation's rating, or null."""
-        bearer = subject_bearer(self.services, request.query_params.get("token"))
+        bearer = await subject_bearer(self.services, request.query_params.get("token"))
         check_origin(request, bearer.touchpoint)
         assert bearer.subject is not None
         query = ResponseQuery(bearer.touchpoint.id, subject=bearer.subject.subject)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from scorelet.api.cors import allow_origin
 from scorelet.api.headers import header
+from scorelet.api.refusals import REFUSALS
 from scorelet.errors import Problem
 from scorelet.store import Store
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
@@ -55,6 +56,23 @@ def resolve_token(signer: Signer, store: Store, token: Any, field: str = "token"
     return Bearer(touchpoint, claims if isinstance(claims, SubjectClaims) else None)
 
 
+# What a `scorelet` command changed a moment ago looks like to a server that hasn't
+# reloaded yet (it does within a second): worth one look at the file before refusing.
+STALE = frozenset({"touchpoint_not_found", "token_revoked", "touchpoint_inactive"})
+
+
+async def resolve_fresh(signer: Signer, store: Store, token: Any, field: str = "token") -> Bearer:
+    """`resolve_token`, re-checked against the database file before a refusal that the CLI
+    may have just made untrue (`touchpoint add`, `--rotate-token`, `--resume`)."""
+    try:
+        return resolve_token(signer, store, token, field)
+    except Problem as problem:
+        if problem.code not in STALE:
+            raise
+    await store.refresh_if_changed()
+    return resolve_token(signer, store, token, field)
+
+
 def check_origin(request: Request, touchpoint: Touchpoint) -> None:
     """Browsers always send Origin cross-site; a touchpoint without origins accepts any.
 
@@ -68,6 +86,7 @@ def check_origin(request: Request, touchpoint: Touchpoint) -> None:
     host = header(request.scope, b"host")
     own = host is not None and origin.partition("://")[2] == host.decode("latin-1")
     if touchpoint.origins and origin not in touchpoint.origins and not own:
+        REFUSALS.refused(touchpoint, origin, f"refused {request.method} {request.url.path[:80]}")
         raise Problem(
             403,
             "origin_not_allowed",

@@ -80,10 +80,10 @@ class HostedPages:
     def _words(self, request: Request, locale: str | None) -> Words:
         return words(choose_language(locale, request.headers.get("accept-language", "")))
 
-    def _bearer(self, request: Request) -> Bearer:
+    async def _bearer(self, request: Request) -> Bearer:
         token = _token(request)
         try:
-            return subject_bearer(self.services, token)
+            return await subject_bearer(self.services, token)
         except Problem as problem:
             page = TOKEN_PAGES.get(problem.code, INVALID_PAGE)
             raise PageProblem(*page, self._locale_of(token)) from None
@@ -106,7 +106,7 @@ class HostedPages:
     async def page(self, request: Request) -> Response:
         """`GET /r/{token}[?score=N]`: the rating page; never records anything."""
         try:
-            bearer = self._bearer(request)
+            bearer = await self._bearer(request)
         except PageProblem as problem:
             return self._message(request, problem)
         touchpoint, action = bearer.touchpoint, request.url.path
@@ -127,7 +127,7 @@ class HostedPages:
     async def submit(self, request: Request) -> Response:
         """`POST /r/{token}`: save the chosen score, or the comment, and say thank you."""
         try:
-            bearer = self._bearer(request)
+            bearer = await self._bearer(request)
         except PageProblem as problem:
             return self._message(request, problem)
         touchpoint, action = bearer.touchpoint, request.url.path

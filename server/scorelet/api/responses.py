@@ -10,13 +10,14 @@ from starlette.responses import JSONResponse, Response
 
 from scorelet.api.body import read_json
 from scorelet.api.caching import encode
-from scorelet.api.claims import Bearer, check_origin, resolve_token
+from scorelet.api.claims import Bearer, check_origin, resolve_fresh
 from scorelet.api.dedup import ClientWindow, check_client
 from scorelet.api.services import Services
 from scorelet.errors import invalid
 from scorelet.store import NewResponse
 from scorelet.validation import (
     MAX_COMMENT,
+    SLUG,
     check_context,
     check_optional_text,
     check_uuid,
@@ -28,9 +29,24 @@ from scorelet.validation import (
 # Anonymous (embed-token) ratings can be changed by re-posting their id, or
 # commented on, for this long; subject-token ratings for as long as the token lives.
 EDIT_WINDOW = 24 * 3600
-SUBMIT_FIELDS = frozenset({"token", "score", "comment", "context", "id", "client"})
+SUBMIT_FIELDS = frozenset({"token", "score", "comment", "context", "id", "client", "shown"})
 COMMENT_FIELDS = frozenset({"token", "comment"})
 IMPRESSION_FIELDS = frozenset({"token"})
+
+
+def require_token(body: dict[str, Any]) -> None:
+    """A rating names its touchpoint by token, never by slug: say how to get one."""
+    if body.get("token") is not None:
+        return
+    slug = body.get("touchpoint")
+    named = slug if isinstance(slug, str) and SLUG.fullmatch(slug) else "SLUG"
+    detail = (
+        f"token required: copy it from `scorelet embed {named} --token`"
+        " (or use a subject token from POST /api/v1/tokens)"
+    )
+    if "touchpoint" in body:
+        detail += "; a rating names its touchpoint by its token, so drop the touchpoint field"
+    raise invalid("token", detail, "missing_field")
 
 
 class ResponsesApi:
@@ -42,8 +58,9 @@ class ResponsesApi:
         self, request: Request, allowed: frozenset[str]
     ) -> tuple[dict[str, Any], Bearer]:
         body = await read_json(request, self.services.settings.max_body)
+        require_token(body)
         only_fields(body, allowed)
-        bearer = resolve_token(self.services.signer, self.services.store, body.get("token"))
+        bearer = await resolve_fresh(self.services.signer, self.services.store, body.get("token"))
         check_origin(request, bearer.touchpoint)
         if self.services.limits is not None:
             self.services.limits.check_touchpoint(bearer.touchpoint.id)
@@ -66,6 +83,9 @@ class ResponsesApi:
         response_id = check_uuid(body["id"]) if body.get("id") is not None else None
         subject = bearer.subject
         client = check_client(body["client"]) if body.get("client") is not None else None
+        shown = body.get("shown", False)
+        if not isinstance(shown, bool):
+            raise wrong_type("shown", "true or false")
         if client is not None and subject is None:  # the same browser again: replace
             earlier = self.clients.previous(bearer.touchpoint.id, client, time.time())
             response_id = earlier or response_id
@@ -77,6 +97,7 @@ class ResponsesApi:
             context={**context, **bearer.context},  # the signed context wins
             id=response_id,
             edit_window=None if subject else EDIT_WINDOW,
+            shown=shown,
         )
         stored, replaced = await self.services.store.record_response(new)
         if client is not None and subject is None:
