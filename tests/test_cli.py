@@ -288,3 +288,47 @@ def test_embed_token_prints_only_the_token(capsys: pytest.CaptureFixture[str], d
     code, out, _ = run(capsys, data, "embed", "bare", "--token")
     assert code == 0
     assert signer(data).verify(out.strip()) == EmbedClaims("bare", 1)
+
+
+def test_follow_up_prompts_per_group_and_branding_from_the_cli(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    code, _, err = run(
+        capsys,
+        data,
+        "touchpoint",
+        "add",
+        "chat",
+        "--metric",
+        "csat",
+        "--comment-prompt-for",
+        "low=What went wrong?",
+        "--brand-name",
+        "Acme",
+        "--brand-accent",
+        "#C026D3",
+    )
+    assert code == 0, err
+    run(capsys, data, "touchpoint", "update", "chat", "--comment-prompt-for", "high=What was best?")
+    code, out, _ = run(capsys, data, "touchpoint", "show", "chat", "--json")
+    shown = json.loads(out)
+    assert shown["comment_prompts"] == {
+        "low": "What went wrong?",
+        "neutral": None,
+        "high": "What was best?",
+    }
+    assert (shown["brand_name"], shown["brand_accent"], shown["brand_logo"]) == (
+        "Acme",
+        "#c026d3",
+        None,
+    )
+    run(capsys, data, "touchpoint", "update", "chat", "--comment-prompt-for", "low=")
+    _, out, _ = run(capsys, data, "touchpoint", "show", "chat")
+    assert "low: (widget default); neutral: (widget default); high: What was best?" in out
+    assert "(install default)" in out
+    code, _, err = run(
+        capsys, data, "touchpoint", "update", "chat", "--comment-prompt-for", "promoter=Why?"
+    )
+    assert code == 1
+    assert "comment_prompts.promoter" in err
+    assert "low, neutral, high" in err

@@ -112,3 +112,6 @@ class Brand:
             return None
         parts = urlsplit(self.logo)
         return f"{parts.scheme}://{parts.netloc}"
+
+
+NO_BRAND = Brand()

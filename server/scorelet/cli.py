@@ -36,7 +36,13 @@ from scorelet.mint import DEFAULT_TTL, mint_subject_token
 from scorelet.store import ResponseQuery, Store
 from scorelet.timeutil import iso, parse_instant
 from scorelet.tokens import Signer
-from scorelet.touchpoints import TEXT_LIMITS, Touchpoint, changed_fields, new_touchpoint_fields
+from scorelet.touchpoints import (
+    BRAND_FIELDS,
+    TEXT_LIMITS,
+    Touchpoint,
+    changed_fields,
+    new_touchpoint_fields,
+)
 
 T = TypeVar("T")
 
@@ -309,12 +315,14 @@ def invocation() -> str:
 
 def touchpoint_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    for name in (*TEXT_LIMITS, "locale", "satisfied_from", "cooldown_days"):
+    for name in (*TEXT_LIMITS, *BRAND_FIELDS, "locale", "satisfied_from", "cooldown_days"):
         value = getattr(args, name, None)
         if value is not None:
             options[name] = value
     if args.origin:
         options["origins"] = args.origin
+    if args.comment_prompt_for:
+        options["comment_prompts"] = dict(args.comment_prompt_for)
     return options
 
 
@@ -338,6 +346,9 @@ def cmd_touchpoint_update(args: argparse.Namespace, settings: Settings) -> int:
 
     async def update(store: Store) -> Touchpoint:
         touchpoint = existing(store, args.slug)
+        if "comment_prompts" in options:  # the groups not named keep their prompts
+            kept = {g: p for g, p in touchpoint.public()["comment_prompts"].items() if p}
+            options["comment_prompts"] = {**kept, **options["comment_prompts"]}
         fields = changed_fields(touchpoint.metric, touchpoint.scale, options)
         if not fields and not args.rotate_token:
             raise CliError("nothing to change; see `scorelet touchpoint update --help`")
@@ -378,6 +389,10 @@ def cmd_touchpoint_show(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in data.items():
         if name == "origins":
             value = ", ".join(value) if value else "any (no origins configured)"
+        elif name == "comment_prompts":
+            value = "; ".join(f"{g}: {text or '(widget default)'}" for g, text in value.items())
+        elif value is None and name in BRAND_FIELDS:
+            value = "(install default)"
         elif value is None:
             value = "(widget default)" if name in TEXT_LIMITS or name == "locale" else "-"
         print(f"{name:>15}: {value}")
@@ -690,7 +705,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--comment-prompt", help="ask for a comment after the score with this prompt"
         )
+        sub.add_argument(
+            "--comment-prompt-for",
+            action="append",
+            type=key_value,
+            metavar="GROUP=TEXT",
+            help="the follow-up question for one group of scores, e.g."
+            ' low="What went wrong?": low, neutral, high for CSAT (high: satisfied,'
+            " neutral: the score just below); detractor, passive, promoter for NPS."
+            " Repeatable; an empty TEXT goes back to the built-in question",
+        )
         sub.add_argument("--thank-you", help="text shown after answering")
+        sub.add_argument("--brand-name", metavar="T", help="product name on the hosted rating page")
+        sub.add_argument(
+            "--brand-logo", metavar="URL", help="logo image URL for the hosted rating page"
+        )
+        sub.add_argument(
+            "--brand-accent", metavar="#RRGGBB", help="accent colour of the hosted rating page"
+        )
         sub.add_argument(
             "--origin",
             action="append",

@@ -16,6 +16,15 @@ from typing import Any
 
 from starlette.config import Config
 
+from scorelet.brand import (
+    MAX_NAME,
+    NO_BRAND,
+    Brand,
+    BrandError,
+    check_accent,
+    check_logo,
+)
+
 DEFAULT_PORT = 8000
 DATABASE_FILE = "scorelet.sqlite3"
 SECRET_FILE = "secret"
@@ -46,6 +55,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     body_timeout: float = 10.0
     frame_ancestors: str = "'none'"
+    # The hosted page's branding for the whole install; touchpoints may override it.
+    brand: Brand = NO_BRAND
 
     @property
     def database(self) -> Path:
@@ -85,9 +96,25 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_body=max_body,
         access_log=access_log,
         metrics_token=config("SCORELET_METRICS_TOKEN", default=None) or None,
+        brand=_brand(config),
         **limits,
     )
     return validate(settings)
+
+
+def _brand(config: Config) -> Brand:
+    """SCORELET_BRAND_NAME, _LOGO (an image URL) and _ACCENT (#rrggbb), checked at start."""
+    name = config("SCORELET_BRAND_NAME", default="").strip() or None
+    logo = config("SCORELET_BRAND_LOGO", default="").strip() or None
+    accent = config("SCORELET_BRAND_ACCENT", default="").strip() or None
+    try:
+        logo = check_logo(logo, "SCORELET_BRAND_LOGO") if logo else None
+        accent = check_accent(accent, "SCORELET_BRAND_ACCENT") if accent else None
+    except BrandError as error:
+        raise SettingsError(str(error)) from None
+    if name and len(name) > MAX_NAME:
+        raise SettingsError(f"SCORELET_BRAND_NAME is longer than {MAX_NAME} characters")
+    return Brand(name, logo, accent)
 
 
 def _limit_settings(config: Config) -> dict[str, Any]:
