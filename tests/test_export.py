@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import init_data
+from conftest import LiveServer, init_data
 from scorelet.cli import main
 from test_serve import serving
 
@@ -141,3 +141,28 @@ def test_csv_defuses_cells_a_spreadsheet_would_run_and_ndjson_keeps_them(
     assert main(["export", "sheet", "--format", "ndjson", "--data", str(data)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["comment"] for line in reversed(lines)] == comments
+
+
+def test_csv_gives_each_context_key_a_column_a_spreadsheet_can_filter_on(
+    server: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tp = server.add_touchpoint()
+    contexts = [{"agent": "alice", "team": "billing"}, {"agent": "bob"}, {}, {"score": "=1+1"}]
+    with server.client() as client:
+        for context in contexts:
+            body = {"token": tp["embed_token"], "score": 4, "context": context}
+            assert client.post("/api/v1/responses", json=body).status_code == 201
+    with server.reader() as reader:
+        http = reader.get(f"/api/v1/touchpoints/{tp['slug']}/responses?format=csv").text
+    capsys.readouterr()
+    assert main(["export", tp["slug"], "--data", str(server.settings.data_dir)]) == 0
+    cli = capsys.readouterr().out
+    assert cli == http
+    rows = list(csv.DictReader(io.StringIO(http, newline="")))
+    assert list(rows[0]) == [
+        *("id", "touchpoint", "score", "comment", "subject", "created_at", "updated_at"),
+        *("agent", "context.score", "team"),
+    ]
+    by_agent = [(r["agent"], r["team"], r["context.score"]) for r in reversed(rows)]
+    assert by_agent == [("alice", "billing", ""), ("bob", "", ""), ("", "", ""), ("", "", "'=1+1")]
+    assert all(r["score"] == "4" for r in rows)

@@ -530,9 +530,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                 if args.output
                 else sys.stdout
             )
-            output.write(export.header(args.format))
+            keys = await store.context_keys(touchpoint.id) if args.format == "csv" else []
+            output.write(export.header(args.format, keys))
             async for page in store.iter_responses(query):
-                output.write(export.lines(args.format, touchpoint.slug, page))
+                output.write(export.lines(args.format, touchpoint.slug, page, keys))
                 done += len(page)
                 if progress:
                     print(f"\rexported {done:,} of {total:,} responses", end="", file=sys.stderr)
