@@ -12,12 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import json
 import logging
 import os
 import shutil
-import socket
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,7 +29,7 @@ from scorelet.config import Settings, SettingsError, load_settings, resolve_secr
 from scorelet.datadir import DataDirError
 from scorelet.demo import is_demo
 from scorelet.errors import Problem
-from scorelet.instance import AlreadyServing, Claim, running_url
+from scorelet.instance import AlreadyServing, Claim, ListenError, listen, running_url
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
 from scorelet.store import ResponseQuery, Store
 from scorelet.timeutil import iso, parse_instant
@@ -78,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             datadir.require(settings.data_dir, data_source(args))
         result: int = args.run(args, settings)
         return result
-    except (CliError, SettingsError, DataDirError, AlreadyServing) as error:
+    except (CliError, SettingsError, DataDirError, AlreadyServing, ListenError) as error:
         print(f"scorelet: error: {error}", file=sys.stderr)
     except Problem as problem:
         field = f" ({problem.field})" if problem.field else ""
@@ -208,43 +206,6 @@ async def initialize(settings: Settings, demos: bool = True) -> bool:
         return await datadir.initialize(settings, demos)
     except (sqlite3.Error, RuntimeError) as error:
         raise CliError(f"can't open the database {settings.database}: {error}") from None
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before anything is printed: a busy port is one clear line."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except socket.gaierror as error:
-        detail = f"--host {host}: not an address this machine knows ({error.strerror})"
-        raise CliError(detail) from None
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as error:
-        sock.close()
-        raise CliError(bind_problem(error, host, port)) from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def bind_problem(error: OSError, host: str, port: int) -> str:
-    if error.errno == errno.EADDRINUSE:
-        return (
-            f"port {port} on {host} is already in use (another Scorelet, or another program);"
-            " stop it, or choose another port with --port N (or SCORELET_PORT)"
-        )
-    if error.errno == errno.EACCES:
-        return (
-            f"can't listen on port {port}: permission denied (ports below 1024 need"
-            " privileges); choose another with --port N"
-        )
-    if error.errno == errno.EADDRNOTAVAIL:
-        return f"can't listen on {host}: this machine has no such address; check --host"
-    return f"can't listen on {host} port {port}: {error.strerror}"
 
 
 def configure_logging(verbose: bool) -> None:

@@ -15,9 +15,11 @@ standard library): JSON `{"url": "http://127.0.0.1:8000", "pid": 1234}`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import socket
 from pathlib import Path
 
 LOCK_FILE = "serve.lock"
@@ -34,6 +36,10 @@ class AlreadyServing(Exception):
             f"a Scorelet server{who} is already serving {data_dir.resolve()}{where}; stop it"
             " first, or give this one its own data directory with --data DIR"
         )
+
+
+class ListenError(Exception):
+    """The server's address can't be bound; the message names it and what to do."""
 
 
 class Claim:
@@ -95,3 +101,40 @@ def running_url(data_dir: Path) -> str | None:
     finally:
         os.close(fd)  # also releases the shared lock, if we got it
     return None  # nobody holds it: what the file says is stale
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything is printed: a busy port is one clear line."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        detail = f"--host {host}: not an address this machine knows ({error.strerror})"
+        raise ListenError(detail) from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise ListenError(bind_problem(error, host, port)) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def bind_problem(error: OSError, host: str, port: int) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another Scorelet, or another program);"
+            " stop it, or choose another port with --port N (or SCORELET_PORT)"
+        )
+    if error.errno == errno.EACCES:
+        return (
+            f"can't listen on port {port}: permission denied (ports below 1024 need"
+            " privileges); choose another with --port N"
+        )
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"can't listen on {host}: this machine has no such address; check --host"
+    return f"can't listen on {host} port {port}: {error.strerror}"
