@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import init_data
+from conftest import LiveServer, init_data
 from scorelet.cli import main
 from scorelet.config import Settings, resolve_secrets
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims
@@ -332,3 +332,29 @@ def test_follow_up_prompts_per_group_and_branding_from_the_cli(
     assert code == 1
     assert "comment_prompts.promoter" in err
     assert "low, neutral, high" in err
+
+
+def test_score_json_is_the_apis_body_window_and_filters_included(
+    server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        for score, agent in ((5, "alice"), (2, "bob"), (4, "alice")):
+            body = {"token": tp["embed_token"], "score": score, "context": {"agent": agent}}
+            client.post("/api/v1/responses", json=body)
+    data = server.settings.data_dir
+    for extra, params in (
+        ([], {}),
+        (["--since", "2026-01-01T00:00:00Z", "--until", "2999-01-01"], {}),
+        (["--filter", "agent=alice"], {"agent": "alice"}),
+    ):
+        capsys.readouterr()
+        assert main(["score", tp["slug"], "--json", "--data", str(data), *extra]) == 0
+        cli = json.loads(capsys.readouterr().out)
+        query = dict(params)
+        if extra[:1] == ["--since"]:
+            query |= {"since": "2026-01-01T00:00:00Z", "until": "2999-01-01"}
+        with server.reader() as reader:
+            api = reader.get(f"/api/v1/touchpoints/{tp['slug']}/score", params=query).json()
+        assert cli == api
+        assert {"since", "until", "filters"} <= set(cli)
