@@ -147,3 +147,10 @@ def test_what_the_cli_just_changed_works_on_the_running_server_at_once(data: Pat
         rotated = scorelet("embed", "fresh", "--token", "--data", str(data)).stdout.strip()
         again = httpx.post(url + "/api/v1/responses", json={"token": rotated, "score": 4})
         assert again.status_code == 201, again.text
+
+
+def test_embed_help_says_where_the_default_address_comes_from() -> None:
+    help_text = " ".join(scorelet("embed", "--help").stdout.split())
+    assert "the serve address" not in help_text
+    assert "$SCORELET_PUBLIC_URL, else the address of the server running on the data" in help_text
+    assert "with a note on stderr" in help_text
