@@ -1009,3 +1009,22 @@ async def test_a_failed_single_statement_write_leaves_nothing_without_a_savepoin
         path, "SELECT count(*) FROM rollups WHERE touchpoint_id = ?", ghost.touchpoint_id
     ) == [(0,)]
     assert raw(path, "SELECT count(*) FROM context_rollups") == [(0,)]
+
+
+async def test_a_reload_re_scores_only_the_touchpoints_whose_numbers_changed(
+    store: Store, path: Path
+) -> None:
+    changed, untouched = await add_touchpoint(store, "changed"), await add_touchpoint(store, "same")
+    scored = {tp.id: store.scored_at(tp.id) for tp in (changed, untouched)}
+    listed = store.listed_at(untouched.id)
+    with sqlite3.connect(path) as conn:  # another process: the CLI, or a manual fix
+        conn.execute(
+            "INSERT INTO responses (id, touchpoint_id, score, created_at, updated_at)"
+            " VALUES ('x', ?, 5, ?, ?)",
+            (changed.id, T0, T0),
+        )
+    await store.refresh_if_changed()
+    assert store.scored_at(changed.id) > scored[changed.id]
+    assert store.scored_at(untouched.id) == scored[untouched.id]  # its caches and streams stay
+    assert store.listed_at(untouched.id) > listed
+    assert store.scored_generation == store.scored_at(changed.id)

@@ -159,9 +159,9 @@ class ScoresApi:
         if window.until is not None or window.filters:
             raise bad_query("until", "/api/v1/scores takes only since; use each touchpoint's score")
         key = ("scores", query_key(request))
-        cached = self.cache.get(key, store.generation)
+        cached = self.cache.get(key, store.scored_generation)
         if cached is None:
-            generation = store.generation
+            generation = store.scored_generation
             scores = []
             for touchpoint in store.touchpoints():
                 counts, displays = await store.counts(touchpoint.id, window.since)

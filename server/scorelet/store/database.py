@@ -97,6 +97,7 @@ class Store:
         # numbers (scored) and its responses (listed) last changed. Starting
         # from the clock keeps it increasing across restarts (SSE event ids).
         self.generation = time.time_ns() // 1_000_000
+        self.scored_generation = self.generation  # the last change to any touchpoint's numbers
         self._scored_at: dict[int, int] = {}
         self._listed_at: dict[int, int] = {}
         self._changed = asyncio.Event()
@@ -146,13 +147,27 @@ class Store:
         await self.writer.write(_snapshot, self._install)
 
     def _install(self, snapshot: Snapshot) -> None:
+        """Take a fresh snapshot; only touchpoints whose numbers differ count as re-scored.
+
+        A `scorelet key create` or a change to one touchpoint then leaves the
+        others' cached answers and event streams alone. Listings may hold
+        anything another process changed, so every touchpoint's is renewed.
+        """
+        before = {tp.slug: self._numbers(tp.id) for tp in self._touchpoints.values()}
+        previous = dict(self._touchpoints)
         self._data_version = snapshot.data_version
         self._touchpoints = {tp.slug: tp for tp in snapshot.touchpoints}
         self._keys = {key.id: key for key in snapshot.keys}
         self._counts = snapshot.counts
         self._displays = snapshot.displays
         for touchpoint in snapshot.touchpoints:
-            self._changed_now(touchpoint.id, scored=True)
+            same = previous.get(touchpoint.slug) == touchpoint
+            scored = not same or before.get(touchpoint.slug) != self._numbers(touchpoint.id)
+            self._changed_now(touchpoint.id, scored=scored)
+
+    def _numbers(self, touchpoint_id: int) -> tuple[dict[int, int], Displays | None]:
+        counts = {s: c for s, c in self._counts.get(touchpoint_id, {}).items() if c}
+        return counts, self._displays.get(touchpoint_id)
 
     async def maintain(self) -> None:
         """Once a second: checkpoint the WAL outside any commit, and pick up CLI changes."""
@@ -170,7 +185,7 @@ class Store:
         self.generation += 1
         self._listed_at[touchpoint_id] = self.generation
         if scored:
-            self._scored_at[touchpoint_id] = self.generation
+            self._scored_at[touchpoint_id] = self.scored_generation = self.generation
             self._changed.set()
             self._changed = asyncio.Event()
 
