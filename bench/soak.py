@@ -78,6 +78,7 @@ def server(data: Path, sync: str) -> Iterator[tuple[subprocess.Popen[bytes], int
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SCORELET_")}
     environ |= {"SCORELET_RATE_LIMIT": "off", "SCORELET_DATA": str(data), "SCORELET_SYNC": sync}
     scorelet = [sys.executable, "-m", "scorelet"]
+    subprocess.run([*scorelet, "init", "--no-demos"], env=environ, check=True, capture_output=True)
     subprocess.run(
         [*scorelet, "touchpoint", "add", "soak", "--metric", "csat"],
         env=environ,

@@ -8,8 +8,12 @@ thread on a free port, with an admin and a read key made beforehand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
+import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -24,7 +28,8 @@ import uvicorn
 
 from backends import Given, load
 from scorelet.app import create_app
-from scorelet.config import Settings
+from scorelet.cli import main
+from scorelet.config import SECRET_FILE, Settings
 from scorelet.store import Store
 
 SECRET = "test-secret-0123456789abcdef"
@@ -120,9 +125,37 @@ class Clock:
         self.offset += seconds
 
 
+def scorelet_command(*args: str) -> list[str]:
+    """`scorelet ARGS` as a real process, as an unprivileged user would run it.
+
+    As root, file permissions don't apply; dropping the two capabilities that
+    bypass them makes a read-only folder read-only for the test too.
+    """
+    command = [sys.executable, "-m", "scorelet", *args]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
+    return command
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any SCORELET_* setting of the machine running the tests."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SCORELET_")}
+    return {**environ, **extra}
+
+
+def init_data(data: Path) -> None:
+    """A data directory as `scorelet init --no-demos` leaves it (its output swallowed)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["init", "--no-demos", "--data", str(data)]) == 0
+
+
 def run_server(
     data_dir: Path, clock: Callable[[], float] = time.time, **overrides: Any
 ) -> Iterator[LiveServer]:
+    # The server's secret is in its data directory too, as `scorelet init` leaves it,
+    # so `scorelet` commands on that directory sign what the server accepts.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / SECRET_FILE).write_text(SECRET + "\n")
     sock = free_socket()
     port = sock.getsockname()[1]
     settings = Settings(data_dir=data_dir, port=port, secrets=(SECRET,), **overrides)

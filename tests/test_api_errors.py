@@ -517,3 +517,52 @@ def test_patch_outside_the_edit_window_is_refused(tmp_path: Path) -> None:
         assert repost.status_code == 409
         with server.reader() as reader:
             assert reader.get(f"/api/v1/responses/{created['id']}").json() == created
+
+
+# -- messages that say what to do -------------------------------------------------------------
+
+
+def stored_count(env: Env) -> int:
+    with env.server.reader() as reader:
+        scores = reader.get("/api/v1/scores").json()["touchpoints"]
+    return sum(score["responses"] for score in scores)
+
+
+def test_a_rating_by_slug_is_told_where_its_token_comes_from(env: Env) -> None:
+    before = stored_count(env)
+    with env.server.client() as client:
+        answer = client.post("/api/v1/responses", json={"touchpoint": env.csat["slug"], "score": 5})
+    problem = answer.json()
+    assert (answer.status_code, problem["code"]) == (422, "missing_field")
+    assert problem["field"] == "token"
+    assert f"`scorelet embed {env.csat['slug']} --token`" in problem["detail"]
+    assert problem["detail"].startswith("token required: copy it from")
+    assert "drop the touchpoint field" in problem["detail"]
+    assert stored_count(env) == before
+
+
+def test_a_rating_without_any_token_names_the_command_too(env: Env) -> None:
+    with env.server.client() as client:
+        answer = client.post("/api/v1/responses", json={"score": 5})
+    assert "`scorelet embed SLUG --token`" in answer.json()["detail"]
+    assert answer.json()["field"] == "token"
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        ("{key}", "put 'Bearer ' before the key"),
+        ("Token {key}", "must be 'Bearer <key>'"),
+        ("Bearer", "must be 'Bearer <key>'"),
+        ("Bearer hunter2", "keys start with slk_"),
+        ("Bearer slk_00000000_unknown", "no such API key"),
+    ],
+)
+def test_a_malformed_or_unknown_key_says_what_is_wrong(env: Env, header: str, says: str) -> None:
+    value = header.format(key=env.server.read_key)
+    with env.server.client() as client:
+        answer = client.get(
+            f"/api/v1/touchpoints/{env.csat['slug']}/score", headers={"authorization": value}
+        )
+    assert (answer.status_code, answer.json()["code"]) == (401, "bad_api_key")
+    assert says in answer.json()["detail"]

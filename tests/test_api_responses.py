@@ -272,10 +272,43 @@ def test_impressions_are_counted_for_the_response_rate(server: LiveServer) -> No
                 client.post("/api/v1/impressions", json={"token": tp["embed_token"]}).status_code
                 == 204
             )
-    submit(server, token=tp["embed_token"], score=5)
+    submit(server, token=tp["embed_token"], score=5, shown=True)
     body = score_of(server, tp["slug"])
     assert body["impressions"] == 4
+    assert body["answered_impressions"] == 1
     assert body["response_rate"] == 25.0
+
+
+def test_ratings_that_had_no_display_never_inflate_the_response_rate(server: LiveServer) -> None:
+    """API, hosted-page and email ratings used to make "600%" out of one display."""
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        client.post("/api/v1/impressions", json={"token": tp["embed_token"]})
+    for score in (5, 4, 3, 5, 2, 1):
+        assert submit(server, token=tp["embed_token"], score=score).status_code == 201
+    body = score_of(server, tp["slug"])
+    assert (body["responses"], body["impressions"], body["response_rate"]) == (6, 1, 0.0)
+    window = score_of(server, tp["slug"], since="2000-01-01")
+    assert (window["impressions"], window["response_rate"]) == (1, 0.0)
+
+
+def test_without_impressions_the_rate_is_null_with_a_reason(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    submit(server, token=tp["embed_token"], score=5)
+    body = score_of(server, tp["slug"])
+    assert (body["response_rate"], body["response_rate_reason"]) == (None, "no_impressions")
+    filtered = score_of(server, tp["slug"], agent="alice")
+    assert (filtered["response_rate"], filtered["response_rate_reason"]) == (
+        None,
+        "context_filters",
+    )
+
+
+def test_shown_must_be_a_boolean(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    answer = submit(server, token=tp["embed_token"], score=5, shown="yes")
+    assert (answer.status_code, answer.json()["field"]) == (422, "shown")
+    assert score_of(server, tp["slug"])["responses"] == 0
 
 
 def test_rotated_embed_token_is_revoked(server: LiveServer) -> None:

@@ -86,7 +86,7 @@ def test_a_backup_refuses_to_overwrite_without_force(
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("no database", "no Scorelet database"),
+        ("no database", "no Scorelet data directory at"),
         ("target is a file", "is not a directory"),
         ("target is the data directory", "somewhere other"),
     ],

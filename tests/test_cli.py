@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import LiveServer, init_data
 from scorelet.cli import main
 from scorelet.config import Settings, resolve_secrets
 from scorelet.store import NewResponse, Store
@@ -30,6 +31,7 @@ def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
+    init_data(tmp_path / "data")
     return tmp_path / "data"
 
 
@@ -344,3 +346,73 @@ def test_responses_show_and_delete_one_rating(
     assert "'12' is not a rating id" in err
     code, out, _ = run(capsys, data, "score", "help", "--json")
     assert json.loads(out)["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+
+
+def test_follow_up_prompts_per_group_and_branding_from_the_cli(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    code, _, err = run(
+        capsys,
+        data,
+        "touchpoint",
+        "add",
+        "chat",
+        "--metric",
+        "csat",
+        "--comment-prompt-for",
+        "low=What went wrong?",
+        "--brand-name",
+        "Acme",
+        "--brand-accent",
+        "#C026D3",
+    )
+    assert code == 0, err
+    run(capsys, data, "touchpoint", "update", "chat", "--comment-prompt-for", "high=What was best?")
+    code, out, _ = run(capsys, data, "touchpoint", "show", "chat", "--json")
+    shown = json.loads(out)
+    assert shown["comment_prompts"] == {
+        "low": "What went wrong?",
+        "neutral": None,
+        "high": "What was best?",
+    }
+    assert (shown["brand_name"], shown["brand_accent"], shown["brand_logo"]) == (
+        "Acme",
+        "#c026d3",
+        None,
+    )
+    run(capsys, data, "touchpoint", "update", "chat", "--comment-prompt-for", "low=")
+    _, out, _ = run(capsys, data, "touchpoint", "show", "chat")
+    assert "low: (widget default); neutral: (widget default); high: What was best?" in out
+    assert "(install default)" in out
+    code, _, err = run(
+        capsys, data, "touchpoint", "update", "chat", "--comment-prompt-for", "promoter=Why?"
+    )
+    assert code == 1
+    assert "comment_prompts.promoter" in err
+    assert "low, neutral, high" in err
+
+
+def test_score_json_is_the_apis_body_window_and_filters_included(
+    server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        for score, agent in ((5, "alice"), (2, "bob"), (4, "alice")):
+            body = {"token": tp["embed_token"], "score": score, "context": {"agent": agent}}
+            client.post("/api/v1/responses", json=body)
+    data = server.settings.data_dir
+    for extra, params in (
+        ([], {}),
+        (["--since", "2026-01-01T00:00:00Z", "--until", "2999-01-01"], {}),
+        (["--filter", "agent=alice"], {"agent": "alice"}),
+    ):
+        capsys.readouterr()
+        assert main(["score", tp["slug"], "--json", "--data", str(data), *extra]) == 0
+        cli = json.loads(capsys.readouterr().out)
+        query = dict(params)
+        if extra[:1] == ["--since"]:
+            query |= {"since": "2026-01-01T00:00:00Z", "until": "2999-01-01"}
+        with server.reader() as reader:
+            api = reader.get(f"/api/v1/touchpoints/{tp['slug']}/score", params=query).json()
+        assert cli == api
+        assert {"since", "until", "filters"} <= set(cli)

@@ -55,3 +55,15 @@ def test_without_demos_the_page_points_to_the_api(server: LiveServer) -> None:
     assert page.status_code == 200
     assert "/openapi.json" in page.text
     assert "<script" not in page.text
+
+
+def test_the_demo_scores_and_the_icon_are_served(tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    with serving(data) as (_, url):
+        assert main(["touchpoint", "add", "private", "--metric", "csat", "--data", str(data)]) == 0
+        lines = httpx.get(url + "/demo/scores").json()
+        icon = httpx.get(url + "/favicon.ico")
+    assert set(lines) == {"demo-stars", "demo-smileys", "demo-nps"}, "only the demos are public"
+    assert lines["demo-nps"] == "No ratings yet: try it."
+    assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
+    assert icon.text.startswith("<svg")

@@ -1,13 +1,17 @@
-"""The polling examples run against a real server and print only changes."""
+"""The examples run as the README writes them: against a real server, finding it as the CLI does."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from conftest import LiveServer
+import pytest
+
+from conftest import LiveServer, clean_env, init_data
+from test_serve import free_port, serving
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -76,3 +80,120 @@ def test_follower_prints_pushed_scores(server: LiveServer) -> None:
         follower.communicate(timeout=10)
     assert f"{tp['slug']}: NPS - from 0" in first[0]
     assert f"{tp['slug']}: NPS 100.0 from 1" in second[0]
+
+
+def test_the_poller_finds_the_running_server_without_a_url(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    init_data(data)
+    with serving(data) as (_, url):
+        key = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "scorelet",
+                "key",
+                "create",
+                "--scope",
+                "read",
+                "--data",
+                str(data),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        add = [sys.executable, "-m", "scorelet", "touchpoint", "add", "found", "--metric", "nps"]
+        subprocess.run([*add, "--data", str(data)], capture_output=True, check=True)
+        poller = start(str(EXAMPLES / "poll_scores.py"), "found", "--key", key, "--data", str(data))
+        try:
+            first = lines_until(poller, 1)
+        finally:
+            poller.terminate()
+            poller.communicate(timeout=10)
+    assert len(first) == 1
+    assert first[0].endswith("  found: no responses yet from 0 (95%: None to None)")
+    assert url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("example", ["poll_scores.py", "follow_scores.py"])
+def test_without_a_server_the_examples_say_so_in_one_line(tmp_path: Path, example: str) -> None:
+    args = ["checkout"] if example == "poll_scores.py" else []
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / example), *args, "--key", "slk_x"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"no running Scorelet server found for {tmp_path / 'scorelet-data'}: start one with"
+        " `scorelet serve`, or say where it is with --url http://HOST:PORT (or --data DIR)\n"
+    )
+
+
+def test_an_unreachable_url_is_one_line_not_a_traceback() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES / "poll_scores.py"),
+            "x",
+            "--key",
+            "k",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("can't reach Scorelet at http://127.0.0.1:")
+    assert result.stderr.count("\n") == 1
+
+
+def readme_command(readme: Path, script: str) -> list[str]:
+    """The README's command line that runs `script`, split as a shell would."""
+    for line in readme.read_text().splitlines():
+        if line.strip().endswith(script) and not line.startswith(("#", "`", "(")):
+            return shlex.split(line)
+    raise AssertionError(f"{readme} shows no command for {script}")
+
+
+@pytest.mark.parametrize("readme", ["README.md", "examples/support-chat/README.md"])
+def test_the_support_chat_starts_with_the_command_its_readmes_give(readme: str) -> None:
+    root = EXAMPLES.parent
+    command = readme_command(root / readme, "examples/support-chat/app.py")
+    process = subprocess.Popen(
+        [*command, "--chat-port", str(free_port())],  # 8001 may be taken on a shared machine
+        cwd=root,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        started = lines_until(process, 2, seconds=30)
+    finally:
+        process.terminate()
+        rest, _ = process.communicate(timeout=15)
+    assert started[0].startswith("Scorelet:     http://127.0.0.1:"), (started, rest)
+    assert started[1].startswith("Support chat: http://127.0.0.1:"), (started, rest)
+    assert process.returncode == 0, rest
+
+
+def test_the_support_chat_without_its_dependencies_says_how_to_run_it() -> None:
+    result = subprocess.run(
+        [sys.executable, "-S", str(EXAMPLES / "support-chat" / "app.py")],  # no site-packages
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "`.venv/bin/python examples/support-chat/app.py`" in result.stderr

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from backends import Given, load
+from conftest import LiveServer, init_data
 from scorelet.cli import main
-from scorelet.config import Settings, resolve_secrets
 from test_serve import serving
 
 ROWS = 100_000
@@ -22,6 +22,7 @@ COMMENT = "A long, thoughtful comment about the checkout. " * 6  # ~280 bytes a 
 
 def seed(data: Path, slug: str, rows: int) -> None:
     """A touchpoint with `rows` responses, loaded through the storage interface."""
+    init_data(data)
     assert main(["touchpoint", "add", slug, "--metric", "csat", "--data", str(data)]) == 0
     given = (Given(1.7e9 + i, 1 + i % 5, {"plan": "pro"}, COMMENT) for i in range(rows))
     assert load(data / "scorelet.sqlite3", slug, given) == rows
@@ -91,7 +92,7 @@ def test_cli_export_of_an_unknown_touchpoint_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
-    resolve_secrets(Settings(data_dir=data))
+    init_data(data)
     out = tmp_path / "never.csv"
     assert main(["export", "ghost", "--data", str(data), "--output", str(out)]) == 1
     assert "ghost" in capsys.readouterr().err
@@ -102,6 +103,7 @@ def test_csv_defuses_cells_a_spreadsheet_would_run_and_ndjson_keeps_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
+    init_data(data)
     assert main(["touchpoint", "add", "sheet", "--metric", "csat", "--data", str(data)]) == 0
     comments = ['=HYPERLINK("http://evil.example","x")', "+1 great", "-", "@SUM(A1)", "\tx", "fine"]
     given = [Given(1700000000 + n, 3, {}, c, c) for n, c in enumerate(comments)]
@@ -116,3 +118,28 @@ def test_csv_defuses_cells_a_spreadsheet_would_run_and_ndjson_keeps_them(
     assert main(["export", "sheet", "--format", "ndjson", "--data", str(data)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["comment"] for line in reversed(lines)] == comments
+
+
+def test_csv_gives_each_context_key_a_column_a_spreadsheet_can_filter_on(
+    server: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tp = server.add_touchpoint()
+    contexts = [{"agent": "alice", "team": "billing"}, {"agent": "bob"}, {}, {"score": "=1+1"}]
+    with server.client() as client:
+        for context in contexts:
+            body = {"token": tp["embed_token"], "score": 4, "context": context}
+            assert client.post("/api/v1/responses", json=body).status_code == 201
+    with server.reader() as reader:
+        http = reader.get(f"/api/v1/touchpoints/{tp['slug']}/responses?format=csv").text
+    capsys.readouterr()
+    assert main(["export", tp["slug"], "--data", str(server.settings.data_dir)]) == 0
+    cli = capsys.readouterr().out
+    assert cli == http
+    rows = list(csv.DictReader(io.StringIO(http, newline="")))
+    assert list(rows[0]) == [
+        *("id", "touchpoint", "score", "comment", "subject", "created_at", "updated_at"),
+        *("agent", "context.score", "team"),
+    ]
+    by_agent = [(r["agent"], r["team"], r["context.score"]) for r in reversed(rows)]
+    assert by_agent == [("alice", "billing", ""), ("bob", "", ""), ("", "", ""), ("", "", "'=1+1")]
+    assert all(r["score"] == "4" for r in rows)

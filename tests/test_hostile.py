@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import LiveServer, run_server
+from conftest import LiveServer, init_data, run_server
 from scorelet.cli import main
 from scorelet.store import Store
 from scorelet.tokens import Signer
@@ -681,6 +681,7 @@ def test_a_token_signed_with_the_older_of_two_secrets_still_works(
     data = tmp_path / "data"
     new, old = "the-new-secret-0123456789", "the-old-secret-0123456789"
     monkeypatch.setenv("SCORELET_SECRET", old)
+    init_data(data)
     assert main(["touchpoint", "add", "checkout", "--metric", "csat", "--data", str(data)]) == 0
     token = Signer([old]).mint_embed("checkout", 1)
     with serving(data, {"SCORELET_SECRET": f"{new},{old}"}) as (_, url):

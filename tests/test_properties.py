@@ -101,15 +101,14 @@ def test_one_more_rating_moves_csat_the_right_way(ratings: list[int], extra: int
 @given(
     ratings=st.lists(st.integers(0, 10), min_size=1, max_size=200),
     empty=st.sets(st.integers(0, 10)),
-    impressions=st.none() | st.integers(0, 10**6),
 )
 def test_empty_buckets_change_nothing_and_bodies_are_strict_json(
-    ratings: list[int], empty: set[int], impressions: int | None
+    ratings: list[int], empty: set[int]
 ) -> None:
     counts = Counter(ratings)
     padded = {**{point: 0 for point in empty}, **counts}
-    body = summarize("nps", NPS, None, counts, impressions)
-    assert summarize("nps", NPS, None, padded, impressions) == body
+    body = summarize("nps", NPS, None, counts)
+    assert summarize("nps", NPS, None, padded) == body
     json.dumps(body, allow_nan=False)
 
 
@@ -118,7 +117,7 @@ def test_empty_buckets_change_nothing_and_bodies_are_strict_json(
 def test_any_numeric_scale_gives_a_bounded_csat(points: int, data: st.DataObject) -> None:
     scale = parse_scale(f"numeric:{points}")
     ratings = data.draw(st.lists(st.integers(1, points), max_size=100))
-    body = summarize("csat", scale, points - 1, Counter(ratings), None)
+    body = summarize("csat", scale, points - 1, Counter(ratings))
     assert list(body["distribution"]) == [str(p) for p in range(1, points + 1)]
     if ratings:
         assert 0 <= body["interval"]["low"] <= body["score"] <= body["interval"]["high"] <= 100

@@ -304,31 +304,13 @@ def test_nps_interval_contains_its_score_and_mirrors_for_every_small_table(
         assert nps_score_statistic(promoters, detractors, n, high) == pytest.approx(-Z95, abs=1e-6)
 
 
-# -- summarize and response rate ------------------------------------------------------------
-
-
-def test_summarize_adds_response_rate_in_percent() -> None:
-    body = summarize("csat", STARS, 4, {5: 1, 3: 2}, 12)
-    assert body["impressions"] == 12
-    assert body["response_rate"] == 25.0
+# -- summarize ---------------------------------------------------------------------------------
 
 
 def test_summarize_nps_ignores_satisfied_from() -> None:
-    body = summarize("nps", NPS, None, {10: 1, 1: 1}, 8)
+    body = summarize("nps", NPS, None, {10: 1, 1: 1})
     assert body["metric"] == "nps"
     assert body["score"] == 0.0
-    assert body["response_rate"] == 25.0
-
-
-@pytest.mark.parametrize("impressions", [0, None])
-def test_response_rate_is_null_without_impressions(impressions: int | None) -> None:
-    body = summarize("csat", STARS, 4, {5: 1}, impressions)
-    assert body["impressions"] == impressions
-    assert body["response_rate"] is None
-
-
-def test_response_rate_rounds_to_one_decimal() -> None:
-    assert summarize("csat", STARS, 4, {5: 1}, 3)["response_rate"] == 33.3
 
 
 # -- properties -------------------------------------------------------------------------------

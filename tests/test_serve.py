@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from backends import read_contents
+from conftest import init_data
 from scorelet.cli import main
 
 
@@ -65,6 +66,8 @@ def serving(
 
 def setup_touchpoint(data: Path, slug: str = "checkout") -> str:
     """Add a touchpoint with the CLI; returns its embed token."""
+    if not data.exists():
+        init_data(data)
     assert main(["touchpoint", "add", slug, "--metric", "csat", "--data", str(data)]) == 0
     from scorelet.config import Settings, resolve_secrets
     from scorelet.tokens import Signer

@@ -340,3 +340,38 @@ def test_migration_2_backfills_hourly_and_context_rollups(path: Path) -> None:
     conn.close()
     assert hourly == {s: 10 for s in range(1, 6)}
     assert per_agent == (50,)
+
+
+def test_migration_7_writes_down_the_answered_impressions_it_estimates(path: Path) -> None:
+    conn = _old_database(path, 5)
+    conn.execute(
+        "INSERT INTO touchpoints (slug, metric, scale, created_at, updated_at)"
+        " VALUES ('old', 'csat', 'stars', 0, 0)"
+    )
+    hour = int(T0 // 3600)
+    conn.executemany(
+        "INSERT INTO impressions (touchpoint_id, hour, count) VALUES (1, ?, ?)",
+        [(hour, 10), (hour + 1, 2)],
+    )
+    conn.executemany(
+        "INSERT INTO responses (id, touchpoint_id, score, created_at, updated_at)"
+        " VALUES (?, 1, 5, ?, ?)",
+        [(f"r{i}", T0 + 3600 + i, T0 + 3600 + i) for i in range(6)]
+        + [(f"s{i}", T0 + i, T0 + i) for i in range(3)],
+    )
+    assert migrate(conn) == list(range(6, len(MIGRATIONS) + 1))
+    answered = conn.execute("SELECT hour, answered FROM impressions ORDER BY hour").fetchall()
+    shown = conn.execute("SELECT count(*) FROM responses WHERE shown").fetchone()
+    conn.close()
+    assert answered == [(hour, 3), (hour + 1, 2)]  # 6 ratings, 2 displays: at most 2
+    assert shown == (5,)
+
+
+async def test_a_migrated_estimate_agrees_with_a_recount(path: Path) -> None:
+    test_migration_7_writes_down_the_answered_impressions_it_estimates(path)
+    store = await open_store("sqlite", path.parent)
+    try:
+        assert (await store.recount()).equal
+        assert store.totals(1)[1].answered == 5
+    finally:
+        await store.close()

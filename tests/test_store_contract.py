@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backends import BACKENDS, open_store
+from scorelet.displays import Displays
 from scorelet.rollups import matches
 from scorelet.store import AlreadyExists, NewResponse, NotFound, Refused, ResponseQuery, Store
 from scorelet.store.errors import Unavailable
@@ -442,7 +443,7 @@ async def test_responses_of_other_touchpoints_are_not_counted(store: Store) -> N
     checkout = await add_touchpoint(store, "checkout")
     other = await add_touchpoint(store, "other")
     await store.record_response(rating(other, 5, context={"agent": "a"}))
-    assert await store.counts(checkout.id) == ({}, 0)
+    assert await store.counts(checkout.id) == ({}, Displays())
     assert (await store.counts(checkout.id, filters={"agent": "a"}))[0] == {}
     assert await store.breakdown(checkout.id, "agent") == {}
 
@@ -456,8 +457,10 @@ async def test_impressions_count_the_hours_starting_inside_a_window(
         for _ in range(times):
             await store.record_impression(touchpoint.id)
 
-    async def impressions(since: float | None, until: float | None) -> int | None:
-        return (await store.counts(touchpoint.id, since, until))[1]
+    async def impressions(since: float | None, until: float | None) -> int:
+        displays = (await store.counts(touchpoint.id, since, until))[1]
+        assert displays is not None
+        return displays.impressions
 
     assert await impressions(None, None) == 17
     assert await impressions(T0, None) == 15
@@ -476,8 +479,53 @@ async def test_series_counts_each_bucket(store: Store, clock: Clock) -> None:
         await store.record_impression(touchpoint.id)
     buckets = [(T0 + d * DAY, T0 + (d + 1) * DAY) for d in range(4)]
     series = await store.series(touchpoint.id, buckets)
-    assert series == [({5: 1, 4: 1}, 2), ({1: 1}, 1), ({}, 0), ({2: 1}, 1)]
+    assert series == [
+        ({5: 1, 4: 1}, Displays(2)),
+        ({1: 1}, Displays(1)),
+        ({}, Displays()),
+        ({2: 1}, Displays(1)),
+    ]
     assert (await store.series(touchpoint.id, buckets, {"x": "y"}))[0] == ({}, None)
+
+
+async def test_only_ratings_from_a_counted_display_answer_it(store: Store, clock: Clock) -> None:
+    touchpoint = await add_touchpoint(store)
+    for _ in range(4):
+        await store.record_impression(touchpoint.id)
+    shown = await store.record_response(rating(touchpoint, 5, shown=True))
+    await store.record_response(rating(touchpoint, 4))  # the API, an email link: no display
+    await store.record_response(rating(touchpoint, 2, id=shown.response.id))  # a change of mind
+    doomed = await store.record_response(rating(touchpoint, 3, shown=True))
+    await store.delete_response(doomed.response.id)
+    assert store.totals(touchpoint.id)[1] == Displays(4, 1)
+    for stage in ("unfolded", "folded"):
+        assert (await store.counts(touchpoint.id, T0 - 60, T0 + 3600))[1] == Displays(4, 1), stage
+        await assert_rollups_exact(store)
+        await store.backend.fold()
+    clock.now += 7200
+    assert (await store.counts(touchpoint.id, since=T0 + 3600))[1] == Displays(0, 0)
+
+
+async def test_a_refresh_re_scores_only_the_touchpoints_another_process_changed(
+    kind: str, tmp_path: Path
+) -> None:
+    server = await open_store(kind, tmp_path)
+    try:
+        changed = await add_touchpoint(server, "changed")
+        untouched = await add_touchpoint(server, "same")
+        scored = {tp.id: server.scored_at(tp.id) for tp in (changed, untouched)}
+        cli = await open_store(kind, tmp_path)
+        try:
+            await cli.record_response(rating(changed, 5))
+        finally:
+            await cli.close()
+        await server.refresh_if_changed()
+        assert server.scored_at(changed.id) > scored[changed.id]
+        assert server.scored_at(untouched.id) == scored[untouched.id]  # its caches stay
+        assert server.scored_generation == server.scored_at(changed.id)
+        assert server.totals(changed.id)[0] == {5: 1}
+    finally:
+        await server.close()
 
 
 # -- breakdowns and listings ----------------------------------------------------------------
@@ -641,7 +689,7 @@ async def test_delete_touchpoint_removes_its_ratings_and_rollups(store: Store) -
     with pytest.raises(NotFound):
         await store.delete_touchpoint("doomed")
     again = await add_touchpoint(store, "doomed")  # a new touchpoint starts empty
-    assert await store.counts(again.id, T0 - DAY, T0 + DAY) == ({}, 0)
+    assert await store.counts(again.id, T0 - DAY, T0 + DAY) == ({}, Displays())
 
 
 async def test_api_keys_are_stored_hashed_and_revoked_once(store: Store) -> None:
@@ -669,7 +717,7 @@ async def test_in_memory_totals_follow_every_change(store: Store) -> None:
     await store.record_response(rating(touchpoint, 4))
     await store.delete_response(doomed.response.id)
     await store.record_impression(touchpoint.id)
-    assert store.totals(touchpoint.id) == ({4: 1, 5: 1}, 1)
+    assert store.totals(touchpoint.id) == ({4: 1, 5: 1}, Displays(1))
     assert store.received[touchpoint.id] == {2: 1, 5: 1, 1: 1, 4: 1}  # every rating received
 
 
@@ -748,7 +796,7 @@ async def test_another_processs_changes_are_picked_up(kind: str, tmp_path: Path)
         found = server.touchpoint("from-cli")
         assert found is not None
         assert server.api_key(key.id) is not None
-        assert server.totals(found.id) == ({4: 1}, 0)
+        assert server.totals(found.id) == ({4: 1}, Displays())
         assert server.scored_at(found.id) > 0
         cli = await open_store(kind, tmp_path)
         try:

@@ -186,3 +186,27 @@ def test_touchpoint_public_shape_includes_scale_bounds() -> None:
     assert public["origins"] == ["https://a.example"]
     assert "id" not in public
     assert "token_version" not in public
+
+
+def _touchpoint(metric: str, scale: str, satisfied_from: int | None) -> Touchpoint:
+    return Touchpoint(
+        *(1, "t", metric, parse_scale(scale), None, None, None, None, None, None),
+        *((), satisfied_from, 0, True, 1, 0.0, 0.0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "scale", "satisfied_from", "groups"),
+    [
+        ("csat", "stars", 4, [0, 0, 1, 2, 2]),
+        ("csat", "smileys3", 3, [0, 1, 2]),
+        ("csat", "numeric:7", 6, [0, 0, 0, 0, 1, 2, 2]),
+        ("csat", "stars", 5, [0, 0, 0, 1, 2]),
+        ("nps", "nps", None, [0] * 7 + [1, 1, 2, 2]),
+    ],
+)
+def test_scores_fall_into_low_middle_and_top_groups(
+    metric: str, scale: str, satisfied_from: int | None, groups: list[int]
+) -> None:
+    touchpoint = _touchpoint(metric, scale, satisfied_from)
+    assert [touchpoint.group(s) for s in touchpoint.scale.points] == groups

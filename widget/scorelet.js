@@ -16,15 +16,10 @@
   let live = new WeakMap();
   let warned = 0;
   let sheet;
-  // One line per language, in this order: CSAT question, NPS question, NPS low, NPS high,
-  // five faces (very unsatisfied .. very satisfied), "1 star", "N stars", "N out of M",
-  // comment prompt, send, skip, thank-you, failure, retry, close. Only English lives here:
-  // the loader carries the one other language the widget will speak (widget/locales.json).
-  let T = {
-    en: "How satisfied are you?|How likely are you to recommend us to a friend or colleague?|Not at all likely|Extremely likely|Very unsatisfied|Unsatisfied|Neutral|Satisfied|Very satisfied|{n} star|{n} stars|{n} out of {m}|Anything you'd like to add?|Send|Skip|Thank you for your feedback!|Your rating couldn't be sent.|Try again|Close"
-  };
+  // The loader carries the strings of the language the widget will speak (c.strings), from
+  // widget/locales.json: one "|"-separated line each, in the order of STRINGS in widget.py.
   // Every language the server has strings for.
-  let LANGS = /^(en|de|fr|es|pt|nl|it|ja|zh)$/;
+  let LANGS = /^(%LANGS%)$/;
   let STAR = "M12 2.5l2.9 6 6.6.9-4.8 4.6 1.2 6.5L12 17.3l-5.9 3.2 1.2-6.5-4.8-4.6 6.6-.9z";
   let CSS = `
     .w{all:initial;display:block;position:relative;container-type:inline-size;box-sizing:border-box;max-width:var(--scorelet-width,32rem);padding:16px;
@@ -56,7 +51,10 @@
     label{display:block;margin:12px 0 6px}
     textarea{display:block;width:100%;min-height:72px;padding:8px;background:var(--bg)}
     .b{gap:8px;margin-top:8px}
+    .z{margin-top:12px}
     .z:empty{display:none}
+    [hidden]+.z{margin-top:0}
+    .z+.p{margin-top:8px}
     .x{position:absolute;top:6px;right:6px;min-height:32px;padding:0 10px;border:0;font-size:20px;color:var(--mu)}
     .d p{padding-right:36px}
   `;
@@ -145,14 +143,14 @@
     c.api = c.api || API;
     // The touchpoint's locale (or an override) wins, then the page's lang, then the browser's.
     // A language the loader didn't carry is fetched once: the same loader, asked for it.
-    let all = {...T, ...c.strings}, ls = [c.locale, d.documentElement.lang, ...navigator.languages].map(code);
+    let all = c.strings, ls = [c.locale, d.documentElement.lang, ...navigator.languages].map(code);
     let lg = ls.find((l) => LANGS.test(l)) || "en";
     if (!all[lg]) {
       if (!c.l && !cooling(c)) return mount(el, pick(o, {token: c.token, api: c.api, l: lg}));
-      lg = ls.find((l) => all[l]) || "en";
+      lg = Object.keys(all)[0];
     }
     let host = at(h("div"), {"data-scorelet": c.slug || ""}), root = host.attachShadow({mode: "open"});
-    let L = all[lg].split("|"), dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen;
+    let L = all[lg].split("|"), dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen, shown;
     live.set(el, {stop: () => { dead = 1; if (seen) seen.disconnect(); host.remove(); }});
     el.append(host);
     let emit = (name, detail) => dead || host.dispatchEvent(new CustomEvent("scorelet:" + name, {bubbles: true, composed: true, detail: {touchpoint: c.slug, ...detail}}));
@@ -192,24 +190,24 @@
     }
     let form = h("div", body);
     form.hidden = true;
-    at(h("label", form, 0, c.comment_prompt || L[12]), {for: "m"});
+    let lab = at(h("label", form), {for: "m"});
     let ta = at(h("textarea", form), {id: "m", maxlength: 2000});
     let bar = h("div", form, "b");
-    h("button", bar, "p", L[13]).onclick = safe(() => {
+    h("button", bar, "p", L[15]).onclick = safe(() => {
       let comment = ta.value.trim();
       if (comment) {
         run(() => send(c, "PATCH", "/api/v1/responses/" + id, {comment}).then((r) => emit("comment", {id, comment, response: r})));
       }
       finish();
     });
-    h("button", bar, 0, L[14]).onclick = safe(() => finish());
+    h("button", bar, 0, L[16]).onclick = safe(() => finish());
     let status = at(h("div", wrap, "z"), {role: "status", "aria-live": "polite", tabindex: -1});
-    let retry = h("button", wrap, "p", L[17]);
+    let retry = h("button", wrap, "p", L[19]);
     retry.hidden = true;
     retry.onclick = safe(() => pump());
     // Closing counts as an answer for the cooldown.
     if (c.dismissible) {
-      at(h("button", wrap, "x", "×"), {type: "button", "aria-label": L[18]}).onclick = safe(() => {
+      at(h("button", wrap, "x", "×"), {type: "button", "aria-label": L[20]}).onclick = safe(() => {
         cool(c);
         emit("dismiss", {id, score: sel});
         unmount(el);
@@ -232,11 +230,15 @@
     let choose = (s) => {
       if (done) return;
       mark(s);
+      // The follow-up question fits how it went: low, middle or top group of the scale.
+      let b = c.bounds || [7, 9], g = s < b[0] ? 0 : s < b[1] ? 1 : 2;
+      lab.textContent = o.comment_prompt || (c.prompts || [])[g] || c.comment_prompt || L[12 + g];
       // Reads `sel` when it runs, so a change of mind re-posts the same id with the new score.
       run(() => {
         let score = sel;
-        // Context comes from a subject token alone; only anonymous widgets send the page's.
-        let body = {id, score, ...(/^e\./.test(c.token) && {context: c.context, client: client()})};
+        // `shown`: this widget counted its impression, so the rating counts toward the response
+        // rate. Context comes from a subject token alone; only anonymous widgets send the page's.
+        let body = {id, score, shown: !!shown, ...(/^e\./.test(c.token) && {context: c.context, client: client()})};
         return send(c, "POST", "/api/v1/responses", body).then((r) => {
           // The stored id: a conversation rated before keeps its rating's id.
           id = r.id;
@@ -251,7 +253,7 @@
       done = 1;
       run(() => {
         body.hidden = true;
-        status.textContent = c.thank_you || L[15];
+        status.textContent = c.thank_you || L[17];
         if (wrap.contains(root.activeElement)) status.focus();
         emit("done", {id, score: sel});
       });
@@ -273,7 +275,7 @@
       }, (e) => {
         busy = 0;
         if (dead) return;
-        status.textContent = L[16];
+        status.textContent = L[18];
         retry.hidden = false;
         warn(e.message);
         emit("error", {code: e.code || "network_error", status: e.status || 0, detail: e.message});
@@ -283,6 +285,7 @@
     seen = new IntersectionObserver((es) => {
       if (es.some((x) => x.isIntersecting)) {
         seen.disconnect();
+        shown = 1;
         send(c, "POST", "/api/v1/impressions", {}).catch(() => 0);
       }
     });

@@ -28,7 +28,7 @@ import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
 from scorelet.app import create_app
-from scorelet.config import Settings
+from scorelet.config import Settings, create_secret
 from scorelet.store import Store
 
 HERE = Path(__file__).parent
@@ -76,6 +76,7 @@ def scorelet(data_dir: Path) -> Iterator[httpx.Client]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     settings = Settings(data_dir=data_dir, port=sock.getsockname()[1], rate_limit=False)
+    create_secret(data_dir)
     key = asyncio.run(admin_key(settings.database))
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

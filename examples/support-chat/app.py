@@ -1,10 +1,11 @@
 """A support chat that asks for a rating when the conversation ends: Scorelet plus a tiny backend.
 
-    python examples/support-chat/app.py
+    .venv/bin/python examples/support-chat/app.py
 
-starts two servers in one process: Scorelet itself (on a fresh data directory
-unless --data is given) and a pretend chat backend with a page showing a
-transcript. Press "End chat" and the backend mints a subject token for that
+(the clone's virtual environment, which ./scripts/serve makes) starts two
+servers in one process: Scorelet itself (on a fresh data directory unless
+--data is given, on a free port unless --port is) and a pretend chat backend
+with a page showing a transcript. Press "End chat" and the backend mints a subject token for that
 conversation and its agent (`scorelet.mint_token`, no network call needed);
 the page mounts the rating widget in the transcript. The page also shows the
 hosted-page link an email would carry, and the agents' live scores.
@@ -23,15 +24,24 @@ from typing import Any
 from urllib.request import Request as HttpRequest
 from urllib.request import urlopen
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+try:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Route
 
-from scorelet import Settings, create_app, mint_token
-from scorelet.config import resolve_secrets
-from scorelet.store import Store
+    from scorelet import Settings, create_app, mint_token
+    from scorelet.config import resolve_secrets
+    from scorelet.datadir import DataDirError, ensure, initialize
+    from scorelet.instance import AlreadyServing, Claim, ListenError, listen
+    from scorelet.store import Store
+except ModuleNotFoundError as missing:
+    raise SystemExit(
+        f"this example needs Scorelet installed ({missing.name} is missing here): run it with"
+        " the clone's virtual environment, `.venv/bin/python examples/support-chat/app.py`"
+        " (./scripts/serve creates .venv), or `pip install .` first"
+    ) from None
 
 HERE = Path(__file__).parent
 TOUCHPOINT = "support-chat"
@@ -49,7 +59,11 @@ async def prepare(data_dir: Path) -> str:
                     "metric": "csat",
                     "scale": "stars",
                     "question": "How did we do in this chat?",
-                    "comment_prompt": "What could we have done better?",
+                    "comment_prompts": {
+                        "low": "What could we have done better?",
+                        "neutral": "What would have made this chat better?",
+                        "high": "What did you like about this chat?",
+                    },
                     "satisfied_from": 4,
                 }
             )
@@ -127,20 +141,28 @@ class QuietServer(uvicorn.Server):
 
 async def main(args: argparse.Namespace) -> None:
     data_dir = Path(args.data or tempfile.mkdtemp(prefix="scorelet-chat-"))
-    settings = resolve_secrets(Settings(data_dir=data_dir, host=args.host, port=args.port))
+    ensure(data_dir)
+    claim = Claim(data_dir)  # one server per data directory, as `scorelet serve` does
+    settings = Settings(data_dir=data_dir, host=args.host, port=args.port)
+    await initialize(settings, demos=False)
     read_key = await prepare(data_dir)
+    scorelet_socket = listen(args.host, args.port)
+    try:
+        chat_socket = listen(args.host, args.chat_port)
+    except ListenError:
+        raise SystemExit(
+            f"support-chat example: can't serve the chat page on port {args.chat_port} (in use?);"
+            " choose another with --chat-port N"
+        ) from None
+    settings = resolve_secrets(settings).with_overrides(port=scorelet_socket.getsockname()[1])
+    claim.publish(settings.base_url)  # so `scorelet ... --data DIR` prints this server's URL
     scorelet_url = settings.base_url
-    chat_url = f"http://{args.host}:{args.chat_port}"
+    chat_url = f"http://{args.host}:{chat_socket.getsockname()[1]}"
     servers = [
-        QuietServer(
-            uvicorn.Config(create_app(settings), args.host, args.port, log_level="warning")
-        ),
+        QuietServer(uvicorn.Config(create_app(settings), log_level="warning")),
         QuietServer(
             uvicorn.Config(
-                chat_app(scorelet_url, settings.secrets[0], read_key),
-                args.host,
-                args.chat_port,
-                log_level="warning",
+                chat_app(scorelet_url, settings.secrets[0], read_key), log_level="warning"
             )
         ),
     ]
@@ -149,17 +171,25 @@ async def main(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s in servers])
     print(f"Scorelet:     {scorelet_url}   (data in {data_dir})")
     print(f"Support chat: {chat_url}   <- open this, then press 'End chat'", flush=True)
-    await asyncio.gather(*(server.serve() for server in servers))
+    try:
+        sockets = (scorelet_socket, chat_socket)
+        pairs = zip(servers, sockets, strict=True)
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in pairs))
+    finally:
+        claim.release()
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Scorelet's support-chat example.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="Scorelet's port (8000)")
+    parser.add_argument("--port", type=int, default=0, help="Scorelet's port (default: a free one)")
     parser.add_argument("--chat-port", type=int, default=8001, help="the chat page's port (8001)")
     parser.add_argument("--data", help="Scorelet data directory (default: a new temporary one)")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    try:
+        asyncio.run(main(parse()))
+    except (DataDirError, AlreadyServing, ListenError) as error:
+        raise SystemExit(f"support-chat example: {error}") from None

@@ -20,12 +20,10 @@ from scorelet.api.guard import Guard
 from scorelet.api.problems import handle_problem
 from scorelet.api.requests import RequestMetrics
 from scorelet.config import Settings, resolve_secrets
-from scorelet.demo import DEMO_TOUCHPOINTS
 from scorelet.errors import Problem, handle_crash, handle_http
 from scorelet.limits import Limits, Rate
 from scorelet.store import StorageError, Store
 from scorelet.tokens import Signer
-from scorelet.touchpoints import new_touchpoint_fields
 
 log = logging.getLogger("scorelet")
 MAINTENANCE_INTERVAL = 1.0
@@ -34,13 +32,13 @@ MAINTENANCE_INTERVAL = 1.0
 def create_app(
     settings: Settings,
     on_ready: Callable[[Store], None] | None = None,
-    demo: bool = False,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The app for `settings`; the database opens when the server starts the lifespan.
 
-    With `demo`, an empty database gets the demo touchpoints shown at `/`. `clock`
-    is the time ratings are stamped with (tests move it to cross edit windows).
+    The data directory must exist, with a secret unless SCORELET_SECRET is set:
+    `scorelet init` (or the first `scorelet serve`) makes it. `clock` is the time
+    ratings are stamped with (tests move it to cross edit windows).
     """
     settings = resolve_secrets(settings)
     limits = limits_for(settings)
@@ -50,9 +48,6 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(settings.database, settings.synchronous, clock)
         services.store = store
-        if demo and not store.touchpoints():
-            for fields in DEMO_TOUCHPOINTS:
-                await store.create_touchpoint(new_touchpoint_fields(fields))
         maintenance = asyncio.create_task(_maintain(store), name="scorelet-maintenance")
         if on_ready is not None:
             on_ready(store)

@@ -2,7 +2,9 @@
 
 Commands other than `serve` open the database file directly, so they work
 whether or not the server is running; a running server picks up their
-changes within a second.
+changes within a second. Only `serve` and `init` create a data directory;
+every other command refuses a missing one, naming the path it looked at.
+Tags and links point at the running server's address (see instance.py).
 """
 
 from __future__ import annotations
@@ -11,23 +13,34 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scorelet import __version__, export
+from scorelet import __version__, datadir, export
 from scorelet.api.problems import problem_of
 from scorelet.config import Settings, SettingsError, load_settings, resolve_secrets
+from scorelet.datadir import DataDirError
 from scorelet.demo import is_demo
 from scorelet.errors import Problem
+from scorelet.instance import AlreadyServing, Claim, ListenError, listen, running_url
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
 from scorelet.ratings import Ratings, Window
 from scorelet.store import ResponseQuery, StorageError, Store
 from scorelet.timeutil import iso, parse_instant
 from scorelet.tokens import Signer
-from scorelet.touchpoints import TEXT_LIMITS, Touchpoint, changed_fields, new_touchpoint_fields
+from scorelet.touchpoints import (
+    BRAND_FIELDS,
+    TEXT_LIMITS,
+    Touchpoint,
+    changed_fields,
+    new_touchpoint_fields,
+)
 from scorelet.validation import check_uuid
 
 T = TypeVar("T")
@@ -35,6 +48,7 @@ T = TypeVar("T")
 EPILOG = """\
 first steps:
   scorelet serve                                   start the server (http://127.0.0.1:8000)
+  scorelet init                                    or only create the data directory
   scorelet touchpoint add checkout --metric csat   ask "how did we do?" at checkout
   scorelet embed checkout                          print the <script> tag to paste
   scorelet key create --scope read                 a key for the score endpoints
@@ -59,9 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings().with_overrides(
             data_dir=args.data, host=getattr(args, "host", None), port=getattr(args, "port", None)
         )
+        if not args.creates_data:
+            datadir.require(settings.data_dir, data_source(args))
         result: int = args.run(args, settings)
         return result
-    except (CliError, SettingsError) as error:
+    except (CliError, SettingsError, DataDirError, AlreadyServing, ListenError) as error:
         print(f"scorelet: error: {error}", file=sys.stderr)
     except (Problem, StorageError) as error:
         problem = problem_of(error)
@@ -76,9 +92,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- plumbing -------------------------------------------------------------------
 
 
+def data_source(args: argparse.Namespace) -> str:
+    """Which setting named the data directory, for messages that name it."""
+    if args.data is not None:
+        return "--data"
+    return "SCORELET_DATA" if os.environ.get("SCORELET_DATA") else "default"
+
+
 def with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
-        store = await Store.open(settings.database, settings.synchronous)
+        try:
+            store = await Store.open(settings.database, settings.synchronous)
+        except (StorageError, sqlite3.Error, RuntimeError) as error:
+            raise CliError(f"can't open the database {settings.database}: {error}") from None
         try:
             return await action(store)
         finally:
@@ -103,10 +129,31 @@ def signer_for(settings: Settings) -> Signer:
     return Signer(resolve_secrets(settings).secrets)
 
 
+def public_base(settings: Settings, base_url: str | None = None) -> str:
+    """Where browsers reach Scorelet: --base-url, SCORELET_PUBLIC_URL, else the running server.
+
+    With none of them the address is a guess from SCORELET_HOST/PORT, and a
+    note on stderr says so: a tag pointing at a port nobody serves renders nothing.
+    """
+    if base_url:
+        return base_url.rstrip("/")
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    running = running_url(settings.data_dir)
+    if running:
+        return running
+    print(
+        f"scorelet: note: no server is running on {settings.data_dir.resolve()}, so this"
+        f" assumes {settings.base_url}; start `scorelet serve` first, or set"
+        " SCORELET_PUBLIC_URL to the address browsers reach Scorelet at",
+        file=sys.stderr,
+    )
+    return settings.base_url
+
+
 def embed_tag(settings: Settings, touchpoint: Touchpoint, base_url: str | None) -> str:
     token = signer_for(settings).mint_embed(touchpoint.slug, touchpoint.token_version)
-    base = (base_url or settings.base_url).rstrip("/")
-    return f'<script src="{base}/s/{token}.js" async></script>'
+    return f'<script src="{public_base(settings, base_url)}/s/{token}.js" async></script>'
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -125,46 +172,93 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from scorelet.app import create_app
 
     settings = settings.with_overrides(access_log=args.access_log or None)
-    first_start = not settings.database.exists()
-
-    def ready(store: Store) -> None:
-        lines = [
-            f"Scorelet {__version__} is running at {settings.base_url}",
-            f"  data: {settings.data_dir.resolve()}" + (" (created)" if first_start else ""),
-            f"  API: {settings.base_url}/openapi.json   health: {settings.base_url}/healthz",
-        ]
-        if any(is_demo(tp.slug) for tp in store.touchpoints()):
-            lines.append(f"  demo: open {settings.base_url}/ to try three live demo widgets")
-        if all(is_demo(tp.slug) for tp in store.touchpoints()):
-            me = invocation()
-            lines += [
-                "Next, in another terminal:",
-                f"  {me} touchpoint add checkout --metric csat",
-                f"  {me} embed checkout        # the <script> tag to paste into a page",
-                f"  {me} key create --scope read",
-            ]
-        lines.append("Press Ctrl+C to stop.")
-        print("\n".join(lines), file=sys.stderr, flush=True)
-
-    app = create_app(settings, on_ready=ready, demo=first_start)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="auto",
-        http="auto",
-        lifespan="on",
-        access_log=settings.access_log,
-        log_level="warning" if not args.verbose else "info",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
-    server = uvicorn.Server(config)
+    datadir.ensure(settings.data_dir)
+    claim = Claim(settings.data_dir)  # before anything else opens the database
     try:
-        server.run()
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown
-        print("Scorelet stopped.", file=sys.stderr)
+        first_start = asyncio.run(initialize(settings))
+        sock = listen(settings.host, settings.port)
+        settings = settings.with_overrides(port=sock.getsockname()[1])
+        claim.publish(settings.base_url)
+        configure_logging(args.verbose)
+        app = create_app(settings, on_ready=lambda store: banner(settings, store, first_start))
+        config = uvicorn.Config(
+            app,
+            loop="auto",
+            http="auto",
+            lifespan="on",
+            access_log=settings.access_log,
+            log_level="warning" if not args.verbose else "info",
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown
+            print("Scorelet stopped.", file=sys.stderr)
+        finally:
+            sock.close()
+    finally:
+        claim.release()
     return 0 if server.started else 1
+
+
+async def initialize(settings: Settings, demos: bool = True) -> bool:
+    try:
+        return await datadir.initialize(settings, demos)
+    except (sqlite3.Error, RuntimeError) as error:
+        raise CliError(f"can't open the database {settings.database}: {error}") from None
+
+
+def configure_logging(verbose: bool) -> None:
+    """Scorelet's own warnings (refused origins, storage trouble) on stderr, with the time."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s scorelet: %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("scorelet")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+
+def banner(settings: Settings, store: Store, first_start: bool) -> None:
+    base = settings.base_url
+    lines = [
+        f"Scorelet {__version__} is running at {base}",
+        f"  data: {settings.data_dir.resolve()}" + (" (created)" if first_start else ""),
+        f"  API: {base}/openapi.json   health: {base}/healthz",
+    ]
+    if settings.public_url:
+        lines.insert(1, f"  listening on {settings.host} port {settings.port}")
+    if any(is_demo(tp.slug) for tp in store.touchpoints()):
+        lines.append(f"  demo: open {base}/ to try three live demo widgets")
+    if all(is_demo(tp.slug) for tp in store.touchpoints()):
+        me = invocation()
+        data = "" if settings.data_dir == Settings().data_dir else f" --data {settings.data_dir}"
+        lines += [
+            "Next, in another terminal:",
+            f"  {me} touchpoint add checkout --metric csat{data}",
+            f"  {me} embed checkout{data}        # the <script> tag to paste into a page",
+            f"  {me} key create --scope read{data}",
+        ]
+    lines.append("Press Ctrl+C to stop.")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    datadir.ensure(settings.data_dir)
+    where = settings.data_dir.resolve()
+    if not asyncio.run(initialize(settings, demos=not args.no_demos)):
+        print(f"{where} is already a Scorelet data directory; nothing changed.")
+        return 0
+    made = ["the database"]
+    if not settings.secrets:
+        made.append("a signing secret (readable only by you)")
+    if not args.no_demos:
+        made.append("three demo touchpoints")
+    print(f"Created {where}: {', '.join(made)}.")
+    data = "" if settings.data_dir == Settings().data_dir else f" --data {settings.data_dir}"
+    print(f"Add touchpoints now, or start the server: {invocation()} serve{data}")
+    return 0
 
 
 def invocation() -> str:
@@ -184,12 +278,14 @@ def invocation() -> str:
 
 def touchpoint_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    for name in (*TEXT_LIMITS, "locale", "satisfied_from", "cooldown_days"):
+    for name in (*TEXT_LIMITS, *BRAND_FIELDS, "locale", "satisfied_from", "cooldown_days"):
         value = getattr(args, name, None)
         if value is not None:
             options[name] = value
     if args.origin:
         options["origins"] = args.origin
+    if args.comment_prompt_for:
+        options["comment_prompts"] = dict(args.comment_prompt_for)
     return options
 
 
@@ -213,6 +309,9 @@ def cmd_touchpoint_update(args: argparse.Namespace, settings: Settings) -> int:
 
     async def update(store: Store) -> Touchpoint:
         touchpoint = existing(store, args.slug)
+        if "comment_prompts" in options:  # the groups not named keep their prompts
+            kept = {g: p for g, p in touchpoint.public()["comment_prompts"].items() if p}
+            options["comment_prompts"] = {**kept, **options["comment_prompts"]}
         fields = changed_fields(touchpoint.metric, touchpoint.scale, options)
         if not fields and not args.rotate_token:
             raise CliError("nothing to change; see `scorelet touchpoint update --help`")
@@ -253,6 +352,10 @@ def cmd_touchpoint_show(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in data.items():
         if name == "origins":
             value = ", ".join(value) if value else "any (no origins configured)"
+        elif name == "comment_prompts":
+            value = "; ".join(f"{g}: {text or '(widget default)'}" for g, text in value.items())
+        elif value is None and name in BRAND_FIELDS:
+            value = "(install default)"
         elif value is None:
             value = "(widget default)" if name in TEXT_LIMITS or name == "locale" else "-"
         print(f"{name:>15}: {value}")
@@ -339,10 +442,24 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     minted = mint_subject_token(
         signer_for(settings), touchpoint.slug, args.subject, dict(args.context or []), args.ttl
     )
+    rating_url = f"{public_base(settings, args.base_url)}/r/{minted.token}"
     if args.json:
-        print_json({"token": minted.token, "expires_at": iso(minted.expires_at)})
+        print_json(
+            {
+                "token": minted.token,
+                "touchpoint": touchpoint.slug,
+                "subject": args.subject,
+                "expires_at": iso(minted.expires_at),
+                "rating_url": rating_url,
+            }
+        )
     else:
         print(minted.token)
+        print(
+            f"rating page for an email or SMS link (add ?score=N to preselect a score):"
+            f" {rating_url}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -378,9 +495,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                 if args.output
                 else sys.stdout
             )
-            output.write(export.header(args.format))
+            keys = await store.context_keys(touchpoint.id) if args.format == "csv" else []
+            output.write(export.header(args.format, keys))
             async for page in store.iter_responses(query):
-                output.write(export.lines(args.format, touchpoint.slug, page))
+                output.write(export.lines(args.format, touchpoint.slug, page, keys))
                 done += len(page)
                 if progress:
                     print(f"\rexported {done:,} of {total:,} responses", end="", file=sys.stderr)
@@ -432,7 +550,8 @@ def render_score(body: dict[str, Any]) -> str:
     )
     if body["impressions"]:
         lines.append(
-            f"  impressions: {body['impressions']}, response rate {body['response_rate']}%"
+            f"  impressions: {body['impressions']}, {body['answered_impressions']} of them rated:"
+            f" response rate {body['response_rate']}%"
         )
     return "\n".join(lines)
 
@@ -509,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = group.add_parser(
             name, parents=[common], help=help, description=description or help
         )
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, creates_data=False)
         return sub
 
     serve = command(
@@ -517,16 +636,33 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         cmd_serve,
         "run the server",
-        "Run the Scorelet server. The first start creates the data directory, the database"
-        " and (unless SCORELET_SECRET is set) a secret file; every start applies pending"
-        " database migrations.",
+        "Run the Scorelet server. The first start creates the data directory, the database,"
+        " three demo touchpoints and (unless SCORELET_SECRET is set) a secret file; every"
+        " start applies pending database migrations. One server per data directory: a second"
+        " one is refused. Other commands find it there and print its address in tags.",
     )
+    serve.set_defaults(creates_data=True)
     serve.add_argument("--host", help="address to listen on (default: $SCORELET_HOST or 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, help="port to listen on (default: $SCORELET_PORT or 8000)"
+        "--port",
+        type=int,
+        help="port to listen on (default: $SCORELET_PORT or 8000; 0 picks a free one)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (slower)")
     serve.add_argument("--verbose", action="store_true", help="show the server's startup log")
+
+    init = command(
+        commands,
+        "init",
+        cmd_init,
+        "create the data directory without serving",
+        "Create the data directory as the first `scorelet serve` would: the database, a"
+        " signing secret (unless SCORELET_SECRET is set) and three demo touchpoints. For"
+        " scripted set-ups that add touchpoints before the first start. Does nothing to a"
+        " data directory that exists already.",
+    )
+    init.add_argument("--no-demos", action="store_true", help="don't add the demo touchpoints")
+    init.set_defaults(creates_data=True)
 
     touchpoint = commands.add_parser(
         "touchpoint",
@@ -569,7 +705,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--comment-prompt", help="ask for a comment after the score with this prompt"
         )
+        sub.add_argument(
+            "--comment-prompt-for",
+            action="append",
+            type=key_value,
+            metavar="GROUP=TEXT",
+            help="the follow-up question for one group of scores, e.g."
+            ' low="What went wrong?": low, neutral, high for CSAT (high: satisfied,'
+            " neutral: the score just below); detractor, passive, promoter for NPS."
+            " Repeatable; an empty TEXT goes back to the built-in question",
+        )
         sub.add_argument("--thank-you", help="text shown after answering")
+        sub.add_argument("--brand-name", metavar="T", help="product name on the hosted rating page")
+        sub.add_argument(
+            "--brand-logo", metavar="URL", help="logo image URL for the hosted rating page"
+        )
+        sub.add_argument(
+            "--brand-accent", metavar="#RRGGBB", help="accent colour of the hosted rating page"
+        )
         sub.add_argument(
             "--origin",
             action="append",
@@ -626,7 +779,9 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--base-url",
         metavar="URL",
-        help="where browsers reach Scorelet (default: $SCORELET_PUBLIC_URL or the serve address)",
+        help="where browsers reach Scorelet (default: $SCORELET_PUBLIC_URL, else the address"
+        " of the server running on the data directory; without one, http://HOST:PORT from"
+        " SCORELET_HOST and SCORELET_PORT, with a note on stderr)",
     )
 
     key = commands.add_parser(
@@ -657,7 +812,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_token,
         "print a subject token (for a chat, order or email link)",
         "Print a signed, expiring token that binds a touchpoint to one subject (a conversation,"
-        " order, ticket) and its context. Ratings made with it count once per subject.",
+        " order, ticket) and its context. Ratings made with it count once per subject. The"
+        " token goes to stdout; the hosted rating page's link for an email or SMS (add"
+        " ?score=N for one-click links) goes to stderr.",
     )
     token.add_argument("slug")
     token.add_argument(
@@ -673,7 +830,16 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--ttl", default=DEFAULT_TTL, help="lifetime such as 30m, 12h, 7d, 2w (default: 7d)"
     )
-    token.add_argument("--json", action="store_true", help="print the token and its expiry as JSON")
+    token.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where browsers reach Scorelet, for the rating link (default: as for embed)",
+    )
+    token.add_argument(
+        "--json",
+        action="store_true",
+        help="print the token, its expiry and its rating link as JSON (as POST /api/v1/tokens)",
+    )
 
     score = command(commands, "score", cmd_score, "print a touchpoint's CSAT or NPS")
     score.add_argument("slug")
@@ -690,7 +856,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="only responses with this context, e.g. agent=alice",
     )
-    score.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
+    score.add_argument(
+        "--json", action="store_true", help="print the same JSON as GET .../score in the HTTP API"
+    )
 
     responses = commands.add_parser(
         "responses",

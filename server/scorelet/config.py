@@ -16,6 +16,15 @@ from typing import Any
 
 from starlette.config import Config
 
+from scorelet.brand import (
+    MAX_NAME,
+    NO_BRAND,
+    Brand,
+    BrandError,
+    check_accent,
+    check_logo,
+)
+
 DEFAULT_PORT = 8000
 DATABASE_FILE = "scorelet.sqlite3"
 SECRET_FILE = "secret"
@@ -46,6 +55,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     body_timeout: float = 10.0
     frame_ancestors: str = "'none'"
+    # The hosted page's branding for the whole install; touchpoints may override it.
+    brand: Brand = NO_BRAND
 
     @property
     def database(self) -> Path:
@@ -85,9 +96,25 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_body=max_body,
         access_log=access_log,
         metrics_token=config("SCORELET_METRICS_TOKEN", default=None) or None,
+        brand=_brand(config),
         **limits,
     )
     return validate(settings)
+
+
+def _brand(config: Config) -> Brand:
+    """SCORELET_BRAND_NAME, _LOGO (an image URL) and _ACCENT (#rrggbb), checked at start."""
+    name = config("SCORELET_BRAND_NAME", default="").strip() or None
+    logo = config("SCORELET_BRAND_LOGO", default="").strip() or None
+    accent = config("SCORELET_BRAND_ACCENT", default="").strip() or None
+    try:
+        logo = check_logo(logo, "SCORELET_BRAND_LOGO") if logo else None
+        accent = check_accent(accent, "SCORELET_BRAND_ACCENT") if accent else None
+    except BrandError as error:
+        raise SettingsError(str(error)) from None
+    if name and len(name) > MAX_NAME:
+        raise SettingsError(f"SCORELET_BRAND_NAME is longer than {MAX_NAME} characters")
+    return Brand(name, logo, accent)
 
 
 def _limit_settings(config: Config) -> dict[str, Any]:
@@ -134,8 +161,8 @@ def _validate_limits(settings: Settings) -> None:
 
 
 def validate(settings: Settings) -> Settings:
-    if not 0 < settings.port < 65536:
-        raise SettingsError(f"port {settings.port} is not between 1 and 65535")
+    if not 0 <= settings.port < 65536:
+        raise SettingsError(f"port {settings.port} is not between 0 (any free port) and 65535")
     if settings.synchronous not in ("full", "normal"):
         raise SettingsError("SCORELET_SYNC must be 'full' (default) or 'normal'")
     if not 1024 <= settings.max_body <= 1024 * 1024:
@@ -152,23 +179,41 @@ def validate(settings: Settings) -> Settings:
 
 
 def resolve_secrets(settings: Settings) -> Settings:
-    """Settings with secrets: configured ones, else the data directory's (made on first use).
+    """Settings with secrets: configured ones, else the data directory's `secret` file.
 
-    The generated secret is written with 0600 permissions so tokens survive
-    restarts and nobody else on the machine can read it.
+    Only `scorelet init` and `scorelet serve` make that file (`create_secret`),
+    so a mistyped data directory fails here, naming the path, instead of
+    quietly signing with a new secret nobody else knows.
     """
     if settings.secrets:
         return settings
     path = settings.data_dir / SECRET_FILE
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(32) + "\n")
-    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SettingsError(
+            f"no secret at {path.resolve()}: is {settings.data_dir} the server's data directory?"
+            " Point at it with --data DIR or SCORELET_DATA, create one with `scorelet init`,"
+            " or set SCORELET_SECRET"
+        ) from None
+    except OSError as error:
+        raise SettingsError(f"can't read {path.resolve()}: {error.strerror}") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise SettingsError(f"{path} is empty; delete it to generate a new secret")
     return validate(replace(settings, secrets=tuple(lines)))
+
+
+def create_secret(data_dir: Path) -> bool:
+    """Write a random secret to `data_dir/secret` (mode 0600) unless one exists; True if made.
+
+    The file keeps tokens valid across restarts, and nobody else on the
+    machine can read it.
+    """
+    try:
+        fd = os.open(data_dir / SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(32) + "\n")
+    return True

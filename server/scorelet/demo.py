@@ -84,15 +84,35 @@ def _score_line(score: dict[str, Any]) -> str:
     return (
         f"{score['metric'].upper()} {score['score']}{unit} from {score['responses']}"
         f" rating{'s' if score['responses'] != 1 else ''}"
-        f" (95% interval {interval['low']} to {interval['high']}). Reload to see new ratings."
+        f" (95% interval {interval['low']} to {interval['high']})."
     )
 
 
-def _page(title: str, body: str) -> str:
+def score_lines(entries: Sequence[DemoEntry]) -> dict[str, str]:
+    """What `/demo/scores` answers: each demo's score line, for the page to update live."""
+    return {entry.slug: _score_line(entry.score) for entry in entries}
+
+
+# The page's one script: after a rating is stored, show the new score without a reload.
+SCRIPT = """
+document.addEventListener("scorelet:score", function () {
+  fetch("/demo/scores", {cache: "no-store"}).then(function (r) { return r.json(); })
+    .then(function (lines) {
+      document.querySelectorAll("p.score[data-slug]").forEach(function (p) {
+        var line = lines[p.getAttribute("data-slug")];
+        if (line) p.textContent = line;
+      });
+    }).catch(function () {});
+});
+""".lstrip()
+
+
+def _page(title: str, body: str, script: bool = False) -> str:
+    tag = "<script src=/demo.js defer></script>" if script else ""
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style>{tag}</head>"
         f"<body><main>{body}</main></body></html>"
     )
 
@@ -101,7 +121,8 @@ def render_demo(entries: Sequence[DemoEntry], version: str) -> str:
     sections = "".join(
         f"<section><h2>{escape(entry.title)} <code>{escape(entry.slug)}</code></h2>"
         f"{entry.tag('')}"  # same origin, whatever host the page was opened on
-        f"<p class=score>{escape(_score_line(entry.score))}</p>"
+        f'<p class=score data-slug="{escape(entry.slug)}" aria-live=polite>'
+        f"{escape(_score_line(entry.score))}</p>"
         f"<pre><code>{escape(entry.tag(entry.base_url))}</code></pre></section>"
         for entry in entries
     )
@@ -113,7 +134,7 @@ def render_demo(entries: Sequence[DemoEntry], version: str) -> str:
         " <code>scorelet embed SLUG</code>. Remove the demos with"
         " <code>scorelet touchpoint remove demo-stars --yes</code> (and the others).</p>"
     )
-    return _page("Scorelet demo", intro + sections)
+    return _page("Scorelet demo", intro + sections, script=True)
 
 
 def render_home(version: str) -> str:

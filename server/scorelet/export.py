@@ -1,25 +1,23 @@
-"""CSV and NDJSON lines for exported responses: pure formatting, no I/O."""
+"""CSV and NDJSON lines for exported responses: pure formatting, no I/O.
+
+CSV is for spreadsheets, so each context key (agent, team, channel ...) gets
+a column of its own that a spreadsheet can filter on, after the fixed ones;
+a key named like a fixed column is headed `context.KEY`. The keys are the
+touchpoint's, known before the first row (the store keeps them), so the
+export still streams in constant memory. NDJSON keeps the context object.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from scorelet.store import Response
 
 FORMATS = ("csv", "ndjson")
-CSV_COLUMNS = (
-    "id",
-    "touchpoint",
-    "score",
-    "comment",
-    "subject",
-    "context",
-    "created_at",
-    "updated_at",
-)
+CSV_COLUMNS = ("id", "touchpoint", "score", "comment", "subject", "created_at", "updated_at")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 # A spreadsheet runs a cell starting with one of these as a formula (CSV
 # injection): a comment like "=HYPERLINK(...)" would become a live link.
@@ -27,14 +25,21 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def header(fmt: str) -> str:
-    if fmt == "csv":
-        return ",".join(CSV_COLUMNS) + "\r\n"
-    return ""
+def context_column(key: str) -> str:
+    return f"context.{key}" if key in CSV_COLUMNS else key
 
 
-def lines(fmt: str, slug: str, responses: Iterable[Response]) -> str:
-    """One CSV row or JSON line per response; context is a JSON object in CSV.
+def header(fmt: str, keys: Sequence[str] = ()) -> str:
+    """The CSV header: the fixed columns, then one per context key."""
+    if fmt != "csv":
+        return ""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([*CSV_COLUMNS, *(cell(context_column(k)) for k in keys)])
+    return buffer.getvalue()
+
+
+def lines(fmt: str, slug: str, responses: Iterable[Response], keys: Sequence[str] = ()) -> str:
+    """One CSV row or JSON line per response.
 
     NDJSON carries every value as given; CSV, meant for spreadsheets, defuses
     text that a spreadsheet would run as a formula (see `cell`).
@@ -48,8 +53,10 @@ def lines(fmt: str, slug: str, responses: Iterable[Response]) -> str:
     writer = csv.writer(buffer)
     for r in responses:
         row = r.public(slug)
-        row["context"] = json.dumps(row["context"], ensure_ascii=False, separators=(",", ":"))
-        writer.writerow([cell(row[column]) for column in CSV_COLUMNS])
+        context = row["context"]
+        writer.writerow(
+            [*(cell(row[column]) for column in CSV_COLUMNS), *(cell(context.get(k)) for k in keys)]
+        )
     return buffer.getvalue()
 
 

@@ -11,20 +11,33 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from scorelet.brand import NO_BRAND, Brand
 from scorelet.scales import Scale
 from scorelet.touchpoints import Touchpoint
-from scorelet.widget import widget_dir
+from scorelet.widget import STRINGS, load_strings
 
-# Widget string positions (see the table at the top of widget/scorelet.js).
-CSAT_Q, NPS_Q, NPS_LOW, NPS_HIGH, FACES, STAR, STARS, OUT_OF = 0, 1, 2, 3, 4, 9, 10, 11
-PROMPT, SEND, THANKS = 12, 13, 15
-_WIDGET_LINE = re.compile(r'^\s+([a-z]{2}): "(.*)",?$', re.MULTILINE)
+# Positions of the widget's strings that the page uses too.
+CSAT_Q, NPS_Q, NPS_LOW, NPS_HIGH, FACES, STAR, STARS, OUT_OF, PROMPT, SEND, THANKS = (
+    STRINGS.index(name)
+    for name in (
+        "csat_question",
+        "nps_question",
+        "nps_low",
+        "nps_high",
+        "face_1",
+        "one_star",
+        "stars",
+        "out_of",
+        "prompt_low",
+        "send",
+        "thank_you",
+    )
+)
 
 PAGES_DIR = Path(__file__).parent / "pages"
 
@@ -58,14 +71,8 @@ class Words:
 
 @functools.cache
 def widget_strings() -> dict[str, list[str]]:
-    """The widget's translations: the table in scorelet.js plus the loader-only locales."""
-    directory = widget_dir()
-    source = (directory / "scorelet.js").read_text(encoding="utf-8")
-    table = source[source.index("let T = {") : source.index("};", source.index("let T = {"))]
-    strings = {lang: text.split("|") for lang, text in _WIDGET_LINE.findall(table)}
-    extra = json.loads((directory / "locales.json").read_text(encoding="utf-8"))
-    strings.update({lang: text.split("|") for lang, text in extra.items()})
-    return strings
+    """The widget's translations, every language (widget/locales.json)."""
+    return {lang: text.split("|") for lang, text in load_strings().items()}
 
 
 def choose_language(locale: str | None, accept_language: str) -> str:
@@ -95,31 +102,59 @@ def words(lang: str) -> Words:
 
 @dataclass(frozen=True, slots=True)
 class Assets:
-    """URLs of what a page loads: its stylesheet, its script and the widget runtime."""
+    """What every page of this install shares: the URLs it loads, the install's brand."""
 
     css: str
     js: str
     runtime: str
     integrity: str
+    install_brand: Brand = NO_BRAND
+
+    def brand(self, touchpoint: Touchpoint | None) -> Brand:
+        """The touchpoint's branding, with the install's where it sets none."""
+        return touchpoint.brand.over(self.install_brand) if touchpoint else self.install_brand
 
 
-def document(lang: str, title: str, body: str, assets: Assets, mount: bool = False) -> str:
+def document(
+    lang: str, title: str, body: str, assets: Assets, brand: Brand, mount: bool = False
+) -> str:
+    """The page around `body`: who it is from (the brand) in its title and above the card."""
     scripts = f'<script src="{assets.js}" defer></script>'
     if mount:
         scripts = (
             f'<script src="{assets.runtime}" integrity="{assets.integrity}"'
             f' crossorigin="anonymous" defer></script>{scripts}'
         )
+    style = f"<style>{brand.style}</style>\n" if brand.style else ""
+    icon = escape(brand.logo) if brand.logo else "data:,"
     return (
         f'<!doctype html>\n<html lang="{escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="robots" content="noindex, nofollow">\n'
         '<meta name="referrer" content="no-referrer">\n'
-        '<link rel="icon" href="data:,">\n'
-        f"<title>{escape(title)}</title>\n"
-        f'<link rel="stylesheet" href="{assets.css}">\n{scripts}\n</head>\n'
-        f'<body>\n<main class="card">\n{body}\n</main>\n</body>\n</html>\n'
+        f'<link rel="icon" href="{icon}">\n'
+        f"<title>{escape(title)}{escape(' · ' + brand.name) if brand.name else ''}</title>\n"
+        f'<link rel="stylesheet" href="{assets.css}">\n{style}{scripts}\n</head>\n'
+        f'<body>\n{masthead(brand)}<main class="card">\n{body}\n</main>\n</body>\n</html>\n'
     )
+
+
+def masthead(brand: Brand) -> str:
+    """The product's logo and name over the card, so an email link's page says whose it is."""
+    if not brand.name and not brand.logo:
+        return ""
+    logo = (
+        f'<img src="{escape(brand.logo)}" alt="{escape(brand.name or "")}" height="32">'
+        if brand.logo
+        else ""
+    )
+    name = f"<span>{escape(brand.name)}</span>" if brand.name else ""
+    return f'<header class="brand">{logo}{name}</header>\n'
+
+
+def comment_prompt(touchpoint: Touchpoint, w: Words, score: int) -> str:
+    """The follow-up question for this score: the touchpoint's, else the built-in one."""
+    return touchpoint.comment_prompt_for(score) or w.widget[PROMPT + touchpoint.group(score)]
 
 
 def scale_form(
@@ -132,7 +167,7 @@ def scale_form(
     for score in scale.points:
         checked = " checked" if score == selected else ""
         label = w.label(scale, score)
-        shown = "★" * score if kind == "stars" else label if kind == "faces" else str(score)
+        shown = "★" if kind == "stars" else label if kind == "faces" else str(score)
         options.append(
             f'<input type="radio" name="score" value="{score}" id="s{score}"{checked}>'
             f'<label for="s{score}" title="{escape(label)}">'
@@ -177,7 +212,8 @@ def rating_page(
     fallback = scale_form(action, touchpoint, w, current, w.widget[SEND])
     note = f'<p class="notice" role="alert">{escape(notice)}</p>' if notice else ""
     body = f'{note}<div class="mount" data-token="{escape(token)}">{fallback}</div>'
-    return document(w.lang, w.question(touchpoint), body, assets, mount=notice is None)
+    brand = assets.brand(touchpoint)
+    return document(w.lang, w.question(touchpoint), body, assets, brand, mount=notice is None)
 
 
 def confirm_page(
@@ -197,7 +233,8 @@ def confirm_page(
             f'<p class="muted">{escape(w.page["current"].format(label=current_label))}</p>'
         )
     parts.append(scale_form(action, touchpoint, w, chosen, w.page["confirm"]))
-    return document(w.lang, w.question(touchpoint), "".join(parts), assets)
+    brand = assets.brand(touchpoint)
+    return document(w.lang, w.question(touchpoint), "".join(parts), assets, brand)
 
 
 def thanks_page(
@@ -212,7 +249,7 @@ def thanks_page(
 ) -> str:
     """After a POST: the thank-you, the comment box, and links to change the score."""
     label = w.label(touchpoint.scale, score)
-    prompt = touchpoint.comment_prompt or w.widget[PROMPT]
+    prompt = comment_prompt(touchpoint, w, score)
     thanks = touchpoint.thank_you or w.widget[THANKS]
     saved = f'<p class="muted">{escape(w.page["saved"])}</p>' if comment_saved else ""
     body = (
@@ -226,11 +263,13 @@ def thanks_page(
         f'<button type="submit" class="primary">{escape(w.widget[SEND])}</button></form>'
         f"{change_links(action, touchpoint, w, score)}"
     )
-    return document(w.lang, thanks, body, assets)
+    return document(w.lang, thanks, body, assets, assets.brand(touchpoint))
 
 
-def message_page(w: Words, assets: Assets, title_key: str, body_key: str) -> str:
+def message_page(
+    w: Words, assets: Assets, title_key: str, body_key: str, touchpoint: Touchpoint | None
+) -> str:
     """An expired, broken or paused link: say so kindly; nothing else is on the page."""
     title = w.page[title_key]
     body = f'<h1>{escape(title)}</h1><p class="lead">{escape(w.page[body_key])}</p>'
-    return document(w.lang, title, body, assets)
+    return document(w.lang, title, body, assets, assets.brand(touchpoint))

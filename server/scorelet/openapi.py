@@ -53,6 +53,15 @@ SETTINGS: dict[str, Schema] = {
     "satisfied_from": nullable(INTEGER),
     "cooldown_days": INTEGER,
     "active": {"type": "boolean"},
+    "comment_prompts": {
+        "type": "object",
+        "additionalProperties": nullable(STRING),
+        "description": "follow-up question per group of scores: low, neutral, high (CSAT) or"
+        " detractor, passive, promoter (NPS); null or left out: the built-in one",
+    },
+    "brand_name": nullable({**STRING, "description": "product name on the hosted page"}),
+    "brand_logo": nullable({**STRING, "description": "logo image URL (http or https)"}),
+    "brand_accent": nullable({**STRING, "pattern": "^#([0-9a-fA-F]{3}){1,2}$"}),
 }
 
 SCHEMAS: dict[str, Schema] = {
@@ -131,7 +140,11 @@ SCHEMAS: dict[str, Schema] = {
             "distribution": {"type": "object", "additionalProperties": INTEGER},
             "interval": obj({"low": nullable(NUMBER), "high": nullable(NUMBER), "level": NUMBER}),
             "impressions": nullable(INTEGER),
-            "response_rate": nullable(NUMBER),
+            "answered_impressions": nullable(INTEGER),
+            "response_rate": nullable(
+                {**NUMBER, "description": "answered impressions / impressions, in percent"}
+            ),
+            "response_rate_reason": nullable({"enum": ["no_impressions", "context_filters"]}),
             "since": nullable(TIME),
             "until": nullable(TIME),
             "filters": {"type": "object", "additionalProperties": STRING},
@@ -144,7 +157,9 @@ SCHEMAS: dict[str, Schema] = {
             "distribution",
             "interval",
             "impressions",
+            "answered_impressions",
             "response_rate",
+            "response_rate_reason",
         ],
     ),
     "NewToken": {
@@ -673,6 +688,39 @@ def paths() -> dict[str, Any]:
                 "summary": "Demo widgets on a fresh install (HTML); else a pointer to this API",
                 "responses": {
                     "200": {"description": "HTML", "content": {"text/html": {"schema": STRING}}}
+                },
+            }
+        },
+        "/demo/scores": {
+            "get": {
+                "summary": "The demo page's score lines, so it updates as you rate",
+                "responses": {
+                    "200": {
+                        "description": "slug: line, for each demo touchpoint",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "additionalProperties": STRING}
+                            }
+                        },
+                    }
+                },
+            }
+        },
+        "/demo.js": {
+            "get": {
+                "summary": "The demo page's script",
+                "responses": {"200": SCRIPT, "304": {"description": "not modified"}},
+            }
+        },
+        "/favicon.ico": {
+            "get": {
+                "summary": "Scorelet's icon (SVG)",
+                "responses": {
+                    "200": {
+                        "description": "SVG",
+                        "content": {"image/svg+xml": {"schema": STRING}},
+                    },
+                    "304": {"description": "not modified"},
                 },
             }
         },

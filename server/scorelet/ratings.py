@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scorelet.dedup import EDIT_WINDOW
+from scorelet.displays import Displays, rate_fields
 from scorelet.errors import Problem, bad_query, invalid
 from scorelet.limits import Limits
 from scorelet.scoring import summarize
@@ -36,6 +37,10 @@ from scorelet.touchpoints import Touchpoint
 from scorelet.validation import check_context_key, wrong_type
 
 __all__ = ["EDIT_WINDOW", "Bearer", "Ratings", "Window"]
+# What a `scorelet` command changed a moment ago looks like to a server that hasn't
+# reloaded yet.
+STALE = frozenset({"touchpoint_not_found", "token_revoked", "touchpoint_inactive"})
+RATE_FIELDS = tuple(rate_fields(None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,22 @@ class Ratings:
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def bearer(self, token: Any, field: str = "token") -> Bearer:
-        """The touchpoint (and subject) a token speaks for, or a 4xx naming `field`."""
+    async def bearer(self, token: Any, field: str = "token") -> Bearer:
+        """The touchpoint (and subject) a token speaks for, or a 4xx naming `field`.
+
+        A refusal that a `scorelet` command may have made untrue a moment ago
+        (`touchpoint add`, `--rotate-token`, `--resume`: a running server sees
+        them within a second) is worth one look at the database first.
+        """
+        try:
+            return self._bearer(token, field)
+        except Problem as problem:
+            if problem.code not in STALE:
+                raise
+        await self.store.refresh_if_changed()
+        return self._bearer(token, field)
+
+    def _bearer(self, token: Any, field: str) -> Bearer:
         if token is None:
             raise Problem(422, "missing_field", f"{field} is required", field)
         if not isinstance(token, str):
@@ -102,9 +121,9 @@ class Ratings:
             raise Problem(403, "touchpoint_inactive", f"{touchpoint.slug!r} is paused", field)
         return Bearer(touchpoint, claims if isinstance(claims, SubjectClaims) else None)
 
-    def subject_bearer(self, token: Any, field: str = "token") -> Bearer:
+    async def subject_bearer(self, token: Any, field: str = "token") -> Bearer:
         """A live subject token's bearer; embed tokens name no conversation, so they are refused."""
-        bearer = self.bearer(token, field)
+        bearer = await self.bearer(token, field)
         if bearer.subject is None:
             raise Problem(
                 403,
@@ -146,6 +165,7 @@ class Ratings:
             id=rating.id,
             edit_window=None if subject else EDIT_WINDOW,
             client=rating.client if subject is None else None,
+            shown=bool(rating.shown),
         )
         return await self.store.record_response(new)
 
@@ -187,32 +207,32 @@ class Ratings:
 
     @staticmethod
     def score_body(
-        touchpoint: Touchpoint, counts: Mapping[int, int], impressions: int | None
+        touchpoint: Touchpoint, counts: Mapping[int, int], displays: Displays | None
     ) -> dict[str, Any]:
-        body = summarize(
-            touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts, impressions
-        )
-        return {"touchpoint": touchpoint.slug, **body}
+        """The one score body: the API, the CLI, SSE, metrics and the demo page all show it.
+        `displays` is None under context filters (impressions carry no context)."""
+        body = summarize(touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts)
+        return {"touchpoint": touchpoint.slug, **body, **rate_fields(displays)}
 
     def live_score(self, touchpoint: Touchpoint) -> dict[str, Any]:
         """The all-time score, from memory: for /metrics, SSE and the demo page."""
-        counts, impressions = self.store.totals(touchpoint.id)
-        return self.score_body(touchpoint, counts, impressions)
+        counts, displays = self.store.totals(touchpoint.id)
+        return self.score_body(touchpoint, counts, displays)
 
     async def score(self, touchpoint: Touchpoint, window: Window) -> dict[str, Any]:
         """`/score`: the touchpoint's figures over a window, with the window they cover."""
-        counts, impressions = await self.store.counts(
+        counts, displays = await self.store.counts(
             touchpoint.id, window.since, window.until, window.filters
         )
-        return {**self.score_body(touchpoint, counts, impressions), **window.public()}
+        return {**self.score_body(touchpoint, counts, displays), **window.public()}
 
     async def all_scores(self, window: Window) -> dict[str, Any]:
         scores = []
         for touchpoint in self.store.touchpoints():
-            counts, impressions = await self.store.counts(
+            counts, displays = await self.store.counts(
                 touchpoint.id, window.since, window.until, window.filters
             )
-            scores.append(self.score_body(touchpoint, counts, impressions))
+            scores.append(self.score_body(touchpoint, counts, displays))
         return {**window.public(), "touchpoints": scores}
 
     def buckets(
@@ -243,9 +263,9 @@ class Ratings:
         ]
         results = await self.store.series(touchpoint.id, clipped, window.filters)
         points = []
-        for (start, end), (counts, impressions) in zip(spans, results, strict=True):
+        for (start, end), (counts, displays) in zip(spans, results, strict=True):
             point = {"start": iso(start), "end": iso(end)}
-            point |= self.score_body(touchpoint, counts, impressions)
+            point |= self.score_body(touchpoint, counts, displays)
             del point["touchpoint"]
             points.append(point)
         return {
@@ -269,7 +289,9 @@ class Ratings:
         rows = []
         for value, counts in groups.items():
             row = {"value": value, **self.score_body(touchpoint, counts, None)}
-            del row["touchpoint"], row["impressions"], row["response_rate"]
+            del row["touchpoint"]
+            for name in RATE_FIELDS:  # a breakdown's groups have no impressions
+                del row[name]
             rows.append(row)
         rows.sort(key=lambda row: (-row["responses"], row["value"]))
         return {"touchpoint": touchpoint.slug, "by": by, **window.public(), "groups": rows}

@@ -9,6 +9,8 @@ rating counts once in each of:
 - `context`: (touchpoint, key, value, UTC day, score), for filters and breakdowns
 - `context_totals`: (touchpoint, key, value, score), all time, for breakdowns
 - `totals`: (touchpoint, score), all time, for the in-memory counts
+- `answered`: (touchpoint, UTC hour), ratings from a widget that had counted
+  its impression, beside that hour's impressions (response rates)
 
 Every path that derives rollups (the live fold, the bulk loader, the recount
 check, the reads that add what was committed after the last fold) goes
@@ -29,6 +31,7 @@ HourlyKey = tuple[int, int, int]
 ContextKey = tuple[int, str, str, int, int]
 ContextTotalKey = tuple[int, str, str, int]
 TotalKey = tuple[int, int]
+AnsweredKey = tuple[int, int]
 
 
 def day_of(instant: float) -> int:
@@ -48,6 +51,7 @@ class Counted:
     created_at: float
     score: int
     context: Mapping[str, str]
+    shown: bool = False  # sent by a widget that had counted its impression
 
 
 @dataclass(slots=True)
@@ -59,14 +63,17 @@ class Deltas:
     context: Counter[ContextKey] = field(default_factory=Counter)
     context_totals: Counter[ContextTotalKey] = field(default_factory=Counter)
     totals: Counter[TotalKey] = field(default_factory=Counter)
+    answered: Counter[AnsweredKey] = field(default_factory=Counter)
 
     def add(self, rating: Counted, sign: int = 1) -> None:
         """Count `rating` once (sign 1) or take a counted version back out (sign -1)."""
         tp, score = rating.touchpoint_id, rating.score
-        day = day_of(rating.created_at)
+        day, hour = day_of(rating.created_at), hour_of(rating.created_at)
         self.daily[tp, day, score] += sign
-        self.hourly[tp, hour_of(rating.created_at), score] += sign
+        self.hourly[tp, hour, score] += sign
         self.totals[tp, score] += sign
+        if rating.shown:
+            self.answered[tp, hour] += sign
         for key, value in rating.context.items():
             self.context[tp, key, value, day, score] += sign
             self.context_totals[tp, key, value, score] += sign
@@ -81,7 +88,14 @@ class Deltas:
         return Deltas(*(Counter({k: v for k, v in part.items() if v}) for part in self.parts()))
 
     def parts(self) -> tuple[Counter[Any], ...]:
-        return self.daily, self.hourly, self.context, self.context_totals, self.totals
+        return (
+            self.daily,
+            self.hourly,
+            self.context,
+            self.context_totals,
+            self.totals,
+            self.answered,
+        )
 
     def __bool__(self) -> bool:
         return any(any(part.values()) for part in self.parts())

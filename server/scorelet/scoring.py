@@ -143,22 +143,10 @@ def summarize_nps(scale: Scale, counts: Mapping[int, int]) -> dict[str, Any]:
 
 
 def summarize(
-    metric: str,
-    scale: Scale,
-    satisfied_from: int | None,
-    counts: Mapping[int, int],
-    impressions: int | None,
+    metric: str, scale: Scale, satisfied_from: int | None, counts: Mapping[int, int]
 ) -> dict[str, Any]:
-    """The full score body for a touchpoint: the metric's figures plus response rate.
-
-    `impressions` is None when it can't be known for the selection (context
-    filters), and the response rate is then None too.
-    """
+    """The metric's figures for a distribution (the response rate is displays.py's)."""
     if metric == "nps":
-        body = summarize_nps(scale, counts)
-    else:
-        assert satisfied_from is not None
-        body = summarize_csat(scale, satisfied_from, counts)
-    body["impressions"] = impressions
-    body["response_rate"] = percent(body["responses"], impressions) if impressions else None
-    return body
+        return summarize_nps(scale, counts)
+    assert satisfied_from is not None
+    return summarize_csat(scale, satisfied_from, counts)

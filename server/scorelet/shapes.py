@@ -41,6 +41,7 @@ Check = Callable[[Any, str], Any]
 _JSON_TYPES: dict[type, tuple[str, str]] = {
     str: ("string", "a string"),
     int: ("integer", "an integer"),
+    bool: ("boolean", "true or false"),
     dict: ("object", "an object of string values"),
 }
 
@@ -116,7 +117,7 @@ class Shape(Generic[T]):
                     raise invalid(spec.name, f"{spec.name} is required{hint}", "missing_field")
                 values[spec.name] = None
                 continue
-            if not isinstance(value, spec.kind) or isinstance(value, bool):
+            if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
                 raise wrong_type(spec.name, _JSON_TYPES[spec.kind][1])
             values[spec.name] = spec.check(value, spec.name) if spec.check else value
         return self.cls(**values)
@@ -183,6 +184,13 @@ class Submission:
             "a random id kept by the browser: its next rating replaces this one",
             check_client,
             pattern="^[A-Za-z0-9_-]{16,64}$",
+        ),
+    )
+    shown: bool | None = field(
+        default=None,
+        metadata=about(
+            "true when the widget that sends it had counted its impression: the rating then"
+            " counts toward the response rate"
         ),
     )
 

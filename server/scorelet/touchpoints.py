@@ -8,10 +8,12 @@ visitor's language".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scorelet.brand import MAX_NAME, Brand, BrandError, check_accent, check_logo
 from scorelet.errors import Problem, invalid
 from scorelet.scales import Scale, ScaleError, satisfied_threshold, scale_for
 from scorelet.validation import (
@@ -31,10 +33,25 @@ TEXT_LIMITS = {
     "thank_you": 300,
 }
 MAX_COOLDOWN_DAYS = 3650
+BRAND_FIELDS = ("brand_name", "brand_logo", "brand_accent")
 EDITABLE = frozenset(
-    {*TEXT_LIMITS, "locale", "origins", "satisfied_from", "cooldown_days", "active"}
+    {
+        *TEXT_LIMITS,
+        *BRAND_FIELDS,
+        "comment_prompts",
+        "locale",
+        "origins",
+        "satisfied_from",
+        "cooldown_days",
+        "active",
+    }
 )
 CREATABLE = EDITABLE | {"slug", "metric", "scale"}
+# Follow-up prompts by how the score went: CSAT's low / neutral / high (satisfied, the
+# score just below, the rest) and NPS's detractor / passive / promoter (0-6, 7-8, 9-10).
+GROUPS = {"csat": ("low", "neutral", "high"), "nps": ("detractor", "passive", "promoter")}
+Prompts = tuple[str | None, str | None, str | None]
+NO_PROMPTS: Prompts = (None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +73,31 @@ class Touchpoint:
     token_version: int
     created_at: float
     updated_at: float
+    brand_name: str | None = None
+    brand_logo: str | None = None
+    brand_accent: str | None = None
+    comment_prompts: Prompts = NO_PROMPTS
+
+    @property
+    def brand(self) -> Brand:
+        return Brand(self.brand_name, self.brand_logo, self.brand_accent)
+
+    @property
+    def group_bounds(self) -> tuple[int, int]:
+        """The lowest score of the middle group and of the top group."""
+        if self.metric == "nps":
+            return 7, 9
+        assert self.satisfied_from is not None
+        return self.satisfied_from - 1, self.satisfied_from
+
+    def group(self, score: int) -> int:
+        """0, 1 or 2: low/detractor, neutral/passive, high/promoter."""
+        middle, top = self.group_bounds
+        return 2 if score >= top else 1 if score >= middle else 0
+
+    def comment_prompt_for(self, score: int) -> str | None:
+        """The touchpoint's own follow-up question for this score; None: the built-in one."""
+        return self.comment_prompts[self.group(score)] or self.comment_prompt
 
     def public(self) -> dict[str, Any]:
         """The JSON shape of a touchpoint (API and `touchpoint show --json`)."""
@@ -75,7 +117,18 @@ class Touchpoint:
             "satisfied_from": self.satisfied_from,
             "cooldown_days": self.cooldown_days,
             "active": self.active,
+            "comment_prompts": dict(zip(GROUPS[self.metric], self.comment_prompts, strict=True)),
+            "brand_name": self.brand_name,
+            "brand_logo": self.brand_logo,
+            "brand_accent": self.brand_accent,
         }
+
+
+def prompts_from_json(metric: str, text: str) -> Prompts:
+    """The stored `{"low": ...}` object as a tuple in group order (hashable, for caches)."""
+    stored = json.loads(text)
+    low, middle, high = (stored.get(name) for name in GROUPS[metric])
+    return low, middle, high
 
 
 def _scale_problem(error: ScaleError) -> Problem:
@@ -120,6 +173,10 @@ def changed_fields(metric: str, scale: Scale, body: Mapping[str, Any]) -> dict[s
             fields[name] = list(check_origins(value))
         elif name == "cooldown_days":
             fields[name] = check_int(value, name, 0, MAX_COOLDOWN_DAYS)
+        elif name in BRAND_FIELDS:
+            fields[name] = _check_brand(name, value)
+        elif name == "comment_prompts":
+            fields[name] = _check_prompts(metric, value)
         elif name == "active":
             if not isinstance(value, bool):
                 raise invalid(name, "active must be true or false", "wrong_type")
@@ -132,3 +189,38 @@ def changed_fields(metric: str, scale: Scale, body: Mapping[str, Any]) -> dict[s
             except ScaleError as error:
                 raise _scale_problem(error) from None
     return fields
+
+
+def _check_brand(name: str, value: Any) -> str | None:
+    text = check_optional_text(value, name, MAX_NAME if name == "brand_name" else 500)
+    if text is None or name == "brand_name":
+        return text
+    try:
+        return check_accent(text, name) if name == "brand_accent" else check_logo(text, name)
+    except BrandError as error:
+        raise invalid(error.field, str(error)) from None
+
+
+def _check_prompts(metric: str, value: Any) -> dict[str, str]:
+    """Per-group prompts, e.g. {"low": "What went wrong?"}; a group left out uses the default."""
+    groups = GROUPS[metric]
+    if not isinstance(value, dict):
+        raise invalid(
+            "comment_prompts",
+            f"comment_prompts must be an object with {', '.join(groups)}",
+            "wrong_type",
+        )
+    prompts = {}
+    for group, text in value.items():
+        if group not in groups:
+            raise invalid(
+                f"comment_prompts.{str(group)[:20]}",
+                f"a {metric.upper()} touchpoint's prompt groups are {', '.join(groups)}",
+                "unknown_field",
+            )
+        checked = check_optional_text(
+            text, f"comment_prompts.{group}", TEXT_LIMITS["comment_prompt"]
+        )
+        if checked is not None:
+            prompts[group] = checked
+    return prompts

@@ -7,11 +7,13 @@ read. A loader is a few hundred bytes of script carrying one touchpoint's
 config; it loads the runtime from its content-hashed URL with `integrity`, so a
 browser caches the runtime forever and re-checks only the small loader.
 
-The runtime speaks English only; a loader also carries the strings of the one
-other language its widget will speak, chosen from what the server can know
-(the page's override and `lang` when `mount` sends them, the touchpoint's
-locale, `Accept-Language`). A widget that finds it needs another language, from
-the page's `lang` under a plain script tag, asks for the loader again in it.
+All wording lives in one table, `widget/locales.json`: one `|`-separated line
+per language, in the order of `STRINGS`. The runtime carries none of it; each
+loader carries the strings of the one language its widget will speak (English
+too), chosen from what the server can know (the page's override and `lang` when
+`mount` sends them, the touchpoint's locale, `Accept-Language`). A widget that
+finds it needs another language, from the page's `lang` under a plain script
+tag, asks for the loader again in it.
 """
 
 from __future__ import annotations
@@ -30,11 +32,30 @@ from typing import Any
 from scorelet.touchpoints import Touchpoint
 
 RUNTIME_FILE = "scorelet.js"
-# Every language but English (which the runtime carries). A loader carries the one language
-# its widget will speak, so the runtime holds no strings a page doesn't use.
+# Every language's strings. A loader carries the one language its widget will speak, so
+# no page pays for strings it doesn't use.
 LOCALES_FILE = "locales.json"
-BUILT_IN = "en"
-# What the browser needs of a touchpoint; origins and thresholds stay on the server.
+DEFAULT_LANGUAGE = "en"
+# The strings of a language, in order (the widget reads them by position).
+STRINGS = (
+    "csat_question",
+    "nps_question",
+    "nps_low",
+    "nps_high",
+    *("face_1", "face_2", "face_3", "face_4", "face_5"),
+    "one_star",
+    "stars",
+    "out_of",
+    *("prompt_low", "prompt_neutral", "prompt_high"),
+    "send",
+    "skip",
+    "thank_you",
+    "failed",
+    "retry",
+    "close",
+)
+# What the browser needs of a touchpoint; thresholds stay on the server, and origins
+# reach only the loader's own check (see loader_source).
 LOADER_FIELDS = (
     "slug",
     "metric",
@@ -78,7 +99,7 @@ class Asset:
 class Runtime:
     asset: Asset
     integrity: str
-    locales: Mapping[str, str]
+    locales: Mapping[str, str]  # every language's strings, for the loaders to carry
 
     @property
     def path(self) -> str:
@@ -128,12 +149,20 @@ def trim(source: str) -> str:
     return "".join(out)
 
 
+def load_strings(directory: Path | None = None) -> dict[str, str]:
+    """Every language's strings, English first, as `|`-separated lines."""
+    path = (directory or widget_dir()) / LOCALES_FILE
+    strings: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return strings
+
+
 def load_runtime(directory: Path | None = None) -> Runtime:
     directory = directory or widget_dir()
-    asset = Asset.of(trim((directory / RUNTIME_FILE).read_text(encoding="utf-8")))
+    strings = load_strings(directory)
+    source = (directory / RUNTIME_FILE).read_text(encoding="utf-8")
+    asset = Asset.of(trim(source.replace("%LANGS%", "|".join(strings))))
     digest = b64encode(hashlib.sha384(asset.body).digest()).decode()
-    locales = json.loads((directory / LOCALES_FILE).read_text(encoding="utf-8"))
-    return Runtime(asset, f"sha384-{digest}", locales)
+    return Runtime(asset, f"sha384-{digest}", strings)
 
 
 @functools.cache
@@ -152,39 +181,67 @@ def accepted_languages(header: str) -> list[str]:
     return tags
 
 
-def choose_language(locales: Mapping[str, str], wanted: Iterable[str | None]) -> str | None:
-    """The language the widget will speak, if the loader must carry it.
+def choose_language(locales: Mapping[str, str], wanted: Iterable[str | None]) -> str:
+    """The language the widget will speak, for the loader to carry.
 
     `wanted` is in the widget's own order: an override from the page (`l`), the
     touchpoint's locale, the page's `lang` (`p`), then the browser's languages.
-    The first one Scorelet speaks wins; English is in the runtime, so it needs none.
+    The first one Scorelet speaks wins, else English.
     """
     for tag in wanted:
         language = str(tag or "")[:2].lower()
-        if language == BUILT_IN:
-            return None
         if language in locales:
             return language
-    return None
+    return DEFAULT_LANGUAGE
 
 
-def loader_config(
-    touchpoint: Mapping[str, Any], token: str, strings: Mapping[str, str]
-) -> dict[str, Any]:
-    """The touchpoint's public settings the widget needs; unset texts are left out."""
-    config = {k: touchpoint[k] for k in LOADER_FIELDS if touchpoint.get(k) is not None}
+def loader_config(touchpoint: Touchpoint, token: str, strings: Mapping[str, str]) -> dict[str, Any]:
+    """The touchpoint's public settings the widget needs; unset texts are left out.
+
+    `bounds` are where the middle and the top group of scores start, so the
+    widget asks the follow-up question that fits the score; `prompts` are the
+    touchpoint's own questions per group, if it has any.
+    """
+    public = touchpoint.public()
+    config = {k: public[k] for k in LOADER_FIELDS if public.get(k) is not None}
+    config["bounds"] = list(touchpoint.group_bounds)
+    if any(touchpoint.comment_prompts):
+        config["prompts"] = list(touchpoint.comment_prompts)
     config["token"] = token
-    if strings:
-        config["strings"] = dict(strings)
+    config["strings"] = dict(strings)
     return config
 
 
-def loader_source(runtime: Runtime, config: Mapping[str, Any]) -> str:
+def origin_guard(touchpoint: Touchpoint) -> str:
+    """Loader code that renders nothing on a page whose origin the touchpoint doesn't list.
+
+    The server would refuse every rating from there, so a widget that renders
+    and takes a click could only ever fail. It warns once, naming the page's
+    origin and the command that allows it (the list given replaces the old one,
+    so the command repeats it). The hosted page, on Scorelet's own origin, is
+    always allowed. Touchpoints without origins get no guard at all.
+    """
+    if not touchpoint.origins:
+        return ""
+    origins = json.dumps(list(touchpoint.origins))
+    warning = (
+        '"Scorelet: "+o+" may not use the touchpoint "+c.slug+", so the widget is not shown.'
+        ' To allow it: scorelet touchpoint update "+c.slug+" --origin "'
+        '+A.concat(o).join(" --origin ")'
+    )
+    return (
+        f"var o=location.origin,A={origins};if(A.indexOf(o)<0&&o!=new URL(s.src).origin){{"
+        f"(S.o=S.o||{{}})[c.slug]||console.warn({warning});S.o[c.slug]=1;return}}"
+    )
+
+
+def loader_source(runtime: Runtime, config: Mapping[str, Any], guard: str = "") -> str:
     """The per-touchpoint script: queue a mount, then fetch the runtime once per page."""
     data = json.dumps(config, ensure_ascii=False, separators=(",", ":"))
     return (
         "(function(w,d,c){try{var s=d.currentScript,"
         "S=w.Scorelet=w.Scorelet||function(){(S.q=S.q||[]).push(arguments)};"
+        f"{guard}"
         'S("load",c,s);if(!S.v&&!S.l){S.l=1;var r=d.createElement("script");'
         f'r.src=new URL("{runtime.path}",s.src).href;r.integrity="{runtime.integrity}";'
         'r.crossOrigin="anonymous";r.async=!0;d.head.appendChild(r)}}'
@@ -211,21 +268,22 @@ class Loaders:
     def __init__(self, runtime: Runtime, limit: int = MAX_CACHED_LOADERS) -> None:
         self.runtime = runtime
         self.limit = limit
-        self._assets: dict[tuple[str, Touchpoint, str | None], Asset] = {}
+        self._assets: dict[tuple[str, Touchpoint, str], Asset] = {}
 
     def language(
         self, touchpoint: Touchpoint, override: str, page: str, accept_language: str
-    ) -> str | None:
+    ) -> str:
         wanted = [override, touchpoint.locale, page, *accepted_languages(accept_language)]
         return choose_language(self.runtime.locales, wanted)
 
-    def get(self, token: str, touchpoint: Touchpoint, language: str | None = None) -> Asset:
+    def get(self, token: str, touchpoint: Touchpoint, language: str = DEFAULT_LANGUAGE) -> Asset:
         key = (token, touchpoint, language)
         asset = self._assets.get(key)
         if asset is None:
             if len(self._assets) >= self.limit:
                 del self._assets[next(iter(self._assets))]
-            strings = {language: self.runtime.locales[language]} if language else {}
-            config = loader_config(touchpoint.public(), token, strings)
-            asset = self._assets[key] = Asset.of(loader_source(self.runtime, config))
+            strings = {language: self.runtime.locales[language]}
+            config = loader_config(touchpoint, token, strings)
+            source = loader_source(self.runtime, config, origin_guard(touchpoint))
+            asset = self._assets[key] = Asset.of(source)
         return asset

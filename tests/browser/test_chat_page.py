@@ -78,7 +78,7 @@ def test_one_click_link_confirm_then_comment(server: LiveServer, tab: Any) -> No
     page.get_by_role("heading", name="Thank you for your feedback!").wait_for()
     assert rows(server, tp["slug"]) == [(4, None, {"agent": "alice"})]
 
-    page.get_by_label("Anything you'd like to add?").fill("Solved in minutes")
+    page.get_by_label("What did you like most?").fill("Solved in minutes")  # 4 of 5: "high"
     page.get_by_role("button", name="Send").click()
     page.get_by_text("Your comment was saved.").wait_for()
     assert rows(server, tp["slug"]) == [(4, "Solved in minutes", {"agent": "alice"})]
@@ -162,3 +162,53 @@ def test_the_plain_link_shows_an_earlier_rating_in_the_widget(server: LiveServer
     page.locator("[data-scorelet] [role=radio][data-score='5']").click()
     eventually(lambda: [r[0] for r in rows(server, tp["slug"])] == [5])
     assert visit.errors == []
+
+
+def top_of_each(page: Page, selector: str) -> set[float]:
+    boxes = [page.locator(selector).nth(i).bounding_box() for i in range(5)]
+    return {box["y"] for box in boxes if box}
+
+
+def test_on_a_390_px_phone_five_stars_sit_on_one_row(server: LiveServer, browser: Browser) -> None:
+    tp = server.add_touchpoint(scale="stars")
+    token = minted(server, tp["slug"], "conv-390")
+    context = browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(token["rating_url"] + "?score=4")  # the email link's confirm step: the form
+        assert len(top_of_each(page, ".scale label")) == 1
+        assert page.locator(".scale label").count() == 5
+        page.goto(token["rating_url"])  # the widget, mounted over the form
+        page.locator("[data-scorelet] [role=radio]").first.wait_for()
+        assert len(top_of_each(page, "[data-scorelet] [role=radio]")) == 1
+        assert no_horizontal_scroll(page)
+    finally:
+        context.close()
+
+
+def test_a_branded_page_shows_the_name_logo_and_accent_under_its_strict_policy(
+    server: LiveServer, tab: Any
+) -> None:
+    logo = f"{server.url}/favicon.ico"
+    tp = server.add_touchpoint(
+        scale="stars", brand_name="Acme Support", brand_logo=logo, brand_accent="#c026d3"
+    )
+    token = minted(server, tp["slug"], "conv-brand")
+    visit: Visit = tab(token["rating_url"] + "?score=5")
+    page = visit.page
+    assert page.title().endswith("· Acme Support")
+    header = page.locator("header.brand")
+    assert header.inner_text() == "Acme Support"
+    assert header.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    confirm = page.get_by_role("button", name="Confirm rating")
+    assert confirm.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(192, 38, 211)"
+    page.goto(token["rating_url"])
+    star = page.locator("[data-scorelet] [role=radio][data-score='5']")
+    star.click()
+    widget_button = page.locator("[data-scorelet] button.p").first
+    widget_button.wait_for()
+    assert widget_button.evaluate("b => getComputedStyle(b).backgroundColor") == (
+        "rgb(192, 38, 211)"
+    )
+    assert visit.errors == []
+    assert csp_errors(visit) == []

@@ -50,9 +50,10 @@ def test_a_japanese_browser_gets_japanese_unless_the_page_or_tag_says_otherwise(
     loaders: list[str] = []
     context.on("request", lambda r: "/s/" in r.url and loaders.append(r.url))
     question = "[data-scorelet] p"
+    # The loader carries one language: a page whose lang the server couldn't know asks again.
     cases = [
         ("single.html", {}, "ご満足いただけましたか\uff1f", 1),
-        ("single.html", {"LANG": "en"}, "How satisfied are you?", 1),
+        ("single.html", {"LANG": "en"}, "How satisfied are you?", 2),
         ("locale.html", {"LANG": "en", "LOCALE": "zh"}, "您满意吗\uff1f", 2),
     ]
     for page_name, values, expected, requests in cases:
@@ -241,3 +242,62 @@ def test_at_320_px_the_0_to_10_scale_wraps_without_overflow(
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= 320
         assert box["width"] >= 24
+
+
+def test_the_follow_up_question_fits_the_score_chosen(
+    server: LiveServer, host: HostPages, own_context: Callable[..., BrowserContext]
+) -> None:
+    tp = server.add_touchpoint(scale="stars", cooldown_days=0)
+    nps = server.add_touchpoint(
+        metric="nps", locale="de", comment_prompts={"promoter": "Was war am besten?"}
+    )
+    page = open_page(own_context(), host.page("single.html", TOKEN=tp["embed_token"])).page
+    label = page.locator("[data-scorelet] label")
+    page.locator("[data-scorelet] [data-score='5']").click()
+    assert label.inner_text() == "What did you like most?"
+    page.locator("[data-scorelet] [data-score='3']").click()
+    assert label.inner_text() == "What would have made it even better?"
+    page.locator("[data-scorelet] [data-score='1']").click()
+    assert label.inner_text() == "What could we have done better?"
+    page = open_page(own_context(), host.page("single.html", TOKEN=nps["embed_token"])).page
+    page.locator("[data-scorelet] [data-score='6']").click()
+    assert (
+        page.locator("[data-scorelet] label").inner_text() == "Was hätten wir besser machen können?"
+    )
+    page.locator("[data-scorelet] [data-score='10']").click()
+    assert page.locator("[data-scorelet] label").inner_text() == "Was war am besten?"
+
+
+def test_a_rating_from_the_widget_counts_toward_the_response_rate(
+    server: LiveServer, host: HostPages, own_context: Callable[..., BrowserContext]
+) -> None:
+    tp = server.add_touchpoint(cooldown_days=0)
+    page = open_page(own_context(), host.page("single.html", TOKEN=tp["embed_token"])).page
+    eventually(lambda: score(server, tp["slug"])["impressions"] == 1)
+    page.locator("[data-scorelet] [data-score='5']").click()
+    eventually(lambda: stored(server, tp["slug"]) == [(5, None)])
+    with server.client() as client:  # the same touchpoint rated by the API: no display
+        client.post("/api/v1/responses", json={"token": tp["embed_token"], "score": 2})
+    body = score(server, tp["slug"])
+    assert (body["responses"], body["impressions"], body["response_rate"]) == (2, 1, 100.0)
+
+
+def test_the_failure_message_and_retry_have_room_to_breathe(
+    server: LiveServer, host: HostPages, own_context: Callable[..., BrowserContext]
+) -> None:
+    tp = server.add_touchpoint(scale="stars")
+    context = own_context()
+    page = open_page(context, host.page("single.html", TOKEN=tp["embed_token"])).page
+    page.locator(RADIOS).first.wait_for()
+    context.set_offline(True)
+    page.locator("[data-scorelet] [data-score='2']").click()
+    retry = page.get_by_role("button", name="Try again")
+    retry.wait_for()
+    status = page.locator("[data-scorelet] [role=status]").bounding_box()
+    skip = page.get_by_role("button", name="Skip").bounding_box()
+    again = retry.bounding_box()
+    assert status
+    assert skip
+    assert again
+    assert status["y"] - (skip["y"] + skip["height"]) >= 12, "not jammed under the buttons"
+    assert again["y"] - (status["y"] + status["height"]) >= 8, "nor the retry under the text"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from browser.conftest import Visit, eventually, stored
+from browser.conftest import HostPages, Visit, eventually, score, stored
 from conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -121,3 +121,38 @@ def test_a_forged_token_renders_nothing_warns_once_and_the_page_goes_on(
     assert page.locator("[data-scorelet]").count() == 0
     assert page.locator("#spot").inner_text() == ""
     assert visit_.errors == []
+
+
+def test_on_an_origin_the_touchpoint_does_not_list_nothing_renders_and_one_warning_says_why(
+    server: LiveServer, host: HostPages, visit: Callable[..., Visit]
+) -> None:
+    tp = server.add_touchpoint(origins=["https://shop.example.com"])
+    with server.client(server.mint_key) as client:
+        minted = client.post("/api/v1/tokens", json={"touchpoint": tp["slug"], "subject": "c-9"})
+    seen = visit("two.html", TOKEN=tp["embed_token"], TOKEN2=tp["embed_token"])
+    eventually(lambda: seen.warnings())
+    mounted = visit("mount.html", TOKEN=minted.json()["token"])
+    eventually(lambda: mounted.warnings())
+    command = (
+        f"scorelet touchpoint update {tp['slug']} --origin https://shop.example.com"
+        f" --origin {host.url}"
+    )
+    for page in (seen, mounted):
+        (warning,) = page.warnings()  # once, however many tags
+        assert warning.startswith(f"Scorelet: {host.url} may not use the touchpoint {tp['slug']}")
+        assert warning.endswith(f"To allow it: {command}")
+        assert page.page.locator("[data-scorelet]").count() == 0
+        assert page.errors == []
+    assert stored(server, tp["slug"]) == []
+    assert score(server, tp["slug"])["impressions"] == 0, "not shown, so not counted"
+
+
+def test_an_allowed_origin_renders_as_before(
+    server: LiveServer, host: HostPages, visit: Callable[..., Visit]
+) -> None:
+    tp = server.add_touchpoint(origins=["https://shop.example.com", host.url])
+    page = visit("single.html", TOKEN=tp["embed_token"])
+    page.page.locator(RADIOS).first.wait_for()
+    page.page.locator("[data-scorelet] [data-score='4']").click()
+    eventually(lambda: stored(server, tp["slug"]) == [(4, None)])
+    assert page.warnings() == []

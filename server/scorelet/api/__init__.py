@@ -39,6 +39,7 @@ def routes(services: Services) -> Api:
     listing = ListingApi(services)
     chat = ChatApi(services)
     hosted = HostedPages(services)
+    demo = DemoPage(services)
     table: list[BaseRoute] = [
         # The two busiest routes are answered by DirectRoutes before Starlette
         # routes; they are listed here too, for other methods' 405s and the docs.
@@ -68,7 +69,10 @@ def routes(services: Services) -> Api:
         Route("/r/{token}", hosted.submit, methods=["POST"]),
         Route("/hosted.{hash}.css", hosted.style, methods=["GET"]),
         Route("/hosted.{hash}.js", hosted.script, methods=["GET"]),
-        Route("/", DemoPage(services).home, methods=["GET"]),
+        Route("/", demo.home, methods=["GET"]),
+        Route("/demo/scores", demo.scores, methods=["GET"]),
+        Route("/demo.js", demo.script, methods=["GET"]),
+        Route("/favicon.ico", demo.favicon, methods=["GET"]),
         Route("/healthz", meta.healthz, methods=["GET"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
     ]

@@ -37,6 +37,13 @@ class KeyChecks:
 _CHECKS = KeyChecks()
 
 
+def malformed(header_value: str) -> str:
+    """What is wrong with an Authorization header that isn't `Bearer <key>`."""
+    if api_key_id(header_value.strip()) is not None:
+        return "put 'Bearer ' before the key: Authorization: Bearer slk_..."
+    return "the Authorization header must be 'Bearer <key>', e.g. Authorization: Bearer slk_..."
+
+
 async def authorize(request: Request, store: Store, scope: str) -> ApiKey:
     """The caller's key if it is valid, live and has `scope` (admin has every scope)."""
     raw = header(request.scope, b"authorization")
@@ -51,14 +58,32 @@ async def authorize(request: Request, store: Store, scope: str) -> ApiKey:
         )
     scheme, _, key = header_value.partition(" ")
     key = key.strip()
-    key_id = api_key_id(key) if scheme.lower() == "bearer" else None
-    record = store.api_key(key_id) if key_id else None
-    if record is None and key_id is not None:
+    if scheme.lower() != "bearer" or not key:
+        raise Problem(401, "bad_api_key", malformed(header_value), headers=_CHALLENGE)
+    key_id = api_key_id(key)
+    if key_id is None:
+        raise Problem(
+            401,
+            "bad_api_key",
+            "that is not a Scorelet API key: keys start with slk_ (create one with"
+            " `scorelet key create`)",
+            headers=_CHALLENGE,
+        )
+    record = store.api_key(key_id)
+    if record is None:
         # A key made by `scorelet key create` a moment ago: look before refusing.
         await store.refresh_if_changed()
         record = store.api_key(key_id)
-    if record is None or record.revoked_at is not None or not _CHECKS.matches(key, record.hash):
-        raise Problem(401, "bad_api_key", "the API key is unknown or revoked", headers=_CHALLENGE)
+    if record is not None and record.revoked_at is not None:
+        raise Problem(401, "bad_api_key", "this API key was revoked", headers=_CHALLENGE)
+    if record is None or not _CHECKS.matches(key, record.hash):
+        raise Problem(
+            401,
+            "bad_api_key",
+            "this server knows no such API key: mistyped, or made on another data directory"
+            " (`scorelet key list --data DIR` lists a server's keys)",
+            headers=_CHALLENGE,
+        )
     if record.scope not in (scope, "admin"):
         raise Problem(
             403,

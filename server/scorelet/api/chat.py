@@ -54,6 +54,9 @@ class ChatApi:
         if isinstance(ttl, bool) or not isinstance(ttl, str | int):
             raise wrong_type("ttl", "a duration such as 14d, or seconds as an integer")
         touchpoint = self.services.store.touchpoint(slug)
+        if touchpoint is None:  # added by `scorelet touchpoint add` a moment ago?
+            await self.services.store.refresh_if_changed()
+            touchpoint = self.services.store.touchpoint(slug)
         if touchpoint is None:
             raise Problem(
                 404, "touchpoint_not_found", f"no touchpoint is named {slug!r}", "touchpoint"
@@ -77,7 +80,7 @@ class ChatApi:
 
     async def current(self, request: Request) -> Response:
         """`GET /api/v1/responses/current?token=s.…`: this conversation's rating, or null."""
-        bearer = self.services.ratings.subject_bearer(request.query_params.get("token"))
+        bearer = await self.services.ratings.subject_bearer(request.query_params.get("token"))
         check_origin(request, bearer.touchpoint)
         assert bearer.subject is not None
         stored = await self.services.ratings.current(bearer)

@@ -6,6 +6,7 @@ from starlette.requests import Request
 
 from scorelet.api.cors import allow_origin
 from scorelet.api.headers import header
+from scorelet.api.refusals import REFUSALS
 from scorelet.errors import Problem
 from scorelet.touchpoints import Touchpoint
 
@@ -23,6 +24,7 @@ def check_origin(request: Request, touchpoint: Touchpoint) -> None:
     host = header(request.scope, b"host")
     own = host is not None and origin.partition("://")[2] == host.decode("latin-1")
     if touchpoint.origins and origin not in touchpoint.origins and not own:
+        REFUSALS.refused(touchpoint, origin, f"refused {request.method} {request.url.path[:80]}")
         raise Problem(
             403,
             "origin_not_allowed",

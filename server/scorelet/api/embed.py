@@ -8,11 +8,15 @@ that warns once in the console, so a revoked tag never breaks a page.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scorelet.api.refusals import REFUSALS
 from scorelet.api.services import Services
 from scorelet.errors import Problem, not_found
+from scorelet.touchpoints import Touchpoint
 from scorelet.widget import Asset, Loaders, Runtime, runtime, unavailable_source
 
 JS = "text/javascript; charset=utf-8"
@@ -49,6 +53,21 @@ def serve(
     return Response(asset.gzipped if zipped else asset.body, media_type=JS, headers=headers)
 
 
+def _note_refused_page(request: Request, touchpoint: Touchpoint) -> None:
+    """A page the touchpoint doesn't list is loading its tag: its widget will stay blank.
+
+    Browsers send the page's origin as `Referer` with a cross-site script
+    (unless the page forbids it); say so in the server's log, rate-limited.
+    """
+    referer = request.headers.get("referer")
+    if not referer:
+        return
+    parts = urlsplit(referer)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if origin not in touchpoint.origins and parts.netloc != request.headers.get("host"):
+        REFUSALS.refused(touchpoint, origin, "a page there loaded the widget, which stays hidden")
+
+
 class EmbedApi:
     def __init__(self, services: Services, widget: Runtime | None = None) -> None:
         self.services = services
@@ -58,13 +77,15 @@ class EmbedApi:
     async def loader(self, request: Request) -> Response:
         token = request.path_params["token"]
         try:
-            bearer = self.services.ratings.bearer(token)
+            bearer = await self.services.ratings.bearer(token)
         except Problem as problem:
             return Response(
                 unavailable_source(f"{problem.detail} ({problem.code})"),
                 media_type=JS,
                 headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
             )
+        if bearer.touchpoint.origins:
+            _note_refused_page(request, bearer.touchpoint)
         # The language travels in the loader: the page may name it (`l` overrides, `p` is the
         # page's lang, both sent by `mount`), else the touchpoint's locale, else the browser's.
         query, touchpoint = request.query_params, bearer.touchpoint

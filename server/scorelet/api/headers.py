@@ -27,13 +27,15 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def content_security_policy(frame_ancestors: str, style_src: str = "'self'") -> str:
+def content_security_policy(
+    frame_ancestors: str, style_src: str = "'self'", img_src: str = "'self' data:"
+) -> str:
     return "; ".join(
         (
             "default-src 'none'",
             "script-src 'self'",
             f"style-src {style_src}",
-            "img-src 'self' data:",
+            f"img-src {img_src}",
             "connect-src 'self'",
             "form-action 'self'",
             "base-uri 'none'",
@@ -42,10 +44,13 @@ def content_security_policy(frame_ancestors: str, style_src: str = "'self'") -> 
     )
 
 
-def html_headers(frame_ancestors: str, style_src: str = "'self'") -> dict[str, str]:
-    """Headers for an HTML page; pass `style_src` (e.g. a `'sha256-...'`) for inline CSS."""
+def html_headers(
+    frame_ancestors: str, style_src: str = "'self'", img_src: str = "'self' data:"
+) -> dict[str, str]:
+    """Headers for an HTML page; pass `style_src` (e.g. a `'sha256-...'`) for inline CSS,
+    `img_src` for images from elsewhere (a brand's logo)."""
     headers = {
-        "Content-Security-Policy": content_security_policy(frame_ancestors, style_src),
+        "Content-Security-Policy": content_security_policy(frame_ancestors, style_src, img_src),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-store",

@@ -33,6 +33,7 @@ from scorelet.ratings import Bearer
 from scorelet.shapes import COMMENT_EDIT, SUBMISSION
 from scorelet.store import StorageError
 from scorelet.tokens import TokenError
+from scorelet.touchpoints import Touchpoint
 from scorelet.validation import check_uuid
 from scorelet.widget import Asset, runtime
 
@@ -52,11 +53,11 @@ class PageProblem(Exception):
     """A request the page answers with a message page instead of the form."""
 
     def __init__(
-        self, status: int, title_key: str, body_key: str, locale: str | None = None
+        self, status: int, title_key: str, body_key: str, touchpoint: Touchpoint | None = None
     ) -> None:
         super().__init__(title_key)
         self.status, self.title_key, self.body_key = status, title_key, body_key
-        self.locale = locale
+        self.touchpoint = touchpoint
 
 
 class HostedPages:
@@ -70,36 +71,46 @@ class HostedPages:
             f"/hosted.{self.js.tag}.js",
             widget.path,
             widget.integrity,
+            services.settings.brand,
         )
 
-    def _html(self, text: str, status: int = 200, extra: Mapping[str, str] = {}) -> Response:
-        headers = html_headers(self.services.settings.frame_ancestors)
-        return HTMLResponse(text, status_code=status, headers={**headers, **extra})
+    def _html(
+        self,
+        text: str,
+        touchpoint: Touchpoint | None,
+        status: int = 200,
+        extra: Mapping[str, str] | None = None,
+    ) -> Response:
+        """The page with a policy that lets in its brand's style sheet and logo, nothing more."""
+        brand = self.assets.brand(touchpoint)
+        style = f"'self' {brand.style_hash}" if brand.style_hash else "'self'"
+        images = f"'self' data: {brand.logo_origin}" if brand.logo_origin else "'self' data:"
+        headers = html_headers(self.services.settings.frame_ancestors, style, images)
+        return HTMLResponse(text, status_code=status, headers={**headers, **(extra or {})})
 
     def _words(self, request: Request, locale: str | None) -> Words:
         return words(choose_language(locale, request.headers.get("accept-language", "")))
 
-    def _bearer(self, request: Request) -> Bearer:
+    async def _bearer(self, request: Request) -> Bearer:
         token = _token(request)
         try:
-            return self.services.ratings.subject_bearer(token)
+            return await self.services.ratings.subject_bearer(token)
         except Problem as problem:
             page = TOKEN_PAGES.get(problem.code, INVALID_PAGE)
-            raise PageProblem(*page, self._locale_of(token)) from None
+            raise PageProblem(*page, self._touchpoint_of(token)) from None
 
-    def _locale_of(self, token: str) -> str | None:
-        """An expired link still names its touchpoint: say so in the touchpoint's language."""
+    def _touchpoint_of(self, token: str) -> Touchpoint | None:
+        """An expired link still names its touchpoint: say so in its language and brand."""
         try:
             claims = self.services.signer.verify(token)
         except TokenError:
             return None
-        touchpoint = self.services.store.touchpoint(claims.touchpoint)
-        return touchpoint.locale if touchpoint else None
+        return self.services.store.touchpoint(claims.touchpoint)
 
     async def page(self, request: Request) -> Response:
         """`GET /r/{token}[?score=N]`: the rating page; never records anything."""
         try:
-            bearer = self._bearer(request)
+            bearer = await self._bearer(request)
         except PageProblem as problem:
             return self._message(request, problem)
         touchpoint, action = bearer.touchpoint, request.url.path
@@ -108,19 +119,20 @@ class HostedPages:
         now = current.score if current else None
         raw = request.query_params.get("score")
         if raw is None:
-            return self._html(rating_page(action, _token(request), touchpoint, w, self.assets, now))
+            page = rating_page(action, _token(request), touchpoint, w, self.assets, now)
+            return self._html(page, touchpoint)
         chosen = _score(raw, bearer)
         if chosen is None:
             page = rating_page(
                 action, _token(request), touchpoint, w, self.assets, now, w.page["bad_score"]
             )
-            return self._html(page, 400)
-        return self._html(confirm_page(action, touchpoint, w, self.assets, chosen, now))
+            return self._html(page, touchpoint, 400)
+        return self._html(confirm_page(action, touchpoint, w, self.assets, chosen, now), touchpoint)
 
     async def submit(self, request: Request) -> Response:
         """`POST /r/{token}`: save the chosen score, or the comment, and say thank you."""
         try:
-            bearer = self._bearer(request)
+            bearer = await self._bearer(request)
         except PageProblem as problem:
             return self._message(request, problem)
         touchpoint, action = bearer.touchpoint, request.url.path
@@ -139,20 +151,20 @@ class HostedPages:
                 page = thanks_page(
                     action, touchpoint, w, self.assets, stored.id, score, stored.comment
                 )
-                return self._html(page)
+                return self._html(page, touchpoint)
             edit = COMMENT_EDIT.decode({"token": token, "comment": form.get("comment")})
             stored = await ratings.comment(bearer, check_uuid(form.get("id")), edit.comment)
         except StorageError:  # e.g. an id that is another conversation's rating
             return self._retry(request, bearer, w, "bad_form")
         except Problem as problem:
             if problem.code == "rate_limited":
-                page = message_page(w, self.assets, "busy", "busy_body")
-                return self._html(page, 429, problem.headers)
+                page = message_page(w, self.assets, "busy", "busy_body", touchpoint)
+                return self._html(page, touchpoint, 429, problem.headers)
             return self._retry(request, bearer, w, "bad_form")
         page = thanks_page(
             action, touchpoint, w, self.assets, stored.id, stored.score, stored.comment, True
         )
-        return self._html(page)
+        return self._html(page, touchpoint)
 
     async def _form(self, request: Request) -> dict[str, str]:
         """The urlencoded form, size-limited; anything else reads as an empty form.
@@ -188,12 +200,13 @@ class HostedPages:
             None,
             w.page[notice],
         )
-        return self._html(page, 400)
+        return self._html(page, bearer.touchpoint, 400)
 
     def _message(self, request: Request, problem: PageProblem) -> Response:
-        w = self._words(request, problem.locale)
-        page = message_page(w, self.assets, problem.title_key, problem.body_key)
-        return self._html(page, problem.status)
+        touchpoint = problem.touchpoint
+        w = self._words(request, touchpoint.locale if touchpoint else None)
+        page = message_page(w, self.assets, problem.title_key, problem.body_key, touchpoint)
+        return self._html(page, touchpoint, problem.status)
 
     async def script(self, request: Request) -> Response:
         return self._asset(request, self.js, "js")

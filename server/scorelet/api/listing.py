@@ -111,9 +111,10 @@ class ListingApi:
 
     def _export(self, store: Store, query: ResponseQuery, slug: str, fmt: str) -> Response:
         async def stream() -> AsyncIterator[bytes]:
-            yield export.header(fmt).encode()
+            keys = await store.context_keys(query.touchpoint_id) if fmt == "csv" else []
+            yield export.header(fmt, keys).encode()
             async for page in store.iter_responses(query):
-                yield export.lines(fmt, slug, page).encode()
+                yield export.lines(fmt, slug, page, keys).encode()
 
         filename = f"{slug}-responses.{fmt}"
         return StreamingResponse(

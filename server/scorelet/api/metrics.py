@@ -79,9 +79,13 @@ class ScoreletCollector(Collector):
         impressions = CounterMetricFamily(
             "scorelet_impressions", "times the widget was shown", labels=["touchpoint"]
         )
+        answered = CounterMetricFamily(
+            "scorelet_answered_impressions",
+            "impressions that led to a rating (the response rate's numerator)",
+            labels=["touchpoint"],
+        )
         for touchpoint in self.store.touchpoints():
             body = self.ratings.live_score(touchpoint)
-            shown = body["impressions"]
             slug = touchpoint.slug
             if body["score"] is not None:
                 score.add_metric([slug, touchpoint.metric], body["score"])
@@ -92,8 +96,9 @@ class ScoreletCollector(Collector):
             for point, count in body["distribution"].items():
                 per_score.add_metric([slug, point], count)
                 received.add_metric([slug, point], given.get(int(point), 0))
-            impressions.add_metric([slug], shown)
-        yield from (score, low, high, responses, per_score, received, impressions)
+            impressions.add_metric([slug], body["impressions"])
+            answered.add_metric([slug], body["answered_impressions"])
+        yield from (score, low, high, responses, per_score, received, impressions, answered)
 
     def _health(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(

@@ -6,7 +6,7 @@ origin, and calls the use case (ratings.py), where every rule lives.
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,9 +16,10 @@ from scorelet.api.body import read_json
 from scorelet.api.caching import encode
 from scorelet.api.claims import check_origin
 from scorelet.api.services import Services
+from scorelet.errors import invalid
 from scorelet.ratings import Bearer
 from scorelet.shapes import COMMENT_EDIT, IMPRESSION, SUBMISSION, Shape
-from scorelet.validation import check_uuid
+from scorelet.validation import SLUG, check_uuid
 
 
 class TokenBody(Protocol):
@@ -29,6 +30,21 @@ class TokenBody(Protocol):
 B = TypeVar("B", bound=TokenBody)
 
 
+def require_token(body: dict[str, Any]) -> None:
+    """A rating names its touchpoint by token, never by slug: say how to get one."""
+    if body.get("token") is not None:
+        return
+    slug = body.get("touchpoint")
+    named = slug if isinstance(slug, str) and SLUG.fullmatch(slug) else "SLUG"
+    detail = (
+        f"token required: copy it from `scorelet embed {named} --token`"
+        " (or use a subject token from POST /api/v1/tokens)"
+    )
+    if "touchpoint" in body:
+        detail += "; a rating names its touchpoint by its token, so drop the touchpoint field"
+    raise invalid("token", detail, "missing_field")
+
+
 class ResponsesApi:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -37,8 +53,9 @@ class ResponsesApi:
         """The body in its shape, once its token and the page's origin have passed:
         a request with a bad token learns nothing about its other fields."""
         body = await read_json(request, self.services.settings.max_body)
+        require_token(body)
         shape.check_names(body)
-        bearer = self.services.ratings.bearer(body.get("token"))
+        bearer = await self.services.ratings.bearer(body.get("token"))
         check_origin(request, bearer.touchpoint)
         return shape.decode(body), bearer
 

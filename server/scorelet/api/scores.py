@@ -84,7 +84,7 @@ class ScoresApi:
         await authorize(request, store, "read")
         window, _ = parse_window(request.query_params.multi_items())
         key = ("scores", query_key(request))
-        generation = store.generation
+        generation = store.scored_generation
         cached = self.cache.get(key, generation)
         if cached is None:
             body = await self.services.ratings.all_scores(window)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from scorelet.displays import Displays
 from scorelet.store.interface import (
     Backend,
     Change,
@@ -39,6 +41,7 @@ from scorelet.tokens import hash_api_key, new_api_key
 from scorelet.touchpoints import Touchpoint
 
 Clock = Callable[[], float]
+NO_DISPLAYS = Displays()
 
 
 class Store:
@@ -49,7 +52,7 @@ class Store:
         self._by_id: dict[int, Touchpoint] = {}
         self._keys: dict[str, ApiKey] = {}
         self._counts: dict[int, dict[int, int]] = {}
-        self._impressions: dict[int, int] = {}
+        self._displays: dict[int, Displays] = {}
         # Ratings received since start, per score (a change of mind counts again):
         # monotonic, as Prometheus counters must be.
         self.received: dict[int, dict[int, int]] = {}
@@ -57,6 +60,7 @@ class Store:
         # numbers (scored) and its responses (listed) last changed. Starting
         # from the clock keeps it increasing across restarts (SSE event ids).
         self.generation = time.time_ns() // 1_000_000
+        self.scored_generation = self.generation  # the last change that moved a number
         self._scored_at: dict[int, int] = {}
         self._listed_at: dict[int, int] = {}
         self._changed = asyncio.Event()
@@ -99,10 +103,11 @@ class Store:
     def api_keys(self) -> list[ApiKey]:
         return sorted(self._keys.values(), key=lambda key: key.created_at)
 
-    def totals(self, touchpoint_id: int) -> tuple[dict[int, int], int]:
-        """All-time counts and impressions, from memory: exact at every instant."""
+    def totals(self, touchpoint_id: int) -> tuple[dict[int, int], Displays]:
+        """All-time counts and displays, from memory: exact at every instant."""
         counts = self._counts.get(touchpoint_id, {})
-        return {s: c for s, c in counts.items() if c}, self._impressions.get(touchpoint_id, 0)
+        displays = self._displays.get(touchpoint_id, NO_DISPLAYS)
+        return {s: c for s, c in counts.items() if c}, displays
 
     # -- keeping the memory in step ----------------------------------------------------------
 
@@ -111,28 +116,34 @@ class Store:
         match change:
             case Rated(response, previous):
                 self._count(response.touchpoint_id, response.score, 1)
+                self._answer(response, 1)
                 if previous is not None:
                     self._count(previous.touchpoint_id, previous.score, -1)
+                    self._answer(previous, -1)
                 received = self.received.setdefault(response.touchpoint_id, {})
                 received[response.score] = received.get(response.score, 0) + 1
                 scored = (
                     previous is None
                     or previous.score != response.score
                     or previous.context != response.context
+                    or previous.shown != response.shown
                 )
                 self._changed_now(response.touchpoint_id, scored)
             case Imported(responses):
                 for response in responses:
                     self._count(response.touchpoint_id, response.score, 1)
+                    self._answer(response, 1)
                 for touchpoint_id in {response.touchpoint_id for response in responses}:
                     self._changed_now(touchpoint_id, scored=True)
             case Commented(response):
                 self._changed_now(response.touchpoint_id, scored=False)
             case Deleted(response):
                 self._count(response.touchpoint_id, response.score, -1)
+                self._answer(response, -1)
                 self._changed_now(response.touchpoint_id, scored=True)
             case Shown(touchpoint_id):
-                self._impressions[touchpoint_id] = self._impressions.get(touchpoint_id, 0) + 1
+                was = self._displays.get(touchpoint_id, NO_DISPLAYS)
+                self._displays[touchpoint_id] = replace(was, impressions=was.impressions + 1)
                 self._changed_now(touchpoint_id, scored=True)
             case TouchpointSaved(touchpoint):
                 self._remember(touchpoint)
@@ -149,6 +160,12 @@ class Store:
         counts = self._counts.setdefault(touchpoint_id, {})
         counts[score] = counts.get(score, 0) + sign
 
+    def _answer(self, response: Response, sign: int) -> None:
+        """A rating from a counted display answers it (response rates)."""
+        if response.shown:
+            was = self._displays.get(response.touchpoint_id, NO_DISPLAYS)
+            self._displays[response.touchpoint_id] = replace(was, answered=was.answered + sign)
+
     def _remember(self, touchpoint: Touchpoint) -> None:
         old = self._by_id.get(touchpoint.id)
         if old is not None and old.slug != touchpoint.slug:
@@ -160,7 +177,7 @@ class Store:
         self._touchpoints.pop(touchpoint.slug, None)
         self._by_id.pop(touchpoint.id, None)
         self._counts.pop(touchpoint.id, None)
-        self._impressions.pop(touchpoint.id, None)
+        self._displays.pop(touchpoint.id, None)
 
     def _install(self, snapshot: Snapshot) -> None:
         """Take a fresh snapshot; only touchpoints whose numbers or settings moved count
@@ -172,13 +189,13 @@ class Store:
             for touchpoint_id in before.keys() | after.keys()
             if before.get(touchpoint_id) != after.get(touchpoint_id)
             or self.totals(touchpoint_id)[0] != dict(snapshot.totals.get(touchpoint_id, {}))
-            or self._impressions.get(touchpoint_id, 0) != snapshot.impressions.get(touchpoint_id, 0)
+            or self.totals(touchpoint_id)[1] != snapshot.displays.get(touchpoint_id, NO_DISPLAYS)
         }
         self._touchpoints = {tp.slug: tp for tp in snapshot.touchpoints}
         self._by_id = after
         self._keys = {key.id: key for key in snapshot.keys}
         self._counts = {tp: dict(counts) for tp, counts in snapshot.totals.items()}
-        self._impressions = dict(snapshot.impressions)
+        self._displays = dict(snapshot.displays)
         for touchpoint_id in moved:
             self._changed_now(touchpoint_id, scored=True)
 
@@ -188,6 +205,7 @@ class Store:
         self.generation += 1
         self._listed_at[touchpoint_id] = self.generation
         if scored:
+            self.scored_generation = self.generation
             self._scored_at[touchpoint_id] = self.generation
             self._changed.set()
             self._changed = asyncio.Event()
@@ -261,8 +279,8 @@ class Store:
         since: float | None = None,
         until: float | None = None,
         filters: Mapping[str, str] | None = None,
-    ) -> tuple[Counts, int | None]:
-        """Score counts and impressions (None under context filters) for a window.
+    ) -> tuple[Counts, Displays | None]:
+        """Score counts and displays (None under context filters) for a window.
 
         All-time counts come from memory; windows and filters from the database.
         """
@@ -271,15 +289,19 @@ class Store:
         counts = await self.backend.counts(touchpoint_id, since, until, filters or {})
         if filters:
             return counts, None
-        return counts, await self.backend.impressions(touchpoint_id, since, until)
+        return counts, await self.backend.displays(touchpoint_id, since, until)
+
+    async def context_keys(self, touchpoint_id: int) -> list[str]:
+        """Every context key the touchpoint's ratings carry, sorted (export columns)."""
+        return await self.backend.context_keys(touchpoint_id)
 
     async def series(
         self,
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str] | None = None,
-    ) -> list[tuple[Counts, int | None]]:
-        """Counts and impressions for each [start, end) bucket, in one read."""
+    ) -> list[tuple[Counts, Displays | None]]:
+        """Counts and displays for each [start, end) bucket, in one read."""
         return await self.backend.series(touchpoint_id, buckets, filters or {})
 
     async def breakdown(

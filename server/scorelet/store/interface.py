@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from scorelet.displays import Displays
 from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
 from scorelet.touchpoints import Touchpoint
 
@@ -43,7 +44,7 @@ class Snapshot:
     touchpoints: Sequence[Touchpoint]
     keys: Sequence[ApiKey]
     totals: Mapping[int, Counts]  # all-time score counts per touchpoint
-    impressions: Mapping[int, int]  # all-time impressions per touchpoint
+    displays: Mapping[int, Displays]  # all-time impressions and the ratings they led to
 
 
 # The bounds of the batch-size histogram a backend's writer reports (for /metrics).
@@ -196,10 +197,15 @@ class Backend(Protocol):
         """Exact score counts for [since, until) and a context filter."""
         ...
 
-    async def impressions(
+    async def displays(
         self, touchpoint_id: int, since: float | None, until: float | None
-    ) -> int:
-        """Impressions in the hours that start inside [since, until)."""
+    ) -> Displays:
+        """Impressions, and the ratings they led to, in the hours that start inside
+        [since, until)."""
+        ...
+
+    async def context_keys(self, touchpoint_id: int) -> list[str]:
+        """Every context key the touchpoint's ratings carry, sorted (export columns)."""
         ...
 
     async def series(
@@ -207,8 +213,8 @@ class Backend(Protocol):
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str],
-    ) -> list[tuple[Counts, int | None]]:
-        """Counts (and impressions, None under filters) per [start, end) bucket, in one read."""
+    ) -> list[tuple[Counts, Displays | None]]:
+        """Counts (and displays, None under filters) per [start, end) bucket, in one read."""
         ...
 
     async def breakdown(

@@ -40,6 +40,7 @@ class Response:
     context: Mapping[str, str]
     created_at: float
     updated_at: float
+    shown: bool = False  # given through a widget that had counted its impression
 
     def public(self, slug: str) -> dict[str, Any]:
         created = iso(self.created_at)
@@ -87,6 +88,7 @@ class NewResponse:
     id: str | None = None
     edit_window: float | None = None  # seconds after creation it may change; None: no limit
     client: str | None = None  # the browser's random id: its earlier rating is replaced
+    shown: bool = False  # sent by a widget that counted its impression (response rates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scorelet.dedup import EDIT_WINDOW, ClientWindow
+from scorelet.displays import Displays
 from scorelet.store.errors import Unavailable
 from scorelet.store.interface import (
     Change,
@@ -87,7 +88,6 @@ class SqliteBackend:
         """Open (creating if needed) the database, apply migrations, start the threads."""
         if synchronous not in SYNC_MODES:
             raise ValueError(f"synchronous must be one of {SYNC_MODES}")
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             writer = _connect(path, synchronous, read_only=False)
         except sqlite3.Error as error:
@@ -186,17 +186,20 @@ class SqliteBackend:
     ) -> Counts:
         return await self._reader.read(reads.counts, touchpoint_id, since, until, filters)
 
-    async def impressions(
+    async def displays(
         self, touchpoint_id: int, since: float | None, until: float | None
-    ) -> int:
-        return await self._reader.read(reads.impressions, touchpoint_id, since, until)
+    ) -> Displays:
+        return await self._reader.read(reads.displays, touchpoint_id, since, until)
+
+    async def context_keys(self, touchpoint_id: int) -> list[str]:
+        return await self._reader.read(reads.context_keys, touchpoint_id)
 
     async def series(
         self,
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str],
-    ) -> list[tuple[Counts, int | None]]:
+    ) -> list[tuple[Counts, Displays | None]]:
         return await self._reader.read(reads.series, touchpoint_id, buckets, filters)
 
     async def breakdown(
@@ -316,6 +319,26 @@ class SqliteBackend:
             await self._reader.close()
             _checkpoint(self._writer_conn, "TRUNCATE")
             self._writer_conn.close()
+
+
+def probe_writable(database: Path) -> None:
+    """Take the write lock and write a page, then roll back: a read-only file fails here."""
+    try:
+        conn = sqlite3.connect(database, isolation_level=None, timeout=10)
+    except sqlite3.Error as error:
+        raise Unavailable(f"can't open the database {database.resolve()}: {error}") from None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        raise Unavailable(
+            f"the database {database.resolve()} can't be written ({error}). Make it and its"
+            " -wal and -shm files writable for this user, or serve a backup of it elsewhere"
+        ) from None
+    finally:
+        conn.close()
 
 
 def _checkpoint(conn: sqlite3.Connection, mode: str) -> None:

@@ -40,6 +40,9 @@ UPSERTS = {
     " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count",
     "totals": "INSERT INTO score_totals (touchpoint_id, score, count) VALUES (?, ?, ?)"
     " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    # Impressions are counted as they come; only the ratings they led to are folded.
+    "answered": "INSERT INTO impressions (touchpoint_id, hour, count, answered) VALUES (?, ?, 0, ?)"
+    " ON CONFLICT DO UPDATE SET answered = answered + excluded.answered",
 }
 STORED = {
     "daily": "SELECT touchpoint_id, day, score, count FROM rollups",
@@ -47,6 +50,7 @@ STORED = {
     "context": "SELECT touchpoint_id, key, value, day, score, count FROM context_rollups",
     "context_totals": "SELECT touchpoint_id, key, value, score, count FROM context_totals",
     "totals": "SELECT touchpoint_id, score, count FROM score_totals",
+    "answered": "SELECT touchpoint_id, hour, answered FROM impressions",
 }
 PARTS = tuple(UPSERTS)
 

@@ -16,7 +16,8 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from scorelet.rollups import Counted, matches
+from scorelet.displays import Displays
+from scorelet.rollups import Counted, hour_of, matches
 from scorelet.store.interface import Counts, Snapshot
 from scorelet.store.records import Response, ResponseQuery
 from scorelet.store.sqlite.rows import (
@@ -163,7 +164,7 @@ class Window:
         for low, high in ((since, first * HOUR), (last * HOUR, until)):
             if low < high:
                 _add(counts, self.raw(low, high, {}).items())
-        return counts
+        return _nonzero(counts)
 
     def breakdown(
         self, key: str, since: float | None, until: float | None, filters: Mapping[str, str]
@@ -229,17 +230,20 @@ class Window:
                     raw(last * DAY, until)
         return {value: _nonzero(counts) for value, counts in groups.items() if _nonzero(counts)}
 
-    def impressions(self, since: float | None, until: float | None) -> int:
-        """Impressions are kept per hour: a window counts the hours that start inside it."""
+    def displays(self, since: float | None, until: float | None) -> Displays:
+        """Impressions and the ratings they led to, both kept per hour: a window counts
+        the hours that start inside it (answers folded so far, plus the unfolded ones)."""
         low = -(2**62) if since is None else math.ceil(since / HOUR)
         high = 2**62 if until is None else math.ceil(until / HOUR)
-        row = self.conn.execute(
-            "SELECT coalesce(sum(count), 0) FROM impressions"
+        shown, answered = self.conn.execute(
+            "SELECT coalesce(sum(count), 0), coalesce(sum(answered), 0) FROM impressions"
             " WHERE touchpoint_id = ? AND hour >= ? AND hour < ?",
             (self.touchpoint_id, low, high),
         ).fetchone()
-        total: int = row[0]
-        return total
+        for change, sign in self.unfolded.changes:
+            if change.shown and low <= hour_of(change.created_at) < high:
+                answered += sign
+        return Displays(shown, answered)
 
 
 def whole_units(since: float | None, until: float | None, unit: int) -> tuple[int, int]:
@@ -294,10 +298,10 @@ def counts(
     return Window(conn, touchpoint_id).counts(since, until, filters)
 
 
-def impressions(
+def displays(
     conn: sqlite3.Connection, touchpoint_id: int, since: float | None, until: float | None
-) -> int:
-    return Window(conn, touchpoint_id).impressions(since, until)
+) -> Displays:
+    return Window(conn, touchpoint_id).displays(since, until)
 
 
 def series(
@@ -305,10 +309,10 @@ def series(
     touchpoint_id: int,
     buckets: Sequence[Span],
     filters: Mapping[str, str],
-) -> list[tuple[Counts, int | None]]:
+) -> list[tuple[Counts, Displays | None]]:
     window = Window(conn, touchpoint_id)
     return [
-        (window.counts(start, end, filters), None if filters else window.impressions(start, end))
+        (window.counts(start, end, filters), None if filters else window.displays(start, end))
         for start, end in buckets
     ]
 
@@ -373,15 +377,42 @@ def snapshot(conn: sqlite3.Connection) -> Snapshot:
         "SELECT touchpoint_id, score, count FROM score_totals WHERE count != 0"
     ):
         totals.setdefault(touchpoint_id, {})[score] = count
+    shown: dict[int, list[int]] = {
+        touchpoint_id: [impressions, answered]
+        for touchpoint_id, impressions, answered in conn.execute(
+            "SELECT touchpoint_id, sum(count), sum(answered) FROM impressions GROUP BY 1"
+        )
+    }
     for change, sign in Unfolded(conn, None).changes:
         counts = totals.setdefault(change.touchpoint_id, {})
         counts[change.score] = counts.get(change.score, 0) + sign
-    impressions = dict(
-        conn.execute("SELECT touchpoint_id, sum(count) FROM impressions GROUP BY 1").fetchall()
-    )
+        if change.shown:
+            shown.setdefault(change.touchpoint_id, [0, 0])[1] += sign
     return Snapshot(
-        touchpoints, keys, {tp: _nonzero(counts) for tp, counts in totals.items()}, impressions
+        touchpoints,
+        keys,
+        {tp: _nonzero(counts) for tp, counts in totals.items()},
+        {tp: Displays(impressions, answered) for tp, (impressions, answered) in shown.items()},
     )
+
+
+def context_keys(conn: sqlite3.Connection, touchpoint_id: int) -> list[str]:
+    """Every context key the touchpoint's ratings carry (export columns): the all-time
+    totals, plus keys only unfolded ratings have so far."""
+    keys = {
+        key
+        for (key,) in conn.execute(
+            "SELECT DISTINCT key FROM context_totals WHERE touchpoint_id = ? AND count > 0",
+            (touchpoint_id,),
+        )
+    }
+    keys.update(
+        key
+        for change, sign in Unfolded(conn, touchpoint_id).changes
+        if sign > 0
+        for key in change.context
+    )
+    return sorted(keys)
 
 
 def recent_clients(conn: sqlite3.Connection, since: float) -> list[tuple[int, str, str, float]]:

@@ -10,20 +10,23 @@ from typing import Any
 from scorelet.rollups import Counted
 from scorelet.scales import parse_scale
 from scorelet.store.records import ApiKey, Response
-from scorelet.touchpoints import Touchpoint
+from scorelet.touchpoints import Touchpoint, prompts_from_json
 
 # Contexts are stored compact; json.dumps with options would build an encoder per call.
 _CONTEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
-RESPONSE_COLUMNS = "id, touchpoint_id, score, comment, subject, context, created_at, updated_at"
+RESPONSE_COLUMNS = (
+    "id, touchpoint_id, score, comment, subject, context, created_at, updated_at, shown"
+)
 ROW_COLUMNS = "seq, " + RESPONSE_COLUMNS
 TOUCHPOINT_COLUMNS = (
     "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
-    " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at"
+    " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at,"
+    " brand_name, brand_logo, brand_accent, comment_prompts"
 )
 KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
 # A version of a rating as rollups count it (responses and undone rows alike).
-COUNTED_COLUMNS = "touchpoint_id, created_at, score, context"
+COUNTED_COLUMNS = "touchpoint_id, created_at, score, context, shown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,9 @@ def encode_context(context: Mapping[str, str]) -> str:
 
 
 def response_from_row(row: tuple[Any, ...]) -> Response:
-    return Response(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7])
+    return Response(
+        row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], bool(row[8])
+    )
 
 
 def stored_row(row: tuple[Any, ...]) -> StoredRow:
@@ -47,7 +52,8 @@ def stored_row(row: tuple[Any, ...]) -> StoredRow:
 
 
 def counted(row: tuple[Any, ...]) -> Counted:
-    return Counted(row[0], row[1], row[2], json.loads(row[3]) if row[3] != "{}" else {})
+    context = json.loads(row[3]) if row[3] != "{}" else {}
+    return Counted(row[0], row[1], row[2], context, bool(row[4]))
 
 
 def touchpoint_from_row(row: tuple[Any, ...]) -> Touchpoint:
@@ -55,6 +61,7 @@ def touchpoint_from_row(row: tuple[Any, ...]) -> Touchpoint:
     values[3] = parse_scale(values[3])
     values[10] = tuple(json.loads(values[10]))
     values[13] = bool(values[13])
+    values[20] = prompts_from_json(values[2], values[20])
     return Touchpoint(*values)
 
 

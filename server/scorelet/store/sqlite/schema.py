@@ -326,6 +326,41 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO fold_state (id, watermark)
         VALUES (1, (SELECT coalesce(max(seq), 0) FROM responses));
     """,
+    # 7: branding and per-group follow-up prompts on touchpoints; response rates from
+    # displays only. A rating sent by a widget that counted its impression is `shown`;
+    # folding counts it into its hour's impression row (`answered`), so a rate never
+    # divides API or email ratings by displays they never had. Older hours keep the
+    # estimate they were shown before, now written down: up to as many of an hour's
+    # folded ratings as it had impressions are marked shown, and counted.
+    """
+    ALTER TABLE touchpoints ADD COLUMN brand_name TEXT;
+    ALTER TABLE touchpoints ADD COLUMN brand_logo TEXT;
+    ALTER TABLE touchpoints ADD COLUMN brand_accent TEXT;
+    ALTER TABLE touchpoints ADD COLUMN comment_prompts TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE responses ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE undone ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE impressions ADD COLUMN answered INTEGER NOT NULL DEFAULT 0;
+
+    UPDATE responses SET shown = 1 WHERE seq IN (
+        SELECT r.seq FROM (
+            SELECT seq, touchpoint_id, CAST(created_at / 3600 AS INTEGER) AS hour,
+                   row_number() OVER (
+                       PARTITION BY touchpoint_id, CAST(created_at / 3600 AS INTEGER)
+                       ORDER BY seq
+                   ) AS n
+            FROM responses WHERE seq <= (SELECT watermark FROM fold_state)
+        ) AS r
+        JOIN impressions AS i ON i.touchpoint_id = r.touchpoint_id AND i.hour = r.hour
+        WHERE r.n <= i.count
+    );
+    UPDATE impressions SET answered = (
+        SELECT count(*) FROM responses AS r
+        WHERE r.touchpoint_id = impressions.touchpoint_id
+          AND r.created_at >= impressions.hour * 3600
+          AND r.created_at < (impressions.hour + 1) * 3600
+          AND r.shown AND r.seq <= (SELECT watermark FROM fold_state)
+    );
+    """,
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from scorelet.dedup import ClientWindow
@@ -29,7 +30,7 @@ from scorelet.touchpoints import Touchpoint
 
 INSERT = (
     "INSERT INTO responses (seq, id, touchpoint_id, score, comment, subject, context, client,"
-    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " created_at, updated_at, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -91,11 +92,20 @@ def record(
             new.client if new.subject is None else None,
             now,
             now,
+            new.shown,
         ),
     )
     _remember(clients, new, response_id, now)
     response = Response(
-        response_id, new.touchpoint_id, new.score, new.comment, new.subject, new.context, now, now
+        response_id,
+        new.touchpoint_id,
+        new.score,
+        new.comment,
+        new.subject,
+        new.context,
+        now,
+        now,
+        new.shown,
     )
     return response, None
 
@@ -118,8 +128,8 @@ def _undo(conn: sqlite3.Connection, tx: Tx, old: StoredRow) -> None:
     """Keep the version being replaced or deleted, so the fold can take it back out."""
     response = old.response
     conn.execute(
-        "INSERT INTO undone (seq, old_seq, touchpoint_id, score, context, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO undone (seq, old_seq, touchpoint_id, score, context, created_at, shown)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             tx.seq(),
             old.seq,
@@ -127,6 +137,7 @@ def _undo(conn: sqlite3.Connection, tx: Tx, old: StoredRow) -> None:
             response.score,
             encode_context(response.context),
             response.created_at,
+            response.shown,
         ),
     )
 
@@ -137,17 +148,19 @@ def _replace(
     """The new score and context replace the old; a comment is kept unless a new one comes.
 
     Context is replaced whole: a re-minted token that no longer names a team
-    must not leave the old team on the rating. The row takes a new `seq`, so
+    must not leave the old team on the rating. A display that led to the rating
+    stays answered whichever way the change came. The row takes a new `seq`, so
     the fold counts its new version.
     """
     previous = old.response
     comment = new.comment if new.comment is not None else previous.comment
+    shown = previous.shown or new.shown
     with tx.atomic():
         _undo(conn, tx, old)
         conn.execute(
-            "UPDATE responses SET seq = ?, score = ?, comment = ?, context = ?, updated_at = ?"
-            " WHERE seq = ?",
-            (tx.seq(), new.score, comment, encode_context(new.context), now, old.seq),
+            "UPDATE responses SET seq = ?, score = ?, comment = ?, context = ?, updated_at = ?,"
+            " shown = ? WHERE seq = ?",
+            (tx.seq(), new.score, comment, encode_context(new.context), now, shown, old.seq),
         )
     return Response(
         previous.id,
@@ -158,6 +171,7 @@ def _replace(
         dict(new.context),
         previous.created_at,
         now,
+        shown,
     )
 
 
@@ -178,6 +192,7 @@ def import_ratings(conn: sqlite3.Connection, tx: Tx, ratings: Sequence[Response]
                 None,
                 rating.created_at,
                 rating.updated_at,
+                rating.shown,
             ),
         )
         if cursor.rowcount:
@@ -212,9 +227,7 @@ def comment(
     conn.execute(
         "UPDATE responses SET comment = ?, updated_at = ? WHERE seq = ?", (text, now, existing.seq)
     )
-    return Response(
-        old.id, old.touchpoint_id, old.score, text, old.subject, old.context, old.created_at, now
-    )
+    return replace(old, comment=text, updated_at=now)
 
 
 def delete(conn: sqlite3.Connection, tx: Tx, response_id: str) -> Response:
@@ -251,6 +264,8 @@ def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
     encoded = dict(fields)
     if "origins" in encoded:
         encoded["origins"] = json.dumps(list(encoded["origins"]))
+    if "comment_prompts" in encoded:
+        encoded["comment_prompts"] = json.dumps(encoded["comment_prompts"], ensure_ascii=False)
     if "active" in encoded:
         encoded["active"] = int(encoded["active"])
     return encoded
