@@ -141,6 +141,7 @@ def main(args: argparse.Namespace) -> None:
         app = create_app(settings)
         rounds, statuses = uvloop.run(measure(app, requests(dataset, args.path), args))
     best, loop = min(rounds)
+    print("  event loop by round:", " ".join(f"{loop_us:.1f}" for _, loop_us in rounds))
     print(f"{args.path}: CPU µs per request by round: {' '.join(f'{r:.1f}' for r, _ in rounds)}"
           f"  (min {best:.1f}: event loop {loop:.1f}, other threads {best - loop:.1f};"
           f" answers {statuses})")  # fmt: skip

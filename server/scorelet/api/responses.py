@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from scorelet.api.auth import authorize
 from scorelet.api.body import read_json
-from scorelet.api.caching import encode
+from scorelet.api.caching import Prepared, encode
 from scorelet.api.claims import check_origin
 from scorelet.api.services import Services
 from scorelet.errors import invalid
@@ -28,6 +28,7 @@ class TokenBody(Protocol):
 
 
 B = TypeVar("B", bound=TokenBody)
+JSON_TYPE = (b"content-type", b"application/json")
 
 
 def require_token(body: dict[str, Any]) -> None:
@@ -63,12 +64,13 @@ class ResponsesApi:
         rating, bearer = await self._read(request, SUBMISSION)
         recorded = await self.services.ratings.record(bearer, rating)
         stored = recorded.response
-        return Response(
-            encode(stored.public(bearer.touchpoint.slug)),
-            status_code=201 if recorded.created else 200,
-            headers={"Location": f"/api/v1/responses/{stored.id}"},
-            media_type="application/json",
-        )
+        body = encode(stored.public(bearer.touchpoint.slug))
+        headers = [
+            JSON_TYPE,
+            (b"content-length", b"%d" % len(body)),
+            (b"location", b"/api/v1/responses/" + stored.id.encode()),
+        ]
+        return Prepared(201 if recorded.created else 200, body, headers)
 
     async def comment(self, request: Request) -> Response:
         response_id = check_uuid(request.path_params["id"])

@@ -63,7 +63,8 @@ class Store:
         self.scored_generation = self.generation  # the last change that moved a number
         self._scored_at: dict[int, int] = {}
         self._listed_at: dict[int, int] = {}
-        self._changed = asyncio.Event()
+        # Futures of `wait_for_change` callers; resolved (and dropped) by the next scored change.
+        self._waiters: list[asyncio.Future[None]] = []
         self._refreshing: asyncio.Task[None] | None = None
         backend.listen(self._apply)
 
@@ -207,8 +208,11 @@ class Store:
         if scored:
             self.scored_generation = self.generation
             self._scored_at[touchpoint_id] = self.generation
-            self._changed.set()
-            self._changed = asyncio.Event()
+            if self._waiters:  # most changes have nobody waiting: no Event to make per rating
+                for waiter in self._waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                self._waiters = []
 
     def scored_at(self, touchpoint_id: int) -> int:
         """The generation at which this touchpoint's numbers last changed."""
@@ -220,10 +224,15 @@ class Store:
 
     async def wait_for_change(self, seconds: float) -> bool:
         """Wait until some touchpoint's numbers change; False after `seconds`."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(self._changed.wait(), seconds)
+            await asyncio.wait_for(waiter, seconds)
         except TimeoutError:
             return False
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
         return True
 
     async def refresh_if_changed(self) -> None:
