@@ -13,18 +13,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from postgres import database_for
 from scorelet.store import Response, ResponseQuery, Store
-from scorelet.store.interface import RollupCheck
+from scorelet.store.interface import Backend, RollupCheck
+from scorelet.store.postgres.backend import PostgresBackend
 from scorelet.store.sqlite.backend import SqliteBackend
 
-BACKENDS = ("sqlite",)
+BACKENDS = ("sqlite", "postgres")
 
 
 async def open_store(kind: str, directory: Path, clock: Callable[[], float] = time.time) -> Store:
-    """A store on a fresh (or existing) database of `kind` kept under `directory`."""
-    if kind != "sqlite":
+    """A store on a fresh (or existing) database of `kind` that belongs to `directory`."""
+    backend: Backend
+    if kind == "sqlite":
+        backend = await SqliteBackend.open(directory / "scorelet.sqlite3")
+    elif kind == "postgres":
+        backend = await PostgresBackend.open(database_for(directory))
+    else:
         raise ValueError(f"unknown backend {kind!r}")
-    store = Store(await SqliteBackend.open(directory / "scorelet.sqlite3"), clock)
+    store = Store(backend, clock)
     await store.load()
     return store
 
@@ -48,11 +55,23 @@ async def contents(store: Store) -> Contents:
     return Contents(scores, await store.recount(), unfolded)
 
 
-def read_contents(database: Path) -> Contents:
-    """What an SQLite data directory holds, read through the store as a new process would."""
+def database_env(kind: str, directory: Path) -> dict[str, str]:
+    """The environment that points `scorelet` at `directory`'s database of `kind`."""
+    return {"SCORELET_DATABASE_URL": database_for(directory)} if kind == "postgres" else {}
+
+
+def database_args(kind: str, directory: Path) -> list[str]:
+    """`scorelet` options that point it at `directory`'s database of `kind`."""
+    return ["--data", str(directory)] + (
+        ["--database", database_for(directory)] if kind == "postgres" else []
+    )
+
+
+def read_contents(directory: Path, kind: str = "sqlite") -> Contents:
+    """What a data directory's database holds, read through the store as a new process would."""
 
     async def read() -> Contents:
-        store = await open_store("sqlite", database.parent)
+        store = await open_store(kind, directory)
         try:
             return await contents(store)
         finally:
@@ -73,12 +92,12 @@ class Given:
     id: str | None = None
 
 
-def load(database: Path, slug: str, ratings: Iterable[Given]) -> int:
+def load(directory: Path, slug: str, ratings: Iterable[Given], kind: str = "sqlite") -> int:
     """Store ratings at chosen moments through the storage interface (as an import does);
-    a server on the same file picks them up within a second, or at once for a new key."""
+    a server on the same database picks them up within a second, or at once for a new key."""
 
     async def run() -> int:
-        store = await open_store("sqlite", database.parent)
+        store = await open_store(kind, directory)
         try:
             touchpoint = store.touchpoint(slug)
             assert touchpoint is not None, slug

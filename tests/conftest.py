@@ -1,8 +1,12 @@
-"""Shared fixtures: a real Scorelet on a real uvicorn server, on a real SQLite file.
+"""Shared fixtures: a real Scorelet on a real uvicorn server, on a real database.
 
 `server` runs one server per test module (tests make their own touchpoints
 with unique slugs); `fresh_server` runs one per test. Both start uvicorn in a
-thread on a free port, with an admin and a read key made beforehand.
+thread on a free port, with an admin and a read key made beforehand, on the
+SQLite file in a data directory; a module that concerns storage runs its
+tests on every backend by saying so:
+
+    ON_EVERY_BACKEND = True
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ import httpx
 import pytest
 import uvicorn
 
-from backends import Given, load
+from backends import BACKENDS, Given, load, open_store
+from postgres import database_for
 from scorelet.app import create_app
 from scorelet.cli import main
 from scorelet.config import SECRET_FILE, Settings
-from scorelet.store import Store
+from scorelet.store.postgres.backend import database_secret
 
 SECRET = "test-secret-0123456789abcdef"
 
@@ -42,6 +47,7 @@ class LiveServer:
     admin_key: str
     read_key: str
     mint_key: str
+    backend: str = "sqlite"
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"authorization": f"Bearer {key}"} if key else {}
@@ -66,7 +72,9 @@ class LiveServer:
     def load(self, slug: str, ratings: list[Given]) -> None:
         """Store ratings at chosen moments (through the storage interface, as `scorelet
         import` does) and wait until this server counts them: it looks once a second."""
-        expected = self.score(slug)["responses"] + load(self.settings.database, slug, ratings)
+        expected = self.score(slug)["responses"] + load(
+            self.settings.data_dir, slug, ratings, self.backend
+        )
         deadline = time.monotonic() + 10
         while self.score(slug)["responses"] != expected:
             assert time.monotonic() < deadline, "the server never saw the loaded ratings"
@@ -90,9 +98,11 @@ class LiveServer:
         return body
 
 
-def make_keys(database: Path) -> tuple[str, str, str]:
+def make_keys(data_dir: Path, backend: str = "sqlite") -> tuple[str, str, str]:
+    """An admin, a read and a mint key, made as `scorelet key create` would."""
+
     async def create() -> tuple[str, str, str]:
-        store = await Store.open(database)
+        store = await open_store(backend, data_dir)
         try:
             keys = [
                 (await store.create_api_key(scope, f"test {scope}"))[1]
@@ -150,7 +160,10 @@ def init_data(data: Path) -> None:
 
 
 def run_server(
-    data_dir: Path, clock: Callable[[], float] = time.time, **overrides: Any
+    data_dir: Path,
+    clock: Callable[[], float] = time.time,
+    backend: str = "sqlite",
+    **overrides: Any,
 ) -> Iterator[LiveServer]:
     # The server's secret is in its data directory too, as `scorelet init` leaves it,
     # so `scorelet` commands on that directory sign what the server accepts.
@@ -158,8 +171,11 @@ def run_server(
     (data_dir / SECRET_FILE).write_text(SECRET + "\n")
     sock = free_socket()
     port = sock.getsockname()[1]
+    if backend == "postgres":  # the same secret in the database, for `scorelet` commands
+        overrides.setdefault("database_url", database_for(data_dir))
+        asyncio.run(database_secret(overrides["database_url"], SECRET))
     settings = Settings(data_dir=data_dir, port=port, secrets=(SECRET,), **overrides)
-    admin_key, read_key, mint_key = make_keys(settings.database)
+    admin_key, read_key, mint_key = make_keys(data_dir, backend)
     config = uvicorn.Config(
         create_app(settings, clock=clock), log_level="warning", access_log=False, lifespan="on"
     )
@@ -172,18 +188,31 @@ def run_server(
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings, admin_key, read_key, mint_key)
+        yield LiveServer(
+            f"http://127.0.0.1:{port}", settings, admin_key, read_key, mint_key, backend
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and getattr(metafunc.module, "ON_EVERY_BACKEND", False):
+        metafunc.parametrize("backend", BACKENDS, scope="module")
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from run_server(tmp_path_factory.mktemp("data"))
+def backend() -> str:
+    """Which storage `server` and `fresh_server` run on (modules may ask for each)."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[LiveServer]:
+    yield from run_server(tmp_path_factory.mktemp("data"), backend=backend)
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[LiveServer]:
-    yield from run_server(tmp_path / "data")
+def fresh_server(tmp_path: Path, backend: str) -> Iterator[LiveServer]:
+    yield from run_server(tmp_path / "data", backend=backend)

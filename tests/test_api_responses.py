@@ -10,6 +10,8 @@ from typing import Any
 from conftest import LiveServer
 from scorelet.tokens import Signer
 
+ON_EVERY_BACKEND = True
+
 
 def submit(server: LiveServer, **body: Any) -> Any:
     with server.client() as client:

@@ -289,6 +289,8 @@ def test_revoked_key_stops_working_at_once(fresh_server: LiveServer) -> None:
 def test_a_key_made_by_the_cli_a_moment_ago_works_at_once(fresh_server: LiveServer) -> None:
     from conftest import make_keys
 
-    _, read_key, _ = make_keys(fresh_server.settings.database)  # another process's write
+    _, read_key, _ = make_keys(
+        fresh_server.settings.data_dir, fresh_server.backend
+    )  # another process's write
     with fresh_server.client(read_key) as client:
         assert client.get("/api/v1/touchpoints").status_code == 200

@@ -22,7 +22,7 @@ def recount(database: Path) -> tuple[int, bool]:
     """
     with sqlite3.connect(database) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    contents = read_contents(database)
+    contents = read_contents(database.parent)
     return len(contents.scores), contents.check.equal
 
 

@@ -17,6 +17,8 @@ from conftest import SECRET, LiveServer
 from scorelet.mint import mint_subject_token
 from scorelet.tokens import Signer
 
+ON_EVERY_BACKEND = True
+
 
 def mint(server: LiveServer, key: str | None = None, **body: Any) -> httpx.Response:
     with server.client(key or server.mint_key) as client:

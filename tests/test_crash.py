@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
-from backends import Contents, read_contents
+from backends import BACKENDS, Contents, database_env, read_contents
 from test_serve import serving, setup_touchpoint
 
 ROUNDS = 10
@@ -39,19 +40,20 @@ def ingest(url: str, token: str, seed: int, acked: dict[str, int], stop: threadi
                 acked[response.json()["id"]] = score
 
 
-def check(database: Path, acked: dict[str, int]) -> Contents:
+def check(data: Path, acked: dict[str, int], kind: str = "sqlite") -> Contents:
     """Every acknowledged rating there with its score; rollups (plus what the kill left
     unfolded) equal to a recount from the raw rows."""
-    contents = read_contents(database)
+    contents = read_contents(data, kind)
     missing = [id_ for id_, score in acked.items() if contents.scores.get(id_) != score]
     assert not missing, f"{len(missing)} acknowledged ratings lost or changed"
     assert contents.check.equal
     return contents
 
 
-def test_acknowledged_ratings_survive_ten_sigkills_under_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_acknowledged_ratings_survive_ten_sigkills_under_load(kind: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    token = setup_touchpoint(data)
+    token = setup_touchpoint(data, kind=kind)
     rng = random.Random(7)
     acked: dict[str, int] = {}
     acked_per_round = []
@@ -59,7 +61,8 @@ def test_acknowledged_ratings_survive_ten_sigkills_under_load(tmp_path: Path) ->
     for round_ in range(ROUNDS):
         stop = threading.Event()
         before = len(acked)
-        with serving(data, {"SCORELET_RATE_LIMIT": "off"}) as (process, url):
+        env = {"SCORELET_RATE_LIMIT": "off", **database_env(kind, data)}
+        with serving(data, env) as (process, url):
             clients = [
                 threading.Thread(
                     target=ingest, args=(url, token, round_ * CLIENTS + i, acked, stop)
@@ -77,7 +80,7 @@ def test_acknowledged_ratings_survive_ten_sigkills_under_load(tmp_path: Path) ->
             for client in clients:
                 client.join()
         acked_per_round.append(len(acked) - before)
-        contents = check(data / "scorelet.sqlite3", acked)
+        contents = check(data, acked, kind)
         assert len(contents.scores) >= len(acked)
         unfolded_at_kill.append(contents.unfolded)
     assert all(acked_per_round)

@@ -11,21 +11,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backends import Given, load
+from backends import BACKENDS, Given, database_args, database_env, load
 from conftest import LiveServer, init_data
 from scorelet.cli import main
 from test_serve import serving
 
+ON_EVERY_BACKEND = True
 ROWS = 100_000
 COMMENT = "A long, thoughtful comment about the checkout. " * 6  # ~280 bytes a row
 
 
-def seed(data: Path, slug: str, rows: int) -> None:
-    """A touchpoint with `rows` responses, loaded through the storage interface."""
-    init_data(data)
-    assert main(["touchpoint", "add", slug, "--metric", "csat", "--data", str(data)]) == 0
+def seed(data: Path, slug: str, rows: int, kind: str) -> list[str]:
+    """A touchpoint with `rows` responses, loaded through the storage interface; returns
+    the `scorelet` options that reach its database."""
+    where = database_args(kind, data)
+    with redirect_stdout(io.StringIO()):
+        assert main(["init", "--no-demos", *where]) == 0
+    assert main(["touchpoint", "add", slug, "--metric", "csat", *where]) == 0
     given = (Given(1.7e9 + i, 1 + i % 5, {"plan": "pro"}, COMMENT) for i in range(rows))
-    assert load(data / "scorelet.sqlite3", slug, given) == rows
+    assert load(data, slug, given, kind) == rows
+    return where
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -35,14 +40,15 @@ def peak_rss_kib(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc status")
 
 
-def test_csv_export_of_100k_rows_stays_within_a_memory_bound(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_csv_export_of_100k_rows_stays_within_a_memory_bound(kind: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    seed(data, "big", ROWS)
+    where = seed(data, "big", ROWS, kind)
     key_out = io.StringIO()
     with redirect_stdout(key_out):
-        assert main(["key", "create", "--scope", "read", "--data", str(data)]) == 0
+        assert main(["key", "create", "--scope", "read", *where]) == 0
     key = key_out.getvalue().strip()
-    with serving(data) as (process, url):
+    with serving(data, database_env(kind, data)) as (process, url):
         headers = {"authorization": f"Bearer {key}"}
         # Warm up the server's code paths so the peak reflects the export itself.
         httpx.get(f"{url}/api/v1/touchpoints/big/responses?limit=1000", headers=headers)
@@ -66,23 +72,19 @@ def test_csv_export_of_100k_rows_stays_within_a_memory_bound(tmp_path: Path) -> 
     assert growth_mib < 16
 
 
+@pytest.mark.parametrize("kind", BACKENDS)
 def test_cli_export_writes_csv_and_ndjson(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
-    seed(data, "small", 25)
+    where = seed(data, "small", 25, kind)
     out = tmp_path / "out.csv"
-    assert main(["export", "small", "--data", str(data), "--output", str(out)]) == 0
+    assert main(["export", "small", *where, "--output", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 25
     assert rows[0]["created_at"] > rows[-1]["created_at"]
     assert "Wrote 25 responses" in capsys.readouterr().err
-    assert (
-        main(
-            ["export", "small", "--format", "ndjson", "--since", "1700000010", "--data", str(data)]
-        )
-        == 0
-    )
+    assert main(["export", "small", "--format", "ndjson", "--since", "1700000010", *where]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 15
     assert all(json.loads(line)["context"] == {"plan": "pro"} for line in lines)
@@ -107,7 +109,7 @@ def test_csv_defuses_cells_a_spreadsheet_would_run_and_ndjson_keeps_them(
     assert main(["touchpoint", "add", "sheet", "--metric", "csat", "--data", str(data)]) == 0
     comments = ['=HYPERLINK("http://evil.example","x")', "+1 great", "-", "@SUM(A1)", "\tx", "fine"]
     given = [Given(1700000000 + n, 3, {}, c, c) for n, c in enumerate(comments)]
-    load(data / "scorelet.sqlite3", "sheet", given)
+    load(data, "sheet", given)
     out = tmp_path / "out.csv"
     assert main(["export", "sheet", "--data", str(data), "--output", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(), newline="")))
@@ -132,7 +134,8 @@ def test_csv_gives_each_context_key_a_column_a_spreadsheet_can_filter_on(
     with server.reader() as reader:
         http = reader.get(f"/api/v1/touchpoints/{tp['slug']}/responses?format=csv").text
     capsys.readouterr()
-    assert main(["export", tp["slug"], "--data", str(server.settings.data_dir)]) == 0
+    where = database_args(server.backend, server.settings.data_dir)
+    assert main(["export", tp["slug"], *where]) == 0
     cli = capsys.readouterr().out
     assert cli == http
     rows = list(csv.DictReader(io.StringIO(http, newline="")))

@@ -20,6 +20,8 @@ from backends import Given
 from conftest import LiveServer
 from scorelet.tokens import Signer
 
+ON_EVERY_BACKEND = True
+
 
 def post(server: LiveServer, token: str, score: int, **extra: Any) -> dict[str, Any]:
     with server.client() as client:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import socket
@@ -16,8 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from backends import read_contents
-from conftest import init_data
+from backends import database_args, database_env, read_contents
 from scorelet.cli import main
 
 
@@ -64,15 +65,22 @@ def serving(
             process.stdout.close()
 
 
-def setup_touchpoint(data: Path, slug: str = "checkout") -> str:
-    """Add a touchpoint with the CLI; returns its embed token."""
-    if not data.exists():
-        init_data(data)
-    assert main(["touchpoint", "add", slug, "--metric", "csat", "--data", str(data)]) == 0
-    from scorelet.config import Settings, resolve_secrets
+def setup_touchpoint(data: Path, slug: str = "checkout", kind: str = "sqlite") -> str:
+    """Add a touchpoint with the CLI (on `kind` of database); returns its embed token."""
+    new = not data.exists()
+    where = database_args(kind, data)
+    if new:
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["init", "--no-demos", *where]) == 0
+    assert main(["touchpoint", "add", slug, "--metric", "csat", *where]) == 0
+    from scorelet.config import Settings
+    from scorelet.signing import signing_settings
     from scorelet.tokens import Signer
 
-    return Signer(resolve_secrets(Settings(data_dir=data)).secrets).mint_embed(slug, 1)
+    settings = Settings(
+        data_dir=data, database_url=database_env(kind, data).get("SCORELET_DATABASE_URL")
+    )
+    return Signer(signing_settings(settings).secrets).mint_embed(slug, 1)
 
 
 def test_first_start_creates_data_dir_database_and_private_secret(tmp_path: Path) -> None:
@@ -82,7 +90,7 @@ def test_first_start_creates_data_dir_database_and_private_secret(tmp_path: Path
         secret = data / "secret"
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
         assert len(secret.read_text().strip()) >= 32
-        assert read_contents(data / "scorelet.sqlite3").check.equal
+        assert read_contents(data).check.equal
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=15)
     assert process.returncode == 0
@@ -109,7 +117,7 @@ def test_tokens_and_data_survive_a_restart(tmp_path: Path) -> None:
             httpx.post(url + "/api/v1/responses", json={"token": token, "score": 4}).status_code
             == 201
         )
-    assert sorted(read_contents(data / "scorelet.sqlite3").scores.values()) == [4, 5]
+    assert sorted(read_contents(data).scores.values()) == [4, 5]
 
 
 def test_environment_settings_are_honoured(tmp_path: Path) -> None:
@@ -161,6 +169,6 @@ def test_acknowledged_ratings_survive_sigkill(tmp_path: Path) -> None:
         process.wait()
     assert acknowledged, "no rating was acknowledged before the kill"
     assert len(acknowledged) < 400, "the kill came after every rating: nothing was tested"
-    stored = read_contents(data / "scorelet.sqlite3")
+    stored = read_contents(data)
     assert set(acknowledged) <= set(stored.scores)
     assert stored.check.equal

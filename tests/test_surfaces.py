@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from backends import database_args
 from conftest import LiveServer
 from scorelet.cli import main
+
+ON_EVERY_BACKEND = True
 
 
 def surfaces(server: LiveServer, slug: str, capsys: pytest.CaptureFixture[str]) -> list[Any]:
@@ -33,10 +36,10 @@ def surfaces(server: LiveServer, slug: str, capsys: pytest.CaptureFixture[str]) 
         if s.labels.get("touchpoint") == slug and s.name.startswith("scorelet_score")
     }
     capsys.readouterr()
-    data = str(server.settings.data_dir)
-    assert main(["score", slug, "--json", "--data", data]) == 0
+    where = database_args(server.backend, server.settings.data_dir)
+    assert main(["score", slug, "--json", *where]) == 0
     cli = json.loads(capsys.readouterr().out)
-    assert main(["score", slug, "--data", data]) == 0
+    assert main(["score", slug, *where]) == 0
     text = re.search(
         r" (-?[\d.]+)%? from \d+ \w+ \(95% interval (-?[\d.]+) to (-?[\d.]+)\)",
         capsys.readouterr().out,

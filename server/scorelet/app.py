@@ -40,13 +40,15 @@ def create_app(
     `scorelet init` (or the first `scorelet serve`) makes it. `clock` is the time
     ratings are stamped with (tests move it to cross edit windows).
     """
-    settings = resolve_secrets(settings)
+    settings = resolve_secrets(settings)  # with PostgreSQL: `signing_settings` first
     limits = limits_for(settings)
     services = Services(settings, Signer(settings.secrets), limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await Store.open(settings.database, settings.synchronous, clock)
+        store = await Store.open(
+            settings.storage, settings.synchronous, clock, settings.database_listen_url
+        )
         services.store = store
         maintenance = asyncio.create_task(_maintain(store), name="scorelet-maintenance")
         if on_ready is not None:

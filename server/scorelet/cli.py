@@ -24,13 +24,14 @@ from typing import Any, TypeVar
 
 from scorelet import __version__, datadir, export
 from scorelet.api.problems import problem_of
-from scorelet.config import Settings, SettingsError, load_settings, resolve_secrets
+from scorelet.config import Settings, SettingsError, check_database_url, load_settings
 from scorelet.datadir import DataDirError
 from scorelet.demo import is_demo
 from scorelet.errors import Problem
 from scorelet.instance import AlreadyServing, Claim, ListenError, listen, running_url
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
 from scorelet.ratings import Ratings, Window
+from scorelet.signing import signing_settings, signing_settings_async
 from scorelet.store import ResponseQuery, StorageError, Store
 from scorelet.timeutil import iso, parse_instant
 from scorelet.tokens import Signer
@@ -70,10 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_database_url("--database", args.database)
         settings = load_settings().with_overrides(
-            data_dir=args.data, host=getattr(args, "host", None), port=getattr(args, "port", None)
+            data_dir=args.data,
+            database_url=args.database,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
         )
-        if not args.creates_data:
+        if not args.creates_data and settings.database_url is None:
             datadir.require(settings.data_dir, data_source(args))
         result: int = args.run(args, settings)
         return result
@@ -102,9 +107,9 @@ def data_source(args: argparse.Namespace) -> str:
 def with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
         try:
-            store = await Store.open(settings.database, settings.synchronous)
+            store = await Store.open(settings.storage, settings.synchronous)
         except (StorageError, sqlite3.Error, RuntimeError) as error:
-            raise CliError(f"can't open the database {settings.database}: {error}") from None
+            raise CliError(f"can't open the database {settings.storage_name}: {error}") from None
         try:
             return await action(store)
         finally:
@@ -126,7 +131,12 @@ def print_json(data: Any) -> None:
 
 
 def signer_for(settings: Settings) -> Signer:
-    return Signer(resolve_secrets(settings).secrets)
+    return Signer(signing_settings(settings).secrets)
+
+
+async def async_signer(settings: Settings) -> Signer:
+    """`signer_for` inside a command's event loop."""
+    return Signer((await signing_settings_async(settings)).secrets)
 
 
 def public_base(settings: Settings, base_url: str | None = None) -> str:
@@ -176,6 +186,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     claim = Claim(settings.data_dir)  # before anything else opens the database
     try:
         first_start = asyncio.run(initialize(settings))
+        settings = signing_settings(settings)
         sock = listen(settings.host, settings.port)
         settings = settings.with_overrides(port=sock.getsockname()[1])
         claim.publish(settings.base_url)
@@ -206,8 +217,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 async def initialize(settings: Settings, demos: bool = True) -> bool:
     try:
         return await datadir.initialize(settings, demos)
-    except (sqlite3.Error, RuntimeError) as error:
-        raise CliError(f"can't open the database {settings.database}: {error}") from None
+    except (StorageError, sqlite3.Error, RuntimeError) as error:
+        raise CliError(f"can't open the database {settings.storage_name}: {error}") from None
 
 
 def configure_logging(verbose: bool) -> None:
@@ -224,7 +235,7 @@ def banner(settings: Settings, store: Store, first_start: bool) -> None:
     base = settings.base_url
     lines = [
         f"Scorelet {__version__} is running at {base}",
-        f"  data: {settings.data_dir.resolve()}" + (" (created)" if first_start else ""),
+        f"  data: {settings.storage_name}" + (" (created)" if first_start else ""),
         f"  API: {base}/openapi.json   health: {base}/healthz",
     ]
     if settings.public_url:
@@ -246,13 +257,16 @@ def banner(settings: Settings, store: Store, first_start: bool) -> None:
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     datadir.ensure(settings.data_dir)
-    where = settings.data_dir.resolve()
+    where = settings.storage_name if settings.database_url else settings.data_dir.resolve()
     if not asyncio.run(initialize(settings, demos=not args.no_demos)):
-        print(f"{where} is already a Scorelet data directory; nothing changed.")
+        print(f"{where} is already a Scorelet database; nothing changed.")
         return 0
     made = ["the database"]
     if not settings.secrets:
-        made.append("a signing secret (readable only by you)")
+        if settings.database_url:
+            made.append("a signing secret, kept in the database for every Scorelet process")
+        else:
+            made.append("a signing secret (readable only by you)")
     if not args.no_demos:
         made.append("three demo touchpoints")
     print(f"Created {where}: {', '.join(made)}.")
@@ -469,7 +483,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
 
     async def score(store: Store) -> dict[str, Any]:
         touchpoint = existing(store, args.slug)
-        ratings = Ratings(store, signer_for(settings))
+        ratings = Ratings(store, await async_signer(settings))
         return await ratings.score(touchpoint, Window(since, until, filters))
 
     body = with_store(settings, score)
@@ -558,7 +572,7 @@ def render_score(body: dict[str, Any]) -> str:
 
 def cmd_responses_show(args: argparse.Namespace, settings: Settings) -> int:
     async def show(store: Store) -> dict[str, Any]:
-        ratings = Ratings(store, signer_for(settings))
+        ratings = Ratings(store, await async_signer(settings))
         response, touchpoint = await ratings.find(response_id(args.id))
         return response.public(touchpoint.slug)
 
@@ -573,7 +587,7 @@ def cmd_responses_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_responses_delete(args: argparse.Namespace, settings: Settings) -> int:
     async def delete(store: Store) -> tuple[str, int]:
-        deleted, touchpoint = await Ratings(store, signer_for(settings)).delete(
+        deleted, touchpoint = await Ratings(store, await async_signer(settings)).delete(
             response_id(args.id)
         )
         return (touchpoint.slug if touchpoint else "?"), deleted.score
@@ -619,6 +633,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="data directory (default: $SCORELET_DATA or ./scorelet-data)",
+    )
+    common.add_argument(
+        "--database",
+        metavar="URL",
+        help="PostgreSQL instead of the data directory's SQLite file, e.g."
+        " postgresql://user:pass@host:5432/db (default: $SCORELET_DATABASE_URL)",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.config import Config
 
@@ -38,6 +39,9 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("scorelet-data")
+    # PostgreSQL instead of the SQLite file in the data directory (several processes).
+    database_url: str | None = None
+    database_listen_url: str | None = None  # LISTEN's own route, past a transaction pooler
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     secrets: tuple[str, ...] = ()
@@ -61,6 +65,18 @@ class Settings:
     @property
     def database(self) -> Path:
         return self.data_dir / DATABASE_FILE
+
+    @property
+    def storage(self) -> Path | str:
+        """Where ratings are kept: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url or self.database
+
+    @property
+    def storage_name(self) -> str:
+        """The storage for messages, with any password left out."""
+        if self.database_url is None:
+            return str(self.database.resolve())
+        return redact_url(self.database_url)
 
     @property
     def base_url(self) -> str:
@@ -88,6 +104,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     raw_secrets = config("SCORELET_SECRET", default="")
     settings = Settings(
         data_dir=Path(config("SCORELET_DATA", default="scorelet-data")),
+        database_url=config("SCORELET_DATABASE_URL", default="").strip() or None,
+        database_listen_url=config("SCORELET_DATABASE_LISTEN_URL", default="").strip() or None,
         host=config("SCORELET_HOST", default="127.0.0.1"),
         port=port,
         secrets=tuple(part.strip() for part in raw_secrets.split(",") if part.strip()),
@@ -172,6 +190,8 @@ def validate(settings: Settings) -> Settings:
             raise SettingsError(
                 f"every SCORELET_SECRET entry needs at least {MIN_SECRET_LENGTH} characters"
             )
+    check_database_url("SCORELET_DATABASE_URL", settings.database_url)
+    check_database_url("SCORELET_DATABASE_LISTEN_URL", settings.database_listen_url)
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError("SCORELET_PUBLIC_URL must start with http:// or https://")
     _validate_limits(settings)
@@ -187,6 +207,11 @@ def resolve_secrets(settings: Settings) -> Settings:
     """
     if settings.secrets:
         return settings
+    if settings.database_url:
+        raise SettingsError(
+            "no secret yet: with SCORELET_DATABASE_URL the secret lives in the database"
+            " (see store/postgres), or set SCORELET_SECRET"
+        )
     path = settings.data_dir / SECRET_FILE
     try:
         text = path.read_text()
@@ -217,3 +242,20 @@ def create_secret(data_dir: Path) -> bool:
     with os.fdopen(fd, "w") as file:
         file.write(secrets.token_urlsafe(32) + "\n")
     return True
+
+
+def check_database_url(name: str, url: str | None) -> None:
+    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(
+            f"{name} must be a PostgreSQL URL like postgresql://user:pass@host:5432/db"
+            " (leave it unset for the SQLite file in the data directory)"
+        )
+
+
+def redact_url(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from scorelet.config import DATABASE_FILE, Settings, create_secret
 from scorelet.demo import DEMO_TOUCHPOINTS
+from scorelet.signing import signing_settings_async
 from scorelet.store import Store, Unavailable
 from scorelet.store.sqlite.backend import probe_writable
 from scorelet.touchpoints import new_touchpoint_fields
@@ -113,12 +114,13 @@ async def initialize(settings: Settings, demos: bool = True) -> bool:
     The demo touchpoints are added only to a new database, so removing them
     (or adding your own before the first start) is never undone.
     """
-    database = settings.data_dir / DATABASE_FILE
-    new = not database.exists()
-    if not settings.secrets:
+    if not settings.secrets and settings.database_url is None:
         create_secret(settings.data_dir)
-    store = await Store.open(database, settings.synchronous)
+    store = await Store.open(settings.storage, settings.synchronous)
     try:
+        new = store.backend.created
+        if settings.database_url and not settings.secrets:
+            await signing_settings_async(settings)  # the database's secret, made once
         if new and demos and not store.touchpoints():
             for fields in DEMO_TOUCHPOINTS:
                 await store.create_touchpoint(new_touchpoint_fields(fields))

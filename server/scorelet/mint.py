@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scorelet.config import load_settings, resolve_secrets
+from scorelet.config import load_settings
 from scorelet.errors import invalid
+from scorelet.signing import signing_settings
 from scorelet.tokens import Signer, parse_duration
 from scorelet.validation import check_context, check_slug, check_subject
 
@@ -62,7 +63,7 @@ def mint_token(
         settings = load_settings()
         if data_dir is not None:
             settings = settings.with_overrides(data_dir=Path(data_dir))
-        secrets: Sequence[str] = resolve_secrets(settings).secrets
+        secrets: Sequence[str] = signing_settings(settings).secrets
     else:
         secrets = [secret] if isinstance(secret, str) else secret
     return mint_subject_token(Signer(secrets), touchpoint, subject, context, ttl).token

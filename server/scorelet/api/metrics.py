@@ -63,8 +63,9 @@ class ScoreletCollector(Collector):
             "upper end of the score's 95% interval",
             labels=["touchpoint"],
         )
-        responses = CounterMetricFamily(
-            "scorelet_responses", "ratings counted (one per subject)", labels=["touchpoint"]
+        # A gauge: deleting a rating (or erasing a person) lowers it.
+        responses = GaugeMetricFamily(
+            "scorelet_responses", "ratings counted now (one per subject)", labels=["touchpoint"]
         )
         per_score = GaugeMetricFamily(
             "scorelet_score_responses",

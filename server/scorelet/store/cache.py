@@ -70,13 +70,28 @@ class Store:
 
     @classmethod
     async def open(
-        cls, database: Path, synchronous: str = "full", clock: Clock = time.time
+        cls,
+        database: Path | str,
+        synchronous: str = "full",
+        clock: Clock = time.time,
+        listen_url: str | None = None,
     ) -> Store:
-        """The store over the SQLite file `database` (created and migrated if needed)."""
-        from scorelet.store.sqlite.backend import SqliteBackend
+        """The store over a PostgreSQL URL or an SQLite file (created and migrated if needed)."""
+        backend: Backend
+        if isinstance(database, str):
+            from scorelet.store.postgres.backend import PostgresBackend
 
-        store = cls(await SqliteBackend.open(database, synchronous), clock)
-        await store.load()
+            backend = await PostgresBackend.open(database, listen_url)
+        else:
+            from scorelet.store.sqlite.backend import SqliteBackend
+
+            backend = await SqliteBackend.open(database, synchronous)
+        store = cls(backend, clock)
+        try:
+            await store.load()
+        except BaseException:
+            await backend.close()
+            raise
         return store
 
     async def load(self) -> None:
@@ -154,8 +169,11 @@ class Store:
                 self._changed_now(touchpoint.id, scored=True)
             case KeySaved(key):
                 self._keys[key.id] = key
-            case Reloaded(snapshot):
+            case Reloaded(snapshot, listed):
                 self._install(snapshot)
+                everything = -1 in listed
+                for touchpoint_id in list(self._by_id) if everything else listed:
+                    self._changed_now(touchpoint_id, scored=False)
 
     def _count(self, touchpoint_id: int, score: int, sign: int) -> None:
         counts = self._counts.setdefault(touchpoint_id, {})

@@ -112,9 +112,11 @@ class KeySaved:
 @dataclass(frozen=True, slots=True)
 class Reloaded:
     """Something changed that this process didn't commit (the CLI, another server):
-    take the whole state afresh."""
+    take the whole state afresh. `listed` names touchpoints whose ratings may have
+    changed in ways the totals don't show (a comment); -1 stands for all."""
 
     snapshot: Snapshot
+    listed: frozenset[int] = frozenset()
 
 
 Change = (
@@ -145,6 +147,8 @@ class RollupCheck:
 
 class Backend(Protocol):
     """One storage engine behind Scorelet. Every method may raise `Unavailable`."""
+
+    created: bool  # this open made the database (the first start: demos go in)
 
     def listen(self, listener: Listener) -> None:
         """Call `listener` with every change committed from now on, in commit order."""

@@ -49,13 +49,14 @@ IMPORT_BATCH = 5000
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 
-def _connect(path: Path, synchronous: str, read_only: bool) -> sqlite3.Connection:
+def _connect(path: Path, synchronous: str, read_only: bool) -> tuple[sqlite3.Connection, bool]:
+    """A configured connection, and whether migrating it created the database."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
         if read_only:
             conn.execute("PRAGMA query_only = ON")
-            return conn
+            return conn, False
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise Unavailable(
@@ -65,12 +66,12 @@ def _connect(path: Path, synchronous: str, read_only: bool) -> sqlite3.Connectio
         # Checkpoints run once a second from `maintain`; this is only the safety net.
         conn.execute("PRAGMA wal_autocheckpoint = 10000")
         conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
-        migrate(conn)
+        created = 1 in migrate(conn)
         conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         conn.close()
         raise
-    return conn
+    return conn, created
 
 
 class SqliteBackend:
@@ -82,6 +83,7 @@ class SqliteBackend:
         self._listeners: list[Listener] = []
         self._clients = ClientWindow(EDIT_WINDOW)
         self._data_version = self._version(writer)
+        self.created = False
 
     @classmethod
     async def open(cls, path: Path, synchronous: str = "full") -> SqliteBackend:
@@ -89,11 +91,12 @@ class SqliteBackend:
         if synchronous not in SYNC_MODES:
             raise ValueError(f"synchronous must be one of {SYNC_MODES}")
         try:
-            writer = _connect(path, synchronous, read_only=False)
+            writer, created = _connect(path, synchronous, read_only=False)
         except sqlite3.Error as error:
             raise Unavailable(f"can't open the database {path}: {error}") from error
-        reader = _connect(path, synchronous, read_only=True)
+        reader, _ = _connect(path, synchronous, read_only=True)
         backend = cls(path, writer, reader)
+        backend.created = created
         backend._writer.start()
         now = time.time()
         for touchpoint_id, client, response_id, at in await backend._reader.read(

@@ -8,9 +8,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from scorelet.rollups import Counted
-from scorelet.scales import parse_scale
-from scorelet.store.records import ApiKey, Response
-from scorelet.touchpoints import Touchpoint, prompts_from_json
+from scorelet.store.columns import (
+    KEY_COLUMNS,
+    TOUCHPOINT_COLUMNS,
+    key_from_row,
+    touchpoint_from_row,
+)
+from scorelet.store.records import Response
+
+__all__ = [
+    "COUNTED_COLUMNS",
+    "KEY_COLUMNS",
+    "RESPONSE_COLUMNS",
+    "ROW_COLUMNS",
+    "TOUCHPOINT_COLUMNS",
+    "StoredRow",
+    "counted",
+    "encode_context",
+    "key_from_row",
+    "response_from_row",
+    "stored_row",
+    "touchpoint_from_row",
+]
 
 # Contexts are stored compact; json.dumps with options would build an encoder per call.
 _CONTEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -19,12 +38,6 @@ RESPONSE_COLUMNS = (
     "id, touchpoint_id, score, comment, subject, context, created_at, updated_at, shown"
 )
 ROW_COLUMNS = "seq, " + RESPONSE_COLUMNS
-TOUCHPOINT_COLUMNS = (
-    "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
-    " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at,"
-    " brand_name, brand_logo, brand_accent, comment_prompts"
-)
-KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
 # A version of a rating as rollups count it (responses and undone rows alike).
 COUNTED_COLUMNS = "touchpoint_id, created_at, score, context, shown"
 
@@ -54,16 +67,3 @@ def stored_row(row: tuple[Any, ...]) -> StoredRow:
 def counted(row: tuple[Any, ...]) -> Counted:
     context = json.loads(row[3]) if row[3] != "{}" else {}
     return Counted(row[0], row[1], row[2], context, bool(row[4]))
-
-
-def touchpoint_from_row(row: tuple[Any, ...]) -> Touchpoint:
-    values = list(row)
-    values[3] = parse_scale(values[3])
-    values[10] = tuple(json.loads(values[10]))
-    values[13] = bool(values[13])
-    values[20] = prompts_from_json(values[2], values[20])
-    return Touchpoint(*values)
-
-
-def key_from_row(row: tuple[Any, ...]) -> ApiKey:
-    return ApiKey(*row)

@@ -8,13 +8,13 @@ fold.py does, in batches.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from scorelet.dedup import ClientWindow
+from scorelet.store.columns import touchpoint_values
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.records import NewResponse, Response, time_ordered_id
 from scorelet.store.sqlite.rows import (
@@ -260,21 +260,10 @@ def touchpoint_by_slug(conn: sqlite3.Connection, slug: str) -> Touchpoint:
     return touchpoint_from_row(row)
 
 
-def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
-    encoded = dict(fields)
-    if "origins" in encoded:
-        encoded["origins"] = json.dumps(list(encoded["origins"]))
-    if "comment_prompts" in encoded:
-        encoded["comment_prompts"] = json.dumps(encoded["comment_prompts"], ensure_ascii=False)
-    if "active" in encoded:
-        encoded["active"] = int(encoded["active"])
-    return encoded
-
-
 def create_touchpoint(
     conn: sqlite3.Connection, tx: Tx, fields: Mapping[str, Any], now: float
 ) -> Touchpoint:
-    columns = {**_encode(fields), "created_at": now, "updated_at": now}
+    columns = {**touchpoint_values(fields), "created_at": now, "updated_at": now}
     retired = conn.execute(
         "SELECT token_version FROM retired_slugs WHERE slug = ?", (fields["slug"],)
     ).fetchone()
@@ -297,7 +286,7 @@ def update_touchpoint(
     rotate: bool,
     now: float,
 ) -> Touchpoint:
-    columns = {**_encode(fields), "updated_at": now}
+    columns = {**touchpoint_values(fields), "updated_at": now}
     assignments = ", ".join(f"{name} = ?" for name in columns)
     if rotate:
         assignments += ", token_version = token_version + 1"

@@ -1,0 +1,47 @@
+"""Column values of touchpoints and keys, the same in every backend's tables.
+
+Origins and per-group prompts are stored as JSON text, `active` as a
+boolean (SQLite keeps it as 0/1), times as epoch seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from scorelet.scales import parse_scale
+from scorelet.store.records import ApiKey
+from scorelet.touchpoints import Touchpoint, prompts_from_json
+
+TOUCHPOINT_COLUMNS = (
+    "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
+    " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at,"
+    " brand_name, brand_logo, brand_accent, comment_prompts"
+)
+KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
+
+
+def touchpoint_from_row(row: tuple[Any, ...] | Any) -> Touchpoint:
+    values = list(row)
+    values[3] = parse_scale(values[3])
+    values[10] = tuple(json.loads(values[10]))
+    values[13] = bool(values[13])
+    values[20] = prompts_from_json(values[2], values[20])
+    return Touchpoint(*values)
+
+
+def key_from_row(row: tuple[Any, ...] | Any) -> ApiKey:
+    return ApiKey(*row)
+
+
+def touchpoint_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated touchpoint fields (touchpoints.py) as column values."""
+    encoded = dict(fields)
+    if "origins" in encoded:
+        encoded["origins"] = json.dumps(list(encoded["origins"]))
+    if "comment_prompts" in encoded:
+        encoded["comment_prompts"] = json.dumps(encoded["comment_prompts"], ensure_ascii=False)
+    if "active" in encoded:
+        encoded["active"] = bool(encoded["active"])
+    return encoded

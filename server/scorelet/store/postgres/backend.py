@@ -1,0 +1,419 @@
+"""The PostgreSQL backend: any number of Scorelet processes on one database.
+
+psycopg 3 with psycopg_pool: server-side prepared statements are off
+(`prepare_threshold=None`), so the pool works through pgbouncer in
+transaction mode; LISTEN holds a connection of its own, which must reach
+PostgreSQL directly or through session pooling (SCORELET_DATABASE_LISTEN_URL
+when the main URL goes through a transaction-mode pooler).
+
+Every write batch notifies the others with the touchpoints it changed. A
+process that hears of another's change rereads its snapshot (small tables:
+totals, registry, what is unfolded) through its own writer queue, so it
+stays in order with its own commits, and marks those touchpoints' listings
+changed. A lost notification can't leave it stale for long: it resyncs when
+the LISTEN connection comes back and every few seconds anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from scorelet.displays import Displays
+from scorelet.store.errors import Unavailable
+from scorelet.store.interface import (
+    Change,
+    Commented,
+    Counts,
+    Deleted,
+    Health,
+    Imported,
+    KeySaved,
+    Listener,
+    Rated,
+    Recorded,
+    Reloaded,
+    RollupCheck,
+    Shown,
+    Snapshot,
+    TouchpointRemoved,
+    TouchpointSaved,
+)
+from scorelet.store.postgres import fold, reads, writes
+from scorelet.store.postgres.connection import CHANNEL, CONNECT_TIMEOUT, Connection, Writer, read
+from scorelet.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS
+from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.timeutil import HOUR
+from scorelet.touchpoints import Touchpoint
+
+T = TypeVar("T")
+log = logging.getLogger("scorelet.postgres")
+IMPORT_BATCH = 2000
+RESYNC_EVERY = 3.0  # seconds, whatever the notifications say
+RESYNC_AFTER = 0.2  # a burst of notifications costs one resync
+POOL_SIZE = 8
+
+
+async def migrate(conninfo: str) -> list[int]:
+    """Apply pending migrations under a session advisory lock: processes starting together
+    wait for each other, and each migration runs once."""
+    applied = []
+    async with await psycopg.AsyncConnection.connect(
+        conninfo, autocommit=True, prepare_threshold=None, connect_timeout=10
+    ) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)"
+            )
+            cursor = await conn.execute("SELECT max(version) FROM schema_version")
+            row = await cursor.fetchone()
+            current = (row[0] if row else None) or 0
+            if current > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"the database is at schema {current}, newer than this Scorelet knows"
+                    f" ({len(MIGRATIONS)}); upgrade Scorelet"
+                )
+            for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                async with conn.transaction():
+                    await conn.execute(script.encode())
+                    await conn.execute(
+                        "INSERT INTO schema_version (version) VALUES (%s)", (number,)
+                    )
+                applied.append(number)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied
+
+
+async def database_secret(conninfo: str, proposed: str | None = None) -> str:
+    """The signing secret kept in the database, made by whichever process needs it first
+    (`proposed`, or a new random one)."""
+    await migrate(conninfo)
+    async with await psycopg.AsyncConnection.connect(
+        conninfo, autocommit=True, prepare_threshold=None, connect_timeout=10
+    ) as conn:
+        await conn.execute(
+            "INSERT INTO secrets (id, secret) VALUES (1, %s) ON CONFLICT (id) DO NOTHING",
+            (proposed or secrets.token_urlsafe(32),),
+        )
+        cursor = await conn.execute("SELECT secret FROM secrets WHERE id = 1")
+        row = await cursor.fetchone()
+        assert row is not None
+        value: str = row[0]
+        return value
+
+
+class PostgresBackend:
+    def __init__(self, conninfo: str, pool: AsyncConnectionPool[Any], listen_to: str) -> None:
+        self.conninfo = conninfo
+        self._pool = pool
+        self._listen_to = listen_to
+        self._process = secrets.token_hex(6)
+        self._writer = Writer(pool, self._process)
+        self._listeners: list[Listener] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stale = asyncio.Event()
+        self._touched: set[int] = set()
+        self.created = False
+
+    @classmethod
+    async def open(cls, conninfo: str, listen_url: str | None = None) -> PostgresBackend:
+        """Connect, migrate, start the writer and the listener."""
+        try:
+            applied = await migrate(conninfo)
+        except psycopg.Error as error:
+            raise Unavailable(f"can't open the PostgreSQL database: {error}") from error
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=POOL_SIZE,
+            open=False,
+            timeout=CONNECT_TIMEOUT,
+            kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": 5},
+        )
+        await pool.open(wait=True, timeout=15)
+        backend = cls(conninfo, pool, listen_url or conninfo)
+        backend.created = 1 in applied
+        backend._writer.start()
+        return backend
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+        if not self._tasks:  # someone keeps a cache: keep it in step with the others
+            self._tasks = [
+                asyncio.create_task(self._hear(), name="scorelet-listen"),
+                asyncio.create_task(self._resync(), name="scorelet-resync"),
+            ]
+
+    def _emit(self, change: Change) -> None:
+        for listener in self._listeners:
+            listener(change)
+
+    async def _write(
+        self,
+        fn: Callable[[Connection], Awaitable[T]],
+        on_commit: Callable[[T], None] | None = None,
+        touched: int | None = None,
+    ) -> T:
+        return await self._writer.write(fn, on_commit, touched)
+
+    async def _read(self, fn: Callable[[Connection], Awaitable[T]]) -> T:
+        return await read(self._pool, fn)
+
+    async def snapshot(self) -> Snapshot:
+        """Read through the writer's queue: in order with this process's own commits."""
+        return await self._write(reads.snapshot)
+
+    # -- hearing the other processes ------------------------------------------------------
+
+    async def _hear(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._listen_to, autocommit=True, prepare_threshold=None, connect_timeout=5
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._stale.set()  # (re)connected: whatever we missed, resync once
+                    async for note in conn.notifies():
+                        process, _, named = note.payload.partition(" ")
+                        if process == self._process:
+                            continue
+                        if named:
+                            self._touched.update(int(t) for t in named.split(","))
+                        else:
+                            self._touched.add(-1)
+                        self._stale.set()
+            except (psycopg.Error, OSError) as error:
+                log.warning("lost the LISTEN connection (%s); trying again", error)
+                await asyncio.sleep(1)
+
+    async def _resync(self) -> None:
+        """Reread on a hint, after a reconnect, and every few seconds regardless; while the
+        database is away, every second (so /healthz sees it come back)."""
+        every = RESYNC_EVERY
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stale.wait(), every)
+            await asyncio.sleep(RESYNC_AFTER)
+            self._stale.clear()
+            touched, self._touched = self._touched, set()
+            try:
+                await self._refresh(touched)
+                every = RESYNC_EVERY
+            except Exception as error:  # the database is away: the next round tries again
+                self._touched |= touched | {-1}
+                every = 1.0
+                log.debug("resync failed: %s", error)
+
+    async def _refresh(self, touched: set[int]) -> None:
+        def reloaded(snapshot: Snapshot) -> None:
+            self._emit(Reloaded(snapshot, frozenset(touched)))
+
+        await self._write(reads.snapshot, reloaded)
+
+    async def refresh(self) -> None:
+        await self._refresh(set())
+
+    # -- ratings -----------------------------------------------------------------------
+
+    async def record(self, new: NewResponse, now: float) -> Recorded:
+        stored, previous = await self._write(
+            partial(writes.record, new=new, now=now),
+            lambda result: self._emit(Rated(*result)),
+            new.touchpoint_id,
+        )
+        return Recorded(stored, previous)
+
+    async def import_ratings(self, ratings: Sequence[Response]) -> int:
+        stored = 0
+        for start in range(0, len(ratings), IMPORT_BATCH):
+            new = await self._write(
+                partial(writes.import_ratings, ratings=ratings[start : start + IMPORT_BATCH]),
+                lambda new: self._emit(Imported(new)),
+            )
+            stored += len(new)
+        return stored
+
+    async def comment(
+        self,
+        response_id: str,
+        comment: str | None,
+        touchpoint_id: int,
+        subject: str | None,
+        edit_window: float | None,
+        now: float,
+    ) -> Response:
+        write = partial(
+            writes.comment,
+            response_id=response_id,
+            text=comment,
+            touchpoint_id=touchpoint_id,
+            subject=subject,
+            edit_window=edit_window,
+            now=now,
+        )
+        return await self._write(write, lambda r: self._emit(Commented(r)), touchpoint_id)
+
+    async def delete_response(self, response_id: str) -> Response:
+        return await self._write(
+            partial(writes.delete, response_id=response_id), lambda r: self._emit(Deleted(r))
+        )
+
+    async def record_impression(self, touchpoint_id: int, now: float) -> None:
+        await self._write(
+            partial(writes.record_impression, touchpoint_id=touchpoint_id, hour=int(now // HOUR)),
+            lambda _: self._emit(Shown(touchpoint_id)),
+            touchpoint_id,
+        )
+
+    async def response(self, response_id: str) -> Response | None:
+        return await self._read(partial(reads.response, response_id=response_id))
+
+    async def counts(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+    ) -> Counts:
+        async def counts(conn: Connection) -> Counts:
+            return await reads.Window(conn, touchpoint_id).counts(since, until, filters)
+
+        return await self._read(counts)
+
+    async def displays(
+        self, touchpoint_id: int, since: float | None, until: float | None
+    ) -> Displays:
+        async def displays(conn: Connection) -> Displays:
+            return await reads.Window(conn, touchpoint_id).displays(since, until)
+
+        return await self._read(displays)
+
+    async def context_keys(self, touchpoint_id: int) -> list[str]:
+        return await self._read(partial(reads.context_keys, touchpoint_id=touchpoint_id))
+
+    async def series(
+        self,
+        touchpoint_id: int,
+        buckets: Sequence[tuple[float, float]],
+        filters: Mapping[str, str],
+    ) -> list[tuple[Counts, Displays | None]]:
+        return await self._read(
+            partial(reads.series, touchpoint_id=touchpoint_id, buckets=buckets, filters=filters)
+        )
+
+    async def breakdown(
+        self,
+        touchpoint_id: int,
+        key: str,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+    ) -> dict[str, Counts]:
+        async def breakdown(conn: Connection) -> dict[str, Counts]:
+            return await reads.Window(conn, touchpoint_id).breakdown(key, since, until, filters)
+
+        return await self._read(breakdown)
+
+    async def list_responses(
+        self, query: ResponseQuery, limit: int, after: tuple[float, str] | None
+    ) -> list[Response]:
+        return await self._read(
+            partial(reads.list_responses, query=query, limit=limit, after=after)
+        )
+
+    # -- touchpoints and keys ----------------------------------------------------------
+
+    async def create_touchpoint(self, fields: Mapping[str, Any], now: float) -> Touchpoint:
+        return await self._write(
+            partial(writes.create_touchpoint, fields=dict(fields), now=now), self._saved
+        )
+
+    async def update_touchpoint(
+        self, slug: str, fields: Mapping[str, Any], rotate_token: bool, now: float
+    ) -> Touchpoint:
+        write = partial(
+            writes.update_touchpoint, slug=slug, fields=dict(fields), rotate=rotate_token, now=now
+        )
+        return await self._write(write, self._saved)
+
+    def _saved(self, touchpoint: Touchpoint) -> None:
+        self._emit(TouchpointSaved(touchpoint))
+
+    async def delete_touchpoint(self, slug: str) -> Touchpoint:
+        return await self._write(
+            partial(writes.delete_touchpoint, slug=slug),
+            lambda tp: self._emit(TouchpointRemoved(tp)),
+        )
+
+    async def create_api_key(self, key: ApiKey) -> None:
+        await self._write(partial(writes.create_key, key=key), lambda _: self._emit(KeySaved(key)))
+
+    async def revoke_api_key(self, key_id: str, now: float) -> ApiKey:
+        return await self._write(
+            partial(writes.revoke_key, key_id=key_id, now=now),
+            lambda key: self._emit(KeySaved(key)),
+        )
+
+    # -- derived data and upkeep --------------------------------------------------------
+
+    async def fold(self) -> int:
+        """Fold until caught up; 0 when another process holds the fold."""
+        folded = 0
+        while True:
+            try:
+                async with (
+                    self._pool.connection(timeout=CONNECT_TIMEOUT) as conn,
+                    conn.transaction(),
+                ):
+                    changes = await fold.fold(conn)
+            except psycopg.Error as error:
+                raise Unavailable(f"the fold failed: {error}") from error
+            if not changes:
+                return folded
+            folded += changes
+            if changes < fold.FOLD_LIMIT:
+                return folded
+
+    async def unfolded(self) -> int:
+        return await self._read(reads.unfolded_count)
+
+    async def recount(self, touchpoint_id: int | None = None) -> RollupCheck:
+        return await self._read(partial(fold.recount, touchpoint_id=touchpoint_id))
+
+    async def maintain(self) -> None:
+        """PostgreSQL checkpoints and vacuums by itself."""
+
+    def health(self) -> Health:
+        writer = self._writer
+        return Health(
+            ok=writer.running and writer.last_error is None,
+            error=writer.last_error,
+            queue_depth=writer.depth,
+            batches=writer.batches,
+            writes=writer.writes,
+            batch_sizes=tuple(writer.batch_sizes),
+        )
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            if self._writer.running:
+                with contextlib.suppress(Unavailable):
+                    await self.fold()
+        finally:
+            await self._writer.stop()
+            await self._pool.close()
