@@ -35,7 +35,7 @@ from postgres import database_for
 from scorelet.app import create_app
 from scorelet.cli import main
 from scorelet.config import SECRET_FILE, Settings
-from scorelet.store.postgres.backend import database_secret
+from scorelet.store.postgres.backend import database_secrets
 
 SECRET = "test-secret-0123456789abcdef"
 
@@ -173,7 +173,7 @@ def run_server(
     port = sock.getsockname()[1]
     if backend == "postgres":  # the same secret in the database, for `scorelet` commands
         overrides.setdefault("database_url", database_for(data_dir))
-        asyncio.run(database_secret(overrides["database_url"], SECRET))
+        asyncio.run(database_secrets(overrides["database_url"], SECRET))
     settings = Settings(data_dir=data_dir, port=port, secrets=(SECRET,), **overrides)
     admin_key, read_key, mint_key = make_keys(data_dir, backend)
     config = uvicorn.Config(

@@ -807,3 +807,53 @@ async def test_another_processs_changes_are_picked_up(kind: str, tmp_path: Path)
         assert server.touchpoint("from-cli") is None
     finally:
         await server.close()
+
+
+# -- copies ------------------------------------------------------------------------------
+
+
+async def test_a_restored_registry_keeps_the_higher_token_version_and_revocations(
+    kind: str, tmp_path: Path
+) -> None:
+    (tmp_path / "source").mkdir()
+    (tmp_path / "target").mkdir()
+    source = await open_store(kind, tmp_path / "source")
+    target = await open_store(kind, tmp_path / "target")
+    try:
+        await add_touchpoint(source, "checkout", brand_name="Acme")
+        await source.update_touchpoint("checkout", {}, rotate_token=True)
+        await add_touchpoint(source, "gone")
+        await source.delete_touchpoint("gone")
+        key, _ = await source.create_api_key("read", "copied")
+        await source.revoke_api_key(key.id)
+        registry = await source.registry()
+        assert registry.retired == {"gone": 1}
+        await add_touchpoint(target, "checkout", question="Kept?")
+        for _ in range(2):  # twice: the second changes nothing
+            await target.restore_registry(registry)
+        copied = target.touchpoint("checkout")
+        assert copied is not None
+        assert copied.token_version == 2
+        assert copied.question == "Kept?"  # a touchpoint already there keeps its settings
+        assert [k.revoked_at is not None for k in target.api_keys()] == [True]
+        again = await add_touchpoint(target, "gone")
+        assert again.token_version == 2
+        await add_touchpoint(target, "fresh")
+        new = await target.registry()
+        assert {tp.slug for tp in new.touchpoints} == {"checkout", "gone", "fresh"}
+    finally:
+        await source.close()
+        await target.close()
+
+
+async def test_restored_impressions_count_once_however_often(store: Store, clock: Clock) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_impression(touchpoint.id)
+    hour = int(clock() // 3600)
+    for _ in range(2):
+        await store.restore_impressions(touchpoint.id, [(hour, 3), (hour - 5, 2)])
+    assert await store.impression_hours(touchpoint.id) == [(hour - 5, 2), (hour, 3)]
+    assert store.totals(touchpoint.id)[1].impressions == 5
+    await store.maintain()
+    assert await store.impression_hours(touchpoint.id) == [(hour - 5, 2), (hour, 3)]
+    await assert_rollups_exact(store)

@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -495,13 +496,14 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from scorelet.progress import Progress
+
     since, until = (instant(args.since, "--since"), instant(args.until, "--until"))
-    progress = sys.stderr.isatty()
 
     async def run(store: Store) -> int:
         touchpoint = existing(store, args.slug)  # before creating any output file
         counts, _ = await store.counts(touchpoint.id, since, until)
-        total, done = sum(counts.values()), 0
+        bar, done = Progress("exporting", sum(counts.values())), 0
         query = ResponseQuery(touchpoint.id, since, until)
         with contextlib.ExitStack() as stack:
             output = (
@@ -514,10 +516,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             async for page in store.iter_responses(query):
                 output.write(export.lines(args.format, touchpoint.slug, page, keys))
                 done += len(page)
-                if progress:
-                    print(f"\rexported {done:,} of {total:,} responses", end="", file=sys.stderr)
-        if progress:
-            print(file=sys.stderr)
+                bar.update(done)
+        bar.close()
         return done
 
     try:
@@ -614,6 +614,73 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Backed up {result.responses} responses ({result.size // 1024} KiB) to {result.target}.")
     print(f"Serve the copy with: scorelet serve --data {result.target}")
     return 0
+
+
+def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
+    from scorelet.copying import CopyRefused, copy_everything
+    from scorelet.progress import Progress
+    from scorelet.signing import carry_secrets
+
+    here = settings
+    other = database_settings(settings, args.to or args.source)
+    source, target = (here, other) if args.to else (other, here)
+    if source.storage_name == target.storage_name:
+        raise CliError("the source and the target are the same database")
+    if source.database_url is None:
+        datadir.require(source.data_dir, "--from" if args.source else data_source(args))
+    if target.database_url is None:
+        datadir.ensure(target.data_dir)
+
+    async def run() -> tuple[Any, bool]:
+        stores = []
+        try:
+            for side in (source, target):
+                stores.append(await Store.open(side.storage, side.synchronous))
+            bar = Progress("copying ratings", 0)  # its total once the source is read
+
+            def shown(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done)
+
+            try:
+                copied = await copy_everything(stores[0], stores[1], args.merge, shown)
+            finally:
+                bar.close()
+            return copied, await carry_secrets(source, target)
+        except CopyRefused as refused:
+            raise CliError(str(refused)) from None
+        except (StorageError, sqlite3.Error) as error:
+            raise CliError(f"the copy stopped: {error}; run it again to finish") from None
+        finally:
+            for store in stores:
+                await store.close()
+
+    copied, carried = asyncio.run(run())
+    print(
+        f"Copied {copied.touchpoints} touchpoints, {copied.keys} API keys,"
+        f" {copied.ratings:,} ratings ({copied.already:,} were there already) and"
+        f" {copied.impression_hours:,} hours of impressions"
+        f" from {source.storage_name} to {target.storage_name}."
+    )
+    if carried:
+        print("The target now signs with the source's secret: embedded tokens keep working.")
+    else:
+        print("SCORELET_SECRET signs for both: keep setting it for the target.")
+    if not copied.check.equal:
+        raise CliError(
+            "the target's rollups differ from a recount of its ratings; run the copy again"
+        )
+    print("Rollups rebuilt on the target and equal to a recount of its ratings.")
+    return 0
+
+
+def database_settings(settings: Settings, where: str) -> Settings:
+    """The other side of a copy: a PostgreSQL URL, or a data directory for SQLite."""
+    if where.startswith(("postgresql://", "postgres://")):
+        return replace(settings, database_url=where)
+    if "://" in where:
+        check_database_url("--to/--from", where)
+    return replace(settings, data_dir=Path(where), database_url=None)
 
 
 # -- the parser -------------------------------------------------------------------------
@@ -934,4 +1001,29 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument(
         "--output", "-o", metavar="FILE", help="write to FILE instead of standard output"
     )
+    copier = command(
+        commands,
+        "copy",
+        cmd_copy,
+        "copy everything to or from another database (SQLite <-> PostgreSQL)",
+        "Copy touchpoints (with their token versions), API keys, ratings with their comments"
+        " and context, and impressions from this installation's database to another one"
+        " (--to), or from another one into this one (--from). The other side is a PostgreSQL"
+        " URL or a data directory (SQLite). Rollups are rebuilt on the target and checked"
+        " against a recount. Running the same copy again changes nothing, so an interrupted"
+        " copy is finished by running it again. A target holding data of its own is refused"
+        " unless --merge. The target takes the source's signing secret (keeping its own for"
+        " verifying), so embedded widgets keep working. Stop the servers on the source first"
+        " for an exact snapshot, e.g.:\n\n  scorelet copy --data scorelet-data --to"
+        " postgresql://scorelet:secret@db:5432/scorelet",
+    )
+    way = copier.add_mutually_exclusive_group(required=True)
+    way.add_argument("--to", metavar="URL|DIR", help="copy this database to URL or DIR")
+    way.add_argument(
+        "--from", dest="source", metavar="URL|DIR", help="copy URL or DIR into this database"
+    )
+    copier.add_argument(
+        "--merge", action="store_true", help="add to a target that holds data of its own"
+    )
+    copier.set_defaults(creates_data=True)
     return parser

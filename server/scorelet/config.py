@@ -244,6 +244,18 @@ def create_secret(data_dir: Path) -> bool:
     return True
 
 
+def write_secrets(path: Path, secrets_: tuple[str, ...]) -> None:
+    """Replace the `secret` file (mode 0600) with these secrets, one per line, the signing
+    one first; written beside it and renamed, so a crash leaves the old file or the new."""
+    staging = path.with_name(path.name + ".new")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write("".join(secret + "\n" for secret in secrets_))
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(staging, path)
+
+
 def check_database_url(name: str, url: str | None) -> None:
     if url is not None and not url.startswith(("postgresql://", "postgres://")):
         raise SettingsError(

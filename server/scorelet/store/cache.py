@@ -29,6 +29,7 @@ from scorelet.store.interface import (
     KeySaved,
     Rated,
     Recorded,
+    Registry,
     Reloaded,
     RollupCheck,
     Shown,
@@ -389,3 +390,26 @@ class Store:
 
     async def revoke_api_key(self, key_id: str) -> ApiKey:
         return await self.backend.revoke_api_key(key_id, self.clock())
+
+    # -- copying between databases ----------------------------------------------------------
+
+    async def registry(self) -> Registry:
+        """Touchpoints, retired slugs and keys, as a copy carries them."""
+        return await self.backend.registry()
+
+    async def restore_registry(self, registry: Registry) -> None:
+        await self.backend.restore_registry(registry)
+        await self.load()
+
+    async def impression_hours(self, touchpoint_id: int) -> list[tuple[int, int]]:
+        return await self.backend.impression_hours(touchpoint_id)
+
+    async def restore_impressions(
+        self, touchpoint_id: int, hours: Sequence[tuple[int, int]]
+    ) -> None:
+        await self.backend.restore_impressions(touchpoint_id, hours)
+        await self.load()
+
+    async def fold(self) -> int:
+        """Fold everything committed so far into the rollups now (a copy's last step)."""
+        return await self.backend.fold()

@@ -12,7 +12,7 @@ from typing import Any
 
 from scorelet.scales import parse_scale
 from scorelet.store.records import ApiKey
-from scorelet.touchpoints import Touchpoint, prompts_from_json
+from scorelet.touchpoints import GROUPS, Touchpoint, prompts_from_json
 
 TOUCHPOINT_COLUMNS = (
     "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
@@ -45,3 +45,16 @@ def touchpoint_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     if "active" in encoded:
         encoded["active"] = bool(encoded["active"])
     return encoded
+
+
+def touchpoint_row(touchpoint: Touchpoint) -> dict[str, Any]:
+    """Every column of a touchpoint but its id, as stored (a copy keeps them all)."""
+    names = [name.strip() for name in TOUCHPOINT_COLUMNS.split(",")][1:]
+    values = {name: getattr(touchpoint, name) for name in names}
+    values["scale"] = touchpoint.scale.name
+    values["comment_prompts"] = {
+        group: prompt
+        for group, prompt in zip(GROUPS[touchpoint.metric], touchpoint.comment_prompts, strict=True)
+        if prompt is not None
+    }
+    return touchpoint_values(values)

@@ -47,6 +47,15 @@ class Snapshot:
     displays: Mapping[int, Displays]  # all-time impressions and the ratings they led to
 
 
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """What a copy carries besides ratings and impressions."""
+
+    touchpoints: Sequence[Touchpoint]  # with their token versions
+    retired: Mapping[str, int]  # a deleted touchpoint's slug -> its last token version
+    keys: Sequence[ApiKey]  # hashed, revoked ones too
+
+
 # The bounds of the batch-size histogram a backend's writer reports (for /metrics).
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
@@ -253,6 +262,27 @@ class Backend(Protocol):
     async def create_api_key(self, key: ApiKey) -> None: ...
 
     async def revoke_api_key(self, key_id: str, now: float) -> ApiKey: ...
+
+    # -- copying between databases -------------------------------------------------------
+
+    async def registry(self) -> Registry: ...
+
+    async def restore_registry(self, registry: Registry) -> None:
+        """Add a copy's registry. A touchpoint is matched by slug: one already here keeps
+        its settings and takes the higher token version (so no revoked token comes back);
+        retired slugs likewise; a key is matched by id and keeps a revocation."""
+        ...
+
+    async def impression_hours(self, touchpoint_id: int) -> list[tuple[int, int]]:
+        """(hour, impressions) of every hour the widget was shown, oldest first."""
+        ...
+
+    async def restore_impressions(
+        self, touchpoint_id: int, hours: Sequence[tuple[int, int]]
+    ) -> None:
+        """Raise each hour's impressions to at least the given count (copying twice counts
+        once)."""
+        ...
 
     # -- derived data and upkeep ---------------------------------------------------------
 

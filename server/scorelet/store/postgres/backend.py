@@ -40,6 +40,7 @@ from scorelet.store.interface import (
     Listener,
     Rated,
     Recorded,
+    Registry,
     Reloaded,
     RollupCheck,
     Shown,
@@ -94,22 +95,38 @@ async def migrate(conninfo: str) -> list[int]:
     return applied
 
 
-async def database_secret(conninfo: str, proposed: str | None = None) -> str:
-    """The signing secret kept in the database, made by whichever process needs it first
-    (`proposed`, or a new random one)."""
+async def database_secrets(conninfo: str, proposed: str | None = None) -> tuple[str, ...]:
+    """The signing secrets kept in the database, the one that signs first; the first
+    process that needs one makes it (`proposed`, or a new random one)."""
     await migrate(conninfo)
     async with await psycopg.AsyncConnection.connect(
         conninfo, autocommit=True, prepare_threshold=None, connect_timeout=10
     ) as conn:
         await conn.execute(
-            "INSERT INTO secrets (id, secret) VALUES (1, %s) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO secrets (id, secret) SELECT 1, %s"
+            " WHERE NOT EXISTS (SELECT 1 FROM secrets) ON CONFLICT (id) DO NOTHING",
             (proposed or secrets.token_urlsafe(32),),
         )
-        cursor = await conn.execute("SELECT secret FROM secrets WHERE id = 1")
-        row = await cursor.fetchone()
-        assert row is not None
-        value: str = row[0]
-        return value
+        cursor = await conn.execute("SELECT secret FROM secrets ORDER BY id")
+        return tuple(row[0] for row in await cursor.fetchall())
+
+
+async def replace_database_secrets(conninfo: str, signing: tuple[str, ...]) -> None:
+    """Sign with `signing[0]` from now on and accept the rest (a copy brings its source's
+    secrets, so tokens already embedded keep working)."""
+    await migrate(conninfo)
+    async with (
+        await psycopg.AsyncConnection.connect(
+            conninfo, autocommit=True, prepare_threshold=None, connect_timeout=10
+        ) as conn,
+        conn.transaction(),
+    ):
+        await conn.execute("DELETE FROM secrets")
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO secrets (id, secret) VALUES (%s, %s)",
+                list(enumerate(signing, start=1)),
+            )
 
 
 class PostgresBackend:
@@ -357,6 +374,23 @@ class PostgresBackend:
 
     async def create_api_key(self, key: ApiKey) -> None:
         await self._write(partial(writes.create_key, key=key), lambda _: self._emit(KeySaved(key)))
+
+    async def registry(self) -> Registry:
+        return await self._read(reads.registry)
+
+    async def restore_registry(self, registry: Registry) -> None:
+        await self._write(partial(writes.restore_registry, registry=registry))
+
+    async def impression_hours(self, touchpoint_id: int) -> list[tuple[int, int]]:
+        return await self._read(partial(reads.impression_hours, touchpoint_id=touchpoint_id))
+
+    async def restore_impressions(
+        self, touchpoint_id: int, hours: Sequence[tuple[int, int]]
+    ) -> None:
+        await self._write(
+            partial(writes.restore_impressions, touchpoint_id=touchpoint_id, hours=hours),
+            touched=touchpoint_id,
+        )
 
     async def revoke_api_key(self, key_id: str, now: float) -> ApiKey:
         return await self._write(

@@ -20,7 +20,7 @@ from scorelet.store.columns import (
     key_from_row,
     touchpoint_from_row,
 )
-from scorelet.store.interface import Counts, Snapshot
+from scorelet.store.interface import Counts, Registry, Snapshot
 from scorelet.store.postgres.connection import Connection
 from scorelet.store.records import Response, ResponseQuery
 from scorelet.timeutil import DAY, HOUR
@@ -413,3 +413,22 @@ async def unfolded_count(conn: Connection) -> int:
         (mark, mark, mark),
     )
     return int(rows[0][0])
+
+
+async def registry(conn: Connection) -> Registry:
+    now = await snapshot(conn)
+    retired = await all_rows(conn, "SELECT slug, token_version FROM retired_slugs")
+    return Registry(now.touchpoints, {slug: int(v) for slug, v in retired}, now.keys)
+
+
+async def impression_hours(conn: Connection, touchpoint_id: int) -> list[tuple[int, int]]:
+    """Folded hours plus the log not folded yet."""
+    rows = await all_rows(
+        conn,
+        "SELECT hour, sum(n) FROM (SELECT hour, count AS n FROM impressions"
+        " WHERE touchpoint_id = %s UNION ALL SELECT hour, count(*) FROM impression_log"
+        " WHERE touchpoint_id = %s GROUP BY hour) AS shown GROUP BY hour HAVING sum(n) > 0"
+        " ORDER BY hour",
+        (touchpoint_id, touchpoint_id),
+    )
+    return [(int(hour), int(count)) for hour, count in rows]

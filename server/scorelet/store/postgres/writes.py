@@ -18,11 +18,23 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from scorelet.dedup import EDIT_WINDOW, MARGIN
-from scorelet.store.columns import TOUCHPOINT_COLUMNS, touchpoint_from_row, touchpoint_values
+from scorelet.store.columns import (
+    KEY_COLUMNS,
+    TOUCHPOINT_COLUMNS,
+    touchpoint_from_row,
+    touchpoint_row,
+    touchpoint_values,
+)
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
+from scorelet.store.interface import Registry
 from scorelet.store.postgres.connection import Connection
-from scorelet.store.postgres.reads import RESPONSE_COLUMNS, all_rows, response_from_row
-from scorelet.store.postgres.schema import XID
+from scorelet.store.postgres.reads import (
+    RESPONSE_COLUMNS,
+    all_rows,
+    impression_hours,
+    response_from_row,
+)
+from scorelet.store.postgres.schema import FOLD_LOCK, XID
 from scorelet.store.records import ApiKey, NewResponse, Response, time_ordered_id
 from scorelet.touchpoints import Touchpoint
 
@@ -309,3 +321,59 @@ async def revoke_key(conn: Connection, key_id: str, now: float) -> ApiKey:
     if not rows:
         raise NotFound("active API key", key_id)
     return ApiKey(*rows[0])
+
+
+# -- copies from another database ---------------------------------------------------------
+
+
+async def restore_registry(conn: Connection, registry: Registry) -> None:
+    for touchpoint in registry.touchpoints:
+        cursor = await conn.execute(
+            "UPDATE touchpoints SET token_version = GREATEST(token_version, %s) WHERE slug = %s",
+            (touchpoint.token_version, touchpoint.slug),
+        )
+        if cursor.rowcount == 0:
+            columns = touchpoint_row(touchpoint)
+            names = ", ".join(columns)
+            marks = ", ".join("%s" for _ in columns)
+            await conn.execute(
+                f"INSERT INTO touchpoints ({names}) VALUES ({marks})", tuple(columns.values())
+            )
+    async with conn.cursor() as cursor:
+        await cursor.executemany(
+            "INSERT INTO retired_slugs (slug, token_version) VALUES (%s, %s) ON CONFLICT (slug)"
+            " DO UPDATE SET token_version"
+            " = GREATEST(retired_slugs.token_version, excluded.token_version)",
+            list(registry.retired.items()),
+        )
+        await cursor.executemany(
+            f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id)"
+            " DO UPDATE SET revoked_at = coalesce(api_keys.revoked_at, excluded.revoked_at)",
+            [(k.id, k.name, k.scope, k.hash, k.created_at, k.revoked_at) for k in registry.keys],
+        )
+
+
+async def restore_impressions(
+    conn: Connection, touchpoint_id: int, hours: Sequence[tuple[int, int]]
+) -> None:
+    """Under the fold's lock, so the impressions counted here and in the log stay put."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (FOLD_LOCK,))
+    have = dict(await impression_hours(conn, touchpoint_id))
+    missing = [(hour, count - have.get(hour, 0)) for hour, count in hours]
+    missing = [(hour, n) for hour, n in missing if n > 0]
+    if not missing:
+        return
+    async with conn.cursor() as cursor:
+        await cursor.executemany(
+            "INSERT INTO impressions (touchpoint_id, hour, count) VALUES (%s, %s, %s)"
+            " ON CONFLICT (touchpoint_id, hour) DO UPDATE"
+            " SET count = impressions.count + excluded.count",
+            [(touchpoint_id, hour, n) for hour, n in missing],
+        )
+    await conn.execute(
+        "INSERT INTO display_totals (touchpoint_id, impressions) VALUES (%s, %s)"
+        " ON CONFLICT (touchpoint_id) DO UPDATE"
+        " SET impressions = display_totals.impressions + excluded.impressions",
+        (touchpoint_id, sum(n for _, n in missing)),
+    )

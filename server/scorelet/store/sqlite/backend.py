@@ -27,6 +27,7 @@ from scorelet.store.interface import (
     Listener,
     Rated,
     Recorded,
+    Registry,
     Reloaded,
     RollupCheck,
     Shown,
@@ -254,6 +255,22 @@ class SqliteBackend:
             now=key.created_at,
         )
         await self._writer.write(write, lambda _: self._emit(KeySaved(key)))
+
+    async def registry(self) -> Registry:
+        return await self._reader.read(reads.registry)
+
+    async def restore_registry(self, registry: Registry) -> None:
+        await self._writer.write(partial(writes.restore_registry, registry=registry))
+
+    async def impression_hours(self, touchpoint_id: int) -> list[tuple[int, int]]:
+        return await self._reader.read(reads.impression_hours, touchpoint_id)
+
+    async def restore_impressions(
+        self, touchpoint_id: int, hours: Sequence[tuple[int, int]]
+    ) -> None:
+        await self._writer.write(
+            partial(writes.restore_impressions, touchpoint_id=touchpoint_id, hours=hours)
+        )
 
     async def revoke_api_key(self, key_id: str, now: float) -> ApiKey:
         def revoke(conn: sqlite3.Connection, tx: Tx) -> ApiKey:

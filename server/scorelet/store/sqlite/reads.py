@@ -18,7 +18,7 @@ from typing import Any
 
 from scorelet.displays import Displays
 from scorelet.rollups import Counted, hour_of, matches
-from scorelet.store.interface import Counts, Snapshot
+from scorelet.store.interface import Counts, Registry, Snapshot
 from scorelet.store.records import Response, ResponseQuery
 from scorelet.store.sqlite.rows import (
     COUNTED_COLUMNS,
@@ -426,3 +426,20 @@ def recent_clients(conn: sqlite3.Connection, since: float) -> list[tuple[int, st
             (touchpoint_id, since),
         ).fetchall()
     return rows
+
+
+def registry(conn: sqlite3.Connection) -> Registry:
+    snapshot_now = snapshot(conn)
+    retired = dict(conn.execute("SELECT slug, token_version FROM retired_slugs"))
+    return Registry(snapshot_now.touchpoints, retired, snapshot_now.keys)
+
+
+def impression_hours(conn: sqlite3.Connection, touchpoint_id: int) -> list[tuple[int, int]]:
+    return [
+        (hour, count)
+        for hour, count in conn.execute(
+            "SELECT hour, count FROM impressions WHERE touchpoint_id = ? AND count > 0"
+            " ORDER BY hour",
+            (touchpoint_id,),
+        )
+    ]

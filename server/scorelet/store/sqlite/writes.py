@@ -14,8 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from scorelet.dedup import ClientWindow
-from scorelet.store.columns import touchpoint_values
+from scorelet.store.columns import KEY_COLUMNS, touchpoint_row, touchpoint_values
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
+from scorelet.store.interface import Registry
 from scorelet.store.records import NewResponse, Response, time_ordered_id
 from scorelet.store.sqlite.rows import (
     ROW_COLUMNS,
@@ -339,3 +340,41 @@ def revoke_key(conn: sqlite3.Connection, tx: Tx, key_id: str, now: float) -> Non
     )
     if cursor.rowcount == 0:
         raise NotFound("active API key", key_id)
+
+
+# -- copies from another database ---------------------------------------------------------
+
+
+def restore_registry(conn: sqlite3.Connection, tx: Tx, registry: Registry) -> None:
+    for touchpoint in registry.touchpoints:
+        cursor = conn.execute(
+            "UPDATE touchpoints SET token_version = max(token_version, ?) WHERE slug = ?",
+            (touchpoint.token_version, touchpoint.slug),
+        )
+        if cursor.rowcount == 0:
+            columns = touchpoint_row(touchpoint)
+            names = ", ".join(columns)
+            marks = ", ".join("?" for _ in columns)
+            conn.execute(
+                f"INSERT INTO touchpoints ({names}) VALUES ({marks})", tuple(columns.values())
+            )
+    conn.executemany(
+        "INSERT INTO retired_slugs (slug, token_version) VALUES (?, ?) ON CONFLICT (slug)"
+        " DO UPDATE SET token_version = max(token_version, excluded.token_version)",
+        registry.retired.items(),
+    )
+    conn.executemany(
+        f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id)"
+        " DO UPDATE SET revoked_at = coalesce(api_keys.revoked_at, excluded.revoked_at)",
+        [(k.id, k.name, k.scope, k.hash, k.created_at, k.revoked_at) for k in registry.keys],
+    )
+
+
+def restore_impressions(
+    conn: sqlite3.Connection, tx: Tx, touchpoint_id: int, hours: Sequence[tuple[int, int]]
+) -> None:
+    conn.executemany(
+        "INSERT INTO impressions (touchpoint_id, hour, count) VALUES (?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET count = max(count, excluded.count)",
+        [(touchpoint_id, hour, count) for hour, count in hours],
+    )
