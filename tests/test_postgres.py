@@ -306,10 +306,12 @@ def test_a_stopped_database_gets_503s_then_everything_resumes(
     data = tmp_path / "data"
     database_for(data, new_database(own_cluster.admin_url))
     token = setup_touchpoint(data, kind="postgres")
+    reader = cli("key", "create", "--scope", "read", *database_args("postgres", data))
     env = {"SCORELET_RATE_LIMIT": "off", **database_env("postgres", data)}
     with serving(data, env) as (_, url), Load(token, [url]).running() as load:
         wait_for(lambda: load.count(201) > 50, 10, "ratings before the stop")
         own_cluster.stop()
+        down_before = load.count(201)
         wait_for(lambda: load.count(503) > 0, 15, "a 503 while the database is down")
         problem = next(r for r in load.problems if r.status_code == 503)
         assert problem.headers["content-type"] == "application/problem+json"
@@ -317,6 +319,10 @@ def test_a_stopped_database_gets_503s_then_everything_resumes(
         assert 1 <= int(problem.headers["retry-after"]) <= 60
         wait_for(lambda: httpx.get(f"{url}/healthz").status_code == 503, 10, "/healthz failing")
         assert httpx.get(f"{url}/healthz").json()["status"] == "failing"
+        # The all-time score is kept in memory: it still answers, with every rating
+        # acknowledged so far.
+        held = score(url, reader)
+        assert held["responses"] >= down_before
         down = load.count(201)
         own_cluster.start()
         wait_for(lambda: load.count(201) > down + 50, 30, "ratings after the restart")

@@ -272,6 +272,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         made.append("three demo touchpoints")
     print(f"Created {where}: {', '.join(made)}.")
     data = "" if settings.data_dir == Settings().data_dir else f" --data {settings.data_dir}"
+    if settings.database_url:
+        data = " (with the same SCORELET_DATABASE_URL or --database)"
     print(f"Add touchpoints now, or start the server: {invocation()} serve{data}")
     return 0
 
