@@ -56,10 +56,13 @@ class Dataset:
         return self.data_dir / DATABASE_FILE
 
     @classmethod
-    def create(cls, data_dir: Path, touchpoints: int, secret: str) -> Dataset:
-        """A fresh data directory with `touchpoints` touchpoints (CSAT and NPS alternating)."""
+    def create(
+        cls, data_dir: Path, touchpoints: int, secret: str, database_url: str | None = None
+    ) -> Dataset:
+        """A fresh data directory with `touchpoints` touchpoints (CSAT and NPS alternating),
+        in its SQLite file or in the PostgreSQL database at `database_url`."""
         data_dir.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(_create(data_dir, touchpoints, secret))
+        return asyncio.run(_create(data_dir, touchpoints, secret, database_url))
 
     def rows(self) -> int:
         with contextlib.closing(sqlite3.connect(self.database)) as conn:
@@ -67,9 +70,9 @@ class Dataset:
             return count
 
 
-async def _create(data_dir: Path, count: int, secret: str) -> Dataset:
+async def _create(data_dir: Path, count: int, secret: str, database_url: str | None) -> Dataset:
     signer = Signer((secret,))
-    store = await Store.open(data_dir / DATABASE_FILE, "normal")
+    store = await Store.open(database_url or data_dir / DATABASE_FILE, "normal")
     try:
         made = []
         for n in range(count):

@@ -74,9 +74,12 @@ class Server:
         raise RuntimeError("no VmHWM in /proc status")
 
 
-def scorelet_env(data_dir: Path, port: int, sync: str) -> dict[str, str]:
+def scorelet_env(
+    data_dir: Path, port: int, sync: str, database_url: str | None = None
+) -> dict[str, str]:
     return {
         **os.environ,
+        **({"SCORELET_DATABASE_URL": database_url} if database_url else {}),
         "SCORELET_DATA": str(data_dir),
         "SCORELET_PORT": str(port),
         "SCORELET_SECRET": SECRET,
@@ -125,10 +128,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def scorelet(data_dir: Path, sync: str = "full") -> contextlib.AbstractContextManager[Server]:
+def scorelet(
+    data_dir: Path, sync: str = "full", database_url: str | None = None
+) -> contextlib.AbstractContextManager[Server]:
+    """`scorelet serve` on `data_dir`'s SQLite file, or on PostgreSQL at `database_url`."""
     port = free_port()
     argv = [sys.executable, "-m", "scorelet", "serve"]
-    return running(argv, scorelet_env(data_dir, port, sync), port)
+    return running(argv, scorelet_env(data_dir, port, sync, database_url), port)
 
 
 def noop() -> contextlib.AbstractContextManager[Server]:

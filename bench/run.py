@@ -27,9 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
 import ingest
 import polling
+import postgresql
 import widget_load
 
-SECTIONS = ("ingest", "polling", "widget", "memory")
+SECTIONS = ("ingest", "polling", "widget", "memory", "postgres")
 # A baseline whose req/s moved by more than this between rounds was disturbed by other
 # load on the machine: its ratios are flagged, and the CPU-per-request ratio is the guide.
 NOISY = 1.25
@@ -157,6 +158,23 @@ def table(results: dict[str, Any]) -> list[dict[str, str]]:
         row("widget rendered, ms from navigation", f"{w['widget_rendered_ms']:.1f}",
             f"{w['empty_page_load_ms']:.1f}", f"+{w['rendered_after_empty_load_ms']:.1f} ms",
             "≤ +100 ms", w["rendered_after_empty_load_ms"] <= 100)  # fmt: skip
+    pg = results.get("postgres", {})
+    for c, s in pg.get("by_connections", {}).items():
+        gate = c == "64"
+        row(f"PostgreSQL ingest c={c} req/s", f"{s['postgres_rps']:,}", f"{s['noop_rps']:,}",
+            f"{s['rps_ratio']:.2f}x", "≥ 0.5x" if gate else "",
+            s["rps_ratio"] >= 0.5 if gate else None)  # fmt: skip
+        row("  CPU µs/rating: Scorelet + PostgreSQL",
+            f"{s['scorelet_cpu_us']:.1f} + {s['postgres_cpu_us']:.1f}", "", "",
+            f"{s['ratings_per_core_second']:,} ratings/s per core")  # fmt: skip
+        row(f"PostgreSQL ingest c={c} lost acks", f"{s['lost']} of {s['acks']:,}", "", "",
+            "0", s["lost"] == 0)  # fmt: skip
+    if "polling" in pg:
+        p = pg["polling"]
+        for name, what in (("one", "one process"), ("two", "two processes")):
+            row(f"PostgreSQL GET score, {what} req/s", f"{p[name]['rps']:,}",
+                f"{p['noop']['rps']:,}", f"{p[name]['rps_ratio']:.2f}x",
+                f"{p[name]['per_core_rps']:,}/s per core")  # fmt: skip
     m = results.get("memory")
     if m:
         row(f"peak RSS after {m['responses']:,} ingested", f"{m['peak_rss_mb']:.1f} MB",
@@ -199,6 +217,7 @@ def main(args: argparse.Namespace) -> int:
         "polling": polling.run,
         "widget": widget_load.run,
         "memory": ingest.memory,
+        "postgres": postgresql.run,
     }
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                                "machine": machine(), "args": _plain(vars(args))}  # fmt: skip

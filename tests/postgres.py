@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,7 +55,11 @@ class Cluster:
     """A PostgreSQL server of our own, run as the current user (or `postgres` under root,
     which initdb refuses to run as)."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False, prefix: Sequence[str] = ()) -> None:
+        """`durable`: fsync as PostgreSQL does by default (the benchmarks); the tests
+        skip it. `prefix` runs the server under a command (`taskset -c 0`)."""
+        self.durable = durable
+        self.prefix = list(prefix)
         self.root = Path(tempfile.mkdtemp(prefix="scorelet-pg-"))
         self.port = _free_port()
         self.bin = binaries()
@@ -72,7 +77,11 @@ class Cluster:
 
     def _run(self, command: list[str], what: str) -> None:
         result = subprocess.run(
-            self.as_user + command, capture_output=True, text=True, check=False, timeout=120
+            self.prefix + self.as_user + command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         if result.returncode != 0:
             raise RuntimeError(f"PostgreSQL {what} failed: {result.stdout}{result.stderr}")
@@ -80,10 +89,10 @@ class Cluster:
     def start(self) -> None:
         # Durability settings are the server's defaults except fsync, which costs the
         # tests minutes and proves nothing about Scorelet (the commit is what we await).
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options += " -c max_connections=300"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             [
                 str(self.bin / "pg_ctl"),
@@ -103,6 +112,9 @@ class Cluster:
         self._run(
             [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"], "stop"
         )
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
     def remove(self) -> None:
         with contextlib.suppress(RuntimeError):  # already stopped

@@ -48,7 +48,7 @@ def test_every_benchmark_runs_on_tiny_sizes_and_loses_nothing(tmp_path: Path) ->
         [sys.executable, str(BENCH / "run.py"), *argv],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -81,6 +81,13 @@ def test_every_benchmark_runs_on_tiny_sizes_and_loses_nothing(tmp_path: Path) ->
     assert memory["responses"] >= 1500
     assert memory["lost"] == 0
     assert memory["peak_rss_mb"] >= memory["rss_at_start_mb"] > 0
+
+    on_postgres = results["postgres"]["by_connections"]["64"]
+    assert on_postgres["acks"] > 0
+    assert on_postgres["lost"] == 0
+    assert on_postgres["scorelet_cpu_us"] > 0
+    assert on_postgres["postgres_cpu_us"] > 0  # PostgreSQL's own processes were measured
+    assert results["postgres"]["polling"]["two"]["rps"] > 0
 
     verdicts = {row["result"].removesuffix(" (noisy)") for row in results["table"]}
     assert verdicts <= {"PASS", "MISS", ""}
