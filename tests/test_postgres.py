@@ -384,7 +384,7 @@ def test_connections_dropped_mid_batch_lose_and_double_nothing(tmp_path: Path) -
                 row = cursor.fetchone()
                 dropped += row[0] if row else 0
         wait_for(lambda: load.count(201) > before + 20, 15, "ratings after the last drop")
-    assert load.count(201) > 100
+    assert set(load.statuses) <= {201, 503}  # refused for now, or taken: never a 500
     check(data, load.acked, load.attempts)
 
 

@@ -150,7 +150,9 @@ class Writer:
         try:
             async with self._pool.connection(timeout=CONNECT_TIMEOUT) as conn:
                 try:
-                    async with conn.transaction():
+                    # In a pipeline, a statement whose result nobody reads (an INSERT)
+                    # costs no round trip of its own; a read waits for what came before.
+                    async with conn.transaction(), conn.pipeline():
                         for item in batch:
                             try:
                                 outcomes.append((True, await item.fn(conn)))

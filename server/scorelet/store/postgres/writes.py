@@ -270,10 +270,12 @@ async def update_touchpoint(
     assignments = ", ".join(f"{name} = %s" for name in columns)
     if rotate:
         assignments += ", token_version = token_version + 1"
-    cursor = await conn.execute(
-        f"UPDATE touchpoints SET {assignments} WHERE slug = %s", (*columns.values(), slug)
+    updated = await all_rows(
+        conn,
+        f"UPDATE touchpoints SET {assignments} WHERE slug = %s RETURNING id",
+        (*columns.values(), slug),
     )
-    if cursor.rowcount == 0:
+    if not updated:
         raise NotFound("touchpoint", slug)
     return await touchpoint_by_slug(conn, slug)
 
@@ -328,11 +330,13 @@ async def revoke_key(conn: Connection, key_id: str, now: float) -> ApiKey:
 
 async def restore_registry(conn: Connection, registry: Registry) -> None:
     for touchpoint in registry.touchpoints:
-        cursor = await conn.execute(
-            "UPDATE touchpoints SET token_version = GREATEST(token_version, %s) WHERE slug = %s",
+        updated = await all_rows(
+            conn,
+            "UPDATE touchpoints SET token_version = GREATEST(token_version, %s) WHERE slug = %s"
+            " RETURNING id",
             (touchpoint.token_version, touchpoint.slug),
         )
-        if cursor.rowcount == 0:
+        if not updated:
             columns = touchpoint_row(touchpoint)
             names = ", ".join(columns)
             marks = ", ".join("%s" for _ in columns)
