@@ -9,6 +9,7 @@ from scorelet.config import Settings
 from scorelet.errors import Problem
 from scorelet.limits import Limits
 from scorelet.ratings import Ratings
+from scorelet.routing.admin import Routing
 from scorelet.store import Store
 from scorelet.tokens import Signer
 from scorelet.touchpoints import Touchpoint
@@ -39,6 +40,12 @@ class Services:
         if self._ratings is None:
             raise RuntimeError("the store opens when the app starts (lifespan)")
         return self._ratings
+
+    @property
+    def routing(self) -> Routing:
+        """Destinations, rules, tags, deliveries and digests (routing/admin.py)."""
+        settings = self.settings
+        return Routing(self.ratings, settings.allow_private_destinations, settings.base_url)
 
     def touchpoint(self, slug: str) -> Touchpoint:
         """The touchpoint named in a URL, or a 404 problem."""

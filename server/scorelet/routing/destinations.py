@@ -129,7 +129,9 @@ def parse_destination(body: Mapping[str, Any]) -> NewDestination:
     """A checked destination from a JSON body or CLI flags (its address is checked apart)."""
     for key in body:
         if key not in FIELDS:
-            raise DestinationError(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field")
+            raise DestinationError(
+                str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field"
+            )
     name = body.get("name")
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise DestinationError(
@@ -144,7 +146,9 @@ def parse_destination(body: Mapping[str, Any]) -> NewDestination:
         if body.get(key) is not None:
             raise DestinationError(key, f"{key} is only for Linear destinations")
     if body.get("url") is None:
-        raise DestinationError("url", f"url is required: the {kind} URL to post to", "missing_field")
+        raise DestinationError(
+            "url", f"url is required: the {kind} URL to post to", "missing_field"
+        )
     url = check_url(body["url"])
     if kind == "slack":
         return NewDestination(name, kind, url)

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 JITTER = 0.2
 MAX_RETRY_AFTER = 86400.0
+MAX_TIMEOUT = 15.0  # the longest any one attempt may take, answer included
 
 
 def next_attempt(
@@ -62,4 +63,3 @@ def parse_schedule(text: str) -> tuple[float, ...]:
     if not waits or any(not 0 <= wait <= MAX_RETRY_AFTER for wait in waits) or len(waits) > 50:
         raise ValueError("must be 1-50 waits of 0 to 86400 seconds, e.g. 0,5,300")
     return waits
-

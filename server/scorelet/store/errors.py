@@ -17,7 +17,6 @@ the CLI show; nothing in `store/` knows about status codes.
 
 from __future__ import annotations
 
-
 NAMED = frozenset({"touchpoint", "rule", "destination", "digest"})
 
 

@@ -333,9 +333,7 @@ class Backend(Protocol):
 
     async def remove_rule(self, name: str) -> Rule: ...
 
-    async def backfill(
-        self, rule: str, since: float | None, cursor: int, limit: int
-    ) -> Backfilled:
+    async def backfill(self, rule: str, since: float | None, cursor: int, limit: int) -> Backfilled:
         """Apply a tagging rule to the next `limit` stored ratings after `cursor` (0 first);
         call again with the returned cursor until it is None."""
         ...

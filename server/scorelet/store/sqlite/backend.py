@@ -15,9 +15,9 @@ from typing import Any
 
 from scorelet.dedup import EDIT_WINDOW, ClientWindow
 from scorelet.displays import Displays
-from scorelet.store.errors import Unavailable
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule
+from scorelet.store.errors import Unavailable
 from scorelet.store.interface import (
     Annotated,
     Change,

@@ -55,7 +55,8 @@ def claim(
     if not rows:
         return []
     conn.executemany(
-        "UPDATE deliveries SET lease_until = ? WHERE id = ?", [(now + lease, row[0]) for row in rows]
+        "UPDATE deliveries SET lease_until = ? WHERE id = ?",
+        [(now + lease, row[0]) for row in rows],
     )
     destinations = {
         row[0]: destination_from_row(row)
@@ -111,8 +112,14 @@ def finish(
             "UPDATE deliveries SET state = ?, attempts = attempts + 1, due_at = ?,"
             " lease_until = NULL, last_status = ?, last_error = ?, updated_at = ?, held = 0"
             " WHERE id = ?",
-            (outcome.state, outcome.retry_at or now, outcome.status, outcome.error, now,
-             delivery_id),  # fmt: skip
+            (
+                outcome.state,
+                outcome.retry_at or now,
+                outcome.status,
+                outcome.error,
+                now,
+                delivery_id,
+            ),
         )
         if outcome.disable:
             conn.execute(

@@ -214,9 +214,7 @@ def digest(conn: sqlite3.Connection, name: str) -> Digest:
     return digest_from_row(row)
 
 
-def create_digest(
-    conn: sqlite3.Connection, tx: Tx, new: Digest, now: float
-) -> Digest:
+def create_digest(conn: sqlite3.Connection, tx: Tx, new: Digest, now: float) -> Digest:
     target = conn.execute(
         "SELECT id, kind FROM destinations WHERE name = ?", (new.destination,)
     ).fetchone()

@@ -211,8 +211,16 @@ def add_tag(conn: sqlite3.Connection, tx: Tx, response_id: str, tag: str, now: f
         )
         conn.execute(
             TAG_INSERT,
-            (response_id, tag, rating.touchpoint_id, rating.created_at, rating.score, "manual",
-             None, "[]"),  # fmt: skip
+            (
+                response_id,
+                tag,
+                rating.touchpoint_id,
+                rating.created_at,
+                rating.score,
+                "manual",
+                None,
+                "[]",
+            ),
         )
         mark(conn, rating.touchpoint_id)
     return annotate(conn, [rating])[0]
@@ -278,8 +286,15 @@ def add_issue(
     conn.execute(
         "INSERT INTO response_issues (delivery_id, response_id, touchpoint_id, destination,"
         " identifier, url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (delivery_id, response.id, response.touchpoint_id, issue.destination, issue.identifier,
-         issue.url, now),  # fmt: skip
+        (
+            delivery_id,
+            response.id,
+            response.touchpoint_id,
+            issue.destination,
+            issue.identifier,
+            issue.url,
+            now,
+        ),
     )
     mark(conn, response.touchpoint_id)
 

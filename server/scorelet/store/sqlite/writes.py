@@ -17,6 +17,8 @@ from typing import Any
 from scorelet.dedup import ClientWindow
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.records import NewResponse, Response, time_ordered_id
+from scorelet.store.sqlite import tags
+from scorelet.store.sqlite.routing import RoutingCache, bump
 from scorelet.store.sqlite.rows import (
     ROW_COLUMNS,
     TOUCHPOINT_COLUMNS,
@@ -25,8 +27,6 @@ from scorelet.store.sqlite.rows import (
     stored_row,
     touchpoint_from_row,
 )
-from scorelet.store.sqlite import tags
-from scorelet.store.sqlite.routing import RoutingCache, bump
 from scorelet.store.sqlite.threads import Tx
 from scorelet.touchpoints import Touchpoint
 
