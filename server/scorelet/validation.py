@@ -42,6 +42,8 @@ RESERVED_KEYS = frozenset(
         "max_score",
         "has_comment",
         "touchpoints",
+        "tag",
+        "tags",
     }
 )
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}

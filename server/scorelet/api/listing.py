@@ -87,6 +87,7 @@ class ListingApi:
             max_score=_int(params, "max_score", scale.low, scale.high),
             has_comment=_bool(params, "has_comment"),
             subject=subject,
+            tag=window.tag,
         )
         fmt = params.get("format", "json")
         if fmt in export.FORMATS:

@@ -17,7 +17,7 @@ from scorelet.api.caching import AnswerCache, answer
 from scorelet.api.query import bad_query, parse_window
 from scorelet.api.services import Services
 
-SERIES_PARAMS = frozenset({"interval", "tz"})
+SERIES_PARAMS = frozenset({"interval", "tz", "tags"})
 BREAKDOWN_PARAMS = frozenset({"by"})
 
 
@@ -58,8 +58,11 @@ class ScoresApi:
         key = ("series", touchpoint.id, query_key(request), edges)
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
+        tags = extra.get("tags", "false")
+        if tags not in ("true", "false"):
+            raise bad_query("tags", "tags must be true (per-tag counts in each bucket) or false")
         if cached is None:
-            body = await ratings.series(touchpoint, window, spans, interval, tz)
+            body = await ratings.series(touchpoint, window, spans, interval, tz, tags == "true")
             cached = self.cache.put(key, generation, body)
         return answer(request, cached)
 
