@@ -358,7 +358,8 @@ def add_parsers(commands: Any, command: Command, key_value: Callable[[str], Any]
     )
     add.add_argument(
         "--label",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="NAME",
         help="linear: a label to put on each issue (repeatable)",
     )
@@ -429,7 +430,8 @@ def add_parsers(commands: Any, command: Command, key_value: Callable[[str], Any]
     )
     add.add_argument(
         "--context",
-        action="append",
+        action="extend",
+        nargs="+",
         type=key_value,
         metavar="KEY=VALUE",
         help="only ratings with this context, e.g. team=billing (repeatable)",
@@ -449,13 +451,15 @@ def add_parsers(commands: Any, command: Command, key_value: Callable[[str], Any]
     action = add.add_mutually_exclusive_group(required=True)
     action.add_argument(
         "--notify",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="DESTINATION",
         help="send matching ratings there (repeatable)",
     )
     action.add_argument(
         "--add-tag",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="TAG",
         help='tag matching ratings, e.g. "Billing" (repeatable)',
     )
