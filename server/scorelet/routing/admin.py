@@ -104,7 +104,7 @@ class Routing:
                 answer, data = await sender.graphql(
                     destination, query, {"team": destination.team}, now
                 )
-                team = (data or {}).get("data", {}).get("team") if isinstance(data, dict) else None
+                team = (data.get("data") or {}).get("team") if isinstance(data, dict) else None
                 if answer.ok and not team:
                     return Answer(False, answer.status, answer.body, "Linear: no such team")
                 return answer

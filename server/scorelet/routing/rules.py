@@ -159,9 +159,9 @@ def parse_rule(body: Mapping[str, Any], created_at: float = 0.0) -> Rule:
     add_tags = tuple(dict.fromkeys(_tag(t, "add_tags") for t in _strings(body, "add_tags")))
     if bool(notify) == bool(add_tags):
         raise RuleError(
-            "notify" if notify else "add_tags",
+            "add_tags" if notify else "notify",
             "a rule either notifies destinations (notify) or adds tags (add_tags): give one",
-            "missing_action" if not notify else "two_actions",
+            "two_actions" if notify else "missing_action",
         )
     touchpoints = _strings(body, "touchpoints", 50)
     events = _strings(body, "events", len(EVENTS))

@@ -27,7 +27,7 @@ from scorelet.routing.retries import MAX_TIMEOUT, parse_retry_after
 from scorelet.store.records import IssueLink
 
 MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer read
-USER_AGENT = f"Scorelet/{__version__} (+https://github.com/scorelet)"
+USER_AGENT = f"Scorelet/{__version__}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ class Sender:
             answer, data = await self.graphql(destination, messages.LABELS, {"names": labels}, now)
             if not answer.ok:
                 return answer
-            nodes = data["data"]["issueLabels"]["nodes"]
+            nodes = ((data.get("data") or {}).get("issueLabels") or {}).get("nodes") or []
             ids = {node["name"]: node["id"] for node in nodes}
             missing = [name for name in labels if name not in ids]
             if missing:
@@ -194,7 +194,7 @@ class Sender:
             destination, messages.ISSUE_CREATE, {"input": variables}, now
         )
         if answer.ok:
-            issue = (data["data"].get("issueCreate") or {}).get("issue")
+            issue = ((data.get("data") or {}).get("issueCreate") or {}).get("issue")
             if issue:
                 return _issue_answer(destination, answer, issue)
             return Answer(False, answer.status, answer.body, "Linear: issueCreate failed")
@@ -208,7 +208,7 @@ class Sender:
         self, destination: Destination, issue_id: str, now: float
     ) -> Answer | None:
         answer, data = await self.graphql(destination, messages.ISSUE_LOOKUP, {"id": issue_id}, now)
-        issue = data.get("data", {}).get("issue") if isinstance(data, dict) else None
+        issue = (data.get("data") or {}).get("issue") if isinstance(data, dict) else None
         if answer.ok and issue:
             return _issue_answer(destination, answer, issue)
         return None

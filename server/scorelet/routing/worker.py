@@ -104,7 +104,16 @@ class Worker:
                     last = self._last_sent.get(destination_id)
                     if last is not None:
                         await asyncio.sleep(max(0.0, last + SLACK_INTERVAL - self._monotonic()))
-                outcome = await self.attempt(item)
+                try:
+                    outcome = await self.attempt(item)
+                except Exception as error:  # a bug must not strand the delivery in its lease
+                    log.exception("sending delivery %s failed unexpectedly", item.delivery.id)
+                    outcome = outcome_of(
+                        Answer(False, error=f"internal error: {type(error).__name__}"),
+                        item.delivery.attempts,
+                        self.store.clock(),
+                        self.settings.schedule,
+                    )
                 self._last_sent[destination_id] = self._monotonic()
                 try:
                     await self.store.finish_delivery(item.delivery.id, outcome)
