@@ -78,17 +78,27 @@ def test_a_one_star_rating_reaches_slack_and_linear_and_a_five_star_one_does_not
             created = add(
                 admin,
                 "/api/v1/destinations",
-                {"name": linear_name, "type": "linear", "api_key": linear.key,
-                 "team": linear.team, "priority": 2, "labels": ["Customer"],
-                 "api_url": linear.url + "/graphql"},
-            )  # fmt: skip
+                {
+                    "name": linear_name,
+                    "type": "linear",
+                    "api_key": linear.key,
+                    "team": linear.team,
+                    "priority": 2,
+                    "labels": ["Customer"],
+                    "api_url": linear.url + "/graphql",
+                },
+            )
             assert created["api_key"] == "lin_…y123"  # masked from the start
             add(
                 admin,
                 "/api/v1/rules",
-                {"name": name("lows"), "touchpoints": [tp["slug"]], "score": "1..2",
-                 "notify": [slack_name, linear_name]},
-            )  # fmt: skip
+                {
+                    "name": name("lows"),
+                    "touchpoints": [tp["slug"]],
+                    "score": "1..2",
+                    "notify": [slack_name, linear_name],
+                },
+            )
         token = tp["embed_token"]
         happy = rate(live, token, 5, comment="lovely")
         unhappy = rate(live, token, 1, comment="Charged twice <!channel>", context={"agent": "ana"})
@@ -132,8 +142,11 @@ def test_a_receiver_down_then_up_gets_the_delivery_once_after_a_retry(live: Live
                 "/api/v1/destinations",
                 {"name": destination, "type": "slack", "url": slack.url},
             )
-            add(admin, "/api/v1/rules", {"name": name("all"), "touchpoints": [tp["slug"]],
-                                         "notify": [destination]})  # fmt: skip
+            add(
+                admin,
+                "/api/v1/rules",
+                {"name": name("all"), "touchpoints": [tp["slug"]], "notify": [destination]},
+            )
         rate(live, tp["embed_token"], 2)
         wait_for(lambda: slack.messages, what="the delivery after the receiver came back")
         (delivery,) = wait_for(
@@ -161,8 +174,16 @@ def test_webhooks_are_signed_per_standard_webhooks_with_a_versioned_payload(
             shown = admin.get(f"/api/v1/destinations/{destination}").json()
             assert shown["secret"] == "whsec_…" + created["secret"][-4:]
             assert created["secret"] not in str(admin.get("/api/v1/destinations").json())
-            add(admin, "/api/v1/rules", {"name": name("detractors"), "group": "detractor",
-                                         "touchpoints": [tp["slug"]], "notify": [destination]})  # fmt: skip
+            add(
+                admin,
+                "/api/v1/rules",
+                {
+                    "name": name("detractors"),
+                    "group": "detractor",
+                    "touchpoints": [tp["slug"]],
+                    "notify": [destination],
+                },
+            )
         rate(live, tp["embed_token"], 9)
         given = rate(live, tp["embed_token"], 3, comment="too slow")
         (payload,) = wait_for(lambda: hook.payloads, what="the signed webhook")
@@ -185,8 +206,16 @@ def test_wait_for_comment_sends_once_when_the_comment_comes(live: LiveServer) ->
                 "/api/v1/destinations",
                 {"name": destination, "type": "slack", "url": slack.url},
             )
-            add(admin, "/api/v1/rules", {"name": name("wait"), "touchpoints": [tp["slug"]],
-                                         "notify": [destination], "wait_for_comment": "1h"})  # fmt: skip
+            add(
+                admin,
+                "/api/v1/rules",
+                {
+                    "name": name("wait"),
+                    "touchpoints": [tp["slug"]],
+                    "notify": [destination],
+                    "wait_for_comment": "1h",
+                },
+            )
         rating = rate(live, tp["embed_token"], 1)
         (held,) = wait_for(lambda: deliveries(live, destination))
         assert held["waiting_for_comment"] is True
@@ -210,8 +239,9 @@ def test_wait_for_comment_sends_without_one_when_the_time_passes(tmp_path: Path)
             tp = live.add_touchpoint()
             with live.admin() as admin:
                 add(admin, "/api/v1/destinations", {"name": "w", "type": "slack", "url": slack.url})
-                add(admin, "/api/v1/rules", {"name": "w", "notify": ["w"],
-                                             "wait_for_comment": "5m"})  # fmt: skip
+                add(
+                    admin, "/api/v1/rules", {"name": "w", "notify": ["w"], "wait_for_comment": "5m"}
+                )
             rate(live, tp["embed_token"], 2)
             wait_for(lambda: deliveries(live, "w"), what="the held delivery")  # noqa: B023
             assert slack.requests == []
@@ -229,8 +259,11 @@ def test_a_hung_receiver_never_blocks_another_destination(live: LiveServer) -> N
         with live.admin() as admin:
             add(admin, "/api/v1/destinations", {"name": stuck, "type": "slack", "url": hung.url})
             add(admin, "/api/v1/destinations", {"name": fine, "type": "slack", "url": slack.url})
-            add(admin, "/api/v1/rules", {"name": name("both"), "touchpoints": [tp["slug"]],
-                                         "notify": [stuck, fine]})  # fmt: skip
+            add(
+                admin,
+                "/api/v1/rules",
+                {"name": name("both"), "touchpoints": [tp["slug"]], "notify": [stuck, fine]},
+            )
         for score in (1, 2, 3):
             rate(live, tp["embed_token"], score)
         started = time.monotonic()
@@ -256,8 +289,11 @@ def test_429_waits_for_retry_after_and_410_disables_the_destination(live: LiveSe
                     "/api/v1/destinations",
                     {"name": dest, "type": "slack", "url": receiver.url},
                 )
-            add(admin, "/api/v1/rules", {"name": name("r"), "touchpoints": [tp["slug"]],
-                                         "notify": [limited, gone]})  # fmt: skip
+            add(
+                admin,
+                "/api/v1/rules",
+                {"name": name("r"), "touchpoints": [tp["slug"]], "notify": [limited, gone]},
+            )
         rate(live, tp["embed_token"], 1)
         (failed,) = wait_for(lambda: [d for d in deliveries(live, limited) if d["attempts"]])
         assert failed["state"] == "failed"
