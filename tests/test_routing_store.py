@@ -161,7 +161,8 @@ async def test_a_claimed_delivery_is_leased_to_one_caller_until_it_lapses(
     clock.now += 5
     (retried,) = await store.claim_deliveries(10, 30)
     assert retried.delivery.attempts == 1
-    assert retried.response is not None and retried.response.score == 3
+    assert retried.response is not None
+    assert retried.response.score == 3
     link = IssueLink("fires", "SUP-1", "https://linear.example/SUP-1")
     await store.finish_delivery(retried.delivery.id, Outcome("delivered", 200, issue=link))
     (done,) = await store.deliveries("delivered")
