@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -190,13 +191,21 @@ class WebhookReceiver(Receiver):
         self.secret: str | None = None
         self.payloads: list[dict[str, Any]] = []
         self.refused: list[str] = []
+        self.any_time = False  # for a server on a moved clock: check the signature only
 
     def handle(
         self, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str, dict[str, str]]:
         assert self.secret is not None, "give the receiver the destination's secret"
         try:
-            payload = Webhook(self.secret).verify(body, headers)
+            if self.any_time:
+                stamp = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+                signed = Webhook(self.secret).sign(headers["webhook-id"], stamp, body.decode())
+                if signed not in headers["webhook-signature"].split(" "):
+                    raise WebhookVerificationError("No matching signature found")
+                payload = json.loads(body)
+            else:
+                payload = Webhook(self.secret).verify(body, headers)
         except WebhookVerificationError as error:
             self.refused.append(str(error))
             return 401, "bad signature", {}
