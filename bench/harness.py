@@ -125,10 +125,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def scorelet(data_dir: Path, sync: str = "full") -> contextlib.AbstractContextManager[Server]:
+def scorelet(
+    data_dir: Path, sync: str = "full", env: dict[str, str] | None = None
+) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
     argv = [sys.executable, "-m", "scorelet", "serve"]
-    return running(argv, scorelet_env(data_dir, port, sync), port)
+    return running(argv, {**scorelet_env(data_dir, port, sync), **(env or {})}, port)
 
 
 def noop() -> contextlib.AbstractContextManager[Server]:
