@@ -165,3 +165,15 @@ def test_slack_text_from_raters_cannot_mention_or_link() -> None:
     assert messages.slack_escape("<!channel> & <https://x|y>") == (
         "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
     )
+
+
+def test_the_documented_webhook_example_matches_the_published_schema() -> None:
+    import re
+    from pathlib import Path
+
+    import jsonschema
+
+    doc = (Path(__file__).parents[1] / "docs" / "webhooks.md").read_text()
+    example = re.search(r"```json\n(.*?)```", doc, re.S)
+    assert example is not None
+    jsonschema.validate(json.loads(example[1]), messages.PAYLOAD_SCHEMA)
