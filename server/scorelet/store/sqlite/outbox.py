@@ -149,8 +149,7 @@ def deliveries(
     return [
         delivery_from_row(row)
         for row in conn.execute(
-            f"SELECT {DELIVERY_COLUMNS}{_FROM} WHERE {where} ORDER BY x.created_at DESC, x.id DESC"
-            " LIMIT ?",
+            f"SELECT {DELIVERY_COLUMNS}{_FROM} WHERE {where} ORDER BY x.id DESC LIMIT ?",
             [*args, limit],
         )
     ]

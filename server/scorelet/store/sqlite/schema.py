@@ -428,8 +428,9 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at REAL NOT NULL
     );
     CREATE INDEX deliveries_due ON deliveries (due_at) WHERE state IN ('pending', 'failed');
-    CREATE INDEX deliveries_by_response ON deliveries (response_id);
-    CREATE INDEX deliveries_by_time ON deliveries (created_at);
+    -- Listed newest first by id: ids are time-ordered (UUIDv7), so no index on time. Only
+    -- deliveries waiting for a comment are looked up by rating, so only they are indexed.
+    CREATE INDEX deliveries_held ON deliveries (response_id) WHERE held = 1;
 
     CREATE TABLE response_issues (
         delivery_id TEXT PRIMARY KEY,

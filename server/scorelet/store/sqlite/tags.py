@@ -161,6 +161,8 @@ def route(
         )
     if event != "created" and response.comment and table.waits:
         release(conn, response.id, now)
+    if not added and not kept and not response.tags:
+        return response  # the common notify-only case: nothing to copy
     tags = sorted([*kept, *added], key=lambda tag: tag.name)
     return replace(response, tags=tuple(tags))
 
@@ -175,9 +177,14 @@ def release(conn: sqlite3.Connection, response_id: str, now: float) -> None:
 
 
 def forget(conn: sqlite3.Connection, response_id: str) -> None:
-    """A deleted rating takes its tags, issues and deliveries with it."""
-    for table in ("response_tags", "response_issues", "deliveries"):
+    """A deleted rating takes its tags, issues and unsent deliveries with it (the sent ones'
+    rows stay in the outbox's history: ids and answers, nothing the rater wrote)."""
+    for table in ("response_tags", "response_issues"):
         conn.execute(f"DELETE FROM {table} WHERE response_id = ?", (response_id,))
+    conn.execute(  # through the index of unsent deliveries
+        "DELETE FROM deliveries WHERE state IN ('pending', 'failed') AND response_id = ?",
+        (response_id,),
+    )
 
 
 def forget_touchpoint(conn: sqlite3.Connection, touchpoint_id: int) -> None:
