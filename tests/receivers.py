@@ -77,7 +77,9 @@ class Receiver:
         self, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str, dict[str, str]]:
         with self.lock:
-            self.requests.append({"path": path, "headers": headers, "body": body})
+            self.requests.append(
+                {"path": path, "headers": headers, "body": body, "at": time.monotonic()}
+            )
             if self.script:
                 answer = self.script.pop(0)
                 return answer.status, answer.body, answer.headers
