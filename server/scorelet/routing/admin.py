@@ -21,9 +21,10 @@ from scorelet.routing.destinations import (
     DestinationError,
     parse_destination,
 )
-from scorelet.routing.rules import Rule, RuleError, parse_rule
+from scorelet.routing.rules import NAME, Rule, RuleError, parse_rule
 from scorelet.routing.sender import Answer, Sender
 from scorelet.routing.tags import TagError, check_tag
+from scorelet.scales import scale_for
 from scorelet.scoring import LEVEL
 from scorelet.series import SeriesError, zone
 from scorelet.store import Response, Store
@@ -187,7 +188,7 @@ class Routing:
             if key not in DIGEST_FIELDS:
                 raise invalid(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field")
         name, destination = body.get("name"), body.get("destination")
-        if not isinstance(name, str) or not re_name(name):
+        if not isinstance(name, str) or not NAME.fullmatch(name):
             raise invalid("name", "name must be 1-64 lowercase letters, digits, '-' or '_'")
         if not isinstance(destination, str):
             raise invalid("destination", "destination is required", "missing_field")
@@ -284,12 +285,6 @@ class Routing:
         return queued
 
 
-def re_name(name: str) -> bool:
-    from scorelet.routing.rules import NAME
-
-    return bool(NAME.fullmatch(name))
-
-
 def _tag(value: Any) -> str:
     try:
         return check_tag(value)
@@ -324,7 +319,5 @@ def _sample(now: float) -> Response:
 
 
 def _sample_touchpoint() -> Touchpoint:
-    from scorelet.scales import scale_for
-
     return Touchpoint(0, "test", "csat", scale_for("csat", "stars"), None, None, None, None, None,
                       None, (), 4, 0, True, 1, 0.0, 0.0)  # fmt: skip
