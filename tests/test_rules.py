@@ -177,3 +177,23 @@ def test_the_documented_webhook_example_matches_the_published_schema() -> None:
     example = re.search(r"```json\n(.*?)```", doc, re.S)
     assert example is not None
     jsonschema.validate(json.loads(example[1]), messages.PAYLOAD_SCHEMA)
+
+
+def test_a_slack_digest_shows_score_interval_n_change_and_tags() -> None:
+    item = {
+        "touchpoint": "checkout",
+        "metric": "csat",
+        "score": {"score": 20.0, "interval": {"low": 5.7, "high": 51.0}, "responses": 10},
+        "previous": {"score": 90.0, "interval": {"low": 59.6, "high": 98.2}, "responses": 10},
+        "change": -70.0,
+        "significant": True,
+        "top_tags": [{"tag": "Speed", "count": 4}],
+    }
+    content = {
+        "name": "weekly",
+        "tz": "UTC",
+        "touchpoints": [item],
+        "period": {"label": "week 48 of 2026", "since": "a", "until": "b"},
+    }
+    text = messages.slack_digest(content)["blocks"][1]["text"]["text"]
+    assert text == "*checkout* CSAT 20.0% (5.7-51.0, n=10), -70 vs 90.0% †; tags: Speed 4"
