@@ -40,6 +40,9 @@ SLACK_INTERVAL = 1.0  # Slack takes one message per second per incoming webhook
 # most YIELD_MAX per delivery), so sending never takes the core from ingest for long.
 YIELD_STEP = 0.02
 YIELD_MAX = 1.0
+# A receiver's Retry-After holds its whole lane, not just the one delivery; beyond this the
+# lane stops and its other deliveries wait for the next claim.
+MAX_PAUSE = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class Worker:
         self._lanes: dict[int, asyncio.Task[None]] = {}
         self._sending: set[str] = set()
         self._last_sent: dict[int, float] = {}
+        self._not_before: dict[int, float] = {}  # a receiver's Retry-After, per destination
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -91,7 +95,8 @@ class Worker:
 
     async def tick(self) -> int:
         """Claim what is due for destinations not busy now and start their lanes."""
-        busy = [d for d, lane in self._lanes.items() if not lane.done()]
+        waiting = {d for d, until in self._not_before.items() if until > self._monotonic()}
+        busy = sorted({d for d, lane in self._lanes.items() if not lane.done()} | waiting)
         claimed = await self.store.claim_deliveries(CLAIM, self.settings.lease, busy)
         by_destination: dict[int, list[Claimed]] = {}
         for item in claimed:
@@ -106,13 +111,19 @@ class Worker:
     async def _lane(self, destination_id: int, items: Sequence[Claimed]) -> None:
         try:
             for item in items:
+                pause = self._not_before.get(destination_id, 0.0) - self._monotonic()
+                if pause > MAX_PAUSE:  # back later: the leases lapse and a later claim takes them
+                    break
+                if pause > 0:
+                    await asyncio.sleep(pause)
                 if item.destination.kind == "slack":
                     last = self._last_sent.get(destination_id)
                     if last is not None:
                         await asyncio.sleep(max(0.0, last + SLACK_INTERVAL - self._monotonic()))
                 await self._yield_to_ingest()
+                wait: float | None = None
                 try:
-                    outcome = await self.attempt(item)
+                    outcome, wait = await self.attempt(item)
                 except Exception as error:  # a bug must not strand the delivery in its lease
                     log.exception("sending delivery %s failed unexpectedly", item.delivery.id)
                     outcome = outcome_of(
@@ -122,6 +133,8 @@ class Worker:
                         self.settings.schedule,
                     )
                 self._last_sent[destination_id] = self._monotonic()
+                if wait:
+                    self._not_before[destination_id] = self._monotonic() + wait
                 try:
                     await self.store.finish_delivery(item.delivery.id, outcome)
                 except StorageError as error:  # the lease lapses and it is tried again
@@ -153,16 +166,18 @@ class Worker:
                 except StorageError as error:
                     log.warning("deliveries: can't renew leases: %s", error)
 
-    async def attempt(self, item: Claimed) -> Outcome:
+    async def attempt(self, item: Claimed) -> tuple[Outcome, float | None]:
+        """One attempt: how it went, and how long the receiver asked us to wait (Retry-After)."""
         delivery, destination = item.delivery, item.destination
         now = self.store.clock()
         message = self.message(item, now)
         if message is None:
-            return Outcome("dead", error="the rating was deleted before it could be sent")
+            return Outcome("dead", error="the rating was deleted before it could be sent"), None
         answer = await self.sender.deliver(
             destination, delivery.id, message, now, lookup_first=destination.kind == "linear"
         )
-        return outcome_of(answer, delivery.attempts, self.store.clock(), self.settings.schedule)
+        outcome = outcome_of(answer, delivery.attempts, self.store.clock(), self.settings.schedule)
+        return outcome, answer.retry_after
 
     def message(self, item: Claimed, now: float) -> dict[str, Any] | None:
         delivery, destination = item.delivery, item.destination
