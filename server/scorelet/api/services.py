@@ -47,9 +47,16 @@ class Services:
         settings = self.settings
         return Routing(self.ratings, settings.allow_private_destinations, settings.base_url)
 
-    def touchpoint(self, slug: str) -> Touchpoint:
-        """The touchpoint named in a URL, or a 404 problem."""
+    async def touchpoint(self, slug: str) -> Touchpoint:
+        """The touchpoint named in a URL, or a 404 problem.
+
+        A slug this server hasn't seen may have been added by `scorelet touchpoint add` a
+        moment ago: it looks at the database once before refusing.
+        """
         touchpoint = self.store.touchpoint(slug)
+        if touchpoint is None:
+            await self.store.refresh_if_changed()
+            touchpoint = self.store.touchpoint(slug)
         if touchpoint is None:
             raise Problem(
                 404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"

@@ -16,15 +16,16 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from scorelet import __version__
 from scorelet.routing import messages, ssrf
 from scorelet.routing.destinations import Destination
 from scorelet.routing.retries import MAX_TIMEOUT, parse_retry_after
 from scorelet.store.records import IssueLink
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer read
 USER_AGENT = f"Scorelet/{__version__}"
@@ -52,9 +53,12 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 class Sender:
     def __init__(self, allow_private: bool, timeout: float = MAX_TIMEOUT) -> None:
+        import httpx  # here, not at the top: every `scorelet` command would pay for it
+
+        self._httpx = httpx
         self.allow_private = allow_private
         self.timeout = min(timeout, MAX_TIMEOUT)
-        self._client = httpx.AsyncClient(
+        self._client: httpx.AsyncClient = httpx.AsyncClient(
             follow_redirects=False,
             trust_env=False,
             timeout=httpx.Timeout(self.timeout),
@@ -97,9 +101,9 @@ class Sender:
                         break
             finally:
                 await response.aclose()
-        except httpx.TimeoutException:
+        except self._httpx.TimeoutException:
             return Answer(False, error=f"no answer within {self.timeout:g} s"), None
-        except httpx.HTTPError as error:
+        except self._httpx.HTTPError as error:
             return Answer(False, error=f"can't connect: {error or type(error).__name__}"), None
         text = raw[:MAX_ANSWER].decode("utf-8", "replace")
         status = response.status_code
