@@ -129,12 +129,16 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def scorelet(
-    data_dir: Path, sync: str = "full", database_url: str | None = None
+    data_dir: Path,
+    sync: str = "full",
+    database_url: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> contextlib.AbstractContextManager[Server]:
     """`scorelet serve` on `data_dir`'s SQLite file, or on PostgreSQL at `database_url`."""
     port = free_port()
     argv = [sys.executable, "-m", "scorelet", "serve"]
-    return running(argv, scorelet_env(data_dir, port, sync, database_url), port)
+    environ = {**scorelet_env(data_dir, port, sync, database_url), **(env or {})}
+    return running(argv, environ, port)
 
 
 def noop() -> contextlib.AbstractContextManager[Server]:

@@ -22,6 +22,7 @@ from scorelet.api.requests import RequestMetrics
 from scorelet.config import Settings, resolve_secrets
 from scorelet.errors import Problem, handle_crash, handle_http
 from scorelet.limits import Limits, Rate
+from scorelet.routing.worker import Worker, WorkerSettings
 from scorelet.store import StorageError, Store
 from scorelet.tokens import Signer
 
@@ -51,14 +52,17 @@ def create_app(
         )
         services.store = store
         maintenance = asyncio.create_task(_maintain(store), name="scorelet-maintenance")
+        worker = Worker(store, services.routing, worker_settings(settings))
+        deliveries = asyncio.create_task(worker.run(), name="scorelet-deliveries")
         if on_ready is not None:
             on_ready(store)
         try:
             yield
         finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            for task in (deliveries, maintenance):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await store.close()
             services.store = None
 
@@ -96,6 +100,15 @@ class App(Starlette):
 
     def build_middleware_stack(self) -> ASGIApp:
         return self._outside(super().build_middleware_stack())
+
+
+def worker_settings(settings: Settings) -> WorkerSettings:
+    return WorkerSettings(
+        lease=settings.delivery_lease,
+        schedule=settings.retry_schedule,
+        timeout=settings.delivery_timeout,
+        allow_private=settings.allow_private_destinations,
+    )
 
 
 def limits_for(settings: Settings) -> Limits:

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scorelet import __version__, datadir, export
+from scorelet import __version__, datadir, export, routing_cli
 from scorelet.api.problems import problem_of
 from scorelet.config import Settings, SettingsError, check_database_url, load_settings
 from scorelet.datadir import DataDirError
@@ -55,6 +55,8 @@ first steps:
   scorelet embed checkout                          print the <script> tag to paste
   scorelet key create --scope read                 a key for the score endpoints
   scorelet score checkout                          the CSAT so far
+  scorelet destination add fires --type slack --url URL
+  scorelet rule add lows --score 1..2 --notify fires   1-2 stars go to Slack
 
 Settings come from SCORELET_DATA, SCORELET_SECRET, SCORELET_HOST, SCORELET_PORT
 and SCORELET_PUBLIC_URL; flags override them. Run `scorelet COMMAND --help` for more.
@@ -970,6 +972,7 @@ def build_parser() -> argparse.ArgumentParser:
         " out, as if it had never been given. A running server sees the change within a second.",
     )
     response_delete.add_argument("id", metavar="ID", help="the rating's id")
+    routing_cli.add_parsers(commands, command, key_value)
 
     backup = command(
         commands,

@@ -25,6 +25,7 @@ from scorelet.brand import (
     check_accent,
     check_logo,
 )
+from scorelet.routing.retries import MAX_TIMEOUT, SCHEDULE, parse_schedule
 
 DEFAULT_PORT = 8000
 DATABASE_FILE = "scorelet.sqlite3"
@@ -61,6 +62,11 @@ class Settings:
     frame_ancestors: str = "'none'"
     # The hosted page's branding for the whole install; touchpoints may override it.
     brand: Brand = NO_BRAND
+    # Deliveries (issue 15); see "Route ratings to Slack and Linear" in the README.
+    allow_private_destinations: bool = False
+    retry_schedule: tuple[float, ...] = SCHEDULE
+    delivery_lease: float = 30.0
+    delivery_timeout: float = MAX_TIMEOUT
 
     @property
     def database(self) -> Path:
@@ -116,8 +122,38 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         metrics_token=config("SCORELET_METRICS_TOKEN", default=None) or None,
         brand=_brand(config),
         **limits,
+        **_delivery_settings(config),
     )
     return validate(settings)
+
+
+def _delivery_settings(config: Config) -> dict[str, Any]:
+    """How deliveries are sent; the schedule, lease and timeout are for tests and tuning."""
+    defaults = Settings()
+    try:
+        schedule = parse_schedule(config("SCORELET_RETRY_SCHEDULE", default=""))
+    except ValueError as error:
+        if config("SCORELET_RETRY_SCHEDULE", default=""):
+            raise SettingsError(f"SCORELET_RETRY_SCHEDULE {error}") from None
+        schedule = defaults.retry_schedule
+    try:
+        lease = config("SCORELET_DELIVERY_LEASE", cast=float, default=defaults.delivery_lease)
+        timeout = config("SCORELET_DELIVERY_TIMEOUT", cast=float, default=MAX_TIMEOUT)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    if not 1 <= lease <= 3600:
+        raise SettingsError("SCORELET_DELIVERY_LEASE must be 1-3600 seconds")
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise SettingsError(
+            f"SCORELET_DELIVERY_TIMEOUT must be above 0 and at most {MAX_TIMEOUT:g} s"
+        )
+    allow = config("SCORELET_ALLOW_PRIVATE_DESTINATIONS", default="0").lower()
+    return {
+        "allow_private_destinations": allow not in _OFF,
+        "retry_schedule": schedule,
+        "delivery_lease": lease,
+        "delivery_timeout": timeout,
+    }
 
 
 def _brand(config: Config) -> Brand:

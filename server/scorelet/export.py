@@ -2,7 +2,8 @@
 
 CSV is for spreadsheets, so each context key (agent, team, channel ...) gets
 a column of its own that a spreadsheet can filter on, after the fixed ones;
-a key named like a fixed column is headed `context.KEY`. The keys are the
+a key named like a fixed column is headed `context.KEY`. Tags go in one cell,
+separated by "; ", and issues created for the rating by their URLs. The keys are the
 touchpoint's, known before the first row (the store keeps them), so the
 export still streams in constant memory. NDJSON keeps the context object.
 """
@@ -17,7 +18,17 @@ from collections.abc import Iterable, Sequence
 from scorelet.store import Response
 
 FORMATS = ("csv", "ndjson")
-CSV_COLUMNS = ("id", "touchpoint", "score", "comment", "subject", "created_at", "updated_at")
+CSV_COLUMNS = (
+    "id",
+    "touchpoint",
+    "score",
+    "comment",
+    "subject",
+    "created_at",
+    "updated_at",
+    "tags",
+    "issues",
+)
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 # A spreadsheet runs a cell starting with one of these as a formula (CSV
 # injection): a comment like "=HYPERLINK(...)" would become a live link.
@@ -53,6 +64,8 @@ def lines(fmt: str, slug: str, responses: Iterable[Response], keys: Sequence[str
     writer = csv.writer(buffer)
     for r in responses:
         row = r.public(slug)
+        row["tags"] = "; ".join(tag.name for tag in r.tags)
+        row["issues"] = " ".join(issue.url for issue in r.issues)
         context = row["context"]
         writer.writerow(
             [*(cell(row[column]) for column in CSV_COLUMNS), *(cell(context.get(k)) for k in keys)]

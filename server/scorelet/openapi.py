@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from scorelet import __version__
+from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.series import INTERVALS
 from scorelet.shapes import COMMENT_EDIT, IMPRESSION, SUBMISSION
 from scorelet.validation import MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE
@@ -88,6 +89,27 @@ SCHEMAS: dict[str, Schema] = {
             "context": CONTEXT,
             "created_at": TIME,
             "updated_at": TIME,
+            "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}},
+            "issues": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}},
+        }
+    ),
+    "Tag": obj(
+        {
+            "tag": STRING,
+            "source": {"enum": ["manual", "rule"]},
+            "rule": {"anyOf": [STRING, {"type": "null"}]},
+            "matched": {
+                "type": "array",
+                "items": STRING,
+                "description": "what the rule's comment pattern matched",
+            },
+        }
+    ),
+    "Issue": obj(
+        {
+            "destination": STRING,
+            "identifier": {**STRING, "description": "e.g. SUP-123"},
+            "url": STRING,
         }
     ),
     "TouchpointSettings": obj(SETTINGS, []),
@@ -148,6 +170,7 @@ SCHEMAS: dict[str, Schema] = {
             "since": nullable(TIME),
             "until": nullable(TIME),
             "filters": {"type": "object", "additionalProperties": STRING},
+            "tag": {**STRING, "description": "only ratings carrying this tag (when given)"},
         },
         [
             "touchpoint",
@@ -252,6 +275,12 @@ WINDOW = [
         "description": "before this instant: ISO 8601 or epoch seconds (exclusive)",
     },
 ]
+TAG_FILTER = {
+    "name": "tag",
+    "in": "query",
+    "schema": STRING,
+    "description": "only ratings carrying this tag, e.g. tag=Billing",
+}
 CONTEXT_FILTERS = {
     "name": "filters",
     "in": "query",
@@ -360,7 +389,17 @@ def chat_paths() -> dict[str, Any]:
 
 SCORE_FIELDS = {k: v for k, v in SCHEMAS["Score"]["properties"].items() if k != "touchpoint"}
 SCHEMAS["ScoreBucket"] = obj(
-    {"start": TIME, "end": TIME, **SCORE_FIELDS}, ["start", "end", "responses", "score", "interval"]
+    {
+        "start": TIME,
+        "end": TIME,
+        **SCORE_FIELDS,
+        "tags": {
+            "type": "object",
+            "additionalProperties": INTEGER,
+            "description": "with tags=true: ratings per tag in the bucket",
+        },
+    },
+    ["start", "end", "responses", "score", "interval"],
 )
 SCHEMAS["Series"] = obj(
     {
@@ -431,7 +470,13 @@ def polling_paths() -> dict[str, Any]:
                         {"enum": ["day", "week", "month"]},
                     ),
                     query("tz", "IANA time zone for bucket edges, default UTC"),
+                    query(
+                        "tags",
+                        "true: each bucket counts its ratings per tag",
+                        {"enum": ["true", "false"]},
+                    ),
                     *WINDOW,
+                    TAG_FILTER,
                     CONTEXT_FILTERS,
                 ],
                 "responses": polled("Series", "the buckets, empty ones included", *errors),
@@ -443,8 +488,9 @@ def polling_paths() -> dict[str, Any]:
                 "security": READ,
                 "parameters": [
                     SLUG,
-                    query("by", "the context key to group by", STRING) | {"required": True},
+                    query("by", "the context key to group by, or tag", STRING) | {"required": True},
                     *WINDOW,
+                    TAG_FILTER,
                     CONTEXT_FILTERS,
                 ],
                 "responses": polled("Breakdown", "groups, most responses first", *errors),
@@ -468,6 +514,7 @@ def polling_paths() -> dict[str, Any]:
                         {"enum": ["json", "csv", "ndjson"]},
                     ),
                     *WINDOW,
+                    TAG_FILTER,
                     CONTEXT_FILTERS,
                 ],
                 "responses": {
@@ -643,7 +690,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "CSAT or NPS with count, interval and distribution (read key)",
                 "security": READ,
-                "parameters": [SLUG, *WINDOW, CONTEXT_FILTERS],
+                "parameters": [SLUG, *WINDOW, TAG_FILTER, CONTEXT_FILTERS],
                 "responses": {
                     **ok(200, "Score", "the score"),
                     **NOT_MODIFIED,
@@ -683,6 +730,7 @@ def paths() -> dict[str, Any]:
         },
         **chat_paths(),
         **polling_paths(),
+        **routing_paths(),
         "/": {
             "get": {
                 "summary": "Demo widgets on a fresh install (HTML); else a pointer to this API",
@@ -743,6 +791,301 @@ def paths() -> dict[str, Any]:
                     }
                 },
             },
+        },
+    }
+
+
+NAME_PATH = {"name": "name", "in": "path", "required": True, "schema": STRING}
+ID_PATH = {"name": "id", "in": "path", "required": True, "schema": STRING}
+STRINGS = {"type": "array", "items": STRING}
+SCHEMAS["Destination"] = obj(
+    {
+        "name": STRING,
+        "type": {"enum": ["slack", "webhook", "linear"]},
+        "url": {**STRING, "description": "masked for Slack (the URL is the credential)"},
+        "enabled": {"type": "boolean"},
+        "disabled_reason": nullable(STRING),
+        "secret": nullable(
+            {**STRING, "description": "webhooks: whsec_..., in full only in the 201"}
+        ),
+        "api_key": nullable({**STRING, "description": "Linear: masked"}),
+        "team": nullable(STRING),
+        "priority": nullable(INTEGER),
+        "labels": STRINGS,
+    },
+    ["name", "type", "url", "enabled"],
+)
+SCHEMAS["NewDestination"] = {
+    **obj(
+        {
+            "name": {**STRING, "pattern": "^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"},
+            "type": {"enum": ["slack", "webhook", "linear"]},
+            "url": {**STRING, "description": "Slack incoming webhook or webhook receiver URL"},
+            "api_key": {**STRING, "description": "Linear personal API key"},
+            "team": {**STRING, "description": "Linear team id"},
+            "priority": {"type": "integer", "minimum": 0, "maximum": 4},
+            "labels": STRINGS,
+            "api_url": {**STRING, "description": "Linear GraphQL endpoint (default Linear's)"},
+        },
+        ["name", "type"],
+    ),
+    "additionalProperties": False,
+}
+RULE_FIELDS: dict[str, Schema] = {
+    "name": {**STRING, "pattern": "^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"},
+    "touchpoints": STRINGS,
+    "score": nullable(obj({"min": INTEGER, "max": INTEGER})),
+    "group": nullable({"enum": ["detractor", "passive", "promoter", "satisfied", "unsatisfied"]}),
+    "has_comment": {"type": "boolean"},
+    "comment_matches": nullable({**STRING, "description": "RE2 pattern, case-insensitive"}),
+    "context": {"type": "object", "additionalProperties": STRING},
+    "tag": nullable(STRING),
+    "events": {"type": "array", "items": {"enum": ["created", "updated", "commented"]}},
+    "wait_for_comment": {**INTEGER, "description": "seconds a notification waits for a comment"},
+    "notify": STRINGS,
+    "add_tags": STRINGS,
+}
+SCHEMAS["Rule"] = obj(RULE_FIELDS)
+SCHEMAS["NewRule"] = {
+    **obj(
+        {
+            **RULE_FIELDS,
+            "score": {
+                "anyOf": [STRING, INTEGER, obj({"min": INTEGER, "max": INTEGER})],
+                "description": '"MIN..MAX", one score, or {"min", "max"}',
+            },
+            "wait_for_comment": {
+                "anyOf": [STRING, INTEGER],
+                "description": "5m, 90s, 1h or seconds",
+            },
+        },
+        ["name"],
+    ),
+    "additionalProperties": False,
+}
+SCHEMAS["Delivery"] = obj(
+    {
+        "id": STRING,
+        "destination": STRING,
+        "kind": {"enum": ["rating", "digest"]},
+        "rule": nullable(STRING),
+        "event": nullable(STRING),
+        "response_id": nullable(STRING),
+        "state": {"enum": ["pending", "failed", "delivered", "dead"]},
+        "attempts": INTEGER,
+        "next_attempt_at": nullable(TIME),
+        "waiting_for_comment": {"type": "boolean"},
+        "last_status": nullable(INTEGER),
+        "last_error": nullable(STRING),
+        "created_at": TIME,
+        "updated_at": TIME,
+    }
+)
+SCHEMAS["Digest"] = obj(
+    {
+        "name": STRING,
+        "destination": STRING,
+        "every": {"enum": ["week", "month", "quarter"]},
+        "touchpoints": STRINGS,
+        "tz": STRING,
+        "at": STRING,
+        "last_period": nullable(STRING),
+    }
+)
+SCHEMAS["NewDigest"] = {
+    **obj(
+        {
+            "name": STRING,
+            "destination": STRING,
+            "every": {"enum": ["week", "month", "quarter"]},
+            "touchpoints": STRINGS,
+            "tz": STRING,
+            "at": {**STRING, "description": '"mon 09:00" for weeks, "09:00" otherwise'},
+        },
+        ["name", "destination"],
+    ),
+    "additionalProperties": False,
+}
+SCHEMAS["WebhookPayload"] = PAYLOAD_SCHEMA
+SCHEMAS["TagBody"] = {**obj({"tag": STRING}), "additionalProperties": False}
+
+
+def listed(name: str, schema: str) -> dict[str, Any]:
+    body = obj({name: {"type": "array", "items": ref(schema)}})
+    return {"200": {"description": name, "content": {"application/json": {"schema": body}}}}
+
+
+def admin(summary: str, answers: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "summary": summary + " (admin key)",
+        "security": ADMIN,
+        **extra,
+        "responses": {**answers, **problems(*AUTH_ERRORS)},
+    }
+
+
+def routing_paths() -> dict[str, Any]:
+    """Destinations, rules, deliveries, digests and tags (see the README's routing section)."""
+    body_errors = problems(400, 404, 409, 413, 415, 422)
+    return {
+        "/api/v1/destinations": {
+            "get": admin(
+                "List destinations, secrets masked", listed("destinations", "Destination")
+            ),
+            "post": admin(
+                "Add a destination (Slack, webhook, Linear); a webhook's secret is in this"
+                " answer only",
+                {**ok(201, "Destination", "created"), **body_errors},
+                requestBody=json_body("NewDestination"),
+            ),
+        },
+        "/api/v1/destinations/{name}": {
+            "get": admin(
+                "Show a destination",
+                {**ok(200, "Destination", "the destination"), **problems(404)},
+                parameters=[NAME_PATH],
+            ),
+            "delete": admin(
+                "Remove a destination no rule or digest uses",
+                {**ok(204, None, "removed"), **problems(404, 409)},
+                parameters=[NAME_PATH],
+            ),
+        },
+        "/api/v1/destinations/{name}/test": {
+            "post": admin(
+                "Send a clearly marked test message now; the receiver's answer",
+                {
+                    "200": {
+                        "description": "what the receiver answered",
+                        "content": {
+                            "application/json": {
+                                "schema": obj(
+                                    {
+                                        "ok": {"type": "boolean"},
+                                        "status": nullable(INTEGER),
+                                        "body": STRING,
+                                        "error": nullable(STRING),
+                                    }
+                                )
+                            }
+                        },
+                    },
+                    **problems(404),
+                },
+                parameters=[NAME_PATH],
+            )
+        },
+        "/api/v1/destinations/{name}/enable": {
+            "post": admin(
+                "Send to a destination again after a 410 disabled it",
+                {**ok(200, "Destination", "enabled"), **problems(404)},
+                parameters=[NAME_PATH],
+            )
+        },
+        "/api/v1/rules": {
+            "get": admin("List rules", listed("rules", "Rule")),
+            "post": admin(
+                "Add a tagging or notify rule",
+                {**ok(201, "Rule", "created"), **body_errors},
+                requestBody=json_body("NewRule"),
+            ),
+        },
+        "/api/v1/rules/{name}": {
+            "get": admin(
+                "Show a rule",
+                {**ok(200, "Rule", "the rule"), **problems(404)},
+                parameters=[NAME_PATH],
+            ),
+            "delete": admin(
+                "Remove a rule (tags it added stay)",
+                {**ok(204, None, "removed"), **problems(404)},
+                parameters=[NAME_PATH],
+            ),
+        },
+        "/api/v1/rules/{name}/backfill": {
+            "post": admin(
+                "Apply a tagging rule to stored ratings",
+                {
+                    "200": {
+                        "description": "ratings looked at and tagged",
+                        "content": {
+                            "application/json": {
+                                "schema": obj({"rule": STRING, "seen": INTEGER, "tagged": INTEGER})
+                            }
+                        },
+                    },
+                    **problems(400, 404, 413, 415, 422),
+                },
+                parameters=[NAME_PATH],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {**obj({"since": STRING}, []), "additionalProperties": False}
+                        }
+                    },
+                },
+            )
+        },
+        "/api/v1/deliveries": {
+            "get": admin(
+                "The outbox, newest first",
+                {**listed("deliveries", "Delivery"), **problems(400, 404)},
+                parameters=[
+                    query(
+                        "state",
+                        "pending, failed, delivered or dead",
+                        {"enum": ["pending", "failed", "delivered", "dead"]},
+                    ),
+                    query("destination", "one destination's deliveries"),
+                    query("limit", "1-1000 (default 100)", INTEGER),
+                ],
+            )
+        },
+        "/api/v1/deliveries/retry": {
+            "post": admin(
+                "Send deliveries again now: {ids: [...]} or {all_dead: true}",
+                {**listed("deliveries", "Delivery"), **body_errors},
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                **obj({"ids": STRINGS, "all_dead": {"type": "boolean"}}, []),
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+            )
+        },
+        "/api/v1/digests": {
+            "get": admin("List digests", listed("digests", "Digest")),
+            "post": admin(
+                "Add a weekly, monthly or quarterly digest",
+                {**ok(201, "Digest", "created"), **body_errors},
+                requestBody=json_body("NewDigest"),
+            ),
+        },
+        "/api/v1/digests/{name}": {
+            "delete": admin(
+                "Remove a digest",
+                {**ok(204, None, "removed"), **problems(404)},
+                parameters=[NAME_PATH],
+            )
+        },
+        "/api/v1/responses/{id}/tags": {
+            "post": admin(
+                "Tag a rating by hand",
+                {**ok(201, "Response", "the rating with its tags"), **body_errors},
+                parameters=[ID_PATH],
+                requestBody=json_body("TagBody"),
+            ),
+            "delete": admin(
+                "Take a tag off a rating (?tag= or a {tag} body)",
+                {**ok(200, "Response", "the rating with its tags"), **body_errors},
+                parameters=[ID_PATH, query("tag", "the tag to take off")],
+            ),
         },
     }
 

@@ -62,13 +62,17 @@ class Window:
     since: float | None = None
     until: float | None = None
     filters: Mapping[str, str] = field(default_factory=dict)
+    tag: str | None = None  # only ratings carrying this tag
 
     def public(self) -> dict[str, Any]:
-        return {
+        window = {
             "since": iso(self.since) if self.since is not None else None,
             "until": iso(self.until) if self.until is not None else None,
             "filters": dict(self.filters),
         }
+        if self.tag is not None:
+            window["tag"] = self.tag
+        return window
 
 
 class Ratings:
@@ -222,7 +226,7 @@ class Ratings:
     async def score(self, touchpoint: Touchpoint, window: Window) -> dict[str, Any]:
         """`/score`: the touchpoint's figures over a window, with the window they cover."""
         counts, displays = await self.store.counts(
-            touchpoint.id, window.since, window.until, window.filters
+            touchpoint.id, window.since, window.until, window.filters, window.tag
         )
         return {**self.score_body(touchpoint, counts, displays), **window.public()}
 
@@ -230,7 +234,7 @@ class Ratings:
         scores = []
         for touchpoint in self.store.touchpoints():
             counts, displays = await self.store.counts(
-                touchpoint.id, window.since, window.until, window.filters
+                touchpoint.id, window.since, window.until, window.filters, window.tag
             )
             scores.append(self.score_body(touchpoint, counts, displays))
         return {**window.public(), "touchpoints": scores}
@@ -252,8 +256,10 @@ class Ratings:
         spans: list[tuple[float, float]],
         interval: str,
         tz: str,
+        tag_counts: bool = False,
     ) -> dict[str, Any]:
-        """`/series`: one score per day, week or month (clipped to the window)."""
+        """`/series`: one score per day, week or month (clipped to the window); with
+        `tag_counts`, how many ratings carried each tag in each bucket (a spike shows)."""
         clipped = [
             (
                 max(start, window.since) if window.since is not None else start,
@@ -261,12 +267,21 @@ class Ratings:
             )
             for start, end in spans
         ]
-        results = await self.store.series(touchpoint.id, clipped, window.filters)
+        results = await self.store.series(touchpoint.id, clipped, window.filters, window.tag)
+        per_tag = (
+            await self.store.tag_series(touchpoint.id, clipped, window.filters, window.tag)
+            if tag_counts
+            else None
+        )
         points = []
-        for (start, end), (counts, displays) in zip(spans, results, strict=True):
-            point = {"start": iso(start), "end": iso(end)}
+        for index, ((start, end), (counts, displays)) in enumerate(
+            zip(spans, results, strict=True)
+        ):
+            point: dict[str, Any] = {"start": iso(start), "end": iso(end)}
             point |= self.score_body(touchpoint, counts, displays)
             del point["touchpoint"]
+            if per_tag is not None:
+                point["tags"] = per_tag[index]
             points.append(point)
         return {
             "touchpoint": touchpoint.slug,
@@ -278,14 +293,22 @@ class Ratings:
         }
 
     async def breakdown(self, touchpoint: Touchpoint, by: str, window: Window) -> dict[str, Any]:
-        """`/breakdown`: one score per value of a context key, most responses first."""
-        try:
-            check_context_key(by, "by")
-        except Problem as problem:
-            raise bad_query("by", problem.detail) from None
-        groups = await self.store.breakdown(
-            touchpoint.id, by, window.since, window.until, window.filters
-        )
+        """`/breakdown`: one score per value of a context key (or per tag, `by=tag`), most
+        responses first."""
+        if by == "tag":
+            if window.tag is not None:
+                raise bad_query("tag", "by=tag groups by every tag: leave tag= out")
+            groups = await self.store.by_tag(
+                touchpoint.id, window.since, window.until, window.filters
+            )
+        else:
+            try:
+                check_context_key(by, "by")
+            except Problem as problem:
+                raise bad_query("by", problem.detail) from None
+            groups = await self.store.breakdown(
+                touchpoint.id, by, window.since, window.until, window.filters, window.tag
+            )
         rows = []
         for value, counts in groups.items():
             row = {"value": value, **self.score_body(touchpoint, counts, None)}

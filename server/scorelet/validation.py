@@ -42,6 +42,8 @@ RESERVED_KEYS = frozenset(
         "max_score",
         "has_comment",
         "touchpoints",
+        "tag",
+        "tags",
     }
 )
 # Control characters (Unicode category Cc: U+0000-001F, U+007F-009F) and lone surrogates

@@ -15,6 +15,7 @@ from scorelet.api.listing import ListingApi
 from scorelet.api.meta import MetaApi
 from scorelet.api.metrics import MetricsApi
 from scorelet.api.responses import ResponsesApi
+from scorelet.api.routing import RoutingApi
 from scorelet.api.scores import ScoresApi
 from scorelet.api.services import Services
 from scorelet.api.stream import StreamApi
@@ -40,6 +41,7 @@ def routes(services: Services) -> Api:
     chat = ChatApi(services)
     hosted = HostedPages(services)
     demo = DemoPage(services)
+    loop = RoutingApi(services)
     table: list[BaseRoute] = [
         # The two busiest routes are answered by DirectRoutes before Starlette
         # routes; they are listed here too, for other methods' 405s and the docs.
@@ -49,7 +51,25 @@ def routes(services: Services) -> Api:
         Route("/api/v1/responses/{id}", responses.comment, methods=["PATCH"]),
         Route("/api/v1/responses/{id}", responses.show, methods=["GET"]),
         Route("/api/v1/responses/{id}", responses.delete, methods=["DELETE"]),
+        Route("/api/v1/responses/{id}/tags", loop.add_tag, methods=["POST"]),
+        Route("/api/v1/responses/{id}/tags", loop.remove_tag, methods=["DELETE"]),
         Route("/api/v1/impressions", responses.impression, methods=["POST"]),
+        Route("/api/v1/destinations", loop.destinations, methods=["GET"]),
+        Route("/api/v1/destinations", loop.add_destination, methods=["POST"]),
+        Route("/api/v1/destinations/{name}", loop.destination, methods=["GET"]),
+        Route("/api/v1/destinations/{name}", loop.remove_destination, methods=["DELETE"]),
+        Route("/api/v1/destinations/{name}/test", loop.test_destination, methods=["POST"]),
+        Route("/api/v1/destinations/{name}/enable", loop.enable_destination, methods=["POST"]),
+        Route("/api/v1/rules", loop.rules, methods=["GET"]),
+        Route("/api/v1/rules", loop.add_rule, methods=["POST"]),
+        Route("/api/v1/rules/{name}", loop.rule, methods=["GET"]),
+        Route("/api/v1/rules/{name}", loop.remove_rule, methods=["DELETE"]),
+        Route("/api/v1/rules/{name}/backfill", loop.backfill, methods=["POST"]),
+        Route("/api/v1/deliveries", loop.deliveries, methods=["GET"]),
+        Route("/api/v1/deliveries/retry", loop.retry, methods=["POST"]),
+        Route("/api/v1/digests", loop.digests, methods=["GET"]),
+        Route("/api/v1/digests", loop.add_digest, methods=["POST"]),
+        Route("/api/v1/digests/{name}", loop.remove_digest, methods=["DELETE"]),
         Route("/api/v1/touchpoints", touchpoints.list, methods=["GET"]),
         Route("/api/v1/touchpoints", touchpoints.create, methods=["POST"]),
         Route("/api/v1/touchpoints/{slug}", touchpoints.show, methods=["GET"]),

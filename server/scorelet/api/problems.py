@@ -18,8 +18,18 @@ _NOT_FOUND = {
     "touchpoint": ("touchpoint_not_found", "slug", "no touchpoint is named {key!r}"),
     "response": ("response_not_found", "id", "no response has this id"),
     "active API key": ("key_not_found", "id", "no active API key has the id {key!r}"),
+    "rule": ("rule_not_found", "name", "no rule is named {key!r}"),
+    "destination": ("destination_not_found", "name", "no destination is named {key!r}"),
+    "digest": ("digest_not_found", "name", "no digest is named {key!r}"),
+    "delivery": ("delivery_not_found", "id", "no delivery has the id {key!r}"),
 }
-_REFUSED_STATUS = {"token_mismatch": 403}
+_REFUSED_STATUS = {
+    "token_mismatch": 403,
+    "destination_not_found": 422,
+    "digest_destination": 422,
+    "not_a_tagging_rule": 422,
+    "tag_not_found": 404,
+}
 
 
 def problem_of(error: Exception) -> Problem:
@@ -47,8 +57,9 @@ def _storage_problem(error: StorageError) -> Problem:
         code, field, detail = _NOT_FOUND.get(error.what, ("not_found", "id", str(error)))
         return Problem(404, code, detail.format(key=error.key[:64]), field)
     if isinstance(error, AlreadyExists):
+        field = "slug" if error.what == "touchpoint" else "name"
         return Problem(
-            409, f"{error.what}_exists", f"a {error.what} named {error.key!r} exists", "slug"
+            409, f"{error.what}_exists", f"a {error.what} named {error.key!r} exists", field
         )
     if isinstance(error, Refused):
         return Problem(_REFUSED_STATUS.get(error.code, 409), error.code, str(error), error.field)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from scorelet.errors import Problem, bad_query
 from scorelet.ratings import Window
+from scorelet.routing.tags import TagError, check_tag
 from scorelet.timeutil import parse_instant
 from scorelet.validation import MAX_CONTEXT_VALUE, check_context_key, check_text
 
@@ -15,11 +16,12 @@ __all__ = ["Window", "bad_query", "parse_window"]
 def parse_window(
     params: Iterable[tuple[str, str]], extra: frozenset[str] = frozenset()
 ) -> tuple[Window, dict[str, str]]:
-    """`since`/`until` (ISO 8601 or epoch seconds) and `key=value` context filters.
+    """`since`/`until` (ISO 8601 or epoch seconds), `tag=` and `key=value` context filters.
 
     Names in `extra` are returned separately for the endpoint to interpret.
     """
     since = until = None
+    tag: str | None = None
     filters: dict[str, str] = {}
     others: dict[str, str] = {}
     seen: set[str] = set()
@@ -36,6 +38,11 @@ def parse_window(
                 since = instant
             else:
                 until = instant
+        elif name == "tag":
+            try:
+                tag = check_tag(value)
+            except TagError as error:
+                raise bad_query("tag", str(error)) from None
         elif name in extra:
             others[name] = value
         else:
@@ -49,4 +56,4 @@ def parse_window(
             filters[name] = value
     if since is not None and until is not None and since >= until:
         raise bad_query("until", "until must be later than since")
-    return Window(since, until, filters), others
+    return Window(since, until, filters, tag), others

@@ -9,6 +9,7 @@ from scorelet.config import Settings
 from scorelet.errors import Problem
 from scorelet.limits import Limits
 from scorelet.ratings import Ratings
+from scorelet.routing.admin import Routing
 from scorelet.store import Store
 from scorelet.tokens import Signer
 from scorelet.touchpoints import Touchpoint
@@ -40,9 +41,22 @@ class Services:
             raise RuntimeError("the store opens when the app starts (lifespan)")
         return self._ratings
 
-    def touchpoint(self, slug: str) -> Touchpoint:
-        """The touchpoint named in a URL, or a 404 problem."""
+    @property
+    def routing(self) -> Routing:
+        """Destinations, rules, tags, deliveries and digests (routing/admin.py)."""
+        settings = self.settings
+        return Routing(self.ratings, settings.allow_private_destinations, settings.base_url)
+
+    async def touchpoint(self, slug: str) -> Touchpoint:
+        """The touchpoint named in a URL, or a 404 problem.
+
+        A slug this server hasn't seen may have been added by `scorelet touchpoint add` a
+        moment ago: it looks at the database once before refusing.
+        """
         touchpoint = self.store.touchpoint(slug)
+        if touchpoint is None:
+            await self.store.refresh_if_changed()
+            touchpoint = self.store.touchpoint(slug)
         if touchpoint is None:
             raise Problem(
                 404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"

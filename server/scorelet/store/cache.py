@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from scorelet.displays import Displays
+from scorelet.routing.destinations import Destination, NewDestination
+from scorelet.routing.rules import Rule
 from scorelet.store.interface import (
+    Annotated,
     Backend,
     Change,
     Commented,
@@ -37,7 +40,17 @@ from scorelet.store.interface import (
     TouchpointRemoved,
     TouchpointSaved,
 )
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.store.records import (
+    ApiKey,
+    Backfilled,
+    Claimed,
+    Delivery,
+    Digest,
+    NewResponse,
+    Outcome,
+    Response,
+    ResponseQuery,
+)
 from scorelet.tokens import hash_api_key, new_api_key
 from scorelet.touchpoints import Touchpoint
 
@@ -54,6 +67,7 @@ class Store:
         self._keys: dict[str, ApiKey] = {}
         self._counts: dict[int, dict[int, int]] = {}
         self._displays: dict[int, Displays] = {}
+        self._marks: dict[int, int] = {}
         # Ratings received since start, per score (a change of mind counts again):
         # monotonic, as Prometheus counters must be.
         self.received: dict[int, dict[int, int]] = {}
@@ -152,8 +166,10 @@ class Store:
                     self._answer(response, 1)
                 for touchpoint_id in {response.touchpoint_id for response in responses}:
                     self._changed_now(touchpoint_id, scored=True)
-            case Commented(response):
-                self._changed_now(response.touchpoint_id, scored=False)
+            case Commented(response, retagged):
+                self._changed_now(response.touchpoint_id, scored=retagged)
+            case Annotated(touchpoint_id):
+                self._changed_now(touchpoint_id, scored=True)
             case Deleted(response):
                 self._count(response.touchpoint_id, response.score, -1)
                 self._answer(response, -1)
@@ -210,7 +226,9 @@ class Store:
             if before.get(touchpoint_id) != after.get(touchpoint_id)
             or self.totals(touchpoint_id)[0] != dict(snapshot.totals.get(touchpoint_id, {}))
             or self.totals(touchpoint_id)[1] != snapshot.displays.get(touchpoint_id, NO_DISPLAYS)
+            or self._marks.get(touchpoint_id) != snapshot.marks.get(touchpoint_id)
         }
+        self._marks = dict(snapshot.marks)
         self._touchpoints = {tp.slug: tp for tp in snapshot.touchpoints}
         self._by_id = after
         self._keys = {key.id: key for key in snapshot.keys}
@@ -307,15 +325,16 @@ class Store:
         since: float | None = None,
         until: float | None = None,
         filters: Mapping[str, str] | None = None,
+        tag: str | None = None,
     ) -> tuple[Counts, Displays | None]:
-        """Score counts and displays (None under context filters) for a window.
+        """Score counts and displays (None under context filters or a tag) for a window.
 
-        All-time counts come from memory; windows and filters from the database.
+        All-time counts come from memory; windows, filters and tags from the database.
         """
-        if since is None and until is None and not filters:
+        if since is None and until is None and not filters and tag is None:
             return self.totals(touchpoint_id)
-        counts = await self.backend.counts(touchpoint_id, since, until, filters or {})
-        if filters:
+        counts = await self.backend.counts(touchpoint_id, since, until, filters or {}, tag)
+        if filters or tag is not None:
             return counts, None
         return counts, await self.backend.displays(touchpoint_id, since, until)
 
@@ -328,9 +347,20 @@ class Store:
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str] | None = None,
+        tag: str | None = None,
     ) -> list[tuple[Counts, Displays | None]]:
         """Counts and displays for each [start, end) bucket, in one read."""
-        return await self.backend.series(touchpoint_id, buckets, filters or {})
+        return await self.backend.series(touchpoint_id, buckets, filters or {}, tag)
+
+    async def tag_series(
+        self,
+        touchpoint_id: int,
+        buckets: Sequence[tuple[float, float]],
+        filters: Mapping[str, str] | None = None,
+        tag: str | None = None,
+    ) -> list[dict[str, int]]:
+        """Ratings per tag in each bucket: a spike after a release shows here."""
+        return await self.backend.tag_series(touchpoint_id, buckets, filters or {}, tag)
 
     async def breakdown(
         self,
@@ -339,9 +369,20 @@ class Store:
         since: float | None = None,
         until: float | None = None,
         filters: Mapping[str, str] | None = None,
+        tag: str | None = None,
     ) -> dict[str, Counts]:
         """Score counts per value of the context `key`, e.g. per agent."""
-        return await self.backend.breakdown(touchpoint_id, key, since, until, filters or {})
+        return await self.backend.breakdown(touchpoint_id, key, since, until, filters or {}, tag)
+
+    async def by_tag(
+        self,
+        touchpoint_id: int,
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, str] | None = None,
+    ) -> dict[str, Counts]:
+        """Score counts per tag."""
+        return await self.backend.by_tag(touchpoint_id, since, until, filters or {})
 
     async def list_responses(
         self, query: ResponseQuery, limit: int, after: tuple[float, str] | None = None
@@ -413,3 +454,72 @@ class Store:
     async def fold(self) -> int:
         """Fold everything committed so far into the rollups now (a copy's last step)."""
         return await self.backend.fold()
+    # -- tags, rules, destinations, deliveries, digests -------------------------------------
+
+    async def add_tag(self, response_id: str, tag: str) -> Response:
+        return await self.backend.add_tag(response_id, tag, self.clock())
+
+    async def remove_tag(self, response_id: str, tag: str) -> Response:
+        return await self.backend.remove_tag(response_id, tag)
+
+    async def create_destination(self, new: NewDestination) -> Destination:
+        return await self.backend.create_destination(new, self.clock())
+
+    async def destinations(self) -> list[Destination]:
+        return await self.backend.destinations()
+
+    async def destination(self, name: str) -> Destination | None:
+        return next((d for d in await self.destinations() if d.name == name), None)
+
+    async def remove_destination(self, name: str) -> Destination:
+        return await self.backend.remove_destination(name)
+
+    async def enable_destination(self, name: str) -> Destination:
+        return await self.backend.enable_destination(name)
+
+    async def create_rule(self, rule: Rule) -> Rule:
+        return await self.backend.create_rule(rule)
+
+    async def rules(self) -> list[Rule]:
+        return await self.backend.rules()
+
+    async def remove_rule(self, name: str) -> Rule:
+        return await self.backend.remove_rule(name)
+
+    async def backfill(
+        self, rule: str, since: float | None, cursor: int = 0, limit: int = 1000
+    ) -> Backfilled:
+        return await self.backend.backfill(rule, since, cursor, limit)
+
+    async def claim_deliveries(
+        self, limit: int, lease_seconds: float, busy: Sequence[int] = ()
+    ) -> list[Claimed]:
+        return await self.backend.claim_deliveries(self.clock(), limit, lease_seconds, busy)
+
+    async def renew_deliveries(self, ids: Sequence[str], lease_seconds: float) -> None:
+        await self.backend.renew_deliveries(ids, self.clock() + lease_seconds)
+
+    async def finish_delivery(self, delivery_id: str, outcome: Outcome) -> None:
+        await self.backend.finish_delivery(delivery_id, outcome, self.clock())
+
+    async def deliveries(
+        self, state: str | None = None, destination: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        return await self.backend.deliveries(state, destination, limit)
+
+    async def retry_deliveries(self, ids: Sequence[str] | None) -> list[Delivery]:
+        return await self.backend.retry_deliveries(ids, self.clock())
+
+    async def create_digest(self, digest: Digest) -> Digest:
+        return await self.backend.create_digest(digest, self.clock())
+
+    async def digests(self) -> list[Digest]:
+        return await self.backend.digests()
+
+    async def remove_digest(self, name: str) -> Digest:
+        return await self.backend.remove_digest(name)
+
+    async def queue_digest(
+        self, name: str, period: str, payload: dict[str, Any], delivery_id: str
+    ) -> bool:
+        return await self.backend.queue_digest(name, period, payload, delivery_id, self.clock())

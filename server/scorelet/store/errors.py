@@ -3,10 +3,12 @@
 ```
 StorageError
  ├── Unavailable     the database can't be reached or can't take writes now
- ├── NotFound        no touchpoint, rating or key by that name or id
- ├── AlreadyExists   a touchpoint by that slug exists
+ ├── NotFound        no touchpoint, rating, key, rule, destination, digest or
+ │                   delivery by that name or id
+ ├── AlreadyExists   a touchpoint (slug), rule, destination or digest (name) exists
  └── Refused         a write the storage rules forbid: `code` says which
-                     (id_conflict, edit_window_closed, token_mismatch)
+                     (id_conflict, edit_window_closed, token_mismatch,
+                     destination_not_found, destination_in_use, tag_not_found ...)
 ```
 
 `scorelet.errors.problem_of` turns each into the problem+json the API and
@@ -14,6 +16,8 @@ the CLI show; nothing in `store/` knows about status codes.
 """
 
 from __future__ import annotations
+
+NAMED = frozenset({"touchpoint", "rule", "destination", "digest"})
 
 
 class StorageError(Exception):
@@ -26,7 +30,7 @@ class Unavailable(StorageError):
 
 class NotFound(StorageError):
     def __init__(self, what: str, key: str) -> None:
-        named = "is named" if what == "touchpoint" else "has the id"
+        named = "is named" if what in NAMED else "has the id"
         super().__init__(f"no {what} {named} {key[:64]!r}")
         self.what = what
         self.key = key

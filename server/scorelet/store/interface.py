@@ -15,11 +15,23 @@ windows) are tested with a chosen clock.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scorelet.displays import Displays
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.routing.destinations import Destination, NewDestination
+from scorelet.routing.rules import Rule
+from scorelet.store.records import (
+    ApiKey,
+    Backfilled,
+    Claimed,
+    Delivery,
+    Digest,
+    NewResponse,
+    Outcome,
+    Response,
+    ResponseQuery,
+)
 from scorelet.touchpoints import Touchpoint
 
 Counts = dict[int, int]
@@ -45,6 +57,9 @@ class Snapshot:
     keys: Sequence[ApiKey]
     totals: Mapping[int, Counts]  # all-time score counts per touchpoint
     displays: Mapping[int, Displays]  # all-time impressions and the ratings they led to
+    # per touchpoint, a counter moved whenever tags or issues change outside a rating's own
+    # write (by hand, a backfill, a created issue): another process's listings moved
+    marks: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +106,14 @@ class Imported:
 @dataclass(frozen=True, slots=True)
 class Commented:
     response: Response
+    retagged: bool = False  # tagging rules changed its tags: tag-filtered numbers moved
+
+
+@dataclass(frozen=True, slots=True)
+class Annotated:
+    """Tags or issues of ratings of a touchpoint changed (by hand, a backfill, an issue)."""
+
+    touchpoint_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +155,7 @@ Change = (
     Rated
     | Imported
     | Commented
+    | Annotated
     | Deleted
     | Shown
     | TouchpointSaved
@@ -206,8 +230,9 @@ class Backend(Protocol):
         since: float | None,
         until: float | None,
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> Counts:
-        """Exact score counts for [since, until) and a context filter."""
+        """Exact score counts for [since, until), a context filter and (optionally) a tag."""
         ...
 
     async def displays(
@@ -226,8 +251,21 @@ class Backend(Protocol):
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> list[tuple[Counts, Displays | None]]:
-        """Counts (and displays, None under filters) per [start, end) bucket, in one read."""
+        """Counts (and displays, None under filters or a tag) per [start, end) bucket, in one
+        read."""
+        ...
+
+    async def tag_series(
+        self,
+        touchpoint_id: int,
+        buckets: Sequence[tuple[float, float]],
+        filters: Mapping[str, str],
+        tag: str | None = None,
+    ) -> list[dict[str, int]]:
+        """How many ratings carry each tag, per [start, end) bucket (spikes), in one read;
+        with `tag`, among the ratings carrying that tag."""
         ...
 
     async def breakdown(
@@ -237,8 +275,19 @@ class Backend(Protocol):
         since: float | None,
         until: float | None,
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> dict[str, Counts]:
         """Score counts per value of the context key `key` in a window."""
+        ...
+
+    async def by_tag(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+    ) -> dict[str, Counts]:
+        """Score counts per tag in a window (a rating with two tags counts in both)."""
         ...
 
     async def list_responses(
@@ -282,6 +331,83 @@ class Backend(Protocol):
     ) -> None:
         """Raise each hour's impressions to at least the given count (copying twice counts
         once)."""
+    # -- tags, rules, destinations, deliveries, digests -------------------------------------
+
+    async def add_tag(self, response_id: str, tag: str, now: float) -> Response:
+        """Tag a rating by hand (a rule's tag of that name becomes manual)."""
+        ...
+
+    async def remove_tag(self, response_id: str, tag: str) -> Response:
+        """Take a tag off (Refused tag_not_found if it has none by that name)."""
+        ...
+
+    async def create_destination(self, new: NewDestination, now: float) -> Destination: ...
+
+    async def destinations(self) -> list[Destination]:
+        """Every destination, by name, secrets included (callers mask them)."""
+        ...
+
+    async def remove_destination(self, name: str) -> Destination:
+        """Remove a destination and its deliveries; Refused destination_in_use while a rule or
+        digest names it."""
+        ...
+
+    async def enable_destination(self, name: str) -> Destination:
+        """Send to a destination again after a receiver's 410 disabled it."""
+        ...
+
+    async def create_rule(self, rule: Rule) -> Rule:
+        """Store a rule; Refused destination_not_found if it notifies one that doesn't exist
+        (checked in the same transaction), AlreadyExists for a taken name."""
+        ...
+
+    async def rules(self) -> list[Rule]: ...
+
+    async def remove_rule(self, name: str) -> Rule: ...
+
+    async def backfill(self, rule: str, since: float | None, cursor: int, limit: int) -> Backfilled:
+        """Apply a tagging rule to the next `limit` stored ratings after `cursor` (0 first);
+        call again with the returned cursor until it is None."""
+        ...
+
+    async def claim_deliveries(
+        self, now: float, limit: int, lease_seconds: float, busy: Sequence[int] = ()
+    ) -> list[Claimed]:
+        """Lease up to `limit` due deliveries (pending or failed, due, unleased, of enabled
+        destinations not in `busy`) for `lease_seconds`: never the same to two callers."""
+        ...
+
+    async def renew_deliveries(self, ids: Sequence[str], until: float) -> None:
+        """Extend the leases of deliveries still being sent."""
+        ...
+
+    async def finish_delivery(self, delivery_id: str, outcome: Outcome, now: float) -> None:
+        """Record an attempt: delivered (with the issue it created), failed (next attempt at
+        `retry_at`) or dead; `disable` turns the destination off (a 410)."""
+        ...
+
+    async def deliveries(
+        self, state: str | None, destination: str | None, limit: int
+    ) -> list[Delivery]:
+        """The outbox, newest first."""
+        ...
+
+    async def retry_deliveries(self, ids: Sequence[str] | None, now: float) -> list[Delivery]:
+        """Send the given deliveries (None: every dead one) again now, attempts from zero."""
+        ...
+
+    async def create_digest(self, digest: Digest, now: float) -> Digest: ...
+
+    async def digests(self) -> list[Digest]: ...
+
+    async def remove_digest(self, name: str) -> Digest: ...
+
+    async def queue_digest(
+        self, name: str, period: str, payload: dict[str, Any], delivery_id: str, now: float
+    ) -> bool:
+        """Queue the digest's delivery for `period` unless it was queued already (its last
+        period moves in the same transaction): each period goes out once, across restarts
+        and processes. False: already queued."""
         ...
 
     # -- derived data and upkeep ---------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scorelet.routing.destinations import Destination
 from scorelet.timeutil import iso
 
 
@@ -31,6 +32,36 @@ def time_ordered_id(now: float) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag on a rating: added by hand (`manual`) or by a tagging rule, with its words."""
+
+    name: str
+    source: str = "manual"  # "manual" or "rule"
+    rule: str | None = None
+    matched: tuple[str, ...] = ()  # what a rule's comment pattern matched
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "tag": self.name,
+            "source": self.source,
+            "rule": self.rule,
+            "matched": list(self.matched),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IssueLink:
+    """An issue a notify rule created for a rating (Linear): kept on the rating."""
+
+    destination: str
+    identifier: str
+    url: str
+
+    def public(self) -> dict[str, Any]:
+        return {"destination": self.destination, "identifier": self.identifier, "url": self.url}
+
+
+@dataclass(frozen=True, slots=True)
 class Response:
     id: str
     touchpoint_id: int
@@ -41,6 +72,8 @@ class Response:
     created_at: float
     updated_at: float
     shown: bool = False  # given through a widget that had counted its impression
+    tags: tuple[Tag, ...] = ()
+    issues: tuple[IssueLink, ...] = ()
 
     def public(self, slug: str) -> dict[str, Any]:
         created = iso(self.created_at)
@@ -54,6 +87,8 @@ class Response:
             "created_at": created,
             # A new rating's two times are one float: format it once.
             "updated_at": created if self.updated_at == self.created_at else iso(self.updated_at),
+            "tags": [tag.public() for tag in self.tags],
+            "issues": [issue.public() for issue in self.issues],
         }
 
 
@@ -103,3 +138,98 @@ class ResponseQuery:
     max_score: int | None = None
     has_comment: bool | None = None
     subject: str | None = None
+    tag: str | None = None  # only ratings carrying this tag
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One notification in the outbox: to one destination, for a rating or a digest."""
+
+    id: str
+    destination: str
+    kind: str  # "rating" or "digest"
+    rule: str | None
+    event: str | None  # created, updated, commented (ratings); None (digests)
+    response_id: str | None
+    state: str  # pending, failed (will retry), delivered, dead (gave up)
+    attempts: int
+    due_at: float
+    held: bool  # waiting for the rating's comment
+    last_status: int | None
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "destination": self.destination,
+            "kind": self.kind,
+            "rule": self.rule,
+            "event": self.event,
+            "response_id": self.response_id,
+            "state": self.state,
+            "attempts": self.attempts,
+            "next_attempt_at": iso(self.due_at) if self.state in ("pending", "failed") else None,
+            "waiting_for_comment": self.held,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt went, for `finish_delivery`."""
+
+    state: str  # delivered, failed (retry at `retry_at`) or dead
+    status: int | None = None
+    error: str | None = None
+    retry_at: float | None = None
+    issue: IssueLink | None = None  # the issue a Linear delivery created
+    disable: str | None = None  # the receiver is gone (410): disable the destination, why
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    id: int
+    name: str
+    destination: str
+    every: str  # week, month, quarter
+    touchpoints: tuple[str, ...]  # empty: all
+    tz: str
+    at: str  # "mon 09:00" (weekly) or "09:00"
+    last_period: str | None  # the last period queued, e.g. "2026-W47", "2026-11", "2026-Q4"
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "destination": self.destination,
+            "every": self.every,
+            "touchpoints": list(self.touchpoints),
+            "tz": self.tz,
+            "at": self.at,
+            "last_period": self.last_period,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Backfilled:
+    """One step of a backfill: ratings looked at, ratings tagged, where to go on (None: done)."""
+
+    seen: int
+    tagged: int
+    cursor: int | None
+    touchpoints: tuple[int, ...] = ()  # whose ratings' tags changed
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery leased to one worker, with what it needs to send it."""
+
+    delivery: Delivery
+    destination: Destination
+    response: Response | None  # the rating as it is now (None: a digest, or it was deleted)
+    payload: str | None  # a digest's content (JSON)

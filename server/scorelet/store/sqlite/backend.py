@@ -15,8 +15,11 @@ from typing import Any
 
 from scorelet.dedup import EDIT_WINDOW, ClientWindow
 from scorelet.displays import Displays
+from scorelet.routing.destinations import Destination, NewDestination
+from scorelet.routing.rules import Rule
 from scorelet.store.errors import Unavailable
 from scorelet.store.interface import (
+    Annotated,
     Change,
     Commented,
     Counts,
@@ -35,8 +38,18 @@ from scorelet.store.interface import (
     TouchpointRemoved,
     TouchpointSaved,
 )
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
-from scorelet.store.sqlite import fold, reads, writes
+from scorelet.store.records import (
+    ApiKey,
+    Backfilled,
+    Claimed,
+    Delivery,
+    Digest,
+    NewResponse,
+    Outcome,
+    Response,
+    ResponseQuery,
+)
+from scorelet.store.sqlite import fold, outbox, reads, routing, tags, writes
 from scorelet.store.sqlite.rows import KEY_COLUMNS, key_from_row
 from scorelet.store.sqlite.schema import migrate
 from scorelet.store.sqlite.threads import Reader, Tx, Writer
@@ -83,6 +96,7 @@ class SqliteBackend:
         self._reader = Reader(reader)
         self._listeners: list[Listener] = []
         self._clients = ClientWindow(EDIT_WINDOW)
+        self._routing = routing.RoutingCache()  # used only in the writer's thread
         self._data_version = self._version(writer)
         self.created = False
 
@@ -132,7 +146,8 @@ class SqliteBackend:
             self._emit(Rated(*result))
 
         stored, previous = await self._writer.write(
-            partial(writes.record, new=new, now=now, clients=self._clients), committed
+            partial(writes.record, new=new, now=now, clients=self._clients, routing=self._routing),
+            committed,
         )
         return Recorded(stored, previous)
 
@@ -153,8 +168,10 @@ class SqliteBackend:
             subject=subject,
             edit_window=edit_window,
             now=now,
+            routing=self._routing,
         )
-        return await self._writer.write(write, lambda r: self._emit(Commented(r)))
+        stored, _ = await self._writer.write(write, lambda r: self._emit(Commented(*r)))
+        return stored
 
     async def import_ratings(self, ratings: Sequence[Response]) -> int:
         stored = 0
@@ -187,8 +204,9 @@ class SqliteBackend:
         since: float | None,
         until: float | None,
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> Counts:
-        return await self._reader.read(reads.counts, touchpoint_id, since, until, filters)
+        return await self._reader.read(reads.counts, touchpoint_id, since, until, filters, tag)
 
     async def displays(
         self, touchpoint_id: int, since: float | None, until: float | None
@@ -203,8 +221,18 @@ class SqliteBackend:
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> list[tuple[Counts, Displays | None]]:
-        return await self._reader.read(reads.series, touchpoint_id, buckets, filters)
+        return await self._reader.read(reads.series, touchpoint_id, buckets, filters, tag)
+
+    async def tag_series(
+        self,
+        touchpoint_id: int,
+        buckets: Sequence[tuple[float, float]],
+        filters: Mapping[str, str],
+        tag: str | None = None,
+    ) -> list[dict[str, int]]:
+        return await self._reader.read(tags.tag_series, touchpoint_id, buckets, filters, tag)
 
     async def breakdown(
         self,
@@ -213,8 +241,20 @@ class SqliteBackend:
         since: float | None,
         until: float | None,
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> dict[str, Counts]:
-        return await self._reader.read(reads.breakdown, touchpoint_id, key, since, until, filters)
+        return await self._reader.read(
+            reads.breakdown, touchpoint_id, key, since, until, filters, tag
+        )
+
+    async def by_tag(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+    ) -> dict[str, Counts]:
+        return await self._reader.read(tags.by_tag, touchpoint_id, since, until, filters)
 
     async def list_responses(
         self, query: ResponseQuery, limit: int, after: tuple[float, str] | None
@@ -281,6 +321,99 @@ class SqliteBackend:
             return key_from_row(row)
 
         return await self._writer.write(revoke, lambda key: self._emit(KeySaved(key)))
+
+    # -- tags, rules, destinations, deliveries, digests -------------------------------------
+
+    def _annotated(self, response: Response) -> None:
+        self._emit(Annotated(response.touchpoint_id))
+
+    async def add_tag(self, response_id: str, tag: str, now: float) -> Response:
+        write = partial(tags.add_tag, response_id=response_id, tag=tag, now=now)
+        return await self._writer.write(write, self._annotated)
+
+    async def remove_tag(self, response_id: str, tag: str) -> Response:
+        write = partial(tags.remove_tag, response_id=response_id, tag=tag)
+        return await self._writer.write(write, self._annotated)
+
+    async def create_destination(self, new: NewDestination, now: float) -> Destination:
+        return await self._writer.write(partial(routing.create_destination, new=new, now=now))
+
+    async def destinations(self) -> list[Destination]:
+        return await self._reader.read(routing.destinations)
+
+    async def remove_destination(self, name: str) -> Destination:
+        return await self._writer.write(partial(routing.remove_destination, name=name))
+
+    async def enable_destination(self, name: str) -> Destination:
+        return await self._writer.write(partial(routing.enable_destination, name=name))
+
+    async def create_rule(self, rule: Rule) -> Rule:
+        return await self._writer.write(partial(routing.create_rule, new=rule))
+
+    async def rules(self) -> list[Rule]:
+        return await self._reader.read(routing.rules)
+
+    async def remove_rule(self, name: str) -> Rule:
+        return await self._writer.write(partial(routing.remove_rule, name=name))
+
+    async def backfill(self, rule: str, since: float | None, cursor: int, limit: int) -> Backfilled:
+        def step(conn: sqlite3.Connection, tx: Tx) -> Backfilled:
+            table = self._routing.current(conn, tx)
+            return tags.backfill(conn, tx, table, rule, since, cursor, limit)
+
+        def done(result: Backfilled) -> None:
+            for touchpoint_id in result.touchpoints:
+                self._emit(Annotated(touchpoint_id))
+
+        return await self._writer.write(step, done)
+
+    async def claim_deliveries(
+        self, now: float, limit: int, lease_seconds: float, busy: Sequence[int] = ()
+    ) -> list[Claimed]:
+        write = partial(outbox.claim, now=now, limit=limit, lease=lease_seconds, busy=tuple(busy))
+        return await self._writer.write(write)
+
+    async def renew_deliveries(self, ids: Sequence[str], until: float) -> None:
+        await self._writer.write(partial(outbox.renew, ids=tuple(ids), until=until))
+
+    async def finish_delivery(self, delivery_id: str, outcome: Outcome, now: float) -> None:
+        def linked(response: Response | None) -> None:
+            if response is not None:
+                self._annotated(response)
+
+        write = partial(outbox.finish, delivery_id=delivery_id, outcome=outcome, now=now)
+        await self._writer.write(write, linked)
+
+    async def deliveries(
+        self, state: str | None, destination: str | None, limit: int
+    ) -> list[Delivery]:
+        return await self._reader.read(outbox.deliveries, state, destination, limit)
+
+    async def retry_deliveries(self, ids: Sequence[str] | None, now: float) -> list[Delivery]:
+        ids = tuple(ids) if ids is not None else None
+        return await self._writer.write(partial(outbox.retry, ids=ids, now=now))
+
+    async def create_digest(self, digest: Digest, now: float) -> Digest:
+        return await self._writer.write(partial(routing.create_digest, new=digest, now=now))
+
+    async def digests(self) -> list[Digest]:
+        return await self._reader.read(routing.digests)
+
+    async def remove_digest(self, name: str) -> Digest:
+        return await self._writer.write(partial(routing.remove_digest, name=name))
+
+    async def queue_digest(
+        self, name: str, period: str, payload: dict[str, Any], delivery_id: str, now: float
+    ) -> bool:
+        write = partial(
+            outbox.queue_digest,
+            name=name,
+            period=period,
+            payload=payload,
+            delivery_id=delivery_id,
+            now=now,
+        )
+        return await self._writer.write(write)
 
     # -- derived data and upkeep ---------------------------------------------------------
 

@@ -20,11 +20,13 @@ from scorelet.displays import Displays
 from scorelet.rollups import Counted, hour_of, matches
 from scorelet.store.interface import Counts, Registry, Snapshot
 from scorelet.store.records import Response, ResponseQuery
+from scorelet.store.sqlite import tags
 from scorelet.store.sqlite.rows import (
     COUNTED_COLUMNS,
     KEY_COLUMNS,
     RESPONSE_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    context_path,
     counted,
     key_from_row,
     response_from_row,
@@ -253,11 +255,6 @@ def whole_units(since: float | None, until: float | None, unit: int) -> tuple[in
     return first, last
 
 
-def context_path(key: str) -> str:
-    """The JSON path of a context key (keys are letters, digits, '_', '.', '-': quoted)."""
-    return f'$."{key}"'
-
-
 def _raw_where(
     touchpoint_id: int, since: float | None, until: float | None, filters: Mapping[str, str]
 ) -> tuple[str, list[Any]]:
@@ -294,7 +291,10 @@ def counts(
     since: float | None,
     until: float | None,
     filters: Mapping[str, str],
+    tag: str | None = None,
 ) -> Counts:
+    if tag is not None:
+        return tags.tagged_counts(conn, touchpoint_id, tag, since, until, filters)
     return Window(conn, touchpoint_id).counts(since, until, filters)
 
 
@@ -309,7 +309,13 @@ def series(
     touchpoint_id: int,
     buckets: Sequence[Span],
     filters: Mapping[str, str],
+    tag: str | None = None,
 ) -> list[tuple[Counts, Displays | None]]:
+    if tag is not None:
+        return [
+            (tags.tagged_counts(conn, touchpoint_id, tag, start, end, filters), None)
+            for start, end in buckets
+        ]
     window = Window(conn, touchpoint_id)
     return [
         (window.counts(start, end, filters), None if filters else window.displays(start, end))
@@ -324,15 +330,41 @@ def breakdown(
     since: float | None,
     until: float | None,
     filters: Mapping[str, str],
+    tag: str | None = None,
 ) -> dict[str, Counts]:
+    if tag is not None:
+        return _tagged_breakdown(conn, touchpoint_id, key, since, until, filters, tag)
     return Window(conn, touchpoint_id).breakdown(key, since, until, filters)
+
+
+def _tagged_breakdown(
+    conn: sqlite3.Connection,
+    touchpoint_id: int,
+    key: str,
+    since: float | None,
+    until: float | None,
+    filters: Mapping[str, str],
+    tag: str,
+) -> dict[str, Counts]:
+    """A breakdown of the ratings carrying `tag`: their rows, found through the tag index."""
+    where, args = _raw_where(touchpoint_id, since, until, filters)
+    groups: dict[str, Counts] = {}
+    for value, score, count in conn.execute(
+        "SELECT json_extract(context, ?) AS value, score, count(*) FROM responses"
+        f" WHERE {where} AND value IS NOT NULL AND id IN"
+        " (SELECT response_id FROM response_tags WHERE touchpoint_id = ? AND tag = ?)"
+        " GROUP BY value, score",
+        [context_path(key), *args, touchpoint_id, tag],
+    ):
+        groups.setdefault(value, {})[score] = count
+    return groups
 
 
 def response(conn: sqlite3.Connection, response_id: str) -> Response | None:
     row = conn.execute(
         f"SELECT {RESPONSE_COLUMNS} FROM responses WHERE id = ?", (response_id,)
     ).fetchone()
-    return response_from_row(row) if row else None
+    return tags.annotate(conn, [response_from_row(row)])[0] if row else None
 
 
 def list_responses(
@@ -351,6 +383,11 @@ def list_responses(
     if query.subject is not None:
         where += " AND subject = ?"
         args.append(query.subject)
+    if query.tag is not None:
+        where += (
+            " AND id IN (SELECT response_id FROM response_tags WHERE touchpoint_id = ? AND tag = ?)"
+        )
+        args += [query.touchpoint_id, query.tag]
     if after is not None:
         where += " AND (created_at, id) < (?, ?)"
         args += list(after)
@@ -359,7 +396,7 @@ def list_responses(
         " ORDER BY created_at DESC, id DESC LIMIT ?",
         [*args, limit],
     )
-    return [response_from_row(row) for row in rows]
+    return tags.annotate(conn, [response_from_row(row) for row in rows])
 
 
 def snapshot(conn: sqlite3.Connection) -> Snapshot:
@@ -383,6 +420,7 @@ def snapshot(conn: sqlite3.Connection) -> Snapshot:
             "SELECT touchpoint_id, sum(count), sum(answered) FROM impressions GROUP BY 1"
         )
     }
+    marks = dict(conn.execute("SELECT touchpoint_id, mark FROM annotation_marks").fetchall())
     for change, sign in Unfolded(conn, None).changes:
         counts = totals.setdefault(change.touchpoint_id, {})
         counts[change.score] = counts.get(change.score, 0) + sign
@@ -393,6 +431,7 @@ def snapshot(conn: sqlite3.Connection) -> Snapshot:
         keys,
         {tp: _nonzero(counts) for tp, counts in totals.items()},
         {tp: Displays(impressions, answered) for tp, (impressions, answered) in shown.items()},
+        marks,
     )
 
 

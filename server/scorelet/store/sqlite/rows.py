@@ -50,6 +50,11 @@ class StoredRow:
     response: Response
 
 
+def context_path(key: str) -> str:
+    """The JSON path of a context key (keys are letters, digits, '_', '.', '-': quoted)."""
+    return f'$."{key}"'
+
+
 def encode_context(context: Mapping[str, str]) -> str:
     return _CONTEXT.encode(dict(context)) if context else "{}"
 

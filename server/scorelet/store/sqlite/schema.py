@@ -361,6 +361,107 @@ MIGRATIONS: tuple[str, ...] = (
           AND r.shown AND r.seq <= (SELECT watermark FROM fold_state)
     );
     """,
+    # 8 (tags, rules and deliveries): tags on ratings, tagging and notify rules, destinations,
+    # the durable outbox of deliveries, issues created for ratings, and digests.
+    # Tags keep their rating's touchpoint, time and score beside them (kept in step by the
+    # writes that change a rating), so counting a tag over a window reads one covering index
+    # and no rollup: a tag's count costs in proportion to the ratings that carry it there.
+    # `routing_state.version` moves with every rule, destination or touchpoint change, so a
+    # writer's in-memory copy of the rules is checked against it once per batch.
+    """
+    CREATE TABLE response_tags (
+        response_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        touchpoint_id INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        score INTEGER NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('manual', 'rule')),
+        rule TEXT,
+        matched TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (response_id, tag)
+    );
+    CREATE INDEX response_tags_by_tag ON response_tags (touchpoint_id, tag, created_at, score);
+    CREATE INDEX response_tags_by_time ON response_tags (touchpoint_id, created_at);
+
+    CREATE TABLE destinations (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('slack', 'webhook', 'linear')),
+        url TEXT NOT NULL,
+        secret TEXT,
+        team TEXT,
+        priority INTEGER,
+        labels TEXT NOT NULL DEFAULT '[]',
+        created_at REAL NOT NULL,
+        disabled_at REAL,
+        disabled_reason TEXT
+    );
+
+    CREATE TABLE rules (
+        name TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE routing_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+    );
+    INSERT INTO routing_state (id, version) VALUES (1, 1);
+
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        destination_id INTEGER NOT NULL REFERENCES destinations (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('rating', 'digest')),
+        rule TEXT,
+        event TEXT,
+        response_id TEXT,
+        payload TEXT,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'dead')),
+        held INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_at REAL NOT NULL,
+        lease_until REAL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (due_at) WHERE state IN ('pending', 'failed');
+    -- Listed newest first by id: ids are time-ordered (UUIDv7), so no index on time. Only
+    -- deliveries waiting for a comment are looked up by rating, so only they are indexed.
+    CREATE INDEX deliveries_held ON deliveries (response_id) WHERE held = 1;
+
+    CREATE TABLE response_issues (
+        delivery_id TEXT PRIMARY KEY,
+        response_id TEXT NOT NULL,
+        touchpoint_id INTEGER NOT NULL,
+        destination TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        url TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX response_issues_by_response ON response_issues (response_id);
+
+    CREATE TABLE digests (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        destination_id INTEGER NOT NULL REFERENCES destinations (id) ON DELETE CASCADE,
+        every TEXT NOT NULL CHECK (every IN ('week', 'month', 'quarter')),
+        touchpoints TEXT NOT NULL DEFAULT '[]',
+        tz TEXT NOT NULL,
+        at TEXT NOT NULL,
+        last_period TEXT,
+        created_at REAL NOT NULL
+    );
+
+    -- Bumped when tags or issues change outside a rating's own transaction (by hand, a
+    -- backfill, a created issue), so another process's cache sees the listings moved.
+    CREATE TABLE annotation_marks (
+        touchpoint_id INTEGER PRIMARY KEY,
+        mark INTEGER NOT NULL
+    );
+    """,
 )
 
 

@@ -49,6 +49,7 @@ class Tx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._next: int | None = None
+        self.memo: dict[str, Any] = {}  # what a batch's writes read once and share
 
     def seq(self) -> int:
         if self._next is None:

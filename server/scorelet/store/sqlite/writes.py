@@ -18,6 +18,8 @@ from scorelet.store.columns import KEY_COLUMNS, touchpoint_row, touchpoint_value
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.interface import Registry
 from scorelet.store.records import NewResponse, Response, time_ordered_id
+from scorelet.store.sqlite import tags
+from scorelet.store.sqlite.routing import RoutingCache, bump
 from scorelet.store.sqlite.rows import (
     ROW_COLUMNS,
     TOUCHPOINT_COLUMNS,
@@ -47,15 +49,40 @@ def id_conflict() -> Refused:
 
 
 def record(
-    conn: sqlite3.Connection, tx: Tx, new: NewResponse, now: float, clients: ClientWindow
+    conn: sqlite3.Connection,
+    tx: Tx,
+    new: NewResponse,
+    now: float,
+    clients: ClientWindow,
+    routing: RoutingCache,
 ) -> tuple[Response, Response | None]:
-    """Store a rating; returns it and the version it replaced (None: a new rating).
+    """Store a rating with what its rules decide; returns it and the version it replaced.
 
     One rating per subject, and per browser (`client`) within the edit window:
     a later one replaces it. An `id` may only name the caller's own rating.
     The client map is only used here, in the writer's thread, so looking up a
-    browser's earlier rating and writing its new one are one step.
+    browser's earlier rating and writing its new one are one step. Tags from
+    tagging rules and deliveries of notify rules go into the same transaction.
     """
+    table = routing.current(conn, tx)
+    if not table.rules:  # the common case: one INSERT (or a replacement's own savepoint)
+        stored, previous = _store(conn, tx, new, now, clients)
+        if previous is not None:
+            stored = tags.annotate(conn, [stored])[0]
+        return stored, previous
+    with tx.atomic():
+        stored, previous = _store(conn, tx, new, now, clients)
+        if previous is None:
+            return tags.route(conn, tx, table, stored, "created", now), None
+        existing = tags.tags_of(conn, stored.id)
+        stored = tags.route(conn, tx, table, stored, "updated", now, existing)
+    annotated = tags.annotate(conn, [stored])[0]
+    return replace(annotated, tags=stored.tags), previous
+
+
+def _store(
+    conn: sqlite3.Connection, tx: Tx, new: NewResponse, now: float, clients: ClientWindow
+) -> tuple[Response, Response | None]:
     response_id = new.id
     if new.subject is not None:
         existing = _row(conn, "touchpoint_id = ? AND subject = ?", new.touchpoint_id, new.subject)
@@ -163,6 +190,11 @@ def _replace(
             " shown = ? WHERE seq = ?",
             (tx.seq(), new.score, comment, encode_context(new.context), now, shown, old.seq),
         )
+        if new.score != previous.score:
+            conn.execute(
+                "UPDATE response_tags SET score = ? WHERE response_id = ?",
+                (new.score, previous.id),
+            )
     return Response(
         previous.id,
         previous.touchpoint_id,
@@ -210,8 +242,10 @@ def comment(
     subject: str | None,
     edit_window: float | None,
     now: float,
-) -> Response:
-    """Set or clear a rating's comment; the caller's token must be the rating's.
+    routing: RoutingCache,
+) -> tuple[Response, bool]:
+    """Set or clear a rating's comment; the caller's token must be the rating's. Returns the
+    rating and whether its tags changed (tagging rules run again on the new comment).
 
     A comment changes no count, so the row keeps its `seq`.
     """
@@ -225,10 +259,20 @@ def comment(
         )
     if subject is None:
         _check_window(old, edit_window, now)
-    conn.execute(
-        "UPDATE responses SET comment = ?, updated_at = ? WHERE seq = ?", (text, now, existing.seq)
-    )
-    return replace(old, comment=text, updated_at=now)
+    table = routing.current(conn, tx)
+    with tx.atomic():
+        conn.execute(
+            "UPDATE responses SET comment = ?, updated_at = ? WHERE seq = ?",
+            (text, now, existing.seq),
+        )
+        stored = replace(old, comment=text, updated_at=now)
+        before = tags.tags_of(conn, response_id)
+        if table.rules:
+            stored = tags.route(conn, tx, table, stored, "commented", now, before)
+        else:
+            stored = replace(stored, tags=tuple(before))
+    annotated = tags.annotate(conn, [stored])[0]
+    return replace(annotated, tags=stored.tags), tuple(before) != stored.tags
 
 
 def delete(conn: sqlite3.Connection, tx: Tx, response_id: str) -> Response:
@@ -238,6 +282,7 @@ def delete(conn: sqlite3.Connection, tx: Tx, response_id: str) -> Response:
     with tx.atomic():
         _undo(conn, tx, existing)
         conn.execute("DELETE FROM responses WHERE seq = ?", (existing.seq,))
+        tags.forget(conn, response_id)
     return existing.response
 
 
@@ -273,7 +318,11 @@ def create_touchpoint(
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     try:
-        conn.execute(f"INSERT INTO touchpoints ({names}) VALUES ({marks})", tuple(columns.values()))
+        with tx.atomic():
+            conn.execute(
+                f"INSERT INTO touchpoints ({names}) VALUES ({marks})", tuple(columns.values())
+            )
+            bump(conn)
     except sqlite3.IntegrityError:
         raise AlreadyExists("touchpoint", fields["slug"]) from None
     return touchpoint_by_slug(conn, fields["slug"])
@@ -291,11 +340,13 @@ def update_touchpoint(
     assignments = ", ".join(f"{name} = ?" for name in columns)
     if rotate:
         assignments += ", token_version = token_version + 1"
-    cursor = conn.execute(
-        f"UPDATE touchpoints SET {assignments} WHERE slug = ?", (*columns.values(), slug)
-    )
-    if cursor.rowcount == 0:
-        raise NotFound("touchpoint", slug)
+    with tx.atomic():
+        cursor = conn.execute(
+            f"UPDATE touchpoints SET {assignments} WHERE slug = ?", (*columns.values(), slug)
+        )
+        if cursor.rowcount == 0:
+            raise NotFound("touchpoint", slug)
+        bump(conn)
     return touchpoint_by_slug(conn, slug)
 
 
@@ -305,6 +356,8 @@ ROLLUP_TABLES = ("rollups", "hourly_rollups", "context_rollups", "context_totals
 def delete_touchpoint(conn: sqlite3.Connection, tx: Tx, slug: str) -> Touchpoint:
     touchpoint = touchpoint_by_slug(conn, slug)
     with tx.atomic():
+        tags.forget_touchpoint(conn, touchpoint.id)
+        bump(conn)
         for table in (*ROLLUP_TABLES, "undone"):
             conn.execute(f"DELETE FROM {table} WHERE touchpoint_id = ?", (touchpoint.id,))
         conn.execute(

@@ -1,0 +1,200 @@
+"""Destinations, rules, deliveries, digests and tags over HTTP (admin key): thin handlers.
+
+Each reads its body, calls the use case (routing/admin.py) and answers in
+the shapes /openapi.json describes. A destination's secret is in the 201
+that creates it and masked in every answer after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from scorelet.api.auth import authorize
+from scorelet.api.body import read_json
+from scorelet.api.query import bad_query
+from scorelet.api.services import Services
+from scorelet.errors import invalid
+from scorelet.timeutil import parse_instant
+from scorelet.validation import check_uuid
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class RoutingApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def _admin(self, request: Request) -> None:
+        await authorize(request, self.services.store, "admin")
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        return await read_json(request, self.services.settings.max_body)
+
+    # -- destinations ---------------------------------------------------------------------------
+
+    async def destinations(self, request: Request) -> Response:
+        await self._admin(request)
+        found = await self.services.store.destinations()
+        return JSONResponse({"destinations": [d.public() for d in found]}, headers=NO_STORE)
+
+    async def add_destination(self, request: Request) -> Response:
+        await self._admin(request)
+        destination = await self.services.routing.add_destination(await self._body(request))
+        body = destination.public()
+        if destination.kind == "webhook":
+            body["secret"] = destination.secret  # shown this once
+        return JSONResponse(
+            body,
+            status_code=201,
+            headers={"Location": f"/api/v1/destinations/{destination.name}", **NO_STORE},
+        )
+
+    async def destination(self, request: Request) -> Response:
+        await self._admin(request)
+        found = await self.services.routing.destination(request.path_params["name"])
+        return JSONResponse(found.public(), headers=NO_STORE)
+
+    async def remove_destination(self, request: Request) -> Response:
+        await self._admin(request)
+        await self.services.store.remove_destination(request.path_params["name"])
+        return Response(status_code=204)
+
+    async def enable_destination(self, request: Request) -> Response:
+        await self._admin(request)
+        await self.services.routing.destination(request.path_params["name"])
+        found = await self.services.store.enable_destination(request.path_params["name"])
+        return JSONResponse(found.public(), headers=NO_STORE)
+
+    async def test_destination(self, request: Request) -> Response:
+        await self._admin(request)
+        answer = await self.services.routing.test(request.path_params["name"])
+        return JSONResponse(
+            {"ok": answer.ok, "status": answer.status, "body": answer.body, "error": answer.error},
+            headers=NO_STORE,
+        )
+
+    # -- rules ------------------------------------------------------------------------------------
+
+    async def rules(self, request: Request) -> Response:
+        await self._admin(request)
+        found = await self.services.store.rules()
+        return JSONResponse({"rules": [rule.public() for rule in found]}, headers=NO_STORE)
+
+    async def add_rule(self, request: Request) -> Response:
+        await self._admin(request)
+        rule = await self.services.routing.add_rule(await self._body(request))
+        return JSONResponse(
+            rule.public(), status_code=201, headers={"Location": f"/api/v1/rules/{rule.name}"}
+        )
+
+    async def rule(self, request: Request) -> Response:
+        await self._admin(request)
+        found = await self.services.routing.rule(request.path_params["name"])
+        return JSONResponse(found.public(), headers=NO_STORE)
+
+    async def remove_rule(self, request: Request) -> Response:
+        await self._admin(request)
+        await self.services.store.remove_rule(request.path_params["name"])
+        return Response(status_code=204)
+
+    async def backfill(self, request: Request) -> Response:
+        """Apply a tagging rule to stored ratings (optionally those since a time)."""
+        await self._admin(request)
+        body = await self._body(request)
+        for key in body:
+            if key != "since":
+                raise invalid(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field")
+        since = body.get("since")
+        if since is not None:
+            if not isinstance(since, str):
+                raise invalid("since", "since must be ISO 8601 or epoch seconds", "wrong_type")
+            try:
+                since = parse_instant(since)
+            except ValueError as error:
+                raise invalid("since", f"since: {error}") from None
+        seen, tagged = await self.services.routing.backfill(request.path_params["name"], since)
+        return JSONResponse({"rule": request.path_params["name"], "seen": seen, "tagged": tagged})
+
+    # -- deliveries -------------------------------------------------------------------------------
+
+    async def deliveries(self, request: Request) -> Response:
+        await self._admin(request)
+        params = dict(request.query_params)
+        unknown = set(params) - {"state", "destination", "limit"}
+        if unknown:
+            name = sorted(unknown)[0][:64]
+            raise bad_query(name, f"unknown parameter {name!r}: use state, destination, limit")
+        limit = params.get("limit", "100")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise bad_query("limit", "limit must be a whole number from 1 to 1000")
+        found = await self.services.routing.deliveries(
+            params.get("state"), params.get("destination"), int(limit)
+        )
+        return JSONResponse({"deliveries": [d.public() for d in found]}, headers=NO_STORE)
+
+    async def retry(self, request: Request) -> Response:
+        """`{"ids": [...]}` or `{"all_dead": true}`: send those again now."""
+        await self._admin(request)
+        body = await self._body(request)
+        for key in body:
+            if key not in ("ids", "all_dead"):
+                raise invalid(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field")
+        ids, all_dead = body.get("ids"), body.get("all_dead", False)
+        if not isinstance(all_dead, bool):
+            raise invalid("all_dead", "all_dead must be true or false", "wrong_type")
+        if (ids is None) == (not all_dead):
+            raise invalid("ids", 'give "ids" (a list of delivery ids) or "all_dead": true')
+        if ids is not None:
+            if not isinstance(ids, list) or not ids or len(ids) > 1000:
+                raise invalid("ids", "ids must be a list of 1-1000 delivery ids", "wrong_type")
+            ids = [check_uuid(id_, "ids") for id_ in ids]
+        retried = await self.services.store.retry_deliveries(ids)
+        return JSONResponse({"deliveries": [d.public() for d in retried]})
+
+    # -- digests ----------------------------------------------------------------------------------
+
+    async def digests(self, request: Request) -> Response:
+        await self._admin(request)
+        found = await self.services.store.digests()
+        return JSONResponse({"digests": [d.public() for d in found]}, headers=NO_STORE)
+
+    async def add_digest(self, request: Request) -> Response:
+        await self._admin(request)
+        digest = await self.services.routing.add_digest(await self._body(request))
+        return JSONResponse(digest.public(), status_code=201)
+
+    async def remove_digest(self, request: Request) -> Response:
+        await self._admin(request)
+        await self.services.store.remove_digest(request.path_params["name"])
+        return Response(status_code=204)
+
+    # -- tags on a rating -------------------------------------------------------------------------
+
+    async def _tagged(self, request: Request, add: bool) -> Response:
+        await self._admin(request)
+        response_id = check_uuid(request.path_params["id"])
+        tag = request.query_params.get("tag")
+        if tag is None:
+            body = await self._body(request)
+            for key in body:
+                if key != "tag":
+                    raise invalid(
+                        str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field"
+                    )
+            if body.get("tag") is None:
+                raise invalid("tag", 'tag is required, e.g. {"tag": "Billing"}', "missing_field")
+            tag = body["tag"]
+        routing = self.services.routing
+        stored = await (routing.add_tag if add else routing.remove_tag)(response_id, tag)
+        touchpoint = self.services.store.touchpoint_by_id(stored.touchpoint_id)
+        slug = touchpoint.slug if touchpoint else "?"
+        return JSONResponse(stored.public(slug), status_code=201 if add else 200)
+
+    async def add_tag(self, request: Request) -> Response:
+        return await self._tagged(request, add=True)
+
+    async def remove_tag(self, request: Request) -> Response:
+        return await self._tagged(request, add=False)
