@@ -144,10 +144,15 @@ SCHEMAS: dict[str, Schema] = {
             "response_rate": nullable(
                 {**NUMBER, "description": "answered impressions / impressions, in percent"}
             ),
-            "response_rate_reason": nullable({"enum": ["no_impressions", "context_filters"]}),
+            "response_rate_reason": nullable(
+                {"enum": ["no_impressions", "context_filters", "rating_filters"]}
+            ),
             "since": nullable(TIME),
             "until": nullable(TIME),
             "filters": {"type": "object", "additionalProperties": STRING},
+            "min_score": INTEGER,
+            "max_score": INTEGER,
+            "has_comment": {"type": "boolean"},
         },
         [
             "touchpoint",
@@ -260,6 +265,16 @@ CONTEXT_FILTERS = {
     "schema": {"type": "object", "additionalProperties": STRING},
     "description": "any other parameter filters by context, e.g. agent=alice",
 }
+RATING_FILTERS = [
+    {"name": "min_score", "in": "query", "schema": INTEGER, "description": "lowest score"},
+    {"name": "max_score", "in": "query", "schema": INTEGER, "description": "highest score"},
+    {
+        "name": "has_comment",
+        "in": "query",
+        "schema": {"enum": ["true", "false"]},
+        "description": "only ratings with (true) or without (false) a comment",
+    },
+]
 READ: list[Schema] = [{"apiKey": []}]  # the scope needed is in each summary
 ADMIN = READ
 AUTH_ERRORS = (401, 403)
@@ -432,6 +447,7 @@ def polling_paths() -> dict[str, Any]:
                     ),
                     query("tz", "IANA time zone for bucket edges, default UTC"),
                     *WINDOW,
+                    *RATING_FILTERS,
                     CONTEXT_FILTERS,
                 ],
                 "responses": polled("Series", "the buckets, empty ones included", *errors),
@@ -445,6 +461,7 @@ def polling_paths() -> dict[str, Any]:
                     SLUG,
                     query("by", "the context key to group by", STRING) | {"required": True},
                     *WINDOW,
+                    *RATING_FILTERS,
                     CONTEXT_FILTERS,
                 ],
                 "responses": polled("Breakdown", "groups, most responses first", *errors),
@@ -643,7 +660,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "CSAT or NPS with count, interval and distribution (read key)",
                 "security": READ,
-                "parameters": [SLUG, *WINDOW, CONTEXT_FILTERS],
+                "parameters": [SLUG, *WINDOW, *RATING_FILTERS, CONTEXT_FILTERS],
                 "responses": {
                     **ok(200, "Score", "the score"),
                     **NOT_MODIFIED,

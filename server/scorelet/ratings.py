@@ -23,14 +23,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scorelet import tally
 from scorelet.dedup import EDIT_WINDOW
-from scorelet.displays import Displays, rate_fields
+from scorelet.displays import CONTEXT_FILTERS, RATING_FILTERS, Displays, rate_fields
 from scorelet.errors import Problem, bad_query, invalid
 from scorelet.limits import Limits
+from scorelet.rollups import Counted
 from scorelet.scoring import summarize
 from scorelet.series import SeriesError, buckets, zone
 from scorelet.shapes import Submission
 from scorelet.store import NewResponse, Recorded, Response, ResponseQuery, Store
+from scorelet.tally import Counts
 from scorelet.timeutil import iso
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
 from scorelet.touchpoints import Touchpoint
@@ -57,18 +60,51 @@ class Bearer:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """Which ratings a report counts: [since, until) and context filters."""
+    """Which ratings a report counts: [since, until), context filters, and optionally
+    a score range and whether (and what) they say in their comment."""
 
     since: float | None = None
     until: float | None = None
     filters: Mapping[str, str] = field(default_factory=dict)
+    min_score: int | None = None
+    max_score: int | None = None
+    has_comment: bool | None = None
+    search: tuple[str, ...] = ()  # words every comment must hold (search.py)
+
+    @property
+    def about_comments(self) -> bool:
+        return self.has_comment is not None or bool(self.search)
+
+    @property
+    def about_ratings(self) -> bool:
+        """Filters that pick ratings by what they say, which impressions know nothing of."""
+        return self.about_comments or self.min_score is not None or self.max_score is not None
+
+    def query(self, touchpoint_id: int) -> ResponseQuery:
+        """The same ratings, as a listing or an export selects them."""
+        return ResponseQuery(
+            touchpoint_id,
+            self.since,
+            self.until,
+            self.filters,
+            self.min_score,
+            self.max_score,
+            True if self.search else self.has_comment,
+            search=self.search,
+        )
 
     def public(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "since": iso(self.since) if self.since is not None else None,
             "until": iso(self.until) if self.until is not None else None,
             "filters": dict(self.filters),
         }
+        for name in ("min_score", "max_score", "has_comment"):  # only when asked for
+            if getattr(self, name) is not None:
+                body[name] = getattr(self, name)
+        if self.search:
+            body["search"] = list(self.search)
+        return body
 
 
 class Ratings:
@@ -207,12 +243,73 @@ class Ratings:
 
     @staticmethod
     def score_body(
-        touchpoint: Touchpoint, counts: Mapping[int, int], displays: Displays | None
+        touchpoint: Touchpoint,
+        counts: Mapping[int, int],
+        displays: Displays | None,
+        reason: str = CONTEXT_FILTERS,
     ) -> dict[str, Any]:
-        """The one score body: the API, the CLI, SSE, metrics and the demo page all show it.
-        `displays` is None under context filters (impressions carry no context)."""
+        """The one score body: the API, the CLI, SSE, metrics and the dashboard all show it.
+        `displays` is None under filters impressions can't follow (`reason` says which)."""
         body = summarize(touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts)
-        return {"touchpoint": touchpoint.slug, **body, **rate_fields(displays)}
+        return {"touchpoint": touchpoint.slug, **body, **rate_fields(displays, reason)}
+
+    def _body(
+        self, touchpoint: Touchpoint, window: Window, counts: Counts, displays: Displays | None
+    ) -> dict[str, Any]:
+        if window.about_ratings:
+            return self.score_body(touchpoint, counts, None, RATING_FILTERS)
+        return self.score_body(touchpoint, counts, displays)
+
+    async def counts(
+        self, touchpoint: Touchpoint, window: Window
+    ) -> tuple[Counts, Displays | None]:
+        """Score counts (and displays) for every filter a window can carry."""
+        counts, displays = await self.store.counts(
+            touchpoint.id, window.since, window.until, window.filters
+        )
+        if window.about_comments:
+            rows = await self._commented(touchpoint, window)
+            commented = tally.counts(rows)
+            counts = tally.minus(counts, commented) if window.has_comment is False else commented
+        return tally.within(counts, window.min_score, window.max_score), displays
+
+    async def _commented(self, touchpoint: Touchpoint, window: Window) -> list[Counted]:
+        return await self.store.commented(
+            touchpoint.id, window.since, window.until, window.filters, window.search
+        )
+
+    async def _spans(
+        self, touchpoint: Touchpoint, window: Window, spans: list[tuple[float, float]]
+    ) -> list[tuple[Counts, Displays | None]]:
+        results = await self.store.series(touchpoint.id, spans, window.filters)
+        if window.about_comments:
+            rows = await self._commented(touchpoint, window)
+            commented = tally.per_span(rows, spans)
+            results = [
+                (tally.minus(c, part) if window.has_comment is False else part, d)
+                for (c, d), part in zip(results, commented, strict=True)
+            ]
+        return [(tally.within(c, window.min_score, window.max_score), d) for c, d in results]
+
+    async def trend(
+        self, touchpoint: Touchpoint, window: Window, spans: list[tuple[float, float]]
+    ) -> list[dict[str, Any]]:
+        """One score body per [start, end) span, clipped to the window (series, sparklines)."""
+        clipped = [
+            (
+                max(start, window.since) if window.since is not None else start,
+                min(end, window.until) if window.until is not None else end,
+            )
+            for start, end in spans
+        ]
+        results = await self._spans(touchpoint, window, clipped)
+        points = []
+        for (start, end), (counts, displays) in zip(spans, results, strict=True):
+            point = {"start": iso(start), "end": iso(end)}
+            point |= self._body(touchpoint, window, counts, displays)
+            del point["touchpoint"]
+            points.append(point)
+        return points
 
     def live_score(self, touchpoint: Touchpoint) -> dict[str, Any]:
         """The all-time score, from memory: for /metrics, SSE and the demo page."""
@@ -221,18 +318,14 @@ class Ratings:
 
     async def score(self, touchpoint: Touchpoint, window: Window) -> dict[str, Any]:
         """`/score`: the touchpoint's figures over a window, with the window they cover."""
-        counts, displays = await self.store.counts(
-            touchpoint.id, window.since, window.until, window.filters
-        )
-        return {**self.score_body(touchpoint, counts, displays), **window.public()}
+        counts, displays = await self.counts(touchpoint, window)
+        return {**self._body(touchpoint, window, counts, displays), **window.public()}
 
     async def all_scores(self, window: Window) -> dict[str, Any]:
         scores = []
         for touchpoint in self.store.touchpoints():
-            counts, displays = await self.store.counts(
-                touchpoint.id, window.since, window.until, window.filters
-            )
-            scores.append(self.score_body(touchpoint, counts, displays))
+            counts, displays = await self.counts(touchpoint, window)
+            scores.append(self._body(touchpoint, window, counts, displays))
         return {**window.public(), "touchpoints": scores}
 
     def buckets(
@@ -254,20 +347,7 @@ class Ratings:
         tz: str,
     ) -> dict[str, Any]:
         """`/series`: one score per day, week or month (clipped to the window)."""
-        clipped = [
-            (
-                max(start, window.since) if window.since is not None else start,
-                min(end, window.until) if window.until is not None else end,
-            )
-            for start, end in spans
-        ]
-        results = await self.store.series(touchpoint.id, clipped, window.filters)
-        points = []
-        for (start, end), (counts, displays) in zip(spans, results, strict=True):
-            point = {"start": iso(start), "end": iso(end)}
-            point |= self.score_body(touchpoint, counts, displays)
-            del point["touchpoint"]
-            points.append(point)
+        points = await self.trend(touchpoint, window, spans)
         return {
             "touchpoint": touchpoint.slug,
             "metric": touchpoint.metric,
@@ -286,6 +366,14 @@ class Ratings:
         groups = await self.store.breakdown(
             touchpoint.id, by, window.since, window.until, window.filters
         )
+        if window.about_comments:
+            commented = tally.per_value(await self._commented(touchpoint, window), by)
+            if window.has_comment is False:
+                groups = {v: tally.minus(c, commented.get(v, {})) for v, c in groups.items()}
+            else:
+                groups = commented
+        groups = {v: tally.within(c, window.min_score, window.max_score) for v, c in groups.items()}
+        groups = {value: counts for value, counts in groups.items() if counts}
         rows = []
         for value, counts in groups.items():
             row = {"value": value, **self.score_body(touchpoint, counts, None)}

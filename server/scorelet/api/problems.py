@@ -18,7 +18,9 @@ _NOT_FOUND = {
     "touchpoint": ("touchpoint_not_found", "slug", "no touchpoint is named {key!r}"),
     "response": ("response_not_found", "id", "no response has this id"),
     "active API key": ("key_not_found", "id", "no active API key has the id {key!r}"),
+    "user": ("user_not_found", "email", "no dashboard account is {key!r}"),
 }
+_EXISTS_FIELD = {"user": "email"}
 _REFUSED_STATUS = {"token_mismatch": 403}
 
 
@@ -48,7 +50,10 @@ def _storage_problem(error: StorageError) -> Problem:
         return Problem(404, code, detail.format(key=error.key[:64]), field)
     if isinstance(error, AlreadyExists):
         return Problem(
-            409, f"{error.what}_exists", f"a {error.what} named {error.key!r} exists", "slug"
+            409,
+            f"{error.what}_exists",
+            f"a {error.what} named {error.key!r} exists",
+            _EXISTS_FIELD.get(error.what, "slug"),
         )
     if isinstance(error, Refused):
         return Problem(_REFUSED_STATUS.get(error.code, 409), error.code, str(error), error.field)

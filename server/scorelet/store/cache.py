@@ -11,6 +11,7 @@ and the SSE stream key on them. Nothing here knows which engine is below.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scorelet.displays import Displays
+from scorelet.rollups import Counted
 from scorelet.store.interface import (
     Backend,
     Change,
@@ -36,7 +38,7 @@ from scorelet.store.interface import (
     TouchpointRemoved,
     TouchpointSaved,
 )
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery, User
 from scorelet.tokens import hash_api_key, new_api_key
 from scorelet.touchpoints import Touchpoint
 
@@ -64,6 +66,7 @@ class Store:
         self._scored_at: dict[int, int] = {}
         self._listed_at: dict[int, int] = {}
         self._changed = asyncio.Event()
+        self._listed = asyncio.Event()  # set by every change, comments included
         self._refreshing: asyncio.Task[None] | None = None
         backend.listen(self._apply)
 
@@ -204,6 +207,8 @@ class Store:
     def _changed_now(self, touchpoint_id: int, scored: bool) -> None:
         self.generation += 1
         self._listed_at[touchpoint_id] = self.generation
+        self._listed.set()
+        self._listed = asyncio.Event()
         if scored:
             self.scored_generation = self.generation
             self._scored_at[touchpoint_id] = self.generation
@@ -222,6 +227,14 @@ class Store:
         """Wait until some touchpoint's numbers change; False after `seconds`."""
         try:
             await asyncio.wait_for(self._changed.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_for_listing(self, seconds: float) -> bool:
+        """Wait until any touchpoint's ratings change (a comment too); False after `seconds`."""
+        try:
+            await asyncio.wait_for(self._listed.wait(), seconds)
         except TimeoutError:
             return False
         return True
@@ -334,6 +347,17 @@ class Store:
                 return
             after = (rows[-1].created_at, rows[-1].id)
 
+    async def commented(
+        self,
+        touchpoint_id: int,
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, str] | None = None,
+        search: Sequence[str] = (),
+    ) -> list[Counted]:
+        """The window's ratings that have a comment (with every word of `search` in it)."""
+        return await self.backend.commented(touchpoint_id, since, until, filters or {}, search)
+
     async def unfolded(self) -> int:
         return await self.backend.unfolded()
 
@@ -362,3 +386,28 @@ class Store:
 
     async def revoke_api_key(self, key_id: str) -> ApiKey:
         return await self.backend.revoke_api_key(key_id, self.clock())
+
+    # -- dashboard accounts ------------------------------------------------------------------
+
+    async def create_user(self, email: str, role: str, password_hash: str | None) -> User:
+        now = self.clock()
+        user = User(secrets.token_hex(8), email, role, password_hash, 1, now, now)
+        await self.backend.create_user(user)
+        return user
+
+    async def update_user(
+        self, user_id: str, fields: Mapping[str, Any], end_sessions: bool = False
+    ) -> User:
+        return await self.backend.update_user(user_id, fields, end_sessions, self.clock())
+
+    async def delete_user(self, user_id: str) -> User:
+        return await self.backend.delete_user(user_id)
+
+    async def user(self, user_id: str) -> User | None:
+        return await self.backend.user(user_id)
+
+    async def user_by_email(self, email: str) -> User | None:
+        return await self.backend.user_by_email(email)
+
+    async def users(self) -> list[User]:
+        return await self.backend.users()

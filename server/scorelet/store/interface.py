@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scorelet.displays import Displays
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.rollups import Counted
+from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery, User
 from scorelet.touchpoints import Touchpoint
 
 Counts = dict[int, int]
@@ -231,7 +232,21 @@ class Backend(Protocol):
     async def list_responses(
         self, query: ResponseQuery, limit: int, after: tuple[float, str] | None
     ) -> list[Response]:
-        """One page, newest first, after the keyset cursor `after` (created_at, id)."""
+        """One page, newest first, after the keyset cursor `after` (created_at, id).
+        `query.search`: only comments holding every word (search.contains)."""
+        ...
+
+    async def commented(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+        search: Sequence[str],
+    ) -> list[Counted]:
+        """Every rating in [since, until) with a comment (holding every word of `search`),
+        as rollups count it: what the dashboard tallies when a filter is about comments.
+        Its cost follows the commented ratings in the window, not all of them."""
         ...
 
     # -- touchpoints and keys ----------------------------------------------------------
@@ -249,6 +264,29 @@ class Backend(Protocol):
     async def create_api_key(self, key: ApiKey) -> None: ...
 
     async def revoke_api_key(self, key_id: str, now: float) -> ApiKey: ...
+
+    # -- dashboard accounts (read on every dashboard request: never cached) ---------------
+
+    async def create_user(self, user: User) -> None:
+        """Store a new account; AlreadyExists("user", email) if the address has one."""
+
+    async def update_user(
+        self, user_id: str, fields: Mapping[str, Any], end_sessions: bool, now: float
+    ) -> User:
+        """Change `password_hash` and/or `role`; `end_sessions` bumps `session_version`."""
+        ...
+
+    async def delete_user(self, user_id: str) -> User: ...
+
+    async def user(self, user_id: str) -> User | None: ...
+
+    async def user_by_email(self, email: str) -> User | None:
+        """The account of a lower-case address."""
+        ...
+
+    async def users(self) -> list[User]:
+        """Every account, oldest first."""
+        ...
 
     # -- derived data and upkeep ---------------------------------------------------------
 

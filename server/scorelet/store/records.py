@@ -103,3 +103,35 @@ class ResponseQuery:
     max_score: int | None = None
     has_comment: bool | None = None
     subject: str | None = None
+    # Words every listed comment must contain, case-folded (search.py); () lists all.
+    search: tuple[str, ...] = ()
+
+
+ROLES = ("admin", "viewer")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A dashboard account. `session_version` is in every session cookie: bumping it
+    (logout, password reset, removal) ends every session the account has open."""
+
+    id: str
+    email: str  # lower case: one account per address whatever its spelling
+    role: str  # admin | viewer
+    password_hash: str | None  # None until the one-time link has been used
+    session_version: int
+    created_at: float
+    updated_at: float
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "role": self.role,
+            "password_set": self.password_hash is not None,
+            "created_at": iso(self.created_at),
+        }

@@ -9,7 +9,7 @@ from typing import Any
 
 from scorelet.rollups import Counted
 from scorelet.scales import parse_scale
-from scorelet.store.records import ApiKey, Response
+from scorelet.store.records import ApiKey, Response, User
 from scorelet.touchpoints import Touchpoint, prompts_from_json
 
 # Contexts are stored compact; json.dumps with options would build an encoder per call.
@@ -25,6 +25,7 @@ TOUCHPOINT_COLUMNS = (
     " brand_name, brand_logo, brand_accent, comment_prompts"
 )
 KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
+USER_COLUMNS = "id, email, role, password_hash, session_version, created_at, updated_at"
 # A version of a rating as rollups count it (responses and undone rows alike).
 COUNTED_COLUMNS = "touchpoint_id, created_at, score, context, shown"
 
@@ -67,3 +68,7 @@ def touchpoint_from_row(row: tuple[Any, ...]) -> Touchpoint:
 
 def key_from_row(row: tuple[Any, ...]) -> ApiKey:
     return ApiKey(*row)
+
+
+def user_from_row(row: tuple[Any, ...]) -> User:
+    return User(*row)
