@@ -24,6 +24,7 @@ from scorelet.brand import (
     check_accent,
     check_logo,
 )
+from scorelet.tokens import parse_duration
 
 DEFAULT_PORT = 8000
 DATABASE_FILE = "scorelet.sqlite3"
@@ -57,6 +58,8 @@ class Settings:
     frame_ancestors: str = "'none'"
     # The hosted page's branding for the whole install; touchpoints may override it.
     brand: Brand = NO_BRAND
+    # How long a dashboard sign-in lasts (SCORELET_SESSION_TTL, e.g. 12h or 7d).
+    session_ttl: float = 12 * 3600
 
     @property
     def database(self) -> Path:
@@ -97,9 +100,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         access_log=access_log,
         metrics_token=config("SCORELET_METRICS_TOKEN", default=None) or None,
         brand=_brand(config),
+        session_ttl=_session_ttl(config),
         **limits,
     )
     return validate(settings)
+
+
+def _session_ttl(config: Config) -> float:
+    text = config("SCORELET_SESSION_TTL", default="12h")
+    try:
+        return float(parse_duration(text))
+    except ValueError as error:
+        raise SettingsError(f"SCORELET_SESSION_TTL: {error}") from None
 
 
 def _brand(config: Config) -> Brand:

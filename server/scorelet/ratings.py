@@ -37,6 +37,7 @@ from scorelet.tally import Counts
 from scorelet.timeutil import iso
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
 from scorelet.touchpoints import Touchpoint
+from scorelet.trends import Change, change
 from scorelet.validation import check_context_key, wrong_type
 
 __all__ = ["EDIT_WINDOW", "Bearer", "Ratings", "Window"]
@@ -320,6 +321,26 @@ class Ratings:
         """`/score`: the touchpoint's figures over a window, with the window they cover."""
         counts, displays = await self.counts(touchpoint, window)
         return {**self._body(touchpoint, window, counts, displays), **window.public()}
+
+    async def compared(
+        self, touchpoint: Touchpoint, window: Window, before: Window | None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, Change | None]:
+        """The score over a window, over the period before it, and the change between them
+        (marked meaningful only when their intervals don't overlap: trends.py)."""
+        now = await self.score(touchpoint, window)
+        then = await self.score(touchpoint, before) if before is not None else None
+        return now, then, change(now, then)
+
+    async def listing(
+        self,
+        touchpoint: Touchpoint,
+        window: Window,
+        limit: int,
+        after: tuple[float, str] | None = None,
+    ) -> list[Response]:
+        """One page of the window's ratings, newest first: every filter a report takes,
+        the comment search included."""
+        return await self.store.list_responses(window.query(touchpoint.id), limit, after)
 
     async def all_scores(self, window: Window) -> dict[str, Any]:
         scores = []

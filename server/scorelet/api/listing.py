@@ -73,7 +73,7 @@ class ListingApi:
         )
         fmt = params.get("format", "json")
         if fmt in export.FORMATS:
-            return self._export(store, query, touchpoint.slug, fmt)
+            return export_response(store, query, touchpoint.slug, fmt)
         if fmt != "json":
             raise bad_query("format", "format must be json, csv or ndjson")
         limit = int_param(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
@@ -92,19 +92,22 @@ class ListingApi:
             cached = self.cache.put(key, generation, body)
         return answer(request, cached)
 
-    def _export(self, store: Store, query: ResponseQuery, slug: str, fmt: str) -> Response:
-        async def stream() -> AsyncIterator[bytes]:
-            keys = await store.context_keys(query.touchpoint_id) if fmt == "csv" else []
-            yield export.header(fmt, keys).encode()
-            async for page in store.iter_responses(query):
-                yield export.lines(fmt, slug, page, keys).encode()
 
-        filename = f"{slug}-responses.{fmt}"
-        return StreamingResponse(
-            stream(),
-            media_type=export.MEDIA_TYPES[fmt],
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "no-store",
-            },
-        )
+def export_response(store: Store, query: ResponseQuery, slug: str, fmt: str) -> Response:
+    """Every rating `query` selects, streamed as CSV or NDJSON in constant memory."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        keys = await store.context_keys(query.touchpoint_id) if fmt == "csv" else []
+        yield export.header(fmt, keys).encode()
+        async for page in store.iter_responses(query):
+            yield export.lines(fmt, slug, page, keys).encode()
+
+    filename = f"{slug}-responses.{fmt}"
+    return StreamingResponse(
+        stream(),
+        media_type=export.MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -20,7 +20,7 @@ _NOT_FOUND = {
     "active API key": ("key_not_found", "id", "no active API key has the id {key!r}"),
     "user": ("user_not_found", "email", "no dashboard account is {key!r}"),
 }
-_EXISTS_FIELD = {"user": "email"}
+_EXISTS = {"user": ("email", "{key} has a dashboard account already (scorelet user list)")}
 _REFUSED_STATUS = {"token_mismatch": 403}
 
 
@@ -49,12 +49,8 @@ def _storage_problem(error: StorageError) -> Problem:
         code, field, detail = _NOT_FOUND.get(error.what, ("not_found", "id", str(error)))
         return Problem(404, code, detail.format(key=error.key[:64]), field)
     if isinstance(error, AlreadyExists):
-        return Problem(
-            409,
-            f"{error.what}_exists",
-            f"a {error.what} named {error.key!r} exists",
-            _EXISTS_FIELD.get(error.what, "slug"),
-        )
+        field, detail = _EXISTS.get(error.what, ("slug", f"a {error.what} named {{key!r}} exists"))
+        return Problem(409, f"{error.what}_exists", detail.format(key=error.key), field)
     if isinstance(error, Refused):
         return Problem(_REFUSED_STATUS.get(error.code, 409), error.code, str(error), error.field)
     return Problem(500, "internal_error", "the server hit an unexpected error")
