@@ -95,7 +95,13 @@ class AdminPages:
     def _page(
         self, request: Request, visitor: Visitor, name: str, status: int = 200, **context: Any
     ) -> Response:
-        base = {"visitor": visitor, "csrf": visitor.csrf, "notice": None, "error": None}
+        base = {
+            "visitor": visitor,
+            "csrf": visitor.csrf,
+            "notice": None,
+            "error": None,
+            "field": None,
+        }
         return self.renderer.page(request, name, {**base, **context}, status)
 
     def _touchpoint(self, slug: str) -> Touchpoint:

@@ -4,7 +4,8 @@ Every number on a page, its charts, the ratings list and the export link
 come from the same `Filter`, so what a page shows is what its export holds,
 and a URL can be shared. Parameters:
 
-    window=7d|30d|90d|365d|all   or since=YYYY-MM-DD&until=YYYY-MM-DD (days, inclusive)
+    window=7d|30d|90d|365d|all   or since=YYYY-MM-DD&until=YYYY-MM-DD (days, inclusive;
+                                 a window given too wins: the form's select replaces days)
     f=KEY:VALUE                  a context value (repeat for other keys), e.g. f=agent:alice
     min_score=N&max_score=N      a score range
     group=low|neutral|high       CSAT's groups (or detractor|passive|promoter for NPS)
@@ -231,17 +232,17 @@ def parse(params: Iterable[tuple[str, str]]) -> tuple[Filter, dict[str, str]]:
             raise FilterError(name, f"{name} is given more than once")
     one: Mapping[str, str] = {name: values[0] for name, values in given.items()}
     result = Filter(context=_context(given.get("f", [])))
-    if "since" in one or "until" in one:
+    if one.get("window"):  # a window chosen in the form wins over the days it replaced
+        if one["window"] not in WINDOWS:
+            raise FilterError("window", f"window must be one of {', '.join(WINDOWS)}")
+        result = replace(result, window=one["window"])
+    elif "since" in one or "until" in one:
         if not ("since" in one and "until" in one):
             raise FilterError("until", "give both since and until, or choose a window")
         since, until = _day(one["since"], "since"), _day(one["until"], "until")
         if until < since:
             raise FilterError("until", "until must not be before since")
         result = replace(result, window="custom", since=since, until=until)
-    elif "window" in one:
-        if one["window"] not in WINDOWS:
-            raise FilterError("window", f"window must be one of {', '.join(WINDOWS)}")
-        result = replace(result, window=one["window"])
     low = _score(one["min_score"], "min_score") if one.get("min_score") else None
     high = _score(one["max_score"], "max_score") if one.get("max_score") else None
     if low is not None and high is not None and low > high:

@@ -65,6 +65,7 @@ class LoginPages:
             "notice": notice,
             "error": None,
             "first": first,
+            "title": "Sign in",
         }
         return self._form_page(request, "login.html", context)
 
@@ -72,7 +73,13 @@ class LoginPages:
         form = await self.gate.signed_out_form(request)
         email = form.get("email", "").strip().lower()[:254]
         target = safe_next(form.get("next"))
-        context: dict[str, Any] = {"next": target, "email": email, "notice": None, "first": False}
+        context: dict[str, Any] = {
+            "next": target,
+            "email": email,
+            "notice": None,
+            "first": False,
+            "title": "Sign in",
+        }
         if not email or not form.get("password"):
             context["error"] = "Enter your email address and your password."
             return self._form_page(request, "login.html", context, 400)
@@ -124,14 +131,14 @@ class LoginPages:
 
     async def password(self, request: Request) -> Response:
         user = await self._linked(request)
-        context = {"email": user.email, "error": None}
+        context = {"email": user.email, "error": None, "title": "Choose a password"}
         return self._form_page(request, "password.html", context)
 
     async def set_password(self, request: Request) -> Response:
         user = await self._linked(request)
         form = await self.gate.signed_out_form(request)
         password = form.get("password", "")
-        context: dict[str, Any] = {"email": user.email, "error": None}
+        context: dict[str, Any] = {"email": user.email, "error": None, "title": "Choose a password"}
         if password != form.get("confirm", ""):
             context["error"] = "The two passwords differ; type the same one twice."
             return self._form_page(request, "password.html", context, 400)

@@ -11,6 +11,7 @@ afresh on every page (sessions.py), so compression gives nothing away.
 from __future__ import annotations
 
 import gzip
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,39 @@ HERE = Path(__file__).parent
 GZIP_FROM = 1400  # bytes: smaller pages fit one packet anyway
 
 
+def score(body: dict[str, Any] | None, metric: str | None = None) -> str:
+    """A score as people read it: 82.5% for CSAT, +40 for NPS, a dash for none."""
+    if body is None or body.get("score") is None:
+        return "—"
+    value = body["score"]
+    if (metric or body.get("metric")) == "csat":
+        return f"{value:g}%"
+    return f"{value:+g}" if value else "0"
+
+
+def interval(body: dict[str, Any]) -> str:
+    bounds = body["interval"]
+    if bounds["low"] is None:
+        return "no interval without ratings"
+    unit = "%" if body.get("metric") == "csat" else ""
+    return f"{bounds['low']:g}{unit} to {bounds['high']:g}{unit}"
+
+
+def rate(body: dict[str, Any]) -> str:
+    value = body.get("response_rate")
+    return "—" if value is None else f"{value:g}%"
+
+
+def delta(change: Any) -> str:
+    if change is None:
+        return ""
+    return f"{change.delta:+g} pts" if change.delta else "±0 pts"
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def _asset(name: str) -> Asset:
     return Asset.of((HERE / "static" / name).read_text(encoding="utf-8"))
 
@@ -40,6 +74,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters.update(score=score, interval=interval, rate=rate, delta=delta, when=when)
         self.css = _asset("dashboard.css")
         self.js = _asset("dashboard.js")
         self.env.globals.update(
