@@ -27,7 +27,7 @@ from scorelet.accounts import LINK_TTL, Accounts
 from scorelet.api.problems import problem_of
 from scorelet.config import Settings, SettingsError, load_settings, resolve_secrets
 from scorelet.datadir import DataDirError
-from scorelet.demo import is_demo
+from scorelet.demo import DEMO_ORDER, is_demo
 from scorelet.errors import Problem
 from scorelet.instance import AlreadyServing, Claim, ListenError, listen, running_url
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
@@ -604,6 +604,41 @@ def response_id(text: str) -> str:
         raise CliError(f"{text!r} is not a rating id (a UUID, as in the API and exports)") from None
 
 
+# -- demo --------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from scorelet import demo_history
+    from scorelet.demo import DEMO_TOUCHPOINTS
+
+    async def run(store: Store) -> list[str]:
+        said = []
+        if args.remove:
+            for touchpoint in [tp for tp in store.touchpoints() if is_demo(tp.slug)]:
+                await store.delete_touchpoint(touchpoint.slug)
+                said.append(f"Removed {touchpoint.slug} and its ratings.")
+            return said or ["There are no demo touchpoints."]
+        for fields in DEMO_TOUCHPOINTS:
+            if store.touchpoint(fields["slug"]) is None:
+                await store.create_touchpoint(new_touchpoint_fields(fields))
+                said.append(f"Added {fields['slug']}.")
+        if args.history:
+            demos = [tp for tp in store.touchpoints() if tp.slug in DEMO_ORDER]
+            made = list(demo_history.ratings(demos, store.clock()))
+            stored = await store.import_ratings(made)
+            said.append(
+                f"Added {stored:,} demo ratings over the last {demo_history.DAYS} days"
+                f" (marked source=demo){'' if stored else ': they were there already'}."
+            )
+        return said or ["The demo touchpoints are there; add --history for 90 days of ratings."]
+
+    for line in with_store(settings, run):
+        print(line)
+    if not args.remove:
+        print("Remove them all with: scorelet demo --remove")
+    return 0
+
+
 # -- dashboard accounts -----------------------------------------------------------------
 
 
@@ -974,6 +1009,24 @@ def build_parser() -> argparse.ArgumentParser:
         " out, as if it had never been given. A running server sees the change within a second.",
     )
     response_delete.add_argument("id", metavar="ID", help="the rating's id")
+
+    demo = command(
+        commands,
+        "demo",
+        cmd_demo,
+        "add (or remove) the demo touchpoints, with 90 days of sample ratings",
+        "Add the three demo touchpoints if they are missing. --history also fills them with"
+        " 90 days of realistic sample ratings (marked source=demo in their context), so the"
+        " dashboard shows trends, breakdowns and comments; running it again adds nothing."
+        " --remove deletes the demo touchpoints with all their ratings.",
+    )
+    demo_action = demo.add_mutually_exclusive_group()
+    demo_action.add_argument(
+        "--history", action="store_true", help="add 90 days of sample ratings to them"
+    )
+    demo_action.add_argument(
+        "--remove", action="store_true", help="delete the demo touchpoints and their ratings"
+    )
 
     user = commands.add_parser(
         "user",
