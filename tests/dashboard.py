@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from conftest import LiveServer
 from scorelet.accounts import Accounts
-from scorelet.store import Store
+from scorelet.store import ApiKey, Store
+
+T = TypeVar("T")
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 # Clients `sign_in` opened; `close_clients` closes them (tests call it from a fixture).
 OPEN: list[httpx.Client] = []
+
+
+def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn` in a thread of its own: it may call asyncio.run even while Playwright's
+    sync API holds an event loop in this one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def add_user(server: LiveServer, email: str, role: str, password: str | None = PASSWORD) -> str:
@@ -32,7 +43,20 @@ def add_user(server: LiveServer, email: str, role: str, password: str | None = P
         finally:
             await store.close()
 
-    return asyncio.run(add())
+    return in_thread(asyncio.run, add())
+
+
+def api_keys(server: LiveServer) -> list[ApiKey]:
+    """The keys stored on the server's database, read as a new process would."""
+
+    async def read() -> list[ApiKey]:
+        store = await Store.open(server.settings.database)
+        try:
+            return store.api_keys()
+        finally:
+            await store.close()
+
+    return in_thread(asyncio.run, read())
 
 
 def csrf_of(html: str) -> str:
