@@ -180,6 +180,21 @@ async def demo_data(database: Path) -> None:
         await store.close()
 
 
+def dashboard_names() -> list[str]:
+    """The dashboard's screenshot files, as `shoot_dashboard` names them."""
+    return [
+        f"{stem}{suffix}{'-dark' if scheme == 'dark' else ''}.png"
+        for scheme in ("light", "dark")
+        for suffix in WIDTHS
+        for stem, _ in DASHBOARD_PAGES
+    ]
+
+
+def names() -> list[str]:
+    """Every screenshot this script draws."""
+    return [name for name, _, _ in SHOTS] + dashboard_names()
+
+
 def shoot_dashboard(browser: Browser, base: str) -> None:
     for scheme in ("light", "dark"):
         for suffix, (width, height) in WIDTHS.items():

@@ -10,6 +10,7 @@ it in a thread, never on the event loop.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from argon2 import PasswordHasher
@@ -19,9 +20,14 @@ MIN_LENGTH = 10
 MAX_LENGTH = 1024
 
 _HASHER = PasswordHasher()
-# Checked against when no account has the address, so a sign-in takes as long either way
-# and its time doesn't tell which addresses have accounts.
-_DUMMY = _HASHER.hash("no account has this address")
+
+
+@functools.cache
+def _dummy() -> str:
+    """Checked against when no account has the address, so a sign-in takes as long either
+    way and its time doesn't tell which addresses have accounts. Made on first use: every
+    `scorelet` command imports this module."""
+    return _HASHER.hash("no account has this address")
 
 
 class PasswordError(ValueError):
@@ -45,6 +51,6 @@ def hash_password(password: str) -> str:
 def verify(stored: str | None, password: str) -> bool:
     """Whether `password` is the one hashed in `stored` (None: check a dummy, say no)."""
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
