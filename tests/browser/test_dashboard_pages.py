@@ -286,7 +286,12 @@ def test_the_overview_weighs_under_100_kb_on_first_load(
 
 def test_pages_fit_a_360_px_screen(page: Page, site: LiveServer, data: dict[str, str]) -> None:
     page.set_viewport_size({"width": 360, "height": 740})
-    for path in ("/dashboard", f"/dashboard/t/{data['csat']}", "/dashboard/admin/keys"):
+    for path in (
+        "/dashboard",
+        f"/dashboard/t/{data['csat']}",
+        "/dashboard/admin/keys",
+        "/dashboard/admin/users",
+    ):
         page.goto(site.url + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360, path

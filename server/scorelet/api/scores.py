@@ -35,7 +35,7 @@ class ScoresApi:
     async def score(self, request: Request) -> Response:
         store = self.services.store
         await authorize(request, store, "read")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.fresh_touchpoint(request.path_params["slug"])
         key = ("score", touchpoint.id, query_key(request))
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
@@ -49,7 +49,7 @@ class ScoresApi:
     async def series(self, request: Request) -> Response:
         store, ratings = self.services.store, self.services.ratings
         await authorize(request, store, "read")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.fresh_touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), SERIES_PARAMS)
         window = with_rating_filters(window, extra, touchpoint.scale)
         interval = extra.get("interval", "day")
@@ -68,7 +68,7 @@ class ScoresApi:
     async def breakdown(self, request: Request) -> Response:
         store = self.services.store
         await authorize(request, store, "read")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.fresh_touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), BREAKDOWN_PARAMS)
         window = with_rating_filters(window, extra, touchpoint.scale)
         if "by" not in extra:

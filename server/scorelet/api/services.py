@@ -49,6 +49,13 @@ class Services:
             raise RuntimeError("the store opens when the app starts (lifespan)")
         return self._accounts
 
+    async def fresh_touchpoint(self, slug: str) -> Touchpoint:
+        """The touchpoint named in a URL; one made by `scorelet touchpoint add` a moment ago
+        (which a running server sees within a second) is worth a look before a 404."""
+        if self.store.touchpoint(slug) is None:
+            await self.store.refresh_if_changed()
+        return self.touchpoint(slug)
+
     def touchpoint(self, slug: str) -> Touchpoint:
         """The touchpoint named in a URL, or a 404 problem."""
         touchpoint = self.store.touchpoint(slug)
