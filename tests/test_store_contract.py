@@ -857,3 +857,86 @@ async def test_restored_impressions_count_once_however_often(store: Store, clock
     await store.maintain()
     assert await store.impression_hours(touchpoint.id) == [(hour - 5, 2), (hour, 3)]
     await assert_rollups_exact(store)
+
+
+# -- comments: what the dashboard's comment filters read -------------------------------------
+
+
+async def test_commented_reads_only_commented_ratings_in_the_window(
+    store: Store, clock: Clock
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    given = [
+        (T0 + 10, 5, "Quick and easy", {"agent": "alice"}),
+        (T0 + 20, 1, "Checkout was SLOW", {"agent": "bob"}),
+        (T0 + 30, 2, None, {"agent": "bob"}),
+        (T0 + DAY + 5, 4, "slow but fine", {"agent": "alice"}),
+    ]
+    for at, score, comment, context in given:
+        clock.now = at
+        await store.record_response(rating(touchpoint, score, comment=comment, context=context))
+    found = await store.commented(touchpoint.id)
+    assert sorted(row.score for row in found) == [1, 4, 5]
+    assert {row.context["agent"] for row in found} == {"alice", "bob"}
+    window = await store.commented(touchpoint.id, T0, T0 + DAY)
+    assert sorted(row.score for row in window) == [1, 5]
+    assert [r.score for r in await store.commented(touchpoint.id, search=("slow",))] in (
+        [1, 4],
+        [4, 1],
+    )
+    bob = await store.commented(touchpoint.id, filters={"agent": "bob"}, search=("slow",))
+    assert [row.score for row in bob] == [1]
+    assert await store.commented(touchpoint.id, search=("slow", "easy")) == []
+
+
+async def test_a_search_ignores_case_in_any_script(store: Store) -> None:
+    touchpoint = await add_touchpoint(store)
+    for comment in ("Über schnell", "STRASSE gesperrt", "nothing here", None):
+        await store.record_response(rating(touchpoint, 3, comment=comment))
+    listed = await store.list_responses(ResponseQuery(touchpoint.id, search=("über",)), limit=10)
+    assert [r.comment for r in listed] == ["Über schnell"]
+    folded = await store.list_responses(
+        ResponseQuery(touchpoint.id, search=("straße".casefold(),)), limit=10
+    )
+    assert [r.comment for r in folded] == ["STRASSE gesperrt"]
+    everything_said = await store.list_responses(
+        ResponseQuery(touchpoint.id, has_comment=True), limit=10
+    )
+    assert len(everything_said) == 3
+
+
+# -- dashboard accounts ----------------------------------------------------------------------
+
+
+async def test_users_are_created_found_updated_and_removed(store: Store) -> None:
+    made = await store.create_user("ana@example.com", "admin", None)
+    assert made.session_version == 1
+    assert await store.user(made.id) == made
+    assert await store.user_by_email("ana@example.com") == made
+    assert await store.user_by_email("nobody@example.com") is None
+    with pytest.raises(AlreadyExists):
+        await store.create_user("ana@example.com", "viewer", None)
+    changed = await store.update_user(made.id, {"password_hash": "h1"})
+    assert (changed.password_hash, changed.session_version) == ("h1", 1)
+    ended = await store.update_user(made.id, {"role": "viewer"}, end_sessions=True)
+    assert (ended.role, ended.session_version) == ("viewer", 2)
+    second = await store.create_user("bo@example.com", "viewer", "h2")
+    assert [user.email for user in await store.users()] == ["ana@example.com", "bo@example.com"]
+    assert await store.delete_user(made.id) == ended
+    assert await store.user(made.id) is None
+    assert [user.id for user in await store.users()] == [second.id]
+    with pytest.raises(NotFound):
+        await store.delete_user(made.id)
+    with pytest.raises(NotFound):
+        await store.update_user(made.id, {"role": "admin"})
+
+
+async def test_users_survive_a_restart(kind: str, tmp_path: Path) -> None:
+    store = await open_store(kind, tmp_path)
+    made = await store.create_user("ana@example.com", "viewer", "hash")
+    await store.close()
+    store = await open_store(kind, tmp_path)
+    try:
+        assert await store.user(made.id) == made
+    finally:
+        await store.close()

@@ -1,10 +1,12 @@
-"""Regenerate the widget screenshots in this folder: `python docs/screenshots/make.py`.
+"""Regenerate the screenshots in this folder: `python docs/screenshots/make.py [widget|dashboard]`.
 
 A real Scorelet (uvicorn in a thread, SQLite in a temporary directory) serves
 one touchpoint per scale; Chromium (Debian's /usr/bin/chromium, or
 SCORELET_CHROMIUM) renders each widget on a plain host page and the widget's
 box is saved as PNG: what a visitor first sees, except that the stars
 preview a hover and the five smileys show the comment step after a choice.
+The dashboard's overview and a touchpoint page are shot with the demo's 90
+days of sample ratings, at 1280 and 360 px wide, in light and dark.
 """
 
 from __future__ import annotations
@@ -150,19 +152,89 @@ def shoot(browser: Browser, api: httpx.Client, host: str, shot: tuple[str, Field
     print(f"wrote {HERE / name}")
 
 
-def main() -> None:
-    with (
-        tempfile.TemporaryDirectory() as data,
-        scorelet(Path(data)) as api,
-        host_pages() as host,
-        sync_playwright() as playwright,
-    ):
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+DASHBOARD_USER, DASHBOARD_PASSWORD = "you@example.com", "screenshots only"
+# (file name stem, dashboard path)
+DASHBOARD_PAGES = [
+    ("dashboard", "/dashboard"),
+    ("dashboard-touchpoint", "/dashboard/t/demo-smileys"),
+]
+WIDTHS = {"": (1280, 1000), "-360": (360, 1400)}
+
+
+async def demo_data(database: Path) -> None:
+    """The demo touchpoints with their 90 days of sample ratings, and an account."""
+    from scorelet import demo_history
+    from scorelet.accounts import Accounts
+    from scorelet.demo import DEMO_TOUCHPOINTS
+    from scorelet.touchpoints import new_touchpoint_fields
+
+    store = await Store.open(database)
+    try:
+        for fields in DEMO_TOUCHPOINTS:
+            await store.create_touchpoint(new_touchpoint_fields(fields))
+        await store.import_ratings(list(demo_history.ratings(store.touchpoints(), time.time())))
+        await Accounts(store, ("unused-for-this-0123456789",)).add(
+            DASHBOARD_USER, "viewer", DASHBOARD_PASSWORD
         )
-        for shot in SHOTS:
-            shoot(browser, api, host, shot)
-        browser.close()
+    finally:
+        await store.close()
+
+
+def dashboard_names() -> list[str]:
+    """The dashboard's screenshot files, as `shoot_dashboard` names them."""
+    return [
+        f"{stem}{suffix}{'-dark' if scheme == 'dark' else ''}.png"
+        for scheme in ("light", "dark")
+        for suffix in WIDTHS
+        for stem, _ in DASHBOARD_PAGES
+    ]
+
+
+def names() -> list[str]:
+    """Every screenshot this script draws."""
+    return [name for name, _, _ in SHOTS] + dashboard_names()
+
+
+def shoot_dashboard(browser: Browser, base: str) -> None:
+    for scheme in ("light", "dark"):
+        for suffix, (width, height) in WIDTHS.items():
+            context = browser.new_context(
+                viewport={"width": width, "height": height},
+                color_scheme=scheme,
+                timezone_id="Europe/Berlin",
+                locale="en-US",
+            )
+            page = context.new_page()
+            page.goto(f"{base}/dashboard/login")
+            page.fill("#email", DASHBOARD_USER)
+            page.fill("#password", DASHBOARD_PASSWORD)
+            page.click("form.stack button[type=submit]")
+            page.wait_for_url(f"{base}/dashboard")
+            for stem, path in DASHBOARD_PAGES:
+                page.goto(base + path)
+                name = f"{stem}{suffix}{'-dark' if scheme == 'dark' else ''}.png"
+                page.screenshot(path=HERE / name)
+                print(f"wrote {HERE / name}")
+            context.close()
+
+
+def main() -> None:
+    import sys
+
+    which = sys.argv[1:] or ["widget", "dashboard"]
+    with tempfile.TemporaryDirectory() as data:
+        if "dashboard" in which:
+            asyncio.run(demo_data(Path(data) / "scorelet.sqlite3"))
+        with scorelet(Path(data)) as api, host_pages() as host, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
+            if "widget" in which:
+                for shot in SHOTS:
+                    shoot(browser, api, host, shot)
+            if "dashboard" in which:
+                shoot_dashboard(browser, str(api.base_url).rstrip("/"))
+            browser.close()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from scorelet.api.guard import Guard
 from scorelet.api.problems import handle_problem
 from scorelet.api.requests import RequestMetrics
 from scorelet.config import Settings, resolve_secrets
+from scorelet.dashboard import dashboard_routes
 from scorelet.errors import Problem, handle_crash, handle_http
 from scorelet.limits import Limits, Rate
 from scorelet.routing.worker import Worker, WorkerSettings
@@ -75,7 +76,7 @@ def create_app(
 
     return App(
         outside,
-        routes=api.routes,
+        routes=api.routes + dashboard_routes(services),
         exception_handlers={
             Problem: handle_problem,
             StorageError: handle_problem,

@@ -24,16 +24,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from scorelet import __version__, datadir, export, routing_cli
+from scorelet.accounts import LINK_TTL, Accounts
 from scorelet.api.problems import problem_of
 from scorelet.config import Settings, SettingsError, check_database_url, load_settings
 from scorelet.datadir import DataDirError
-from scorelet.demo import is_demo
+from scorelet.demo import DEMO_ORDER, is_demo
 from scorelet.errors import Problem
 from scorelet.instance import AlreadyServing, Claim, ListenError, listen, running_url
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
 from scorelet.ratings import Ratings, Window
 from scorelet.signing import signing_settings, signing_settings_async
-from scorelet.store import ResponseQuery, StorageError, Store
+from scorelet.store import ResponseQuery, StorageError, Store, User
 from scorelet.timeutil import iso, parse_instant
 from scorelet.tokens import Signer
 from scorelet.touchpoints import (
@@ -54,6 +55,7 @@ first steps:
   scorelet touchpoint add checkout --metric csat   ask "how did we do?" at checkout
   scorelet embed checkout                          print the <script> tag to paste
   scorelet key create --scope read                 a key for the score endpoints
+  scorelet user add you@example.com --role admin   an account for the dashboard
   scorelet score checkout                          the CSAT so far
   scorelet destination add fires --type slack --url URL
   scorelet rule add lows --score 1..2 --notify fires   1-2 stars go to Slack
@@ -190,11 +192,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         first_start = asyncio.run(initialize(settings))
         settings = signing_settings(settings)
+        no_admin = not any(user.admin for user in with_store(settings, _users))
         sock = listen(settings.host, settings.port)
         settings = settings.with_overrides(port=sock.getsockname()[1])
         claim.publish(settings.base_url)
         configure_logging(args.verbose)
-        app = create_app(settings, on_ready=lambda store: banner(settings, store, first_start))
+        app = create_app(
+            settings, on_ready=lambda store: banner(settings, store, first_start, no_admin)
+        )
         config = uvicorn.Config(
             app,
             loop="auto",
@@ -234,20 +239,29 @@ def configure_logging(verbose: bool) -> None:
     logger.propagate = False
 
 
-def banner(settings: Settings, store: Store, first_start: bool) -> None:
+async def _users(store: Store) -> list[User]:
+    return await store.users()
+
+
+def banner(settings: Settings, store: Store, first_start: bool, no_admin: bool = False) -> None:
     base = settings.base_url
+    data = "" if settings.data_dir == Settings().data_dir else f" --data {settings.data_dir}"
     lines = [
         f"Scorelet {__version__} is running at {base}",
         f"  data: {settings.storage_name}" + (" (created)" if first_start else ""),
-        f"  API: {base}/openapi.json   health: {base}/healthz",
+        f"  dashboard: {base}/dashboard   API: {base}/openapi.json   health: {base}/healthz",
     ]
+    if no_admin:
+        lines.append(
+            f"  no dashboard admin yet: make yours with `{invocation()} user add"
+            f" you@example.com --role admin{data}` (it prints a link to choose a password)"
+        )
     if settings.public_url:
         lines.insert(1, f"  listening on {settings.host} port {settings.port}")
     if any(is_demo(tp.slug) for tp in store.touchpoints()):
         lines.append(f"  demo: open {base}/ to try three live demo widgets")
     if all(is_demo(tp.slug) for tp in store.touchpoints()):
         me = invocation()
-        data = "" if settings.data_dir == Settings().data_dir else f" --data {settings.data_dir}"
         lines += [
             "Next, in another terminal:",
             f"  {me} touchpoint add checkout --metric csat{data}",
@@ -606,6 +620,121 @@ def response_id(text: str) -> str:
         return check_uuid(text, "ID")
     except Problem:
         raise CliError(f"{text!r} is not a rating id (a UUID, as in the API and exports)") from None
+
+
+# -- demo --------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from scorelet import demo_history
+    from scorelet.demo import DEMO_TOUCHPOINTS
+
+    async def run(store: Store) -> list[str]:
+        said = []
+        if args.remove:
+            for touchpoint in [tp for tp in store.touchpoints() if is_demo(tp.slug)]:
+                await store.delete_touchpoint(touchpoint.slug)
+                said.append(f"Removed {touchpoint.slug} and its ratings.")
+            return said or ["There are no demo touchpoints."]
+        for fields in DEMO_TOUCHPOINTS:
+            if store.touchpoint(fields["slug"]) is None:
+                await store.create_touchpoint(new_touchpoint_fields(fields))
+                said.append(f"Added {fields['slug']}.")
+        if args.history:
+            demos = [tp for tp in store.touchpoints() if tp.slug in DEMO_ORDER]
+            made = list(demo_history.ratings(demos, store.clock()))
+            stored = await store.import_ratings(made)
+            said.append(
+                f"Added {stored:,} demo ratings over the last {demo_history.DAYS} days"
+                f" (marked source=demo){'' if stored else ': they were there already'}."
+            )
+        return said or ["The demo touchpoints are there; add --history for 90 days of ratings."]
+
+    for line in with_store(settings, run):
+        print(line)
+    if not args.remove:
+        print("Remove them all with: scorelet demo --remove")
+    return 0
+
+
+# -- dashboard accounts -----------------------------------------------------------------
+
+
+async def accounts_for(settings: Settings, store: Store) -> Accounts:
+    """Accounts signing their links with the installation's secrets (the database's too)."""
+    return Accounts(store, (await signing_settings_async(settings)).secrets)
+
+
+def password_link(settings: Settings, token: str) -> str:
+    return f"{public_base(settings)}/dashboard/password/{token}"
+
+
+def print_link(settings: Settings, token: str, email: str) -> None:
+    print(
+        f"Send {email} this link to choose a password (it works once, for"
+        f" {LINK_TTL // 3600} hours):"
+    )
+    print("  " + password_link(settings, token))
+
+
+def read_password() -> str:
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise CliError("--password-stdin read no password; pipe it in, e.g. printf %s ... |")
+    return line.rstrip("\r\n")
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    password = read_password() if args.password_stdin else None
+
+    async def add(store: Store) -> tuple[str, str | None]:
+        accounts = await accounts_for(settings, store)
+        user = await accounts.add(args.email, args.role, password)
+        return user.email, None if password is not None else accounts.link_token(user)
+
+    email, token = with_store(settings, add)
+    print(f"Added {email} ({args.role}).")
+    if token is not None:
+        print_link(settings, token, email)
+    else:
+        print(f"Sign in at {public_base(settings)}/dashboard/login")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def users(store: Store) -> list[dict[str, Any]]:
+        return [user.public() for user in await store.users()]
+
+    rows = with_store(settings, users)
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("No dashboard accounts yet. Add one: scorelet user add EMAIL --role admin")
+    for row in rows if not args.json else []:
+        state = "" if row["password_set"] else "  (has not chosen a password yet)"
+        print(f"{row['email']}  {row['role']}{state}")
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace, settings: Settings) -> int:
+    async def remove(store: Store) -> str:
+        return (await (await accounts_for(settings, store)).remove(args.email)).email
+
+    email = with_store(settings, remove)
+    print(f"Removed {email}; its dashboard sessions have ended.")
+    return 0
+
+
+def cmd_user_reset(args: argparse.Namespace, settings: Settings) -> int:
+    async def reset(store: Store) -> tuple[str, str]:
+        accounts = await accounts_for(settings, store)
+        user = await accounts.reset(args.email)
+        return user.email, accounts.link_token(user)
+
+    email, token = with_store(settings, reset)
+    print(f"Cleared the password of {email} and ended its sessions.")
+    print_link(settings, token, email)
+    return 0
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
@@ -973,6 +1102,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     response_delete.add_argument("id", metavar="ID", help="the rating's id")
     routing_cli.add_parsers(commands, command, key_value)
+
+    demo = command(
+        commands,
+        "demo",
+        cmd_demo,
+        "add (or remove) the demo touchpoints, with 90 days of sample ratings",
+        "Add the three demo touchpoints if they are missing. --history also fills them with"
+        " 90 days of realistic sample ratings (marked source=demo in their context), so the"
+        " dashboard shows trends, breakdowns and comments; running it again adds nothing."
+        " --remove deletes the demo touchpoints with all their ratings.",
+    )
+    demo_action = demo.add_mutually_exclusive_group()
+    demo_action.add_argument(
+        "--history", action="store_true", help="add 90 days of sample ratings to them"
+    )
+    demo_action.add_argument(
+        "--remove", action="store_true", help="delete the demo touchpoints and their ratings"
+    )
+
+    user = commands.add_parser(
+        "user",
+        help="add, list, remove or reset dashboard accounts",
+        description="Accounts for the dashboard at /dashboard: admins may change"
+        " touchpoints, keys and accounts; viewers may look at everything and change nothing.",
+    )
+    user_commands = user.add_subparsers(title="user commands", metavar="ACTION", required=True)
+    user_add = command(
+        user_commands,
+        "add",
+        cmd_user_add,
+        "add a dashboard account",
+        "Add a dashboard account. Without --password-stdin it prints a link that lets the"
+        f" person choose their password (it works once, for {LINK_TTL // 3600} hours).",
+    )
+    user_add.add_argument("email", metavar="EMAIL", help="the address the person signs in with")
+    user_add.add_argument(
+        "--role",
+        required=True,
+        choices=("admin", "viewer"),
+        help="admin: may change everything; viewer: may look at everything, change nothing",
+    )
+    user_add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (first line) instead of printing a link",
+    )
+    user_list = command(user_commands, "list", cmd_user_list, "list dashboard accounts")
+    user_list.add_argument("--json", action="store_true", help="print JSON")
+    user_remove = command(
+        user_commands, "remove", cmd_user_remove, "remove an account and end its sessions"
+    )
+    user_remove.add_argument("email", metavar="EMAIL")
+    user_reset = command(
+        user_commands,
+        "reset",
+        cmd_user_reset,
+        "clear a password, end its sessions, print a new link",
+        "Clear an account's password and end every session it has open, then print a new"
+        f" one-time link to choose a password ({LINK_TTL // 3600} hours). For a forgotten"
+        " password, or one that may have leaked.",
+    )
+    user_reset.add_argument("email", metavar="EMAIL")
 
     backup = command(
         commands,

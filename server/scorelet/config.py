@@ -26,6 +26,7 @@ from scorelet.brand import (
     check_logo,
 )
 from scorelet.routing.retries import MAX_TIMEOUT, SCHEDULE, parse_schedule
+from scorelet.tokens import parse_duration
 
 DEFAULT_PORT = 8000
 DATABASE_FILE = "scorelet.sqlite3"
@@ -67,6 +68,8 @@ class Settings:
     retry_schedule: tuple[float, ...] = SCHEDULE
     delivery_lease: float = 30.0
     delivery_timeout: float = MAX_TIMEOUT
+    # How long a dashboard sign-in lasts (SCORELET_SESSION_TTL, e.g. 12h or 7d).
+    session_ttl: float = 12 * 3600
 
     @property
     def database(self) -> Path:
@@ -121,6 +124,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         access_log=access_log,
         metrics_token=config("SCORELET_METRICS_TOKEN", default=None) or None,
         brand=_brand(config),
+        session_ttl=_session_ttl(config),
         **limits,
         **_delivery_settings(config),
     )
@@ -154,6 +158,14 @@ def _delivery_settings(config: Config) -> dict[str, Any]:
         "delivery_lease": lease,
         "delivery_timeout": timeout,
     }
+
+
+def _session_ttl(config: Config) -> float:
+    text = config("SCORELET_SESSION_TTL", default="12h")
+    try:
+        return float(parse_duration(text))
+    except ValueError as error:
+        raise SettingsError(f"SCORELET_SESSION_TTL: {error}") from None
 
 
 def _brand(config: Config) -> Brand:

@@ -20,6 +20,7 @@ from scorelet.scoring import percent
 # Why a response rate is null.
 NO_IMPRESSIONS = "no_impressions"
 CONTEXT_FILTERS = "context_filters"
+RATING_FILTERS = "rating_filters"  # a score range or a comment filter: displays have neither
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +29,15 @@ class Displays:
     answered: int = 0
 
 
-def rate_fields(displays: Displays | None) -> dict[str, Any]:
-    """The score body's impression fields; `displays` is None under context filters."""
+def rate_fields(displays: Displays | None, reason: str = CONTEXT_FILTERS) -> dict[str, Any]:
+    """The score body's impression fields; `displays` is None under filters that
+    impressions can't follow (`reason` names which)."""
     if displays is None:
         return {
             "impressions": None,
             "answered_impressions": None,
             "response_rate": None,
-            "response_rate_reason": CONTEXT_FILTERS,
+            "response_rate_reason": reason,
         }
     shown, answered = displays.impressions, min(displays.answered, displays.impressions)
     return {

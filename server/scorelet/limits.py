@@ -66,6 +66,14 @@ class Buckets:
         self._buckets[key] = (tokens - 1.0, now)
         return 0.0
 
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until `key` may take again (0.0: now), taking nothing."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = min(self.rate.burst, bucket[0] + (now - bucket[1]) * self.rate.per_second)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate.per_second
+
     def _evict(self, now: float) -> None:
         """Drop refilled buckets; if none are, drop the oldest tenth."""
         full_after = self.rate.burst / self.rate.per_second
@@ -123,6 +131,18 @@ class Limits:
             if not self._is_trusted(hop):
                 return hop[:64]
         return hops[0][:64] if hops else ip
+
+    def https(self, scope: Scope) -> bool:
+        """Whether the browser spoke TLS: to us, or to a trusted proxy that says so in
+        X-Forwarded-Proto (the last value: the one that proxy wrote)."""
+        if scope.get("scheme") in ("https", "wss"):
+            return True
+        peer = scope.get("client")
+        if not peer or not self.trusted or not self._is_trusted(peer[0]):
+            return False
+        protos = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-proto"]
+        last = ",".join(protos).split(",")[-1].strip().lower() if protos else ""
+        return last == "https"
 
     def _trusted(self, ip: str) -> bool:
         try:

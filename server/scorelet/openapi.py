@@ -166,11 +166,16 @@ SCHEMAS: dict[str, Schema] = {
             "response_rate": nullable(
                 {**NUMBER, "description": "answered impressions / impressions, in percent"}
             ),
-            "response_rate_reason": nullable({"enum": ["no_impressions", "context_filters"]}),
+            "response_rate_reason": nullable(
+                {"enum": ["no_impressions", "context_filters", "rating_filters"]}
+            ),
             "since": nullable(TIME),
             "until": nullable(TIME),
             "filters": {"type": "object", "additionalProperties": STRING},
             "tag": {**STRING, "description": "only ratings carrying this tag (when given)"},
+            "min_score": INTEGER,
+            "max_score": INTEGER,
+            "has_comment": {"type": "boolean"},
         },
         [
             "touchpoint",
@@ -289,6 +294,16 @@ CONTEXT_FILTERS = {
     "schema": {"type": "object", "additionalProperties": STRING},
     "description": "any other parameter filters by context, e.g. agent=alice",
 }
+RATING_FILTERS = [
+    {"name": "min_score", "in": "query", "schema": INTEGER, "description": "lowest score"},
+    {"name": "max_score", "in": "query", "schema": INTEGER, "description": "highest score"},
+    {
+        "name": "has_comment",
+        "in": "query",
+        "schema": {"enum": ["true", "false"]},
+        "description": "only ratings with (true) or without (false) a comment",
+    },
+]
 READ: list[Schema] = [{"apiKey": []}]  # the scope needed is in each summary
 ADMIN = READ
 AUTH_ERRORS = (401, 403)
@@ -477,6 +492,7 @@ def polling_paths() -> dict[str, Any]:
                     ),
                     *WINDOW,
                     TAG_FILTER,
+                    *RATING_FILTERS,
                     CONTEXT_FILTERS,
                 ],
                 "responses": polled("Series", "the buckets, empty ones included", *errors),
@@ -491,6 +507,7 @@ def polling_paths() -> dict[str, Any]:
                     query("by", "the context key to group by, or tag", STRING) | {"required": True},
                     *WINDOW,
                     TAG_FILTER,
+                    *RATING_FILTERS,
                     CONTEXT_FILTERS,
                 ],
                 "responses": polled("Breakdown", "groups, most responses first", *errors),
@@ -690,7 +707,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "CSAT or NPS with count, interval and distribution (read key)",
                 "security": READ,
-                "parameters": [SLUG, *WINDOW, TAG_FILTER, CONTEXT_FILTERS],
+                "parameters": [SLUG, *WINDOW, TAG_FILTER, *RATING_FILTERS, CONTEXT_FILTERS],
                 "responses": {
                     **ok(200, "Score", "the score"),
                     **NOT_MODIFIED,

@@ -23,17 +23,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scorelet import tally
 from scorelet.dedup import EDIT_WINDOW
-from scorelet.displays import Displays, rate_fields
+from scorelet.displays import CONTEXT_FILTERS, RATING_FILTERS, Displays, rate_fields
 from scorelet.errors import Problem, bad_query, invalid
 from scorelet.limits import Limits
+from scorelet.rollups import Counted
 from scorelet.scoring import summarize
 from scorelet.series import SeriesError, buckets, zone
 from scorelet.shapes import Submission
 from scorelet.store import NewResponse, Recorded, Response, ResponseQuery, Store
+from scorelet.tally import Counts
 from scorelet.timeutil import iso
 from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
 from scorelet.touchpoints import Touchpoint
+from scorelet.trends import Change, change
 from scorelet.validation import check_context_key, wrong_type
 
 __all__ = ["EDIT_WINDOW", "Bearer", "Ratings", "Window"]
@@ -57,22 +61,55 @@ class Bearer:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """Which ratings a report counts: [since, until) and context filters."""
+    """Which ratings a report counts: [since, until), context filters, and optionally
+    a score range and whether (and what) they say in their comment."""
 
     since: float | None = None
     until: float | None = None
     filters: Mapping[str, str] = field(default_factory=dict)
     tag: str | None = None  # only ratings carrying this tag
+    min_score: int | None = None
+    max_score: int | None = None
+    has_comment: bool | None = None
+    search: tuple[str, ...] = ()  # words every comment must hold (search.py)
+
+    @property
+    def about_comments(self) -> bool:
+        return self.has_comment is not None or bool(self.search)
+
+    @property
+    def about_ratings(self) -> bool:
+        """Filters that pick ratings by what they say, which impressions know nothing of."""
+        return self.about_comments or self.min_score is not None or self.max_score is not None
+
+    def query(self, touchpoint_id: int) -> ResponseQuery:
+        """The same ratings, as a listing or an export selects them."""
+        return ResponseQuery(
+            touchpoint_id,
+            self.since,
+            self.until,
+            self.filters,
+            self.min_score,
+            self.max_score,
+            True if self.search else self.has_comment,
+            search=self.search,
+            tag=self.tag,
+        )
 
     def public(self) -> dict[str, Any]:
-        window = {
+        body: dict[str, Any] = {
             "since": iso(self.since) if self.since is not None else None,
             "until": iso(self.until) if self.until is not None else None,
             "filters": dict(self.filters),
         }
+        for name in ("min_score", "max_score", "has_comment"):  # only when asked for
+            if getattr(self, name) is not None:
+                body[name] = getattr(self, name)
         if self.tag is not None:
-            window["tag"] = self.tag
-        return window
+            body["tag"] = self.tag
+        if self.search:
+            body["search"] = list(self.search)
+        return body
 
 
 class Ratings:
@@ -211,12 +248,89 @@ class Ratings:
 
     @staticmethod
     def score_body(
-        touchpoint: Touchpoint, counts: Mapping[int, int], displays: Displays | None
+        touchpoint: Touchpoint,
+        counts: Mapping[int, int],
+        displays: Displays | None,
+        reason: str = CONTEXT_FILTERS,
     ) -> dict[str, Any]:
-        """The one score body: the API, the CLI, SSE, metrics and the demo page all show it.
-        `displays` is None under context filters (impressions carry no context)."""
+        """The one score body: the API, the CLI, SSE, metrics and the dashboard all show it.
+        `displays` is None under filters impressions can't follow (`reason` says which)."""
         body = summarize(touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts)
-        return {"touchpoint": touchpoint.slug, **body, **rate_fields(displays)}
+        return {"touchpoint": touchpoint.slug, **body, **rate_fields(displays, reason)}
+
+    def _body(
+        self, touchpoint: Touchpoint, window: Window, counts: Counts, displays: Displays | None
+    ) -> dict[str, Any]:
+        if window.about_ratings:
+            return self.score_body(touchpoint, counts, None, RATING_FILTERS)
+        return self.score_body(touchpoint, counts, displays)
+
+    async def counts(
+        self, touchpoint: Touchpoint, window: Window
+    ) -> tuple[Counts, Displays | None]:
+        """Score counts (and displays) for every filter a window can carry."""
+        counts, displays = await self.store.counts(
+            touchpoint.id, window.since, window.until, window.filters, window.tag
+        )
+        if window.about_comments:
+            rows = await self._commented(touchpoint, window)
+            commented = tally.counts(rows)
+            counts = tally.minus(counts, commented) if window.has_comment is False else commented
+        return tally.within(counts, window.min_score, window.max_score), displays
+
+    async def _commented(self, touchpoint: Touchpoint, window: Window) -> list[Counted]:
+        if window.tag is not None:  # the commented rows carry no tags
+            raise bad_query("tag", "tag= can't be combined with has_comment or search yet")
+        return await self.store.commented(
+            touchpoint.id, window.since, window.until, window.filters, window.search
+        )
+
+    async def _spans(
+        self, touchpoint: Touchpoint, window: Window, spans: list[tuple[float, float]]
+    ) -> list[tuple[Counts, Displays | None]]:
+        results = await self.store.series(touchpoint.id, spans, window.filters, window.tag)
+        if window.about_comments:
+            rows = await self._commented(touchpoint, window)
+            commented = tally.per_span(rows, spans)
+            results = [
+                (tally.minus(c, part) if window.has_comment is False else part, d)
+                for (c, d), part in zip(results, commented, strict=True)
+            ]
+        return [(tally.within(c, window.min_score, window.max_score), d) for c, d in results]
+
+    async def trend(
+        self,
+        touchpoint: Touchpoint,
+        window: Window,
+        spans: list[tuple[float, float]],
+        tag_counts: bool = False,
+    ) -> list[dict[str, Any]]:
+        """One score body per [start, end) span, clipped to the window (series, sparklines);
+        with `tag_counts`, how many ratings carried each tag in each span."""
+        clipped = [
+            (
+                max(start, window.since) if window.since is not None else start,
+                min(end, window.until) if window.until is not None else end,
+            )
+            for start, end in spans
+        ]
+        results = await self._spans(touchpoint, window, clipped)
+        per_tag = (
+            await self.store.tag_series(touchpoint.id, clipped, window.filters, window.tag)
+            if tag_counts
+            else None
+        )
+        points = []
+        for index, ((start, end), (counts, displays)) in enumerate(
+            zip(spans, results, strict=True)
+        ):
+            point: dict[str, Any] = {"start": iso(start), "end": iso(end)}
+            point |= self._body(touchpoint, window, counts, displays)
+            del point["touchpoint"]
+            if per_tag is not None:
+                point["tags"] = per_tag[index]
+            points.append(point)
+        return points
 
     def live_score(self, touchpoint: Touchpoint) -> dict[str, Any]:
         """The all-time score, from memory: for /metrics, SSE and the demo page."""
@@ -225,18 +339,34 @@ class Ratings:
 
     async def score(self, touchpoint: Touchpoint, window: Window) -> dict[str, Any]:
         """`/score`: the touchpoint's figures over a window, with the window they cover."""
-        counts, displays = await self.store.counts(
-            touchpoint.id, window.since, window.until, window.filters, window.tag
-        )
-        return {**self.score_body(touchpoint, counts, displays), **window.public()}
+        counts, displays = await self.counts(touchpoint, window)
+        return {**self._body(touchpoint, window, counts, displays), **window.public()}
+
+    async def compared(
+        self, touchpoint: Touchpoint, window: Window, before: Window | None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, Change | None]:
+        """The score over a window, over the period before it, and the change between them
+        (marked meaningful only when their intervals don't overlap: trends.py)."""
+        now = await self.score(touchpoint, window)
+        then = await self.score(touchpoint, before) if before is not None else None
+        return now, then, change(now, then)
+
+    async def listing(
+        self,
+        touchpoint: Touchpoint,
+        window: Window,
+        limit: int,
+        after: tuple[float, str] | None = None,
+    ) -> list[Response]:
+        """One page of the window's ratings, newest first: every filter a report takes,
+        the comment search included."""
+        return await self.store.list_responses(window.query(touchpoint.id), limit, after)
 
     async def all_scores(self, window: Window) -> dict[str, Any]:
         scores = []
         for touchpoint in self.store.touchpoints():
-            counts, displays = await self.store.counts(
-                touchpoint.id, window.since, window.until, window.filters, window.tag
-            )
-            scores.append(self.score_body(touchpoint, counts, displays))
+            counts, displays = await self.counts(touchpoint, window)
+            scores.append(self._body(touchpoint, window, counts, displays))
         return {**window.public(), "touchpoints": scores}
 
     def buckets(
@@ -260,29 +390,7 @@ class Ratings:
     ) -> dict[str, Any]:
         """`/series`: one score per day, week or month (clipped to the window); with
         `tag_counts`, how many ratings carried each tag in each bucket (a spike shows)."""
-        clipped = [
-            (
-                max(start, window.since) if window.since is not None else start,
-                min(end, window.until) if window.until is not None else end,
-            )
-            for start, end in spans
-        ]
-        results = await self.store.series(touchpoint.id, clipped, window.filters, window.tag)
-        per_tag = (
-            await self.store.tag_series(touchpoint.id, clipped, window.filters, window.tag)
-            if tag_counts
-            else None
-        )
-        points = []
-        for index, ((start, end), (counts, displays)) in enumerate(
-            zip(spans, results, strict=True)
-        ):
-            point: dict[str, Any] = {"start": iso(start), "end": iso(end)}
-            point |= self.score_body(touchpoint, counts, displays)
-            del point["touchpoint"]
-            if per_tag is not None:
-                point["tags"] = per_tag[index]
-            points.append(point)
+        points = await self.trend(touchpoint, window, spans, tag_counts)
         return {
             "touchpoint": touchpoint.slug,
             "metric": touchpoint.metric,
@@ -309,6 +417,16 @@ class Ratings:
             groups = await self.store.breakdown(
                 touchpoint.id, by, window.since, window.until, window.filters, window.tag
             )
+        if window.about_comments:
+            if by == "tag":
+                raise bad_query("by", "by=tag can't be combined with has_comment or search yet")
+            commented = tally.per_value(await self._commented(touchpoint, window), by)
+            if window.has_comment is False:
+                groups = {v: tally.minus(c, commented.get(v, {})) for v, c in groups.items()}
+            else:
+                groups = commented
+        groups = {v: tally.within(c, window.min_score, window.max_score) for v, c in groups.items()}
+        groups = {value: counts for value, counts in groups.items() if counts}
         rows = []
         for value, counts in groups.items():
             row = {"value": value, **self.score_body(touchpoint, counts, None)}

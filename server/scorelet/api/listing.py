@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from scorelet import export
 from scorelet.api.auth import authorize
 from scorelet.api.caching import AnswerCache, answer
-from scorelet.api.query import bad_query, parse_window
+from scorelet.api.query import bad_query, bool_param, int_param, parse_window
 from scorelet.api.services import Services
 from scorelet.store import ResponseQuery, Store
 from scorelet.validation import MAX_SUBJECT
@@ -47,23 +47,6 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     raise bad_query("cursor", "cursor is not one this server gave out; start without it")
 
 
-def _int(params: dict[str, str], name: str, low: int, high: int) -> int | None:
-    if name not in params:
-        return None
-    text = params[name]
-    if not text.lstrip("-").isdigit() or len(text) > 6 or not low <= int(text) <= high:
-        raise bad_query(name, f"{name} must be a whole number from {low} to {high}")
-    return int(text)
-
-
-def _bool(params: dict[str, str], name: str) -> bool | None:
-    if name not in params:
-        return None
-    if params[name] not in ("true", "false"):
-        raise bad_query(name, f"{name} must be true or false")
-    return params[name] == "true"
-
-
 class ListingApi:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -83,18 +66,18 @@ class ListingApi:
             since=window.since,
             until=window.until,
             filters=window.filters,
-            min_score=_int(params, "min_score", scale.low, scale.high),
-            max_score=_int(params, "max_score", scale.low, scale.high),
-            has_comment=_bool(params, "has_comment"),
+            min_score=int_param(params, "min_score", scale.low, scale.high),
+            max_score=int_param(params, "max_score", scale.low, scale.high),
+            has_comment=bool_param(params, "has_comment"),
             subject=subject,
             tag=window.tag,
         )
         fmt = params.get("format", "json")
         if fmt in export.FORMATS:
-            return self._export(store, query, touchpoint.slug, fmt)
+            return export_response(store, query, touchpoint.slug, fmt)
         if fmt != "json":
             raise bad_query("format", "format must be json, csv or ndjson")
-        limit = _int(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+        limit = int_param(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
         after = decode_cursor(params["cursor"]) if "cursor" in params else None
         key = ("list", touchpoint.id, request.url.query)
         generation = store.listed_at(touchpoint.id)
@@ -110,19 +93,22 @@ class ListingApi:
             cached = self.cache.put(key, generation, body)
         return answer(request, cached)
 
-    def _export(self, store: Store, query: ResponseQuery, slug: str, fmt: str) -> Response:
-        async def stream() -> AsyncIterator[bytes]:
-            keys = await store.context_keys(query.touchpoint_id) if fmt == "csv" else []
-            yield export.header(fmt, keys).encode()
-            async for page in store.iter_responses(query):
-                yield export.lines(fmt, slug, page, keys).encode()
 
-        filename = f"{slug}-responses.{fmt}"
-        return StreamingResponse(
-            stream(),
-            media_type=export.MEDIA_TYPES[fmt],
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "no-store",
-            },
-        )
+def export_response(store: Store, query: ResponseQuery, slug: str, fmt: str) -> Response:
+    """Every rating `query` selects, streamed as CSV or NDJSON in constant memory."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        keys = await store.context_keys(query.touchpoint_id) if fmt == "csv" else []
+        yield export.header(fmt, keys).encode()
+        async for page in store.iter_responses(query):
+            yield export.lines(fmt, slug, page, keys).encode()
+
+    filename = f"{slug}-responses.{fmt}"
+    return StreamingResponse(
+        stream(),
+        media_type=export.MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

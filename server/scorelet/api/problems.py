@@ -22,7 +22,9 @@ _NOT_FOUND = {
     "destination": ("destination_not_found", "name", "no destination is named {key!r}"),
     "digest": ("digest_not_found", "name", "no digest is named {key!r}"),
     "delivery": ("delivery_not_found", "id", "no delivery has the id {key!r}"),
+    "user": ("user_not_found", "email", "no dashboard account is {key!r}"),
 }
+_EXISTS = {"user": ("email", "{key} has a dashboard account already (scorelet user list)")}
 _REFUSED_STATUS = {
     "token_mismatch": 403,
     "destination_not_found": 422,
@@ -57,9 +59,13 @@ def _storage_problem(error: StorageError) -> Problem:
         code, field, detail = _NOT_FOUND.get(error.what, ("not_found", "id", str(error)))
         return Problem(404, code, detail.format(key=error.key[:64]), field)
     if isinstance(error, AlreadyExists):
-        field = "slug" if error.what == "touchpoint" else "name"
+        default = (
+            "slug" if error.what == "touchpoint" else "name",
+            "a {what} named {key!r} exists",
+        )
+        field, detail = _EXISTS.get(error.what, default)
         return Problem(
-            409, f"{error.what}_exists", f"a {error.what} named {error.key!r} exists", field
+            409, f"{error.what}_exists", detail.format(what=error.what, key=error.key), field
         )
     if isinstance(error, Refused):
         return Problem(_REFUSED_STATUS.get(error.code, 409), error.code, str(error), error.field)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from scorelet.errors import Problem, bad_query
 from scorelet.ratings import Window
 from scorelet.routing.tags import TagError, check_tag
+from scorelet.scales import Scale
 from scorelet.timeutil import parse_instant
 from scorelet.validation import MAX_CONTEXT_VALUE, check_context_key, check_text
 
-__all__ = ["Window", "bad_query", "parse_window"]
+__all__ = ["RATING_PARAMS", "Window", "bad_query", "parse_window", "with_rating_filters"]
+# Filters by what a rating says, on the score endpoints as on the listing.
+RATING_PARAMS = frozenset({"min_score", "max_score", "has_comment"})
 
 
 def parse_window(
@@ -57,3 +61,30 @@ def parse_window(
     if since is not None and until is not None and since >= until:
         raise bad_query("until", "until must be later than since")
     return Window(since, until, filters, tag), others
+
+
+def int_param(params: dict[str, str], name: str, low: int, high: int) -> int | None:
+    if name not in params:
+        return None
+    text = params[name]
+    if not text.lstrip("-").isdigit() or len(text) > 6 or not low <= int(text) <= high:
+        raise bad_query(name, f"{name} must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def bool_param(params: dict[str, str], name: str) -> bool | None:
+    if name not in params:
+        return None
+    if params[name] not in ("true", "false"):
+        raise bad_query(name, f"{name} must be true or false")
+    return params[name] == "true"
+
+
+def with_rating_filters(window: Window, params: dict[str, str], scale: Scale) -> Window:
+    """The window narrowed by `min_score`, `max_score` and `has_comment`, if given."""
+    return replace(
+        window,
+        min_score=int_param(params, "min_score", scale.low, scale.high),
+        max_score=int_param(params, "max_score", scale.low, scale.high),
+        has_comment=bool_param(params, "has_comment"),
+    )

@@ -14,11 +14,11 @@ from starlette.responses import Response
 
 from scorelet.api.auth import authorize
 from scorelet.api.caching import AnswerCache, answer
-from scorelet.api.query import bad_query, parse_window
+from scorelet.api.query import RATING_PARAMS, bad_query, parse_window, with_rating_filters
 from scorelet.api.services import Services
 
-SERIES_PARAMS = frozenset({"interval", "tz", "tags"})
-BREAKDOWN_PARAMS = frozenset({"by"})
+SERIES_PARAMS = frozenset({"interval", "tz", "tags"}) | RATING_PARAMS
+BREAKDOWN_PARAMS = frozenset({"by"}) | RATING_PARAMS
 
 
 def query_key(request: Request) -> bytes:
@@ -40,7 +40,8 @@ class ScoresApi:
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
         if cached is None:
-            window, _ = parse_window(request.query_params.multi_items())
+            window, extra = parse_window(request.query_params.multi_items(), RATING_PARAMS)
+            window = with_rating_filters(window, extra, touchpoint.scale)
             body = await self.services.ratings.score(touchpoint, window)
             cached = self.cache.put(key, generation, body)
         return answer(request, cached)
@@ -50,6 +51,7 @@ class ScoresApi:
         await authorize(request, store, "read")
         touchpoint = await self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), SERIES_PARAMS)
+        window = with_rating_filters(window, extra, touchpoint.scale)
         interval = extra.get("interval", "day")
         spans, tz = ratings.buckets(window, interval, extra.get("tz", "UTC"), time.time())
         # The buckets' span is in the key: without `until` the last bucket moves with the clock.
@@ -71,6 +73,7 @@ class ScoresApi:
         await authorize(request, store, "read")
         touchpoint = await self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), BREAKDOWN_PARAMS)
+        window = with_rating_filters(window, extra, touchpoint.scale)
         if "by" not in extra:
             raise bad_query("by", "by is required: the context key to group by, e.g. by=agent")
         key = ("breakdown", touchpoint.id, query_key(request))

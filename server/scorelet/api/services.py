@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scorelet.accounts import Accounts
 from scorelet.api.requests import RequestStats
 from scorelet.config import Settings
 from scorelet.errors import Problem
@@ -23,6 +24,7 @@ class Services:
     stats: RequestStats = field(default_factory=RequestStats)
     _store: Store | None = field(default=None, repr=False)
     _ratings: Ratings | None = field(default=None, repr=False)
+    _accounts: Accounts | None = field(default=None, repr=False)
 
     @property
     def store(self) -> Store:
@@ -34,6 +36,7 @@ class Services:
     def store(self, store: Store | None) -> None:
         self._store = store
         self._ratings = Ratings(store, self.signer, self.limits) if store is not None else None
+        self._accounts = Accounts(store, self.settings.secrets) if store is not None else None
 
     @property
     def ratings(self) -> Ratings:
@@ -46,6 +49,12 @@ class Services:
         """Destinations, rules, tags, deliveries and digests (routing/admin.py)."""
         settings = self.settings
         return Routing(self.ratings, settings.allow_private_destinations, settings.base_url)
+
+    @property
+    def accounts(self) -> Accounts:
+        if self._accounts is None:
+            raise RuntimeError("the store opens when the app starts (lifespan)")
+        return self._accounts
 
     async def touchpoint(self, slug: str) -> Touchpoint:
         """The touchpoint named in a URL, or a 404 problem.

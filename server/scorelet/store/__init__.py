@@ -3,9 +3,10 @@
 from scorelet.store.cache import Store
 from scorelet.store.errors import AlreadyExists, NotFound, Refused, StorageError, Unavailable
 from scorelet.store.interface import Backend, Health, Recorded
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.store.records import ROLES, ApiKey, NewResponse, Response, ResponseQuery, User
 
 __all__ = [
+    "ROLES",
     "AlreadyExists",
     "ApiKey",
     "Backend",
@@ -19,4 +20,5 @@ __all__ = [
     "StorageError",
     "Store",
     "Unavailable",
+    "User",
 ]

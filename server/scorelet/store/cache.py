@@ -11,6 +11,7 @@ and the SSE stream key on them. Nothing here knows which engine is below.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scorelet.displays import Displays
+from scorelet.rollups import Counted
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule
 from scorelet.store.interface import (
@@ -50,6 +52,7 @@ from scorelet.store.records import (
     Outcome,
     Response,
     ResponseQuery,
+    User,
 )
 from scorelet.tokens import hash_api_key, new_api_key
 from scorelet.touchpoints import Touchpoint
@@ -80,6 +83,7 @@ class Store:
         self._listed_at: dict[int, int] = {}
         # Futures of `wait_for_change` callers; resolved (and dropped) by the next scored change.
         self._waiters: list[asyncio.Future[None]] = []
+        self._listing_waiters: list[asyncio.Future[None]] = []  # any change, comments too
         self._refreshing: asyncio.Task[None] | None = None
         backend.listen(self._apply)
 
@@ -242,14 +246,13 @@ class Store:
     def _changed_now(self, touchpoint_id: int, scored: bool) -> None:
         self.generation += 1
         self._listed_at[touchpoint_id] = self.generation
+        if self._listing_waiters:  # most changes have nobody waiting: nothing made per rating
+            self._listing_waiters = _wake(self._listing_waiters)
         if scored:
             self.scored_generation = self.generation
             self._scored_at[touchpoint_id] = self.generation
-            if self._waiters:  # most changes have nobody waiting: no Event to make per rating
-                for waiter in self._waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
-                self._waiters = []
+            if self._waiters:
+                self._waiters = _wake(self._waiters)
 
     def scored_at(self, touchpoint_id: int) -> int:
         """The generation at which this touchpoint's numbers last changed."""
@@ -261,16 +264,11 @@ class Store:
 
     async def wait_for_change(self, seconds: float) -> bool:
         """Wait until some touchpoint's numbers change; False after `seconds`."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(waiter, seconds)
-        except TimeoutError:
-            return False
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-        return True
+        return await _wait(self._waiters, seconds)
+
+    async def wait_for_listing(self, seconds: float) -> bool:
+        """Wait until any touchpoint's ratings change (a comment too); False after `seconds`."""
+        return await _wait(self._listing_waiters, seconds)
 
     async def refresh_if_changed(self) -> None:
         """Pick up another process's changes now (one look at a time, shared by callers)."""
@@ -403,6 +401,17 @@ class Store:
                 return
             after = (rows[-1].created_at, rows[-1].id)
 
+    async def commented(
+        self,
+        touchpoint_id: int,
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, str] | None = None,
+        search: Sequence[str] = (),
+    ) -> list[Counted]:
+        """The window's ratings that have a comment (with every word of `search` in it)."""
+        return await self.backend.commented(touchpoint_id, since, until, filters or {}, search)
+
     async def unfolded(self) -> int:
         return await self.backend.unfolded()
 
@@ -454,6 +463,7 @@ class Store:
     async def fold(self) -> int:
         """Fold everything committed so far into the rollups now (a copy's last step)."""
         return await self.backend.fold()
+
     # -- tags, rules, destinations, deliveries, digests -------------------------------------
 
     async def add_tag(self, response_id: str, tag: str) -> Response:
@@ -523,3 +533,49 @@ class Store:
         self, name: str, period: str, payload: dict[str, Any], delivery_id: str
     ) -> bool:
         return await self.backend.queue_digest(name, period, payload, delivery_id, self.clock())
+
+    # -- dashboard accounts ------------------------------------------------------------------
+
+    async def create_user(self, email: str, role: str, password_hash: str | None) -> User:
+        now = self.clock()
+        user = User(secrets.token_hex(8), email, role, password_hash, 1, now, now)
+        await self.backend.create_user(user)
+        return user
+
+    async def update_user(
+        self, user_id: str, fields: Mapping[str, Any], end_sessions: bool = False
+    ) -> User:
+        return await self.backend.update_user(user_id, fields, end_sessions, self.clock())
+
+    async def delete_user(self, user_id: str) -> User:
+        return await self.backend.delete_user(user_id)
+
+    async def user(self, user_id: str) -> User | None:
+        return await self.backend.user(user_id)
+
+    async def user_by_email(self, email: str) -> User | None:
+        return await self.backend.user_by_email(email)
+
+    async def users(self) -> list[User]:
+        return await self.backend.users()
+
+
+def _wake(waiters: list[asyncio.Future[None]]) -> list[asyncio.Future[None]]:
+    """Resolve every waiter; returns the (new, empty) list to wait on next."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+    return []
+
+
+async def _wait(waiters: list[asyncio.Future[None]], seconds: float) -> bool:
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiters.append(waiter)
+    try:
+        await asyncio.wait_for(waiter, seconds)
+    except TimeoutError:
+        return False
+    finally:
+        if waiter in waiters:
+            waiters.remove(waiter)
+    return True

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scorelet.scales import parse_scale
-from scorelet.store.records import ApiKey
+from scorelet.store.records import ApiKey, User
 from scorelet.touchpoints import GROUPS, Touchpoint, prompts_from_json
 
 TOUCHPOINT_COLUMNS = (
@@ -20,6 +20,7 @@ TOUCHPOINT_COLUMNS = (
     " brand_name, brand_logo, brand_accent, comment_prompts"
 )
 KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
+USER_COLUMNS = "id, email, role, password_hash, session_version, created_at, updated_at"
 
 
 def touchpoint_from_row(row: tuple[Any, ...] | Any) -> Touchpoint:
@@ -33,6 +34,10 @@ def touchpoint_from_row(row: tuple[Any, ...] | Any) -> Touchpoint:
 
 def key_from_row(row: tuple[Any, ...] | Any) -> ApiKey:
     return ApiKey(*row)
+
+
+def user_from_row(row: tuple[Any, ...] | Any) -> User:
+    return User(*row)
 
 
 def touchpoint_values(fields: Mapping[str, Any]) -> dict[str, Any]:

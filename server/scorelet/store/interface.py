@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scorelet.displays import Displays
+from scorelet.rollups import Counted
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule
 from scorelet.store.records import (
@@ -31,6 +32,7 @@ from scorelet.store.records import (
     Outcome,
     Response,
     ResponseQuery,
+    User,
 )
 from scorelet.touchpoints import Touchpoint
 
@@ -293,7 +295,21 @@ class Backend(Protocol):
     async def list_responses(
         self, query: ResponseQuery, limit: int, after: tuple[float, str] | None
     ) -> list[Response]:
-        """One page, newest first, after the keyset cursor `after` (created_at, id)."""
+        """One page, newest first, after the keyset cursor `after` (created_at, id).
+        `query.search`: only comments holding every word (search.contains)."""
+        ...
+
+    async def commented(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+        search: Sequence[str],
+    ) -> list[Counted]:
+        """Every rating in [since, until) with a comment (holding every word of `search`),
+        as rollups count it: what the dashboard tallies when a filter is about comments.
+        Its cost follows the commented ratings in the window, not all of them."""
         ...
 
     # -- touchpoints and keys ----------------------------------------------------------
@@ -331,6 +347,8 @@ class Backend(Protocol):
     ) -> None:
         """Raise each hour's impressions to at least the given count (copying twice counts
         once)."""
+        ...
+
     # -- tags, rules, destinations, deliveries, digests -------------------------------------
 
     async def add_tag(self, response_id: str, tag: str, now: float) -> Response:
@@ -408,6 +426,29 @@ class Backend(Protocol):
         """Queue the digest's delivery for `period` unless it was queued already (its last
         period moves in the same transaction): each period goes out once, across restarts
         and processes. False: already queued."""
+        ...
+
+    # -- dashboard accounts (read on every dashboard request: never cached) ---------------
+
+    async def create_user(self, user: User) -> None:
+        """Store a new account; AlreadyExists("user", email) if the address has one."""
+
+    async def update_user(
+        self, user_id: str, fields: Mapping[str, Any], end_sessions: bool, now: float
+    ) -> User:
+        """Change `password_hash` and/or `role`; `end_sessions` bumps `session_version`."""
+        ...
+
+    async def delete_user(self, user_id: str) -> User: ...
+
+    async def user(self, user_id: str) -> User | None: ...
+
+    async def user_by_email(self, email: str) -> User | None:
+        """The account of a lower-case address."""
+        ...
+
+    async def users(self) -> list[User]:
+        """Every account, oldest first."""
         ...
 
     # -- derived data and upkeep ---------------------------------------------------------

@@ -139,6 +139,8 @@ class ResponseQuery:
     has_comment: bool | None = None
     subject: str | None = None
     tag: str | None = None  # only ratings carrying this tag
+    # Words every listed comment must contain, case-folded (search.py); () lists all.
+    search: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,3 +235,33 @@ class Claimed:
     destination: Destination
     response: Response | None  # the rating as it is now (None: a digest, or it was deleted)
     payload: str | None  # a digest's content (JSON)
+
+
+ROLES = ("admin", "viewer")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A dashboard account. `session_version` is in every session cookie: bumping it
+    (logout, password reset, removal) ends every session the account has open."""
+
+    id: str
+    email: str  # lower case: one account per address whatever its spelling
+    role: str  # admin | viewer
+    password_hash: str | None  # None until the one-time link has been used
+    session_version: int
+    created_at: float
+    updated_at: float
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "role": self.role,
+            "password_set": self.password_hash is not None,
+            "created_at": iso(self.created_at),
+        }

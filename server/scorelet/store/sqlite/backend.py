@@ -15,8 +15,10 @@ from typing import Any
 
 from scorelet.dedup import EDIT_WINDOW, ClientWindow
 from scorelet.displays import Displays
+from scorelet.rollups import Counted
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule
+from scorelet.search import contains
 from scorelet.store.errors import Unavailable
 from scorelet.store.interface import (
     Annotated,
@@ -48,6 +50,7 @@ from scorelet.store.records import (
     Outcome,
     Response,
     ResponseQuery,
+    User,
 )
 from scorelet.store.sqlite import fold, outbox, reads, routing, tags, writes
 from scorelet.store.sqlite.rows import KEY_COLUMNS, key_from_row
@@ -68,6 +71,7 @@ def _connect(path: Path, synchronous: str, read_only: bool) -> tuple[sqlite3.Con
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
+        conn.create_function("scorelet_contains", 2, contains, deterministic=True)
         if read_only:
             conn.execute("PRAGMA query_only = ON")
             return conn, False
@@ -261,6 +265,18 @@ class SqliteBackend:
     ) -> list[Response]:
         return await self._reader.read(reads.list_responses, query, limit, after)
 
+    async def commented(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+        search: Sequence[str],
+    ) -> list[Counted]:
+        return await self._reader.read(
+            reads.commented, touchpoint_id, since, until, filters, search
+        )
+
     # -- touchpoints and keys ----------------------------------------------------------
 
     async def create_touchpoint(self, fields: Mapping[str, Any], now: float) -> Touchpoint:
@@ -414,6 +430,31 @@ class SqliteBackend:
             now=now,
         )
         return await self._writer.write(write)
+
+    # -- dashboard accounts ------------------------------------------------------------
+
+    async def create_user(self, user: User) -> None:
+        await self._writer.write(partial(writes.create_user, user=user))
+
+    async def update_user(
+        self, user_id: str, fields: Mapping[str, Any], end_sessions: bool, now: float
+    ) -> User:
+        write = partial(
+            writes.update_user, user_id=user_id, fields=fields, end_sessions=end_sessions, now=now
+        )
+        return await self._writer.write(write)
+
+    async def delete_user(self, user_id: str) -> User:
+        return await self._writer.write(partial(writes.delete_user, user_id=user_id))
+
+    async def user(self, user_id: str) -> User | None:
+        return await self._reader.read(reads.user, "id", user_id)
+
+    async def user_by_email(self, email: str) -> User | None:
+        return await self._reader.read(reads.user, "email", email)
+
+    async def users(self) -> list[User]:
+        return await self._reader.read(reads.users)
 
     # -- derived data and upkeep ---------------------------------------------------------
 

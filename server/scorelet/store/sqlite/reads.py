@@ -19,18 +19,20 @@ from typing import Any
 from scorelet.displays import Displays
 from scorelet.rollups import Counted, hour_of, matches
 from scorelet.store.interface import Counts, Registry, Snapshot
-from scorelet.store.records import Response, ResponseQuery
+from scorelet.store.records import Response, ResponseQuery, User
 from scorelet.store.sqlite import tags
 from scorelet.store.sqlite.rows import (
     COUNTED_COLUMNS,
     KEY_COLUMNS,
     RESPONSE_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    USER_COLUMNS,
     context_path,
     counted,
     key_from_row,
     response_from_row,
     touchpoint_from_row,
+    user_from_row,
 )
 from scorelet.timeutil import DAY, HOUR
 
@@ -378,8 +380,10 @@ def list_responses(
     if query.max_score is not None:
         where += " AND score <= ?"
         args.append(query.max_score)
-    if query.has_comment is not None:
-        where += " AND comment IS NOT NULL" if query.has_comment else " AND comment IS NULL"
+    if query.has_comment is not None or query.search:
+        without = query.has_comment is False
+        where += " AND comment IS NULL" if without else " AND comment IS NOT NULL"
+    where, args = _searching(where, args, query.search)
     if query.subject is not None:
         where += " AND subject = ?"
         args.append(query.subject)
@@ -397,6 +401,41 @@ def list_responses(
         [*args, limit],
     )
     return tags.annotate(conn, [response_from_row(row) for row in rows])
+
+
+def _searching(where: str, args: list[Any], words: Sequence[str]) -> tuple[str, list[Any]]:
+    """Every word of a search must be in the comment (search.contains, registered as a
+    function on the connection: SQLite folds only ASCII case itself)."""
+    for word in words:
+        where += " AND scorelet_contains(comment, ?)"
+        args.append(word)
+    return where, args
+
+
+def commented(
+    conn: sqlite3.Connection,
+    touchpoint_id: int,
+    since: float | None,
+    until: float | None,
+    filters: Mapping[str, str],
+    search: Sequence[str],
+) -> list[Counted]:
+    """The commented ratings of a window, through the index that holds only those."""
+    where, args = _raw_where(touchpoint_id, since, until, filters)
+    where, args = _searching(where + " AND comment IS NOT NULL", args, search)
+    rows = conn.execute(f"SELECT {COUNTED_COLUMNS} FROM responses WHERE {where}", args)
+    return [counted(row) for row in rows]
+
+
+def users(conn: sqlite3.Connection) -> list[User]:
+    rows = conn.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email")
+    return [user_from_row(row) for row in rows]
+
+
+def user(conn: sqlite3.Connection, column: str, value: str) -> User | None:
+    assert column in ("id", "email")
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE {column} = ?", (value,)).fetchone()
+    return user_from_row(row) if row else None
 
 
 def snapshot(conn: sqlite3.Connection) -> Snapshot:

@@ -11,8 +11,10 @@ from scorelet.rollups import Counted
 from scorelet.store.columns import (
     KEY_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    USER_COLUMNS,
     key_from_row,
     touchpoint_from_row,
+    user_from_row,
 )
 from scorelet.store.records import Response
 
@@ -22,6 +24,7 @@ __all__ = [
     "RESPONSE_COLUMNS",
     "ROW_COLUMNS",
     "TOUCHPOINT_COLUMNS",
+    "USER_COLUMNS",
     "StoredRow",
     "counted",
     "encode_context",
@@ -29,6 +32,7 @@ __all__ = [
     "response_from_row",
     "stored_row",
     "touchpoint_from_row",
+    "user_from_row",
 ]
 
 # Contexts are stored compact; json.dumps with options would build an encoder per call.

@@ -462,6 +462,21 @@ MIGRATIONS: tuple[str, ...] = (
         mark INTEGER NOT NULL
     );
     """,
+    # 9 (the dashboard): accounts, and an index of the commented ratings only, so filters
+    # about comments (has a comment, a search in them) read those rows and no others.
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        password_hash TEXT,
+        session_version INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX responses_commented
+        ON responses (touchpoint_id, created_at, id) WHERE comment IS NOT NULL;
+    """,
 )
 
 

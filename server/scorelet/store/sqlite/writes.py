@@ -17,16 +17,18 @@ from scorelet.dedup import ClientWindow
 from scorelet.store.columns import KEY_COLUMNS, touchpoint_row, touchpoint_values
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.interface import Registry
-from scorelet.store.records import NewResponse, Response, time_ordered_id
+from scorelet.store.records import NewResponse, Response, User, time_ordered_id
 from scorelet.store.sqlite import tags
 from scorelet.store.sqlite.routing import RoutingCache, bump
 from scorelet.store.sqlite.rows import (
     ROW_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    USER_COLUMNS,
     StoredRow,
     encode_context,
     stored_row,
     touchpoint_from_row,
+    user_from_row,
 )
 from scorelet.store.sqlite.threads import Tx
 from scorelet.touchpoints import Touchpoint
@@ -431,3 +433,60 @@ def restore_impressions(
         " ON CONFLICT DO UPDATE SET count = max(count, excluded.count)",
         [(touchpoint_id, hour, count) for hour, count in hours],
     )
+
+
+# -- dashboard accounts --------------------------------------------------------------------
+
+USER_FIELDS = frozenset({"password_hash", "role"})
+
+
+def create_user(conn: sqlite3.Connection, tx: Tx, user: User) -> None:
+    try:
+        conn.execute(
+            f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                user.id,
+                user.email,
+                user.role,
+                user.password_hash,
+                user.session_version,
+                user.created_at,
+                user.updated_at,
+            ),
+        )
+    except sqlite3.IntegrityError:
+        raise AlreadyExists("user", user.email) from None
+
+
+def _user(conn: sqlite3.Connection, user_id: str) -> User:
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+    if row is None:
+        raise NotFound("user", user_id)
+    return user_from_row(row)
+
+
+def update_user(
+    conn: sqlite3.Connection,
+    tx: Tx,
+    user_id: str,
+    fields: Mapping[str, Any],
+    end_sessions: bool,
+    now: float,
+) -> User:
+    assert fields.keys() <= USER_FIELDS, fields
+    columns = {**fields, "updated_at": now}
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    if end_sessions:
+        assignments += ", session_version = session_version + 1"
+    cursor = conn.execute(
+        f"UPDATE users SET {assignments} WHERE id = ?", (*columns.values(), user_id)
+    )
+    if cursor.rowcount == 0:
+        raise NotFound("user", user_id)
+    return _user(conn, user_id)
+
+
+def delete_user(conn: sqlite3.Connection, tx: Tx, user_id: str) -> User:
+    user = _user(conn, user_id)
+    conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+    return user
