@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import LiveServer
-from scorelet.widget import STRINGS, load_runtime, trim, widget_dir
+from scorelet.widget import STRINGS, load_runtime, minify, widget_dir
 
 BUDGET = 6 * 1024  # loader + runtime, gzipped, as served
 
@@ -182,9 +182,21 @@ def test_the_runtime_knows_every_language_and_carries_none_of_their_strings() ->
         assert len(strings.split("|")) == len(STRINGS), language
 
 
-def test_trim_keeps_strings_and_line_breaks_that_matter() -> None:
-    source = 'let a = "x  y" ;\n// gone\n  return `a  b`\nlet b = a + +c - -d;\n'
-    assert trim(source) == 'let a="x  y";return `a  b`\nlet b=a+ +c- -d;'
+def test_minify_keeps_strings_regexes_and_the_line_breaks_that_matter() -> None:
+    source = (
+        'let a = "x  y" ; // gone\n/* gone */ let r = / "q" +/g, t = `a  ${b} // c`\n'
+        "let b = a + +c - -d\nreturn\nb\n"
+    )
+    expected = 'let a="x  y";let r=/ "q" +/g,t=`a  ${b} // c`\nlet b=a+ +c- -d\nreturn\nb'
+    assert minify(source) == expected
+
+
+def test_the_served_runtime_is_the_minified_source() -> None:
+    runtime = load_runtime()
+    source = (widget_dir() / "scorelet.js").read_text(encoding="utf-8")
+    served = runtime.asset.body.decode()
+    assert served == minify(source.replace("%LANGS%", "|".join(runtime.locales)))
+    assert "Scorelet widget. Paste" not in served, "comments are gone"
 
 
 def test_runtime_ships_from_the_widget_folder() -> None:

@@ -1,7 +1,7 @@
 """The widget runtime and the per-touchpoint loaders that pull it in, built in memory.
 
-The runtime is read once, trimmed of whole-line comments and indentation (the
-only build step, so the file in `widget/` stays the readable source), and kept
+The runtime is read once, minified by rjsmin (the only build step, run at
+start, so the file in `widget/` stays the readable source), and kept
 with its gzip bytes, ETag and SRI hash: serving it is a lookup, never a file
 read. A loader is a few hundred bytes of script carrying one touchpoint's
 config; it loads the runtime from its content-hashed URL with `integrity`, so a
@@ -22,12 +22,13 @@ import functools
 import gzip
 import hashlib
 import json
-import re
 from base64 import b64encode
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import rjsmin  # type: ignore[import-untyped]  # no type hints shipped; one function used
 
 from scorelet.touchpoints import Touchpoint
 
@@ -71,10 +72,6 @@ LOADER_FIELDS = (
     "cooldown_days",
 )
 MAX_CACHED_LOADERS = 2048
-_COMMENT_LINE = re.compile(r"^\s*//.*\n", re.MULTILINE)
-_COMMENT_BLOCK = re.compile(r"^\s*/\*.*?\*/\n", re.MULTILINE | re.DOTALL)
-_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
-_PUNCTUATION = frozenset("=(){}[],;:?<>&|+-*/!.%^~")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,40 +110,15 @@ def widget_dir() -> Path:
     return installed if installed.is_dir() else Path(__file__).parents[2] / "widget"
 
 
-def trim(source: str) -> str:
-    """The runtime as served: no comment lines, no indentation, no spaces around punctuation.
+def minify(source: str) -> str:
+    """The runtime as served: rjsmin's output (comments and needless whitespace gone).
 
-    Strings and template literals are copied untouched. This is safe for
-    `widget/scorelet.js` as written: its regex literals hold no quotes and no
-    spaces, and its comments sit on lines of their own. Line breaks stay
-    except after `{ ; , (`, so automatic semicolon insertion is unchanged.
+    rjsmin tokenizes JavaScript as it is (strings, template literals, regex
+    literals, comments anywhere, the line breaks automatic semicolon insertion
+    needs), so the readable source may be written in any style.
     """
-    text = _INDENT.sub("", _COMMENT_LINE.sub("", _COMMENT_BLOCK.sub("", source)))
-    out: list[str] = []
-    i, end = 0, len(text)
-    while i < end:
-        char = text[i]
-        if char in "'\"`":
-            j = i + 1
-            while text[j] != char:
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i : j + 1])
-            i = j + 1
-        elif char == " ":
-            j = i
-            while j < end and text[j] == " ":
-                j += 1
-            before, after = out[-1][-1] if out else "", text[j] if j < end else ""
-            joined = before == after and before in "+-/"
-            if joined or not (before in _PUNCTUATION or after in _PUNCTUATION):
-                out.append(" ")
-            i = j
-        elif char == "\n" and out and out[-1][-1] in "{;,(":
-            i += 1
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
+    minified: str = rjsmin.jsmin(source)
+    return minified
 
 
 def load_strings(directory: Path | None = None) -> dict[str, str]:
@@ -160,7 +132,7 @@ def load_runtime(directory: Path | None = None) -> Runtime:
     directory = directory or widget_dir()
     strings = load_strings(directory)
     source = (directory / RUNTIME_FILE).read_text(encoding="utf-8")
-    asset = Asset.of(trim(source.replace("%LANGS%", "|".join(strings))))
+    asset = Asset.of(minify(source.replace("%LANGS%", "|".join(strings))))
     digest = b64encode(hashlib.sha384(asset.body).digest()).decode()
     return Runtime(asset, f"sha384-{digest}", strings)
 
