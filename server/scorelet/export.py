@@ -17,7 +17,16 @@ from collections.abc import Iterable, Sequence
 from scorelet.store import Response
 
 FORMATS = ("csv", "ndjson")
-CSV_COLUMNS = ("id", "touchpoint", "score", "comment", "subject", "created_at", "updated_at")
+CSV_COLUMNS = (
+    "id",
+    "touchpoint",
+    "score",
+    "comment",
+    "subject",
+    "person",
+    "created_at",
+    "updated_at",
+)
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 # A spreadsheet runs a cell starting with one of these as a formula (CSV
 # injection): a comment like "=HYPERLINK(...)" would become a live link.

@@ -15,11 +15,20 @@ windows) are tested with a chosen clock.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scorelet.displays import Displays
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.eligibility import Seen
+from scorelet.store.records import (
+    ApiKey,
+    Display,
+    Identity,
+    NewResponse,
+    Person,
+    Response,
+    ResponseQuery,
+)
 from scorelet.touchpoints import Touchpoint
 
 Counts = dict[int, int]
@@ -45,6 +54,16 @@ class Snapshot:
     keys: Sequence[ApiKey]
     totals: Mapping[int, Counts]  # all-time score counts per touchpoint
     displays: Mapping[int, Displays]  # all-time impressions and the ratings they led to
+    settings: Mapping[str, str] = field(default_factory=dict)  # install-wide (the throttle)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Everything stored about one person, for `GET /api/v1/people/{id}`."""
+
+    person: Person | None
+    responses: Sequence[Response]  # newest first, across touchpoints
+    displays: Sequence[Display]  # newest first, across touchpoints
 
 
 # The bounds of the batch-size histogram a backend's writer reports (for /metrics).
@@ -95,6 +114,21 @@ class Shown:
 
 
 @dataclass(frozen=True, slots=True)
+class Forgotten:
+    """A person erased: the ratings removed and the impressions taken back per touchpoint."""
+
+    person: str
+    responses: Sequence[Response]
+    impressions: Mapping[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSaved:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class TouchpointSaved:
     touchpoint: Touchpoint
 
@@ -123,6 +157,8 @@ Change = (
     | Commented
     | Deleted
     | Shown
+    | Forgotten
+    | SettingSaved
     | TouchpointSaved
     | TouchpointRemoved
     | KeySaved
@@ -183,7 +219,33 @@ class Backend(Protocol):
         """Remove a rating from the raw rows and, by the next fold, from every rollup."""
         ...
 
-    async def record_impression(self, touchpoint_id: int, now: float) -> None: ...
+    async def record_impression(
+        self, touchpoint_id: int, identity: Identity | None, now: float
+    ) -> None:
+        """Count a display in its hour; an identified one is also kept for the person."""
+        ...
+
+    async def record_dismissal(self, touchpoint_id: int, identity: Identity, now: float) -> None:
+        """A person closed the widget (never an answer)."""
+        ...
+
+    # -- people ------------------------------------------------------------------------
+
+    async def seen(self, person: str) -> dict[int, Seen]:
+        """Per touchpoint: the person's answers, displays and dismissals (count, last time),
+        what eligibility needs; one cheap indexed read."""
+        ...
+
+    async def history(self, person: str) -> History:
+        """The person's traits, ratings and displays across touchpoints."""
+        ...
+
+    async def forget_person(self, person: str) -> Forgotten:
+        """Erase a person's ratings (folded out of every rollup), displays (and the
+        impressions they were counted as) and traits, in one transaction."""
+        ...
+
+    async def save_setting(self, name: str, value: str) -> None: ...
 
     async def response(self, response_id: str) -> Response | None: ...
 

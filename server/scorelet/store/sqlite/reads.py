@@ -11,15 +11,17 @@ ratings count +1, versions they replaced or deleted -1.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from scorelet.displays import Displays
+from scorelet.eligibility import Seen
 from scorelet.rollups import Counted, hour_of, matches
-from scorelet.store.interface import Counts, Snapshot
-from scorelet.store.records import Response, ResponseQuery
+from scorelet.store.interface import Counts, History, Snapshot
+from scorelet.store.records import Display, Person, Response, ResponseQuery
 from scorelet.store.sqlite.rows import (
     COUNTED_COLUMNS,
     KEY_COLUMNS,
@@ -351,6 +353,9 @@ def list_responses(
     if query.subject is not None:
         where += " AND subject = ?"
         args.append(query.subject)
+    if query.person is not None:
+        where += " AND person = ?"
+        args.append(query.person)
     if after is not None:
         where += " AND (created_at, id) < (?, ?)"
         args += list(after)
@@ -393,6 +398,7 @@ def snapshot(conn: sqlite3.Connection) -> Snapshot:
         keys,
         {tp: _nonzero(counts) for tp, counts in totals.items()},
         {tp: Displays(impressions, answered) for tp, (impressions, answered) in shown.items()},
+        dict(conn.execute("SELECT name, value FROM settings").fetchall()),
     )
 
 
@@ -426,3 +432,49 @@ def recent_clients(conn: sqlite3.Connection, since: float) -> list[tuple[int, st
             (touchpoint_id, since),
         ).fetchall()
     return rows
+
+
+# -- people ------------------------------------------------------------------------------
+
+
+def seen(conn: sqlite3.Connection, person: str) -> dict[int, Seen]:
+    """Per touchpoint, what the person answered and was shown: two indexed aggregates."""
+    facts: dict[int, dict[str, Any]] = {}
+    for touchpoint_id, count, last in conn.execute(
+        "SELECT touchpoint_id, count(*), max(created_at) FROM responses WHERE person = ?"
+        " GROUP BY touchpoint_id",
+        (person,),
+    ):
+        facts.setdefault(touchpoint_id, {}).update(answers=count, last_answer_at=last)
+    for touchpoint_id, kind, count, last in conn.execute(
+        "SELECT touchpoint_id, kind, count(*), max(at) FROM person_displays WHERE person = ?"
+        " GROUP BY touchpoint_id, kind",
+        (person,),
+    ):
+        name = "display" if kind == "shown" else "dismissal"
+        facts.setdefault(touchpoint_id, {}).update({f"{name}s": count, f"last_{name}_at": last})
+    return {touchpoint_id: Seen(**values) for touchpoint_id, values in facts.items()}
+
+
+def history(conn: sqlite3.Connection, person: str) -> History:
+    row = conn.execute(
+        "SELECT id, traits, first_seen_at, last_seen_at FROM people WHERE id = ?", (person,)
+    ).fetchone()
+    responses = [
+        response_from_row(r)
+        for r in conn.execute(
+            f"SELECT {RESPONSE_COLUMNS} FROM responses WHERE person = ?"
+            " ORDER BY created_at DESC, id DESC",
+            (person,),
+        )
+    ]
+    displays = [
+        Display(*r)
+        for r in conn.execute(
+            "SELECT touchpoint_id, kind, at FROM person_displays WHERE person = ?"
+            " ORDER BY at DESC, id DESC",
+            (person,),
+        )
+    ]
+    found = Person(row[0], json.loads(row[1]), row[2], row[3]) if row else None
+    return History(found, responses, displays)

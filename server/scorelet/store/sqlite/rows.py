@@ -16,13 +16,15 @@ from scorelet.touchpoints import Touchpoint, prompts_from_json
 _CONTEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 RESPONSE_COLUMNS = (
-    "id, touchpoint_id, score, comment, subject, context, created_at, updated_at, shown"
+    "id, touchpoint_id, score, comment, subject, context, created_at, updated_at, shown, person"
 )
 ROW_COLUMNS = "seq, " + RESPONSE_COLUMNS
 TOUCHPOINT_COLUMNS = (
     "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
     " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at,"
-    " brand_name, brand_logo, brand_accent, comment_prompts"
+    " brand_name, brand_logo, brand_accent, comment_prompts, recontact_days, redisplay_days,"
+    " max_displays, sample, min_days_since_signup, anniversary_window, trigger,"
+    " require_identity, ignore_global_throttle"
 )
 KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
 # A version of a rating as rollups count it (responses and undone rows alike).
@@ -43,7 +45,16 @@ def encode_context(context: Mapping[str, str]) -> str:
 
 def response_from_row(row: tuple[Any, ...]) -> Response:
     return Response(
-        row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], bool(row[8])
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        json.loads(row[5]),
+        row[6],
+        row[7],
+        bool(row[8]),
+        row[9],
     )
 
 
@@ -62,6 +73,8 @@ def touchpoint_from_row(row: tuple[Any, ...]) -> Touchpoint:
     values[10] = tuple(json.loads(values[10]))
     values[13] = bool(values[13])
     values[20] = prompts_from_json(values[2], values[20])
+    values[28] = bool(values[28])
+    values[29] = bool(values[29])
     return Touchpoint(*values)
 
 
