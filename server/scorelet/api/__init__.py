@@ -14,6 +14,7 @@ from scorelet.api.hosted import HostedPages
 from scorelet.api.listing import ListingApi
 from scorelet.api.meta import MetaApi
 from scorelet.api.metrics import MetricsApi
+from scorelet.api.people import PeopleApi
 from scorelet.api.responses import ResponsesApi
 from scorelet.api.scores import ScoresApi
 from scorelet.api.services import Services
@@ -40,6 +41,7 @@ def routes(services: Services) -> Api:
     chat = ChatApi(services)
     hosted = HostedPages(services)
     demo = DemoPage(services)
+    people = PeopleApi(services)
     table: list[BaseRoute] = [
         # The two busiest routes are answered by DirectRoutes before Starlette
         # routes; they are listed here too, for other methods' 405s and the docs.
@@ -50,6 +52,13 @@ def routes(services: Services) -> Api:
         Route("/api/v1/responses/{id}", responses.show, methods=["GET"]),
         Route("/api/v1/responses/{id}", responses.delete, methods=["DELETE"]),
         Route("/api/v1/impressions", responses.impression, methods=["POST"]),
+        Route("/api/v1/dismissals", responses.dismissal, methods=["POST"]),
+        Route("/api/v1/identities", people.mint, methods=["POST"]),
+        Route("/api/v1/eligibility", people.eligibility, methods=["GET"]),
+        Route("/api/v1/people/{id}", people.person, methods=["GET"]),
+        Route("/api/v1/people/{id}", people.forget, methods=["DELETE"]),
+        Route("/api/v1/settings", people.settings, methods=["GET"]),
+        Route("/api/v1/settings", people.update_settings, methods=["PATCH"]),
         Route("/api/v1/touchpoints", touchpoints.list, methods=["GET"]),
         Route("/api/v1/touchpoints", touchpoints.create, methods=["POST"]),
         Route("/api/v1/touchpoints/{slug}", touchpoints.show, methods=["GET"]),
