@@ -230,7 +230,9 @@ class Ratings:
     @staticmethod
     def _context(bearer: Bearer, rating: Submission, identity: Identity | None) -> dict[str, str]:
         """Signed context wins: traits over the page's, a subject token's over traits."""
-        traits = dict(identity.traits) if identity else {}
+        if identity is None:  # the common case: as before, no copies
+            return bearer.context if bearer.subject else (rating.context or {})
+        traits = dict(identity.traits)
         if bearer.subject is not None:
             return {**traits, **bearer.context}
         context = {**(rating.context or {}), **traits}
