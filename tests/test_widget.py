@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import LiveServer
-from scorelet.widget import STRINGS, load_runtime, minify, widget_dir
+from scorelet.widget import STRINGS, load_runtime, load_styles, minify, widget_dir
 
 BUDGET = 6 * 1024  # loader + runtime, gzipped, as served
 
@@ -191,12 +191,26 @@ def test_minify_keeps_strings_regexes_and_the_line_breaks_that_matter() -> None:
     assert minify(source) == expected
 
 
-def test_the_served_runtime_is_the_minified_source() -> None:
+def test_the_served_runtime_is_the_minified_source_with_its_styles() -> None:
     runtime = load_runtime()
     source = (widget_dir() / "scorelet.js").read_text(encoding="utf-8")
+    styles = (widget_dir() / "scorelet.css").read_text(encoding="utf-8")
     served = runtime.asset.body.decode()
-    assert served == minify(source.replace("%LANGS%", "|".join(runtime.locales)))
+    source = source.replace("%LANGS%", "|".join(runtime.locales))
+    assert served == minify(source.replace("%CSS%", load_styles()))
     assert "Scorelet widget. Paste" not in served, "comments are gone"
+    assert "Shadow DOM" in styles
+    assert "Shadow DOM" not in served
+    assert ".w{all:initial;display:block;" in served
+    assert gzip.decompress(runtime.asset.gzipped) == runtime.asset.body
+
+
+def test_styles_that_would_break_out_of_the_template_literal_are_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "scorelet.css").write_text(".w{content:'${1}'}")
+    with pytest.raises(ValueError, match="backticks"):
+        load_styles(tmp_path)
 
 
 def test_runtime_ships_from_the_widget_folder() -> None:

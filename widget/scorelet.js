@@ -21,43 +21,8 @@
   // Every language the server has strings for.
   let LANGS = /^(%LANGS%)$/;
   let STAR = "M12 2.5l2.9 6 6.6.9-4.8 4.6 1.2 6.5L12 17.3l-5.9 3.2 1.2-6.5-4.8-4.6 6.6-.9z";
-  let CSS = `
-    .w{all:initial;display:block;position:relative;container-type:inline-size;box-sizing:border-box;max-width:var(--scorelet-width,32rem);padding:16px;
-      --a:var(--scorelet-accent,#1d4ed8);--on:var(--scorelet-on-accent,#fff);--bg:var(--scorelet-bg,#fff);--fg:var(--scorelet-fg,#111827);
-      --mu:var(--scorelet-muted,#4b5563);--bd:var(--scorelet-border,#9ca3af);--st:var(--scorelet-star,#b45309);
-      border:1px solid var(--bd);border-radius:var(--scorelet-radius,12px);background:var(--bg);color:var(--fg);font:15px/1.4 var(--scorelet-font,system-ui,sans-serif)}
-    @media (prefers-color-scheme:dark){.w{--a:var(--scorelet-accent,#93c5fd);--on:var(--scorelet-on-accent,#111827);--bg:var(--scorelet-bg,#111827);
-      --fg:var(--scorelet-fg,#f9fafb);--mu:var(--scorelet-muted,#d1d5db);--bd:var(--scorelet-border,#6b7280);--st:var(--scorelet-star,#fbbf24)}}
-    *{box-sizing:border-box}
-    [hidden]{display:none!important}
-    p{margin:0 0 12px;font-weight:600}
-    button,textarea{font:inherit;color:inherit;margin:0;background:none;border:1px solid var(--bd);border-radius:8px}
-    button{cursor:pointer;padding:0 14px;min-height:40px}
-    :focus-visible{outline:3px solid var(--a);outline-offset:2px}
-    .r,.e,.b{display:flex;flex-wrap:wrap;gap:4px}
-    .o{display:flex;align-items:center;justify-content:center;padding:0;min-width:40px;color:var(--mu)}
-    .s .o,.f .o{border:0;border-radius:50%}
-    .on{color:var(--st)}
-    .on svg{fill:currentColor}
-    [aria-checked=true],.p{background:var(--a);color:var(--on);border-color:var(--a)}
-    .s [aria-checked=true]{background:none;color:var(--st)}
-    .r:not(.s) .o:not([aria-checked=true]):hover{color:var(--a);border-color:var(--a)}
-    svg{width:32px;height:32px;fill:none;stroke:currentColor;stroke-width:1.6;stroke-linecap:round}
-    .y{fill:currentColor;stroke:none}
-    .n{display:grid;grid-template-columns:repeat(var(--n),minmax(0,1fr))}
-    .n .o{min-width:0}
-    @container (max-width:420px){.n{grid-template-columns:repeat(var(--m),minmax(0,1fr))}}
-    .e{justify-content:space-between;margin-top:6px;font-size:13px;color:var(--mu);min-height:1.4em}
-    label{display:block;margin:12px 0 6px}
-    textarea{display:block;width:100%;min-height:72px;padding:8px;background:var(--bg)}
-    .b{gap:8px;margin-top:8px}
-    .z{margin-top:12px}
-    .z:empty{display:none}
-    [hidden]+.z{margin-top:0}
-    .z+.p{margin-top:8px}
-    .x{position:absolute;top:6px;right:6px;min-height:32px;padding:0 10px;border:0;font-size:20px;color:var(--mu)}
-    .d p{padding-right:36px}
-  `;
+  // widget/scorelet.css, minified (widget.py puts it here).
+  let CSS = `%CSS%`;
 
   let warn = (m) => warned++ || console.warn("Scorelet: " + m);
   // Nothing Scorelet does may throw into the host page: every entry point goes through here.
@@ -90,7 +55,9 @@
     return o;
   };
   let code = (l) => String(l || "").slice(0, 2).toLowerCase();
-  let uuid = () => "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
+  // A random UUID, also on plain-http pages (crypto.randomUUID needs https): a blob: URL ends
+  // in one (File API spec).
+  let uuid = () => URL.createObjectURL(new Blob()).slice(-36);
   // JSON as text/plain with keepalive: a simple request (no preflight) that survives leaving
   // the page. Network errors and 5xx/429 are retried with backoff; other errors are final.
   let send = (c, method, path, body, n = 0) =>
