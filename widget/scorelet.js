@@ -6,6 +6,9 @@
  *   <script src="https://scorelet.example.com/widget.js" async></script>
  *   Scorelet("mount", element, {token: "s.…"})   // or Scorelet.mount(element, {...}) once loaded
  * A tag with data-dismissible (or mount's {dismissible: true}) gets a close button.
+ * Signed-in people: data-identity="i.…" on the tag, mount's {identity}, or Scorelet("identify", "i.…")
+ * before the widget loads; the server then decides whether to ask (a "no" fires scorelet:skip).
+ * A touchpoint with --trigger event:NAME appears once the page calls Scorelet("track", NAME).
  */
 ((w, d) => {
   let old = w.Scorelet;
@@ -16,6 +19,9 @@
   let live = new WeakMap();
   let warned = 0;
   let sheet;
+  // The identity given by Scorelet("identify", …); the events the page tracked, and the widgets
+  // waiting for an event (each checks whether it is its own).
+  let idn, fired = {}, waits = [];
   // The loader carries the strings of the language the widget will speak (c.strings), from
   // widget/locales.json: one "|"-separated line each, in the order of STRINGS in widget.py.
   // Every language the server has strings for.
@@ -81,8 +87,9 @@
       h("style", root, 0, CSS);
     }
   };
-  // Cooldown applies to anonymous (embed-token) widgets; a subject token is one conversation.
-  let coolKey = (c) => /^e\./.test(c.token) && c.cooldown !== false && "scorelet:" + c.slug;
+  // Cooldown applies to anonymous (embed-token) widgets; a subject token is one conversation, and
+  // for an identified person the server decides.
+  let coolKey = (c) => /^e\./.test(c.token) && c.cooldown !== false && !c.identity && "scorelet:" + c.slug;
   let cooling = (c) => {
     try { return +localStorage.getItem(coolKey(c)) > Date.now(); } catch (e) { return false; }
   };
@@ -108,6 +115,10 @@
   let render = (el, c, o) => {
     unmount(el);
     c.api = c.api || API;
+    // An identity the loader wasn't asked for: ask it again with the identity, so it carries the
+    // server's answer (c.e) for that person.
+    let I = c.identity = c.identity || idn;
+    if (I && !o.identity) return mount(el, pick(o, {token: c.token, api: c.api, identity: I}));
     // The touchpoint's locale (or an override) wins, then the page's lang, then the browser's.
     // A language the loader didn't carry is fetched once: the same loader, asked for it.
     let all = c.strings, ls = [c.locale, d.documentElement.lang, ...navigator.languages].map(code);
@@ -118,10 +129,15 @@
     }
     let host = at(h("div"), {"data-scorelet": c.slug || ""}), root = host.attachShadow({mode: "open"});
     let L = all[lg].split("|"), dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen, shown;
-    live.set(el, {stop: () => { dead = 1; if (seen) seen.disconnect(); host.remove(); }});
+    let X = {stop: () => { dead = 1; if (seen) seen.disconnect(); host.remove(); }};
+    live.set(el, X);
     el.append(host);
     let emit = (name, detail) => dead || host.dispatchEvent(new CustomEvent("scorelet:" + name, {bubbles: true, composed: true, detail: {touchpoint: c.slug, ...detail}}));
-    if (cooling(c)) return emit("ready", {shown: false, reason: "cooldown"});
+    // The server's answer for this person (or for anyone anonymous), else the browser's cooldown.
+    let e = c.e || {show: !cooling(c), reason: "cooldown"};
+    if (!e.show) return emit("ready", {shown: false, reason: e.reason}), emit("skip", e);
+    // --trigger event:NAME: nothing shows until the page tracks NAME (before or after this).
+    if (c.trigger && !fired[c.trigger]) return waits.push(() => fired[c.trigger] && live.get(el) == X && render(el, c, o));
     style(root);
     let nps = c.metric == "nps", lo = c.min, n = c.max - lo + 1;
     let kind = c.scale == "stars" ? "s" : /^smileys/.test(c.scale) ? "f" : "n";
@@ -172,10 +188,11 @@
     let retry = h("button", wrap, "p", L[19]);
     retry.hidden = true;
     retry.onclick = safe(() => pump());
-    // Closing counts as an answer for the cooldown.
+    // Closing counts as an answer for the cooldown, and the server hears of it (per person).
     if (c.dismissible) {
       at(h("button", wrap, "x", "×"), {type: "button", "aria-label": L[20]}).onclick = safe(() => {
         cool(c);
+        send(c, "POST", "/api/v1/dismissals", {identity: I}).catch(() => 0);
         emit("dismiss", {id, score: sel});
         unmount(el);
       });
@@ -205,7 +222,7 @@
         let score = sel;
         // `shown`: this widget counted its impression, so the rating counts toward the response
         // rate. Context comes from a subject token alone; only anonymous widgets send the page's.
-        let body = {id, score, shown: !!shown, ...(/^e\./.test(c.token) && {context: c.context, client: client()})};
+        let body = {id, score, shown: !!shown, identity: I, ...(/^e\./.test(c.token) && {context: c.context, client: client()})};
         return send(c, "POST", "/api/v1/responses", body).then((r) => {
           // The stored id: a conversation rated before keeps its rating's id.
           id = r.id;
@@ -253,7 +270,7 @@
       if (es.some((x) => x.isIntersecting)) {
         seen.disconnect();
         shown = 1;
-        send(c, "POST", "/api/v1/impressions", {}).catch(() => 0);
+        send(c, "POST", "/api/v1/impressions", {identity: I}).catch(() => 0);
       }
     });
     seen.observe(wrap);
@@ -278,6 +295,7 @@
     if (p) return live.get(p.el) == s && render(p.el, pick(c, p.o), p.o);
     let o = {locale: ds.locale || undefined, dismissible: ds.dismissible != null || undefined};
     c = pick(c, o);
+    c.identity = ds.identity;
     if (t) return whenReady(() => {
       let e = d.querySelector(t);
       e ? render(e, c, o) : warn("no element matches data-target " + t);
@@ -295,13 +313,17 @@
     if (!el || !o || !o.token) return warn("mount(element, {token}) needs an element and a token");
     unmount(el);
     let s = h("script");
-    s.src = (o.api || API) + "/s/" + encodeURIComponent(o.token) + ".js?l=" + code(o.l || o.locale) + "&p=" + code(d.documentElement.lang);
+    s.src = (o.api || API) + "/s/" + encodeURIComponent(o.token) + ".js?l=" + code(o.l || o.locale) + "&p=" + code(d.documentElement.lang) + (o.identity ? "&identity=" + encodeURIComponent(o.identity) : "");
     s._scorelet = {el, o};
     live.set(el, s);
     d.head.append(s);
   };
 
-  let methods = {load, mount, unmount};
+  let track = (n) => {
+    fired[n] = 1;
+    waits.map((f) => f());
+  };
+  let methods = {load, mount, unmount, track, identify: (t) => idn = t};
   let S = safe((name, ...args) => methods[name] ? methods[name](...args) : warn("unknown call " + name));
   S.v = 1;
   S.mount = (el, o) => S("mount", el, o);

@@ -32,6 +32,7 @@ import rcssmin  # type: ignore[import-untyped]  # no type hints shipped; one fun
 import rjsmin  # type: ignore[import-untyped]
 import zopfli.gzip  # type: ignore[import-untyped]
 
+from scorelet.eligibility import Seen, decide
 from scorelet.touchpoints import Touchpoint
 
 RUNTIME_FILE = "scorelet.js"
@@ -183,12 +184,22 @@ def choose_language(locales: Mapping[str, str], wanted: Iterable[str | None]) ->
     return DEFAULT_LANGUAGE
 
 
-def loader_config(touchpoint: Touchpoint, token: str, strings: Mapping[str, str]) -> dict[str, Any]:
+def loader_config(
+    touchpoint: Touchpoint,
+    token: str,
+    strings: Mapping[str, str],
+    decision: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The touchpoint's public settings the widget needs; unset texts are left out.
 
     `bounds` are where the middle and the top group of scores start, so the
     widget asks the follow-up question that fits the score; `prompts` are the
-    touchpoint's own questions per group, if it has any.
+    touchpoint's own questions per group, if it has any. `trigger` names the
+    event the widget waits for (`Scorelet("track", NAME)`). `e` is the
+    eligibility answer ({show, reason, detail, next_eligible_at}): for the
+    identity the loader was asked for, or, without one, for anyone anonymous
+    when the touchpoint asks identified people only; the widget renders only
+    when it says show.
     """
     public = touchpoint.public()
     config = {k: public[k] for k in LOADER_FIELDS if public.get(k) is not None}
@@ -197,6 +208,14 @@ def loader_config(touchpoint: Touchpoint, token: str, strings: Mapping[str, str]
     config["bounds"] = list(touchpoint.group_bounds)
     if any(touchpoint.comment_prompts):
         config["prompts"] = list(touchpoint.comment_prompts)
+    policy = touchpoint.policy
+    if policy.event is not None:
+        config["trigger"] = policy.event
+    if decision is None and policy.require_identity:
+        anonymous = decide(policy, touchpoint.slug, None, {}, Seen(), (), 0, 0.0, policy.event)
+        decision = anonymous.public()
+    if decision is not None:
+        config["e"] = dict(decision)
     config["token"] = token
     config["strings"] = dict(strings)
     return config
@@ -272,8 +291,24 @@ class Loaders:
         if asset is None:
             if len(self._assets) >= self.limit:
                 del self._assets[next(iter(self._assets))]
-            strings = {language: self.runtime.locales[language]}
-            config = loader_config(touchpoint, token, strings)
-            source = loader_source(self.runtime, config, origin_guard(touchpoint))
-            asset = self._assets[key] = Asset.of(source)
+            asset = self._assets[key] = self._build(token, touchpoint, language, None)
         return asset
+
+    def personal(
+        self, token: str, touchpoint: Touchpoint, language: str, decision: Mapping[str, Any]
+    ) -> Asset:
+        """A loader for one identified person, carrying their eligibility answer: built per
+        request and never cached (here or by a browser), as the answer changes when they
+        are shown the widget or answer it."""
+        return self._build(token, touchpoint, language, decision)
+
+    def _build(
+        self,
+        token: str,
+        touchpoint: Touchpoint,
+        language: str,
+        decision: Mapping[str, Any] | None,
+    ) -> Asset:
+        strings = {language: self.runtime.locales[language]}
+        config = loader_config(touchpoint, token, strings, decision)
+        return Asset.of(loader_source(self.runtime, config, origin_guard(touchpoint)))
