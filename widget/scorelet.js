@@ -119,23 +119,25 @@
     // server's answer (c.e) for that person.
     let I = c.identity = c.identity || idn;
     if (I && !o.identity) return mount(el, pick(o, {token: c.token, api: c.api, identity: I}));
-    // The touchpoint's locale (or an override) wins, then the page's lang, then the browser's.
-    // A language the loader didn't carry is fetched once: the same loader, asked for it.
-    let all = c.strings, ls = [c.locale, d.documentElement.lang, ...navigator.languages].map(code);
-    let lg = ls.find((l) => LANGS.test(l)) || "en";
-    if (!all[lg]) {
-      if (!c.l && !cooling(c)) return mount(el, pick(o, {token: c.token, api: c.api, l: lg}));
-      lg = Object.keys(all)[0];
-    }
     let host = at(h("div"), {"data-scorelet": c.slug || ""}), root = host.attachShadow({mode: "open"});
-    let L = all[lg].split("|"), dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen, shown;
+    let dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen, shown;
     let X = {stop: () => { dead = 1; if (seen) seen.disconnect(); host.remove(); }};
     live.set(el, X);
     el.append(host);
     let emit = (name, detail) => dead || host.dispatchEvent(new CustomEvent("scorelet:" + name, {bubbles: true, composed: true, detail: {touchpoint: c.slug, ...detail}}));
     // The server's answer for this person (or for anyone anonymous), else the browser's cooldown.
+    // A loader that says no carries nothing else.
     let e = c.e || {show: !cooling(c), reason: "cooldown"};
     if (!e.show) return emit("ready", {shown: false, reason: e.reason}), emit("skip", e);
+    // The touchpoint's locale (or an override) wins, then the page's lang, then the browser's.
+    // A language the loader didn't carry is fetched once: the same loader, asked for it.
+    let all = c.strings, ls = [c.locale, d.documentElement.lang, ...navigator.languages].map(code);
+    let lg = ls.find((l) => LANGS.test(l)) || "en";
+    if (!all[lg]) {
+      if (!c.l) return mount(el, pick(o, {token: c.token, api: c.api, l: lg}));
+      lg = Object.keys(all)[0];
+    }
+    let L = all[lg].split("|");
     // --trigger event:NAME: nothing shows until the page tracks NAME (before or after this).
     if (c.trigger && !fired[c.trigger]) return waits.push(() => fired[c.trigger] && live.get(el) == X && render(el, c, o));
     style(root);
@@ -293,9 +295,11 @@
   let load = (c, s) => {
     let ds = s ? s.dataset : {}, t = ds.target, p = s && s._scorelet;
     if (p) return live.get(p.el) == s && render(p.el, pick(c, p.o), p.o);
-    let o = {locale: ds.locale || undefined, dismissible: ds.dismissible != null || undefined};
+    // An identity in the tag's own URL (/s/TOKEN.js?identity=…) came with its answer already.
+    let o = {locale: ds.locale || undefined, dismissible: ds.dismissible != null || undefined,
+      identity: s && new URL(s.src).searchParams.get("identity")};
     c = pick(c, o);
-    c.identity = ds.identity;
+    c.identity = c.identity || ds.identity;
     if (t) return whenReady(() => {
       let e = d.querySelector(t);
       e ? render(e, c, o) : warn("no element matches data-target " + t);

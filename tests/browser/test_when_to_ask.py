@@ -76,8 +76,14 @@ def test_a_person_who_answered_on_one_device_is_not_asked_on_another(
     assert skip["touchpoint"] == tp["slug"]
     assert skip["show"] is False
     assert skip["reason"] == "answered_recently"
-    assert "recontact" in skip["detail"]
     assert skip["next_eligible_at"] is not None
+    # The sentence behind the reason is one request away, for whoever debugs it.
+    with server.client() as client:
+        why = client.get(
+            "/api/v1/eligibility", params={"token": tp["embed_token"], "identity": token}
+        ).json()
+    assert (why["reason"], why["next_eligible_at"]) == (skip["reason"], skip["next_eligible_at"])
+    assert "recontact" in why["detail"]
     assert second.events("ready")[0][1]["shown"] is False
     assert second.page.locator(RADIOS).count() == 0
     assert first.errors == second.errors == []
@@ -184,4 +190,21 @@ def test_a_widget_the_server_says_no_to_renders_nothing_and_says_why(
     eventually(lambda: skips(visit))
     assert skips(visit)[0]["reason"] == reason
     assert visit.page.locator(RADIOS).count() == 0
+    assert visit.errors == []
+
+
+def test_an_identity_in_the_tags_url_needs_no_second_loader(
+    server: LiveServer, host: HostPages, device: Callable[[], BrowserContext]
+) -> None:
+    tp = server.add_touchpoint()
+    token = identity(server, "u-in-src")
+    context = device()
+    loaders: list[str] = []
+    context.on("request", lambda r: "/s/" in r.url and loaders.append(r.url))
+    visit = open_page(
+        context, host.page("src-identity.html", TOKEN=tp["embed_token"], IDENTITY=token)
+    )
+    visit.page.locator("[data-scorelet] [data-score='3']").click()
+    eventually(lambda: [r["person"] for r in server.ratings(tp["slug"])] == ["u-in-src"])
+    assert len(loaders) == 1, loaders
     assert visit.errors == []
