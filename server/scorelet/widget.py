@@ -92,7 +92,8 @@ class Asset:
         """`thorough`: gzip with Zopfli, 1-2% smaller than zlib's best but some 20 ms for the
         runtime; worth it once at start for the script every page loads, not per request."""
         body = text.encode()
-        tag = hashlib.blake2b(body, digest_size=8).hexdigest()  # 64 bits: ample to tell versions apart
+        # 64 bits: ample to tell one version of a script from another.
+        tag = hashlib.blake2b(body, digest_size=8).hexdigest()
         gzipped = zopfli.gzip.compress(body) if thorough else gzip.compress(body, 9, mtime=0)
         return cls(body, gzipped, tag)
 
