@@ -12,6 +12,7 @@ import pytest
 from conftest import SECRET, Clock, LiveServer, run_server
 from scorelet.mint import mint_identity_token
 from scorelet.tokens import Signer
+from test_openapi import check, spec
 
 DAY = 86400
 SIGNER = Signer([SECRET])
@@ -352,3 +353,20 @@ def test_erasing_a_person_leaves_every_score_equal_to_a_recount_without_them(
         ]
     assert by_team[0]["groups"] == by_team[1]["groups"]
     assert all(r["person"] != "erin" for r in server.ratings(tp["slug"]))
+
+
+def test_the_answers_match_their_published_schemas(server: LiveServer) -> None:
+    document = spec(server)
+    tp = server.add_touchpoint(metric="nps", recontact_days=9)
+    with server.client(server.mint_key) as client:
+        minted = client.post("/api/v1/identities", json={"person": "schema-1"}).json()
+    check(document, "MintedIdentity", minted)
+    ann = {"identity": minted["identity"]}
+    given = post(server, "/api/v1/responses", token=tp["embed_token"], score=9, **ann)
+    check(document, "Response", given.json())
+    check(document, "Eligibility", eligibility(server, tp["embed_token"], **ann).json())
+    with server.reader() as reader:
+        check(document, "PersonHistory", reader.get("/api/v1/people/schema-1").json())
+        check(document, "Settings", reader.get("/api/v1/settings").json())
+    with server.admin() as admin:
+        check(document, "Erased", admin.delete("/api/v1/people/schema-1").json())
