@@ -86,7 +86,7 @@ class ListingApi:
     async def responses(self, request: Request) -> Response:
         store = self.services.store
         await authorize(request, store, "read")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.touchpoint(request.path_params["slug"])
         window, params = parse_window(request.query_params.multi_items(), LIST_PARAMS)
         subject = params.get("subject")
         if subject is not None and not 0 < len(subject) <= MAX_SUBJECT:

@@ -35,7 +35,7 @@ class ScoresApi:
     async def score(self, request: Request) -> Response:
         store = self.services.store
         await authorize(request, store, "read")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.touchpoint(request.path_params["slug"])
         key = ("score", touchpoint.id, query_key(request))
         generation = store.scored_at(touchpoint.id)
         cached = self.cache.get(key, generation)
@@ -48,7 +48,7 @@ class ScoresApi:
     async def series(self, request: Request) -> Response:
         store, ratings = self.services.store, self.services.ratings
         await authorize(request, store, "read")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), SERIES_PARAMS)
         interval = extra.get("interval", "day")
         spans, tz = ratings.buckets(window, interval, extra.get("tz", "UTC"), time.time())
@@ -66,7 +66,7 @@ class ScoresApi:
     async def breakdown(self, request: Request) -> Response:
         store = self.services.store
         await authorize(request, store, "read")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), BREAKDOWN_PARAMS)
         if "by" not in extra:
             raise bad_query("by", "by is required: the context key to group by, e.g. by=agent")

@@ -40,9 +40,16 @@ class Services:
             raise RuntimeError("the store opens when the app starts (lifespan)")
         return self._ratings
 
-    def touchpoint(self, slug: str) -> Touchpoint:
-        """The touchpoint named in a URL, or a 404 problem."""
+    async def touchpoint(self, slug: str) -> Touchpoint:
+        """The touchpoint named in a URL, or a 404 problem.
+
+        A slug this process doesn't know may have been added by `scorelet touchpoint
+        add` a moment ago: worth one look at the database before refusing.
+        """
         touchpoint = self.store.touchpoint(slug)
+        if touchpoint is None:
+            await self.store.refresh_if_changed()
+            touchpoint = self.store.touchpoint(slug)
         if touchpoint is None:
             raise Problem(
                 404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"

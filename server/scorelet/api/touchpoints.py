@@ -34,7 +34,7 @@ class TouchpointsApi:
 
     async def show(self, request: Request) -> Response:
         await authorize(request, self.services.store, "read")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.touchpoint(request.path_params["slug"])
         return answer(request, prepare(self._public(touchpoint)))
 
     async def create(self, request: Request) -> Response:
@@ -49,7 +49,7 @@ class TouchpointsApi:
 
     async def update(self, request: Request) -> Response:
         await authorize(request, self.services.store, "admin")
-        touchpoint = self.services.touchpoint(request.path_params["slug"])
+        touchpoint = await self.services.touchpoint(request.path_params["slug"])
         body = await read_json(request, self.services.settings.max_body)
         rotate = body.pop("rotate_token", False)
         if not isinstance(rotate, bool):
@@ -60,7 +60,6 @@ class TouchpointsApi:
 
     async def delete(self, request: Request) -> Response:
         await authorize(request, self.services.store, "admin")
-        await self.services.store.delete_touchpoint(
-            self.services.touchpoint(request.path_params["slug"]).slug
-        )
+        touchpoint = await self.services.touchpoint(request.path_params["slug"])
+        await self.services.store.delete_touchpoint(touchpoint.slug)
         return Response(status_code=204)
