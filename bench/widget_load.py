@@ -5,6 +5,11 @@ customer's site. Each load gets a fresh browser context (empty cache: a first
 visit). For the widget page the time is from navigation start to the
 widget's `scorelet:ready` event (fired once its radiogroup is in the DOM),
 checked against the shadow root; for the empty page, to its load event.
+
+The identified page carries an identity token (`data-identity`), so the
+runtime asks for the loader once more with `?identity=`, and that loader
+carries the server's eligibility answer for the person: one request more
+than an anonymous page, and the one that makes the decision on the server.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ EMPTY_PAGE = (
 )
 WIDGET_PAGE = (
     "<!doctype html><html><head><title>widget</title></head><body><p>Hello</p>"
-    '<script src="{src}"></script></body></html>'
+    '<script src="{src}"{attributes}></script></body></html>'
 )
 RECORD_READY = """
 document.addEventListener("scorelet:ready", () => { window.__ready = performance.now(); });
@@ -69,9 +74,9 @@ def host_pages(pages: dict[str, str]) -> Iterator[str]:
         httpd.server_close()
 
 
-def gzipped_bytes(server: harness.Server, token: str) -> dict[str, int]:
+def gzipped_bytes(server: harness.Server, token: str, query: str = "") -> dict[str, int]:
     gz = {"Accept-Encoding": "gzip"}
-    status, headers, loader = harness.fetch(f"{server.url}/s/{token}.js", gz)
+    status, headers, loader = harness.fetch(f"{server.url}/s/{token}.js{query}", gz)
     if status != 200 or headers.get("content-encoding") != "gzip":
         raise RuntimeError(f"loader: {status} {headers}")
     found = re.search(rb"/widget\.[0-9a-f]+\.js", _gunzip(loader))
@@ -92,34 +97,49 @@ def _gunzip(data: bytes) -> bytes:
 def run(args: Any, work: Path) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
+    from scorelet.mint import mint_identity_token
+    from scorelet.tokens import Signer
+
     dataset = Dataset.create(work / "widget", 1, harness.SECRET)
     token = dataset.touchpoints[0].token
+    # A new person per load would be fairer still, but the answer is "eligible" either way.
+    identity = mint_identity_token(Signer([harness.SECRET]), "bench-person", ttl="1d").token
     with harness.scorelet(dataset.data_dir, args.sync) as server:
         sizes = gzipped_bytes(server, token)
+        personal = gzipped_bytes(server, token, f"?identity={identity}")
+        src = f"{server.url}/s/{token}.js"
         pages = {"empty.html": EMPTY_PAGE,
-                 "widget.html": WIDGET_PAGE.format(src=f"{server.url}/s/{token}.js")}  # fmt: skip
+                 "widget.html": WIDGET_PAGE.format(src=src, attributes=""),
+                 "identified.html": WIDGET_PAGE.format(
+                     src=src, attributes=f' data-identity="{identity}"')}  # fmt: skip
         with host_pages(pages) as origin, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
-                empty, widget, after_load = [], [], []
+                empty, widget, after_load, identified = [], [], [], []
                 for n in range(args.widget_loads + 1):  # the first of each is a warm-up
                     empty_ms = load(browser, f"{origin}/empty.html", False)["load"]
                     times = load(browser, f"{origin}/widget.html", True)
+                    person = load(browser, f"{origin}/identified.html", True)
                     if n:
                         empty.append(empty_ms)
                         widget.append(times["ready"])
                         after_load.append(times["ready"] - times["load"])
+                        identified.append(person["ready"])
             finally:
                 browser.close()
+    empty_ms = statistics.median(empty)
     return {
         "gzipped_bytes": sizes,
+        "identified_loader_gzipped_bytes": personal["loader"],
         "loads": args.widget_loads,
-        "empty_page_load_ms": round(statistics.median(empty), 1),
+        "empty_page_load_ms": round(empty_ms, 1),
         "widget_rendered_ms": round(statistics.median(widget), 1),
-        "rendered_after_empty_load_ms": round(
-            statistics.median(widget) - statistics.median(empty), 1
-        ),
+        "rendered_after_empty_load_ms": round(statistics.median(widget) - empty_ms, 1),
         "rendered_after_own_load_ms": round(statistics.median(after_load), 1),
+        "identified_rendered_ms": round(statistics.median(identified), 1),
+        "identified_rendered_after_empty_load_ms": round(
+            statistics.median(identified) - empty_ms, 1
+        ),
     }
 
 

@@ -76,6 +76,8 @@ def test_every_benchmark_runs_on_tiny_sizes_and_loses_nothing(tmp_path: Path) ->
     widget = results["widget"]
     assert 0 < widget["gzipped_bytes"]["loader"] < widget["gzipped_bytes"]["total"]
     assert widget["widget_rendered_ms"] > 0
+    assert widget["identified_rendered_ms"] > 0, "the signed-in page rendered too"
+    assert widget["identified_loader_gzipped_bytes"] > widget["gzipped_bytes"]["loader"]
 
     memory = results["memory"]
     assert memory["responses"] >= 1500

@@ -140,7 +140,7 @@ def test_csv_gives_each_context_key_a_column_a_spreadsheet_can_filter_on(
     assert cli == http
     rows = list(csv.DictReader(io.StringIO(http, newline="")))
     assert list(rows[0]) == [
-        *("id", "touchpoint", "score", "comment", "subject", "created_at", "updated_at"),
+        *("id", "touchpoint", "score", "comment", "subject", "person", "created_at", "updated_at"),
         *("tags", "issues", "agent", "context.score", "team"),
     ]
     by_agent = [(r["agent"], r["team"], r["context.score"]) for r in reversed(rows)]

@@ -8,6 +8,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import LiveServer
+from scorelet.eligibility import REASONS
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
@@ -51,3 +52,9 @@ def test_the_alert_rule_matches_its_series_on_the_labels_they_share(server: Live
         assert compared <= left_labels & right_labels, (left, on, right)
         if not on:
             assert left_labels == right_labels, f"{left} and {right} never match"
+
+
+def test_every_eligibility_reason_is_documented() -> None:
+    section = README[README.index("## When to ask") : README.index("## Polling scores")]
+    documented = re.findall(r"^\| `([a-z_]+)` \| (?:true|false) \|", section, re.MULTILINE)
+    assert documented == list(REASONS), "the README lists every reason, in the order checked"

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 
 from backends import BACKENDS, open_store
 from scorelet.displays import Displays
+from scorelet.eligibility import Policy, Seen
 from scorelet.rollups import matches
 from scorelet.store import AlreadyExists, NewResponse, NotFound, Refused, ResponseQuery, Store
 from scorelet.store.errors import Unavailable
-from scorelet.store.records import time_ordered_id
+from scorelet.store.records import Display, Identity, Person, time_ordered_id
 from scorelet.timeutil import DAY, HOUR
 from scorelet.tokens import api_key_id, api_key_matches
 from scorelet.touchpoints import Touchpoint, new_touchpoint_fields
@@ -940,3 +941,131 @@ async def test_users_survive_a_restart(kind: str, tmp_path: Path) -> None:
         assert await store.user(made.id) == made
     finally:
         await store.close()
+
+
+# -- identified people ------------------------------------------------------------------------
+
+ANN = Identity("ann", {"plan": "pro"})
+
+
+async def test_a_persons_answers_displays_and_dismissals_are_seen_per_touchpoint(
+    store: Store, clock: Clock
+) -> None:
+    checkout = await add_touchpoint(store, "checkout")
+    nps = await add_touchpoint(store, "nps")
+    await store.record_impression(checkout.id, ANN)
+    clock.now += 60
+    await store.record_response(rating(checkout, 5, identity=ANN, shown=True))
+    clock.now += 60
+    await store.record_impression(nps.id, ANN)
+    await store.record_dismissal(nps.id, ANN)
+    await store.record_impression(nps.id)  # anonymous: counted, kept for nobody
+    seen = await store.seen("ann")
+    assert seen[checkout.id] == Seen(
+        answers=1, last_answer_at=T0 + 60, displays=1, last_display_at=T0
+    )
+    assert seen[nps.id] == Seen(
+        displays=1, last_display_at=T0 + 120, dismissals=1, last_dismissal_at=T0 + 120
+    )
+    assert await store.seen("bob") == {}
+    assert store.totals(nps.id) == ({}, Displays(impressions=2)), "a close is never an answer"
+    assert store.totals(checkout.id) == ({5: 1}, Displays(impressions=1, answered=1))
+
+
+async def test_a_persons_history_lists_traits_ratings_and_displays(
+    store: Store, clock: Clock
+) -> None:
+    checkout = await add_touchpoint(store, "checkout")
+    await store.record_impression(checkout.id, ANN)
+    clock.now += 10
+    given = await store.record_response(rating(checkout, 4, identity=Identity("ann", {"a": "b"})))
+    assert given.response.person == "ann"
+    history = await store.history("ann")
+    assert history.person == Person("ann", {"a": "b"}, T0, T0 + 10), "the latest traits"
+    assert [(r.id, r.person) for r in history.responses] == [(given.response.id, "ann")]
+    assert history.displays == [Display(checkout.id, "shown", T0)]
+    assert (await store.history("nobody")).person is None
+
+
+async def test_forgetting_a_person_leaves_every_count_as_if_they_never_rated(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    """Erasure goes through the delete path: the fold takes the ratings out of every rollup,
+    and the impressions the person's displays counted as go too."""
+    (tmp_path / "all").mkdir()
+    (tmp_path / "others").mkdir()
+    store = await open_store(kind, tmp_path / "all", clock)
+    others = await open_store(kind, tmp_path / "others", clock)
+    try:
+        tps = [await add_touchpoint(s, "nps", metric="nps") for s in (store, others)]
+        random.seed(17)
+        for step in range(120):
+            clock.now = T0 + step * 1800
+            score, context = random.randint(0, 10), {"agent": random.choice("xyz")}
+            person = random.choice([ANN, None, Identity("bob")])
+            await store.record_impression(tps[0].id, person)
+            await store.record_response(
+                rating(tps[0], score, context=context, identity=person, shown=True)
+            )
+            if person is not ANN:
+                await others.record_impression(tps[1].id, person)
+                await others.record_response(
+                    rating(tps[1], score, context=context, identity=person, shown=True)
+                )
+        await store.maintain()  # fold the ratings first: erasure must take them back out
+        gone = await store.forget_person("ann")
+        assert gone.responses
+        assert all(r.person == "ann" for r in gone.responses)
+        for s in (store, others):
+            await s.maintain()
+        await assert_rollups_exact(store)
+        windows = [(None, None), (T0, T0 + DAY), (T0 + 3 * HOUR + 7, T0 + 2 * DAY + 11)]
+        for since, until in windows:
+            for filters in ({}, {"agent": "x"}):
+                assert await store.counts(tps[0].id, since, until, filters) == (
+                    await others.counts(tps[1].id, since, until, filters)
+                )
+        assert store.totals(tps[0].id) == others.totals(tps[1].id)
+        assert await store.breakdown(tps[0].id, "agent") == await others.breakdown(
+            tps[1].id, "agent"
+        )
+        assert await store.seen("ann") == {}
+        history = await store.history("ann")
+        assert (history.person, history.responses, history.displays) == (None, [], [])
+        assert await store.seen("bob") != {}, "only that person is forgotten"
+    finally:
+        await store.close()
+        await others.close()
+
+
+async def test_settings_are_kept_and_seen_by_a_reopened_store(kind: str, tmp_path: Path) -> None:
+    first = await open_store(kind, tmp_path)
+    await first.save_setting("recontact-days", "30")
+    assert first.settings() == {"recontact-days": "30"}
+    await first.close()
+    second = await open_store(kind, tmp_path)
+    try:
+        assert second.settings() == {"recontact-days": "30"}
+    finally:
+        await second.close()
+
+
+async def test_a_touchpoints_policy_is_stored(store: Store) -> None:
+    touchpoint = await add_touchpoint(
+        store,
+        recontact_days=90,
+        max_displays=3,
+        sample=12.5,
+        anniversary_window=7,
+        trigger="event:ticket_closed",
+        require_identity=True,
+    )
+    assert touchpoint.policy == Policy(
+        recontact_days=90,
+        max_displays=3,
+        sample=12.5,
+        anniversary_window=7,
+        trigger="event:ticket_closed",
+        require_identity=True,
+    )
+    assert store.touchpoint("checkout") == touchpoint

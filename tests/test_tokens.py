@@ -11,6 +11,7 @@ from scorelet.api.auth import KeyChecks
 from scorelet.tokens import (
     MAX_TOKEN_LENGTH,
     EmbedClaims,
+    IdentityClaims,
     Signer,
     SubjectClaims,
     TokenError,
@@ -106,6 +107,35 @@ def test_embed_payload_cannot_pass_as_subject_token() -> None:
     signer = Signer(["s3cret"])
     embed = signer.mint_embed("checkout", 1)
     _bad(signer, "s." + embed[2:])
+
+
+def test_identity_token_round_trips_with_traits() -> None:
+    signer = Signer(["s3cret"])
+    token = signer.mint_identity("user_1", {"plan": "pro"}, EXPIRES)
+    assert token.startswith("i.")
+    claims = signer.verify(token)
+    assert claims == IdentityClaims("user_1", EXPIRES, {"plan": "pro"})
+    assert isinstance(claims, IdentityClaims)
+    assert claims.expired(EXPIRES)
+    assert not claims.expired(EXPIRES - 1)
+
+
+@pytest.mark.parametrize("prefix", ["e.", "s."])
+def test_identity_payload_cannot_pass_as_another_kind(prefix: str) -> None:
+    signer = Signer(["s3cret"])
+    identity = signer.mint_identity("user_1", {}, EXPIRES)
+    _bad(signer, prefix + identity[2:])
+
+
+@pytest.mark.parametrize("kind", ["embed", "subject"])
+def test_other_payloads_cannot_pass_as_identity_tokens(kind: str) -> None:
+    signer = Signer(["s3cret"])
+    token = (
+        signer.mint_embed("checkout", 1)
+        if kind == "embed"
+        else signer.mint_subject("support", "c", {}, EXPIRES)
+    )
+    _bad(signer, "i." + token[2:])
 
 
 def test_subject_payload_cannot_pass_as_embed_token() -> None:

@@ -8,14 +8,18 @@ import hashlib
 import importlib.util
 import json
 import re
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import LiveServer
-from scorelet.widget import STRINGS, load_runtime, trim, widget_dir
+from conftest import SECRET, LiveServer
+from scorelet.mint import mint_identity_token
+from scorelet.tokens import Signer
+from scorelet.widget import STRINGS, load_runtime, load_styles, minify, widget_dir
 
 BUDGET = 6 * 1024  # loader + runtime, gzipped, as served
 
@@ -49,15 +53,15 @@ def test_loader_carries_the_touchpoint_and_the_runtime_integrity(server: LiveSer
     assert tp["embed_token"] in script
     assert "origins" not in script
     path = runtime_path(script)
-    integrity = re.search(r'integrity="(sha384-[^"]+)"', script)
+    integrity = re.search(r'integrity="(sha256-[^"]+)"', script)
     assert integrity
     with server.client() as client:
         runtime = client.get(path)
     assert runtime.status_code == 200
     assert runtime.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert runtime.headers["access-control-allow-origin"] == "*"
-    digest = base64.b64encode(hashlib.sha384(runtime.content).digest()).decode()
-    assert integrity[1] == f"sha384-{digest}"
+    digest = base64.b64encode(hashlib.sha256(runtime.content).digest()).decode()
+    assert integrity[1] == f"sha256-{digest}"
 
 
 def test_loader_and_runtime_answer_304_to_their_etag(server: LiveServer) -> None:
@@ -183,9 +187,35 @@ def test_the_runtime_knows_every_language_and_carries_none_of_their_strings() ->
         assert len(strings.split("|")) == len(STRINGS), language
 
 
-def test_trim_keeps_strings_and_line_breaks_that_matter() -> None:
-    source = 'let a = "x  y" ;\n// gone\n  return `a  b`\nlet b = a + +c - -d;\n'
-    assert trim(source) == 'let a="x  y";return `a  b`\nlet b=a+ +c- -d;'
+def test_minify_keeps_strings_regexes_and_the_line_breaks_that_matter() -> None:
+    source = (
+        'let a = "x  y" ; // gone\n/* gone */ let r = / "q" +/g, t = `a  ${b} // c`\n'
+        "let b = a + +c - -d\nreturn\nb\n"
+    )
+    expected = 'let a="x  y";let r=/ "q" +/g,t=`a  ${b} // c`\nlet b=a+ +c- -d\nreturn\nb'
+    assert minify(source) == expected
+
+
+def test_the_served_runtime_is_the_minified_source_with_its_styles() -> None:
+    runtime = load_runtime()
+    source = (widget_dir() / "scorelet.js").read_text(encoding="utf-8")
+    styles = (widget_dir() / "scorelet.css").read_text(encoding="utf-8")
+    served = runtime.asset.body.decode()
+    source = source.replace("%LANGS%", "|".join(runtime.locales))
+    assert served == minify(source.replace("%CSS%", load_styles()))
+    assert "Scorelet widget. Paste" not in served, "comments are gone"
+    assert "Shadow DOM" in styles
+    assert "Shadow DOM" not in served
+    assert ".w{all:initial;display:block;" in served
+    assert gzip.decompress(runtime.asset.gzipped) == runtime.asset.body
+
+
+def test_styles_that_would_break_out_of_the_template_literal_are_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "scorelet.css").write_text(".w{content:'${1}'}")
+    with pytest.raises(ValueError, match="backticks"):
+        load_styles(tmp_path)
 
 
 def test_runtime_ships_from_the_widget_folder() -> None:
@@ -241,3 +271,97 @@ def test_the_readme_shows_every_screenshot_that_make_py_draws() -> None:
     present = [path.name for path in (docs / "screenshots").glob("*.png")]
     assert len(drawn) == 5 + 8
     assert sorted(shown) == sorted(drawn) == sorted(present)
+
+
+def identity(server: LiveServer, person: str) -> str:
+    with server.client(server.mint_key) as client:
+        minted = client.post("/api/v1/identities", json={"person": person})
+    assert minted.status_code == 201, minted.text
+    token: str = minted.json()["identity"]
+    return token
+
+
+def test_a_loader_asked_for_a_person_carries_the_servers_answer_and_is_never_cached(
+    server: LiveServer,
+) -> None:
+    tp = server.add_touchpoint(recontact_days=30, cooldown_days=7)
+    person = identity(server, "u-loader")
+    url = f"/s/{tp['embed_token']}.js"
+    with server.client() as client:
+        first = client.get(url, params={"identity": person})
+        assert first.headers["cache-control"] == "no-store"
+        assert config_of(first.text)["e"] == {"show": True}
+        assert config_of(first.text)["strings"], "it will render, so it speaks"
+        rated = client.post(
+            "/api/v1/responses", json={"token": tp["embed_token"], "score": 5, "identity": person}
+        )
+        assert rated.status_code == 201, rated.text
+        again = client.get(url, params={"identity": person})
+        anonymous = client.get(url)
+    refused = config_of(again.text)
+    assert set(refused) == {"slug", "e", "token"}, "a no carries nothing else"
+    assert refused["e"]["show"] is False
+    assert refused["e"]["reason"] == "answered_recently"
+    next_at = datetime.fromisoformat(refused["e"]["next_eligible_at"]).timestamp()
+    assert abs(next_at - (time.time() + 30 * 86400)) < 60, "30 recontact days after the answer"
+    assert "e" not in config_of(anonymous.text), "anonymous: the browser's cooldown decides"
+    assert config_of(anonymous.text)["cooldown_days"] == 7
+    assert anonymous.headers["cache-control"] == "public, max-age=300"
+
+
+@pytest.mark.parametrize("case", ["forged", "expired", "embed"])
+def test_a_loader_for_a_bad_identity_says_why_and_renders_nothing(
+    server: LiveServer, case: str
+) -> None:
+    tp = server.add_touchpoint()
+    signer = Signer([SECRET])
+    good = mint_identity_token(signer, "u-bad").token
+    given = {
+        "forged": good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"),
+        "expired": mint_identity_token(signer, "u-bad", ttl="1h", now=time.time() - 7200).token,
+        "embed": tp["embed_token"],
+    }[case]
+    with server.client() as client:
+        response = client.get(f"/s/{tp['embed_token']}.js", params={"identity": given})
+    assert response.status_code == 200
+    e = config_of(response.text)["e"]
+    assert e["show"] is False
+    assert e["reason"] == ("token_expired" if case == "expired" else "bad_token")
+
+
+def test_the_loader_names_its_event_and_an_identity_only_touchpoint_refuses_anonymously(
+    server: LiveServer,
+) -> None:
+    triggered = server.add_touchpoint(trigger="event:ticket_closed")
+    signed_in = server.add_touchpoint(require_identity=True)
+    with server.client() as client:
+        event = config_of(client.get(f"/s/{triggered['embed_token']}.js").text)
+        refused = config_of(client.get(f"/s/{signed_in['embed_token']}.js").text)
+    assert event["trigger"] == "ticket_closed"
+    assert "e" not in event
+    assert refused["e"]["reason"] == "identity_required"
+    assert "strings" not in refused
+
+
+def test_a_signed_in_persons_loader_plus_runtime_fit_the_budget_in_every_language(
+    server: LiveServer,
+) -> None:
+    """Asked for a person, the loader carries the server's answer: it must still fit."""
+    person = identity(server, "u-budget")
+    sizes = {}
+    with server.client() as client:
+        for language in load_runtime().locales:
+            tp = server.add_touchpoint(
+                locale=language,
+                question="How easy was it to pay today?",
+                comment_prompt="What could be better?",
+                origins=["https://shop.example.com", "https://www.example.com"],
+                trigger="event:checkout_done",
+            )
+            url = f"/s/{tp['embed_token']}.js?identity={person}"
+            runtime_url = runtime_path(client.get(url).text)
+            sizes[language] = gzipped_size(client, url)
+        runtime = gzipped_size(client, runtime_url)
+    language, loader = max(sizes.items(), key=lambda item: item[1])
+    print(f"signed-in widget, gzipped: loader {loader} ({language}) + runtime {runtime}")
+    assert loader + runtime <= BUDGET

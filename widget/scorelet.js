@@ -6,6 +6,9 @@
  *   <script src="https://scorelet.example.com/widget.js" async></script>
  *   Scorelet("mount", element, {token: "s.…"})   // or Scorelet.mount(element, {...}) once loaded
  * A tag with data-dismissible (or mount's {dismissible: true}) gets a close button.
+ * Signed-in people: data-identity="i.…" on the tag, mount's {identity}, or Scorelet("identify", "i.…")
+ * before the widget loads; the server then decides whether to ask (a "no" fires scorelet:skip).
+ * A touchpoint with --trigger event:NAME appears once the page calls Scorelet("track", NAME).
  */
 ((w, d) => {
   let old = w.Scorelet;
@@ -16,48 +19,16 @@
   let live = new WeakMap();
   let warned = 0;
   let sheet;
+  // The identity given by Scorelet("identify", …); the events the page tracked, and the widgets
+  // waiting for an event (each checks whether it is its own).
+  let idn, fired = {}, waits = [];
   // The loader carries the strings of the language the widget will speak (c.strings), from
   // widget/locales.json: one "|"-separated line each, in the order of STRINGS in widget.py.
   // Every language the server has strings for.
   let LANGS = /^(%LANGS%)$/;
   let STAR = "M12 2.5l2.9 6 6.6.9-4.8 4.6 1.2 6.5L12 17.3l-5.9 3.2 1.2-6.5-4.8-4.6 6.6-.9z";
-  let CSS = `
-    .w{all:initial;display:block;position:relative;container-type:inline-size;box-sizing:border-box;max-width:var(--scorelet-width,32rem);padding:16px;
-      --a:var(--scorelet-accent,#1d4ed8);--on:var(--scorelet-on-accent,#fff);--bg:var(--scorelet-bg,#fff);--fg:var(--scorelet-fg,#111827);
-      --mu:var(--scorelet-muted,#4b5563);--bd:var(--scorelet-border,#9ca3af);--st:var(--scorelet-star,#b45309);
-      border:1px solid var(--bd);border-radius:var(--scorelet-radius,12px);background:var(--bg);color:var(--fg);font:15px/1.4 var(--scorelet-font,system-ui,sans-serif)}
-    @media (prefers-color-scheme:dark){.w{--a:var(--scorelet-accent,#93c5fd);--on:var(--scorelet-on-accent,#111827);--bg:var(--scorelet-bg,#111827);
-      --fg:var(--scorelet-fg,#f9fafb);--mu:var(--scorelet-muted,#d1d5db);--bd:var(--scorelet-border,#6b7280);--st:var(--scorelet-star,#fbbf24)}}
-    *{box-sizing:border-box}
-    [hidden]{display:none!important}
-    p{margin:0 0 12px;font-weight:600}
-    button,textarea{font:inherit;color:inherit;margin:0;background:none;border:1px solid var(--bd);border-radius:8px}
-    button{cursor:pointer;padding:0 14px;min-height:40px}
-    :focus-visible{outline:3px solid var(--a);outline-offset:2px}
-    .r,.e,.b{display:flex;flex-wrap:wrap;gap:4px}
-    .o{display:flex;align-items:center;justify-content:center;padding:0;min-width:40px;color:var(--mu)}
-    .s .o,.f .o{border:0;border-radius:50%}
-    .on{color:var(--st)}
-    .on svg{fill:currentColor}
-    [aria-checked=true],.p{background:var(--a);color:var(--on);border-color:var(--a)}
-    .s [aria-checked=true]{background:none;color:var(--st)}
-    .r:not(.s) .o:not([aria-checked=true]):hover{color:var(--a);border-color:var(--a)}
-    svg{width:32px;height:32px;fill:none;stroke:currentColor;stroke-width:1.6;stroke-linecap:round}
-    .y{fill:currentColor;stroke:none}
-    .n{display:grid;grid-template-columns:repeat(var(--n),minmax(0,1fr))}
-    .n .o{min-width:0}
-    @container (max-width:420px){.n{grid-template-columns:repeat(var(--m),minmax(0,1fr))}}
-    .e{justify-content:space-between;margin-top:6px;font-size:13px;color:var(--mu);min-height:1.4em}
-    label{display:block;margin:12px 0 6px}
-    textarea{display:block;width:100%;min-height:72px;padding:8px;background:var(--bg)}
-    .b{gap:8px;margin-top:8px}
-    .z{margin-top:12px}
-    .z:empty{display:none}
-    [hidden]+.z{margin-top:0}
-    .z+.p{margin-top:8px}
-    .x{position:absolute;top:6px;right:6px;min-height:32px;padding:0 10px;border:0;font-size:20px;color:var(--mu)}
-    .d p{padding-right:36px}
-  `;
+  // widget/scorelet.css, minified (widget.py puts it here).
+  let CSS = `%CSS%`;
 
   let warn = (m) => warned++ || console.warn("Scorelet: " + m);
   // Nothing Scorelet does may throw into the host page: every entry point goes through here.
@@ -90,7 +61,9 @@
     return o;
   };
   let code = (l) => String(l || "").slice(0, 2).toLowerCase();
-  let uuid = () => "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
+  // A random UUID, also on plain-http pages (crypto.randomUUID needs https): a blob: URL ends
+  // in one (File API spec).
+  let uuid = () => URL.createObjectURL(new Blob()).slice(-36);
   // JSON as text/plain with keepalive: a simple request (no preflight) that survives leaving
   // the page. Network errors and 5xx/429 are retried with backoff; other errors are final.
   let send = (c, method, path, body, n = 0) =>
@@ -114,8 +87,9 @@
       h("style", root, 0, CSS);
     }
   };
-  // Cooldown applies to anonymous (embed-token) widgets; a subject token is one conversation.
-  let coolKey = (c) => /^e\./.test(c.token) && c.cooldown !== false && "scorelet:" + c.slug;
+  // Cooldown applies to anonymous (embed-token) widgets; a subject token is one conversation, and
+  // for an identified person the server decides.
+  let coolKey = (c) => /^e\./.test(c.token) && c.cooldown !== false && !c.identity && "scorelet:" + c.slug;
   let cooling = (c) => {
     try { return +localStorage.getItem(coolKey(c)) > Date.now(); } catch (e) { return false; }
   };
@@ -141,20 +115,31 @@
   let render = (el, c, o) => {
     unmount(el);
     c.api = c.api || API;
+    // An identity the loader wasn't asked for: ask it again with the identity, so it carries the
+    // server's answer (c.e) for that person.
+    let I = c.identity = c.identity || idn;
+    if (I && !o.identity) return mount(el, pick(o, {token: c.token, api: c.api, identity: I}));
+    let host = at(h("div"), {"data-scorelet": c.slug || ""}), root = host.attachShadow({mode: "open"});
+    let dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen, shown;
+    let X = {stop: () => { dead = 1; if (seen) seen.disconnect(); host.remove(); }};
+    live.set(el, X);
+    el.append(host);
+    let emit = (name, detail) => dead || host.dispatchEvent(new CustomEvent("scorelet:" + name, {bubbles: true, composed: true, detail: {touchpoint: c.slug, ...detail}}));
+    // The server's answer for this person (or for anyone anonymous), else the browser's cooldown.
+    // A loader that says no carries nothing else.
+    let e = c.e || {show: !cooling(c), reason: "cooldown"};
+    if (!e.show) return emit("ready", {shown: false, reason: e.reason}), emit("skip", e);
     // The touchpoint's locale (or an override) wins, then the page's lang, then the browser's.
     // A language the loader didn't carry is fetched once: the same loader, asked for it.
     let all = c.strings, ls = [c.locale, d.documentElement.lang, ...navigator.languages].map(code);
     let lg = ls.find((l) => LANGS.test(l)) || "en";
     if (!all[lg]) {
-      if (!c.l && !cooling(c)) return mount(el, pick(o, {token: c.token, api: c.api, l: lg}));
+      if (!c.l) return mount(el, pick(o, {token: c.token, api: c.api, l: lg}));
       lg = Object.keys(all)[0];
     }
-    let host = at(h("div"), {"data-scorelet": c.slug || ""}), root = host.attachShadow({mode: "open"});
-    let L = all[lg].split("|"), dead = 0, done = 0, sel = null, id = uuid(), tasks = [], busy = 0, seen, shown;
-    live.set(el, {stop: () => { dead = 1; if (seen) seen.disconnect(); host.remove(); }});
-    el.append(host);
-    let emit = (name, detail) => dead || host.dispatchEvent(new CustomEvent("scorelet:" + name, {bubbles: true, composed: true, detail: {touchpoint: c.slug, ...detail}}));
-    if (cooling(c)) return emit("ready", {shown: false, reason: "cooldown"});
+    let L = all[lg].split("|");
+    // --trigger event:NAME: nothing shows until the page tracks NAME (before or after this).
+    if (c.trigger && !fired[c.trigger]) return waits.push(() => fired[c.trigger] && live.get(el) == X && render(el, c, o));
     style(root);
     let nps = c.metric == "nps", lo = c.min, n = c.max - lo + 1;
     let kind = c.scale == "stars" ? "s" : /^smileys/.test(c.scale) ? "f" : "n";
@@ -205,10 +190,11 @@
     let retry = h("button", wrap, "p", L[19]);
     retry.hidden = true;
     retry.onclick = safe(() => pump());
-    // Closing counts as an answer for the cooldown.
+    // Closing counts as an answer for the cooldown, and the server hears of it (per person).
     if (c.dismissible) {
       at(h("button", wrap, "x", "×"), {type: "button", "aria-label": L[20]}).onclick = safe(() => {
         cool(c);
+        send(c, "POST", "/api/v1/dismissals", {identity: I}).catch(() => 0);
         emit("dismiss", {id, score: sel});
         unmount(el);
       });
@@ -238,7 +224,7 @@
         let score = sel;
         // `shown`: this widget counted its impression, so the rating counts toward the response
         // rate. Context comes from a subject token alone; only anonymous widgets send the page's.
-        let body = {id, score, shown: !!shown, ...(/^e\./.test(c.token) && {context: c.context, client: client()})};
+        let body = {id, score, shown: !!shown, identity: I, ...(/^e\./.test(c.token) && {context: c.context, client: client()})};
         return send(c, "POST", "/api/v1/responses", body).then((r) => {
           // The stored id: a conversation rated before keeps its rating's id.
           id = r.id;
@@ -286,7 +272,7 @@
       if (es.some((x) => x.isIntersecting)) {
         seen.disconnect();
         shown = 1;
-        send(c, "POST", "/api/v1/impressions", {}).catch(() => 0);
+        send(c, "POST", "/api/v1/impressions", {identity: I}).catch(() => 0);
       }
     });
     seen.observe(wrap);
@@ -309,8 +295,11 @@
   let load = (c, s) => {
     let ds = s ? s.dataset : {}, t = ds.target, p = s && s._scorelet;
     if (p) return live.get(p.el) == s && render(p.el, pick(c, p.o), p.o);
-    let o = {locale: ds.locale || undefined, dismissible: ds.dismissible != null || undefined};
+    // An identity in the tag's own URL (/s/TOKEN.js?identity=…) came with its answer already.
+    let o = {locale: ds.locale || undefined, dismissible: ds.dismissible != null || undefined,
+      identity: s && new URL(s.src).searchParams.get("identity")};
     c = pick(c, o);
+    c.identity = c.identity || ds.identity;
     if (t) return whenReady(() => {
       let e = d.querySelector(t);
       e ? render(e, c, o) : warn("no element matches data-target " + t);
@@ -328,13 +317,17 @@
     if (!el || !o || !o.token) return warn("mount(element, {token}) needs an element and a token");
     unmount(el);
     let s = h("script");
-    s.src = (o.api || API) + "/s/" + encodeURIComponent(o.token) + ".js?l=" + code(o.l || o.locale) + "&p=" + code(d.documentElement.lang);
+    s.src = (o.api || API) + "/s/" + encodeURIComponent(o.token) + ".js?l=" + code(o.l || o.locale) + "&p=" + code(d.documentElement.lang) + (o.identity ? "&identity=" + encodeURIComponent(o.identity) : "");
     s._scorelet = {el, o};
     live.set(el, s);
     d.head.append(s);
   };
 
-  let methods = {load, mount, unmount};
+  let track = (n) => {
+    fired[n] = 1;
+    waits.map((f) => f());
+  };
+  let methods = {load, mount, unmount, track, identify: (t) => idn = t};
   let S = safe((name, ...args) => methods[name] ? methods[name](...args) : warn("unknown call " + name));
   S.v = 1;
   S.mount = (el, o) => S("mount", el, o);

@@ -29,9 +29,11 @@ from scorelet.api.problems import problem_of
 from scorelet.config import Settings, SettingsError, check_database_url, load_settings
 from scorelet.datadir import DataDirError
 from scorelet.demo import DEMO_ORDER, is_demo
+from scorelet.eligibility import GLOBAL_SETTINGS, check_setting
 from scorelet.errors import Problem
 from scorelet.instance import AlreadyServing, Claim, ListenError, listen, running_url
-from scorelet.mint import DEFAULT_TTL, mint_subject_token
+from scorelet.mint import DEFAULT_IDENTITY_TTL, DEFAULT_TTL, mint_identity_token, mint_subject_token
+from scorelet.people import check_person
 from scorelet.ratings import Ratings, Window
 from scorelet.signing import signing_settings, signing_settings_async
 from scorelet.store import ResponseQuery, StorageError, Store, User
@@ -39,9 +41,11 @@ from scorelet.timeutil import iso, parse_instant
 from scorelet.tokens import Signer
 from scorelet.touchpoints import (
     BRAND_FIELDS,
+    POLICY_FIELDS,
     TEXT_LIMITS,
     Touchpoint,
     changed_fields,
+    group_range,
     new_touchpoint_fields,
 )
 from scorelet.validation import check_uuid
@@ -169,6 +173,25 @@ def public_base(settings: Settings, base_url: str | None = None) -> str:
 def embed_tag(settings: Settings, touchpoint: Touchpoint, base_url: str | None) -> str:
     token = signer_for(settings).mint_embed(touchpoint.slug, touchpoint.token_version)
     return f'<script src="{public_base(settings, base_url)}/s/{token}.js" async></script>'
+
+
+OFF = object()  # `--max-displays 0`, `--anniversary-window off`: no such rule
+
+
+def count_or_off(text: str) -> int | object:
+    """A whole number, where 0 means "no limit" (`--max-displays`)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0: no limit)")
+    return int(text) or OFF
+
+
+def days_or_off(text: str) -> int | object:
+    """A number of days, or `off` (`--anniversary-window`)."""
+    if text == "off":
+        return OFF
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days or off")
+    return int(text)
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -311,10 +334,11 @@ def invocation() -> str:
 
 def touchpoint_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    for name in (*TEXT_LIMITS, *BRAND_FIELDS, "locale", "satisfied_from", "cooldown_days"):
+    names = (*TEXT_LIMITS, *BRAND_FIELDS, "locale", "satisfied_from", "cooldown_days")
+    for name in (*names, *POLICY_FIELDS):
         value = getattr(args, name, None)
         if value is not None:
-            options[name] = value
+            options[name] = None if value is OFF else value
     if args.origin:
         options["origins"] = args.origin
     if args.comment_prompt_for:
@@ -496,6 +520,102 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_identity(args: argparse.Namespace, settings: Settings) -> int:
+    traits = dict(args.trait or [])
+    minted = mint_identity_token(signer_for(settings), args.person, traits, args.ttl)
+    if args.json:
+        print_json(
+            {
+                "identity": minted.token,
+                "person": args.person,
+                "traits": traits,
+                "expires_at": iso(minted.expires_at),
+            }
+        )
+    else:
+        print(minted.token)
+        print(
+            f"(identity of {args.person!r}, valid until {iso(minted.expires_at)})", file=sys.stderr
+        )
+    return 0
+
+
+def cmd_settings_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def read(store: Store) -> dict[str, int]:
+        stored = store.settings()
+        return {name: int(stored.get(name, "0")) for name in GLOBAL_SETTINGS}
+
+    values = with_store(settings, read)
+    if args.json:
+        print_json(values)
+    for name, value in values.items() if not args.json else ():
+        print(f"{name}: {value}" + (" (off)" if not value else ""))
+    return 0
+
+
+def cmd_settings_set(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        value = check_setting(args.name, args.value)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    with_store(settings, lambda store: store.save_setting(args.name, value))
+    if args.name == "recontact-days":
+        what = (
+            f"one survey per person every {value} days across touchpoints"
+            if int(value)
+            else "no global throttle"
+        )
+        print(f"Set {args.name} to {value}: {what}.")
+    return 0
+
+
+def cmd_people_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def show(store: Store) -> dict[str, Any]:
+        return await Ratings(store, signer_for(settings)).person(person_arg(args.person))
+
+    person = with_store(settings, show)
+    if args.json:
+        print_json(person)
+        return 0
+    traits = ", ".join(f"{k}={v}" for k, v in person["traits"].items()) or "-"
+    print(f"{person['id']}: traits {traits}; last seen {person['last_seen_at'] or '-'}")
+    for rating in person["responses"]:
+        print(f"  rated {rating['touchpoint']} {rating['score']} at {rating['created_at']}")
+    for display in person["displays"]:
+        print(f"  {display['kind']} {display['touchpoint']} at {display['at']}")
+    return 0
+
+
+def cmd_people_forget(args: argparse.Namespace, settings: Settings) -> int:
+    person = person_arg(args.person)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError("forgetting deletes the person's ratings for good; add --yes to confirm")
+        answer = input(f"Erase {person!r}: every rating, display and trait? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing erased.")
+            return 1
+
+    async def forget(store: Store) -> tuple[int, int]:
+        gone = await Ratings(store, signer_for(settings)).forget(person)
+        return len(gone.responses), sum(gone.impressions.values())
+
+    ratings, displays = with_store(settings, forget)
+    print(
+        f"Erased {person!r}: {ratings} rating{'s' * (ratings != 1)}, its displays"
+        f" ({displays} counted impression{'s' * (displays != 1)}) and traits; every score now"
+        " leaves them out."
+    )
+    return 0
+
+
+def person_arg(text: str) -> str:
+    try:
+        return check_person(text, "PERSON_ID")
+    except Problem:
+        raise CliError(f"{text[:64]!r} is not a person id (1-200 characters)") from None
+
+
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     since, until = (instant(args.since, "--since"), instant(args.until, "--until"))
     filters = dict(args.filter or [])
@@ -521,8 +641,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     async def run(store: Store) -> int:
         touchpoint = existing(store, args.slug)  # before creating any output file
         counts, _ = await store.counts(touchpoint.id, since, until)
+        low, high = None, None
+        if args.group is not None:
+            try:
+                low, high = group_range(touchpoint, args.group)
+            except ValueError as error:
+                raise CliError(f"--group: {error}") from None
+            counts = {s: n for s, n in counts.items() if low <= s <= high}
         bar, done = Progress("exporting", sum(counts.values())), 0
-        query = ResponseQuery(touchpoint.id, since, until)
+        query = ResponseQuery(touchpoint.id, since, until, min_score=low, max_score=high)
         with contextlib.ExitStack() as stack:
             output = (
                 stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))  # noqa: ASYNC230
@@ -967,6 +1094,62 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="xx",
             help="widget language, e.g. en, de, pt-BR (default: the visitor's)",
         )
+        when = sub.add_argument_group('when to ask (identified people; see README "When to ask")')
+        when.add_argument(
+            "--recontact-days",
+            type=int,
+            metavar="N",
+            help="after an answer, don't ask the same person again for N days (0: off)",
+        )
+        when.add_argument(
+            "--redisplay-days",
+            type=int,
+            metavar="N",
+            help="after a close or a display left unanswered, wait N days (0: off)",
+        )
+        when.add_argument(
+            "--max-displays",
+            type=count_or_off,
+            metavar="N",
+            help="show a person the widget at most N times (0: no limit)",
+        )
+        when.add_argument(
+            "--sample",
+            type=float,
+            metavar="PERCENT",
+            help="ask only this percent of people; the same person is always in or out",
+        )
+        when.add_argument(
+            "--min-days-since-signup",
+            type=int,
+            metavar="N",
+            help="ask only from N days after the signed_up_at trait (0: off)",
+        )
+        when.add_argument(
+            "--anniversary-window",
+            type=days_or_off,
+            metavar="DAYS",
+            help="ask only within DAYS days of each signup anniversary (off: always)",
+        )
+        when.add_argument(
+            "--trigger",
+            metavar="load|event:NAME",
+            help="show on page load (default), or only when the page calls"
+            ' Scorelet("track", "NAME")',
+        )
+        when.add_argument(
+            "--require-identity",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="refuse anonymous ratings and displays (403 identity_required)",
+        )
+        when.add_argument(
+            "--ignore-global-throttle",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="ask regardless of `scorelet settings set recontact-days`, and don't count"
+            " toward it",
+        )
     update.add_argument(
         "--clear-origins", action="store_true", help="accept submissions from any site again"
     )
@@ -1060,6 +1243,80 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the token, its expiry and its rating link as JSON (as POST /api/v1/tokens)",
     )
+
+    identity = command(
+        commands,
+        "identity",
+        cmd_identity,
+        "print an identity token for a signed-in person (for data-identity)",
+        "Print a signed, expiring identity token naming a person (your own user id) and"
+        " their traits. Give it to the widget (data-identity, or ?identity= on the script's"
+        " URL) so Scorelet decides when to ask that person, across devices, and stores the"
+        " traits as context on their ratings. Mint one per page view or session in your"
+        " backend (POST /api/v1/identities, or scorelet.mint_identity in Python).",
+    )
+    identity.add_argument(
+        "person", metavar="PERSON_ID", help="your id of the person, e.g. user_1234"
+    )
+    identity.add_argument(
+        "--trait",
+        action="append",
+        type=key_value,
+        metavar="KEY=VALUE",
+        help="signed trait such as plan=pro, signed_up_at=2026-01-31 or"
+        " timezone=Europe/Berlin (repeatable)",
+    )
+    identity.add_argument(
+        "--ttl",
+        default=DEFAULT_IDENTITY_TTL,
+        help=f"lifetime such as 30m, 1h, 1d (default: {DEFAULT_IDENTITY_TTL})",
+    )
+    identity.add_argument(
+        "--json", action="store_true", help="print it as POST /api/v1/identities does"
+    )
+
+    setting = commands.add_parser(
+        "settings",
+        help="show or change install-wide settings (the global throttle)",
+        description="Install-wide settings. recontact-days N: one survey per person per N days"
+        " across all touchpoints (0: off); a touchpoint with --ignore-global-throttle is"
+        " outside it.",
+    )
+    setting_commands = setting.add_subparsers(
+        title="settings commands", metavar="ACTION", required=True
+    )
+    setting_show = command(setting_commands, "show", cmd_settings_show, "show every setting")
+    setting_show.add_argument("--json", action="store_true", help="print JSON")
+    setting_set = command(setting_commands, "set", cmd_settings_set, "change a setting")
+    setting_set.add_argument("name", metavar="NAME", choices=tuple(GLOBAL_SETTINGS))
+    setting_set.add_argument("value", metavar="VALUE", help="e.g. 30 (days; 0: off)")
+
+    people = commands.add_parser(
+        "people",
+        help="show or erase what is stored about one person",
+        description="Identified people (identity tokens): their traits, ratings and displays"
+        " across touchpoints; erase them for a data-protection request.",
+    )
+    people_commands = people.add_subparsers(
+        title="people commands", metavar="ACTION", required=True
+    )
+    people_show = command(
+        people_commands, "show", cmd_people_show, "list a person's traits, ratings and displays"
+    )
+    people_show.add_argument("person", metavar="PERSON_ID")
+    people_show.add_argument("--json", action="store_true", help="print JSON (as the API)")
+    people_forget = command(
+        people_commands,
+        "forget",
+        cmd_people_forget,
+        "erase a person: ratings, displays, traits, everywhere",
+        "Erase everything stored about a person: their ratings (every score, series,"
+        " breakdown, listing and export then leaves them out, as if never given), their"
+        " displays and dismissals (and the impressions they counted as) and their traits."
+        " A running server sees it within a second.",
+    )
+    people_forget.add_argument("person", metavar="PERSON_ID")
+    people_forget.add_argument("--yes", action="store_true", help="don't ask for confirmation")
 
     score = command(commands, "score", cmd_score, "print a touchpoint's CSAT or NPS")
     score.add_argument("slug")
@@ -1196,6 +1453,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exporter.add_argument(
         "--output", "-o", metavar="FILE", help="write to FILE instead of standard output"
+    )
+    exporter.add_argument(
+        "--group",
+        metavar="GROUP",
+        help="only one group: promoter, passive, detractor (NPS) or high, neutral, low (CSAT),"
+        " e.g. your promoters for a referral program",
     )
     copier = command(
         commands,

@@ -24,6 +24,7 @@ CSV_COLUMNS = (
     "score",
     "comment",
     "subject",
+    "person",
     "created_at",
     "updated_at",
     "tags",

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from scorelet import __version__
+from scorelet.eligibility import REASONS
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.series import INTERVALS
-from scorelet.shapes import COMMENT_EDIT, IMPRESSION, SUBMISSION
+from scorelet.shapes import COMMENT_EDIT, IMPRESSION, NEW_IDENTITY, SUBMISSION
 from scorelet.validation import MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE
 
 Schema = dict[str, Any]
@@ -63,6 +64,17 @@ SETTINGS: dict[str, Schema] = {
     "brand_name": nullable({**STRING, "description": "product name on the hosted page"}),
     "brand_logo": nullable({**STRING, "description": "logo image URL (http or https)"}),
     "brand_accent": nullable({**STRING, "pattern": "^#([0-9a-fA-F]{3}){1,2}$"}),
+    "recontact_days": {**INTEGER, "description": "after an answer, wait N days (0: off)"},
+    "redisplay_days": {**INTEGER, "description": "after a close or unanswered display"},
+    "max_displays": nullable({**INTEGER, "description": "show a person at most N times"}),
+    "sample": {**NUMBER, "description": "percent of people asked (stable per person)"},
+    "min_days_since_signup": {**INTEGER, "description": "needs the signed_up_at trait"},
+    "anniversary_window": nullable(
+        {**INTEGER, "description": "ask within N days of each signup anniversary"}
+    ),
+    "trigger": {**STRING, "pattern": "^(load|event:[A-Za-z0-9_.:-]{1,64})$"},
+    "require_identity": {"type": "boolean"},
+    "ignore_global_throttle": {"type": "boolean"},
 }
 
 SCHEMAS: dict[str, Schema] = {
@@ -78,7 +90,9 @@ SCHEMAS: dict[str, Schema] = {
         ["type", "title", "status", "code", "detail"],
     ),
     # The request bodies come from their one typed definition (shapes.py).
-    **{shape.name: shape.schema() for shape in (SUBMISSION, COMMENT_EDIT, IMPRESSION)},
+    **{
+        shape.name: shape.schema() for shape in (SUBMISSION, COMMENT_EDIT, IMPRESSION, NEW_IDENTITY)
+    },
     "Response": obj(
         {
             "id": {**STRING, "format": "uuid"},
@@ -86,6 +100,7 @@ SCHEMAS: dict[str, Schema] = {
             "score": INTEGER,
             "comment": nullable(STRING),
             "subject": nullable(STRING),
+            "person": nullable({**STRING, "description": "the identified person who rated"}),
             "context": CONTEXT,
             "created_at": TIME,
             "updated_at": TIME,
@@ -111,6 +126,54 @@ SCHEMAS: dict[str, Schema] = {
             "identifier": {**STRING, "description": "e.g. SUP-123"},
             "url": STRING,
         }
+    ),
+    "MintedIdentity": obj(
+        {
+            "identity": {**STRING, "description": "for data-identity or ?identity= (i.…)"},
+            "person": STRING,
+            "traits": {"type": "object", "additionalProperties": STRING},
+            "expires_at": TIME,
+        }
+    ),
+    "Eligibility": obj(
+        {
+            "touchpoint": STRING,
+            "show": {"type": "boolean"},
+            "reason": {"enum": list(REASONS)},
+            "detail": {**STRING, "description": "what holds it back, in a sentence"},
+            "next_eligible_at": nullable(
+                {**TIME, "description": "when it stops holding; null if waiting doesn't help"}
+            ),
+        }
+    ),
+    "PersonHistory": obj(
+        {
+            "id": STRING,
+            "traits": {"type": "object", "additionalProperties": STRING},
+            "first_seen_at": nullable(TIME),
+            "last_seen_at": nullable(TIME),
+            "responses": {"type": "array", "items": ref("Response")},
+            "displays": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "touchpoint": nullable(STRING),
+                        "kind": {"enum": ["shown", "dismissed"]},
+                        "at": TIME,
+                    }
+                ),
+            },
+        }
+    ),
+    "Erased": obj({"person": STRING, "responses_removed": INTEGER, "impressions_removed": INTEGER}),
+    "Settings": obj(
+        {
+            "recontact-days": {
+                **INTEGER,
+                "description": "the global throttle: one survey per person per N days (0: off)",
+            }
+        },
+        [],
     ),
     "TouchpointSettings": obj(SETTINGS, []),
     "NewTouchpoint": {
@@ -526,6 +589,11 @@ def polling_paths() -> dict[str, Any]:
                     query("has_comment", "true or false", {"enum": ["true", "false"]}),
                     query("subject", "one subject's rating, e.g. a conversation id"),
                     query(
+                        "group",
+                        "one group of scores: promoter, passive, detractor (NPS);"
+                        " high, neutral, low (CSAT)",
+                    ),
+                    query(
                         "format",
                         "json (default), csv or ndjson",
                         {"enum": ["json", "csv", "ndjson"]},
@@ -594,6 +662,74 @@ def polling_paths() -> dict[str, Any]:
     }
 
 
+def people_paths() -> dict[str, Any]:
+    """Identity tokens, when to ask, a person's history and erasure, settings."""
+    person = {"name": "id", "in": "path", "required": True, "schema": STRING}
+    return {
+        "/api/v1/identities": {
+            "post": {
+                "summary": "Mint an identity token for a signed-in person (mint key)",
+                "security": READ,
+                "requestBody": json_body("NewIdentity"),
+                "responses": {
+                    **ok(201, "MintedIdentity", "the token and when it expires"),
+                    **problems(400, *AUTH_ERRORS, 413, 415, 422),
+                },
+            }
+        },
+        "/api/v1/eligibility": {
+            "get": {
+                "summary": "Whether the widget shows to this person now, and why not",
+                "parameters": [
+                    query("token", "the touchpoint's embed or subject token") | {"required": True},
+                    query("identity", "the person's identity token (none: anonymous)"),
+                    query("event", "the event the page tracked, for --trigger event:NAME"),
+                ],
+                "responses": {
+                    **ok(200, "Eligibility", "the decision"),
+                    **problems(400, 403, 404, 422),
+                },
+            }
+        },
+        "/api/v1/people/{id}": {
+            "get": {
+                "summary": "A person's traits, ratings and displays across touchpoints (read key)",
+                "security": READ,
+                "parameters": [person],
+                "responses": {
+                    **ok(200, "PersonHistory", "everything stored about the person"),
+                    **problems(400, *AUTH_ERRORS, 404),
+                },
+            },
+            "delete": {
+                "summary": "Erase a person: ratings, displays, traits, everywhere (admin key)",
+                "security": ADMIN,
+                "parameters": [person],
+                "responses": {
+                    **ok(200, "Erased", "erased; every score leaves them out"),
+                    **problems(400, *AUTH_ERRORS, 503),
+                },
+            },
+        },
+        "/api/v1/settings": {
+            "get": {
+                "summary": "Install-wide settings (read key)",
+                "security": READ,
+                "responses": {**ok(200, "Settings", "every setting"), **problems(*AUTH_ERRORS)},
+            },
+            "patch": {
+                "summary": "Change install-wide settings, e.g. the global throttle (admin key)",
+                "security": ADMIN,
+                "requestBody": json_body("Settings"),
+                "responses": {
+                    **ok(200, "Settings", "every setting, changed"),
+                    **problems(400, *AUTH_ERRORS, 413, 415, 422),
+                },
+            },
+        },
+    }
+
+
 def paths() -> dict[str, Any]:
     return {
         "/api/v1/responses": {
@@ -639,13 +775,24 @@ def paths() -> dict[str, Any]:
         "/api/v1/impressions": {
             "post": {
                 "summary": "Count one display of the widget",
-                "requestBody": json_body("TokenOnly", plain=True),
+                "requestBody": json_body("Display", plain=True),
                 "responses": {
                     **ok(204, None, "counted"),
                     **problems(400, 403, 404, 408, 413, 415, 422, 429, 503),
                 },
             }
         },
+        "/api/v1/dismissals": {
+            "post": {
+                "summary": "The widget was closed: kept per person (never an answer)",
+                "requestBody": json_body("Display", plain=True),
+                "responses": {
+                    **ok(204, None, "kept (or nothing to keep: no identity)"),
+                    **problems(400, 403, 404, 408, 413, 415, 422, 429, 503),
+                },
+            }
+        },
+        **people_paths(),
         "/api/v1/touchpoints": {
             "get": {
                 "summary": "List touchpoints (read key)",

@@ -8,6 +8,10 @@ stream all come here, so a rule can't differ by the door a rating came in:
 - the score must be on the touchpoint's scale;
 - context comes from a subject token, never from the browser: with a subject
   token the rating may not carry any (422 `context_not_allowed`);
+- an identity token names the person who rates: their traits join the
+  rating's context and win over the page's; a subject token's context wins
+  over traits (it is about this one conversation); a touchpoint that
+  requires identity refuses ratings and displays without one (403);
 - anonymous ratings can change for 24 hours (`EDIT_WINDOW`), subject ratings
   for as long as their token lives; one per subject, one per browser;
 - every recording path counts against the touchpoint's rate limit.
@@ -26,6 +30,7 @@ from typing import Any
 from scorelet import tally
 from scorelet.dedup import EDIT_WINDOW
 from scorelet.displays import CONTEXT_FILTERS, RATING_FILTERS, Displays, rate_fields
+from scorelet.eligibility import Decision, Seen, decide, global_recontact_days
 from scorelet.errors import Problem, bad_query, invalid
 from scorelet.limits import Limits
 from scorelet.rollups import Counted
@@ -33,12 +38,14 @@ from scorelet.scoring import summarize
 from scorelet.series import SeriesError, buckets, zone
 from scorelet.shapes import Submission
 from scorelet.store import NewResponse, Recorded, Response, ResponseQuery, Store
+from scorelet.store.interface import Forgotten, History
+from scorelet.store.records import Identity
 from scorelet.tally import Counts
 from scorelet.timeutil import iso
-from scorelet.tokens import EmbedClaims, Signer, SubjectClaims, TokenError
+from scorelet.tokens import EmbedClaims, IdentityClaims, Signer, SubjectClaims, TokenError, kind_of
 from scorelet.touchpoints import Touchpoint
 from scorelet.trends import Change, change
-from scorelet.validation import check_context_key, wrong_type
+from scorelet.validation import MAX_CONTEXT_KEYS, check_context_key, wrong_type
 
 __all__ = ["EDIT_WINDOW", "Bearer", "Ratings", "Window"]
 # What a `scorelet` command changed a moment ago looks like to a server that hasn't
@@ -144,6 +151,15 @@ class Ratings:
             claims = self.signer.verify(token)
         except TokenError as error:
             raise Problem(403, error.code, f"{field} is not valid: {error}", field) from None
+        if isinstance(claims, IdentityClaims):
+            raise Problem(
+                403,
+                "bad_token",
+                f"{field} is an identity token (i.…): it names a person, not a touchpoint;"
+                f" send the touchpoint's embed or subject token as {field} and this one as"
+                " identity",
+                field,
+            )
         touchpoint = self.store.touchpoint(claims.touchpoint)
         if touchpoint is None:
             raise Problem(
@@ -174,6 +190,46 @@ class Ratings:
             )
         return bearer
 
+    def identity(self, token: Any, field: str = "identity") -> Identity | None:
+        """The person an identity token names (None: no token), or a 403 naming `field`."""
+        if token is None:
+            return None
+        if not isinstance(token, str):
+            raise wrong_type(field, "a string: an identity token (i.…)")
+        try:
+            claims = self.signer.verify(token)
+        except TokenError as error:
+            raise Problem(403, error.code, f"{field} is not valid: {error}", field) from None
+        if not isinstance(claims, IdentityClaims):
+            raise Problem(
+                403,
+                "bad_token",
+                f"{field} must be an identity token (i.…) minted by your backend; this is"
+                f" {kind_of(claims)}",
+                field,
+            )
+        if claims.expired(time.time()):
+            raise Problem(
+                403,
+                "token_expired",
+                f"this {field} has expired: mint a fresh one for each page view"
+                " (POST /api/v1/identities, or mint_identity in Python)",
+                field,
+            )
+        return Identity(claims.person, claims.traits)
+
+    @staticmethod
+    def _person(bearer: Bearer, identity: Identity | None) -> Identity | None:
+        if identity is None and bearer.touchpoint.require_identity:
+            raise Problem(
+                403,
+                "identity_required",
+                f"{bearer.touchpoint.slug!r} takes ratings from signed-in people only:"
+                " send their identity token (i.…) as identity",
+                "identity",
+            )
+        return identity
+
     # -- recording --------------------------------------------------------------------------
 
     def _limit(self, bearer: Bearer) -> None:
@@ -197,18 +253,38 @@ class Ratings:
                 "this subject token carries its own signed context; the body may not add any",
                 "context_not_allowed",
             )
+        identity = self._person(bearer, self.identity(rating.identity))
         new = NewResponse(
             touchpoint_id=bearer.touchpoint.id,
             score=rating.score,
             comment=rating.comment,
             subject=subject.subject if subject else None,
-            context=bearer.context if subject else (rating.context or {}),
+            context=self._context(bearer, rating, identity),
             id=rating.id,
             edit_window=None if subject else EDIT_WINDOW,
             client=rating.client if subject is None else None,
             shown=bool(rating.shown),
+            identity=identity,
         )
         return await self.store.record_response(new)
+
+    @staticmethod
+    def _context(bearer: Bearer, rating: Submission, identity: Identity | None) -> dict[str, str]:
+        """Signed context wins: traits over the page's, a subject token's over traits."""
+        if identity is None:  # the common case: as before, no copies
+            return bearer.context if bearer.subject else (rating.context or {})
+        traits = dict(identity.traits)
+        if bearer.subject is not None:
+            return {**traits, **bearer.context}
+        context = {**(rating.context or {}), **traits}
+        if len(context) > MAX_CONTEXT_KEYS:
+            raise invalid(
+                "context",
+                f"context and the identity's traits together have more than {MAX_CONTEXT_KEYS}"
+                " keys",
+                "too_many_context_keys",
+            )
+        return context
 
     async def comment(self, bearer: Bearer, response_id: str, comment: str | None) -> Response:
         """Set or clear the comment of a rating given with this token."""
@@ -221,9 +297,76 @@ class Ratings:
             EDIT_WINDOW,
         )
 
-    async def impression(self, bearer: Bearer) -> None:
+    async def impression(self, bearer: Bearer, identity_token: Any = None) -> None:
+        """The widget was shown: counted for the response rate, and for the person."""
+        identity = self._person(bearer, self.identity(identity_token))
         self._limit(bearer)
-        await self.store.record_impression(bearer.touchpoint.id)
+        await self.store.record_impression(bearer.touchpoint.id, identity)
+
+    async def dismissal(self, bearer: Bearer, identity_token: Any = None) -> bool:
+        """The widget was closed: kept for an identified person (redisplay days), never an
+        answer. Without an identity there is nobody to keep it for; False then."""
+        identity = self._person(bearer, self.identity(identity_token))
+        self._limit(bearer)
+        if identity is None:
+            return False
+        await self.store.record_dismissal(bearer.touchpoint.id, identity)
+        return True
+
+    # -- when to ask ---------------------------------------------------------------------------
+
+    async def eligibility(
+        self, touchpoint: Touchpoint, identity: Identity | None, event: str | None
+    ) -> Decision:
+        """Whether the touchpoint's widget shows to this person now, and why not."""
+        now = self.store.clock()
+        if identity is None:
+            return decide(touchpoint.policy, touchpoint.slug, None, {}, Seen(), [], 0, now, event)
+        seen = await self.store.seen(identity.person)
+        others = []
+        for touchpoint_id, facts in seen.items():
+            other = self.store.touchpoint_by_id(touchpoint_id)
+            if other is not None and other.id != touchpoint.id and not other.ignore_global_throttle:
+                others.append((other.slug, facts))
+        return decide(
+            touchpoint.policy,
+            touchpoint.slug,
+            identity.person,
+            identity.traits,
+            seen.get(touchpoint.id, Seen()),
+            others,
+            global_recontact_days(self.store.settings()),
+            now,
+            event,
+        )
+
+    # -- people -----------------------------------------------------------------------------------
+
+    async def person(self, person: str) -> dict[str, Any]:
+        """`GET /api/v1/people/{id}`: traits, ratings and displays across touchpoints."""
+        found: History = await self.store.history(person)
+        if found.person is None and not found.responses and not found.displays:
+            raise Problem(404, "person_not_found", "no ratings or displays of this person", "id")
+
+        def slug(touchpoint_id: int) -> str | None:
+            touchpoint = self.store.touchpoint_by_id(touchpoint_id)
+            return touchpoint.slug if touchpoint else None
+
+        return {
+            "id": person,
+            "traits": dict(found.person.traits) if found.person else {},
+            "first_seen_at": iso(found.person.first_seen_at) if found.person else None,
+            "last_seen_at": iso(found.person.last_seen_at) if found.person else None,
+            "responses": [r.public(slug(r.touchpoint_id) or "") for r in found.responses],
+            "displays": [
+                {"touchpoint": slug(d.touchpoint_id), "kind": d.kind, "at": iso(d.at)}
+                for d in found.displays
+            ],
+        }
+
+    async def forget(self, person: str) -> Forgotten:
+        """Erase a person (a data-protection request): ratings, displays, traits, everywhere."""
+        return await self.store.forget_person(person)
 
     async def current(self, bearer: Bearer) -> Response | None:
         """The rating of a subject token's own conversation, if it has one."""

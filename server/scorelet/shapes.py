@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from scorelet.dedup import check_client
 from scorelet.errors import invalid
+from scorelet.people import check_person, check_traits
 from scorelet.validation import (
     MAX_COMMENT,
     MAX_CONTEXT_KEY,
@@ -144,6 +145,10 @@ def _comment(value: Any, name: str) -> str | None:
     return check_optional_text(value, name, MAX_COMMENT, multiline=True)
 
 
+IDENTITY = (
+    "the signed-in person's identity token (i.…) from your backend: their traits join the"
+    " rating's context, and when-to-ask rules count per person"
+)
 _CONTEXT_SCHEMA = {
     "maxProperties": MAX_CONTEXT_KEYS,
     "propertyNames": {"pattern": "^[A-Za-z0-9_.-]+$", "maxLength": MAX_CONTEXT_KEY},
@@ -193,6 +198,7 @@ class Submission:
             " counts toward the response rate"
         ),
     )
+    identity: str | None = field(default=None, metadata=about(IDENTITY))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,11 +213,44 @@ class CommentEdit:
 
 @dataclass(frozen=True, slots=True)
 class Impression:
-    """`POST /api/v1/impressions`: the widget was shown."""
+    """`POST /api/v1/impressions` (the widget was shown) and `POST /api/v1/dismissals`
+    (it was closed)."""
 
     token: str = field(metadata=about("the touchpoint's embed token or a subject token"))
+    identity: str | None = field(default=None, metadata=about(IDENTITY))
+
+
+def _traits(value: Any, name: str) -> dict[str, str]:
+    return check_traits(value, name)
+
+
+def _person(value: Any, name: str) -> str:
+    return check_person(value, name)
+
+
+@dataclass(frozen=True, slots=True)
+class NewIdentity:
+    """`POST /api/v1/identities`: an identity token for a signed-in person."""
+
+    person: str = field(
+        metadata=about("your own id of the person, e.g. user_1234", _person, maxLength=200)
+    )
+    traits: dict[str, str] | None = field(
+        default=None,
+        metadata=about(
+            'signed traits, e.g. {"plan": "pro", "signed_up_at": "2026-01-31",'
+            ' "timezone": "Europe/Berlin"}: stored as context on the person\'s ratings',
+            _traits,
+            **_CONTEXT_SCHEMA,
+        ),
+    )
+    ttl: str | None = field(
+        default=None,
+        metadata=about("lifetime: 1h, 30m, 1d (default) or seconds; at most 366d"),
+    )
 
 
 SUBMISSION = Shape(Submission, "NewResponse")
 COMMENT_EDIT = Shape(CommentEdit, "CommentUpdate")
-IMPRESSION = Shape(Impression, "TokenOnly")
+IMPRESSION = Shape(Impression, "Display")
+NEW_IDENTITY = Shape(NewIdentity, "NewIdentity")

@@ -1,13 +1,17 @@
 """Signed tokens and API-key hashing: pure functions, no I/O.
 
-Two kinds of token, each signed with its own itsdangerous salt so one can
-never pass for the other:
+Three kinds of token, each signed with its own itsdangerous salt so one can
+never pass for another:
 
 - embed tokens (`e.` prefix) name a touchpoint and its token version. They
   never expire; bumping the version in the database revokes every token
   minted before, without touching the server secret.
 - subject tokens (`s.` prefix) bind a touchpoint, a subject (conversation,
   order, ticket) and its context (agent, team ...), and carry their expiry.
+- identity tokens (`i.` prefix) name a person and their traits (plan,
+  signed_up_at ...), minted by the site's backend for a signed-in person, and
+  carry their expiry. They name no touchpoint: one works on every widget of
+  the page, and is never a rating token itself.
 
 Several secrets may be configured: the first signs, all verify, so a secret
 can be rotated without breaking tokens already handed out.
@@ -29,6 +33,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 EMBED_PREFIX = "e."
 SUBJECT_PREFIX = "s."
+IDENTITY_PREFIX = "i."
 API_KEY_PREFIX = "slk"
 MAX_TOKEN_LENGTH = 4096
 MAX_TTL_SECONDS = 366 * 86400
@@ -61,7 +66,17 @@ class SubjectClaims:
         return now >= self.expires_at
 
 
-Claims = EmbedClaims | SubjectClaims
+@dataclass(frozen=True, slots=True)
+class IdentityClaims:
+    person: str
+    expires_at: int
+    traits: Mapping[str, str] = field(default_factory=dict)
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires_at
+
+
+Claims = EmbedClaims | SubjectClaims | IdentityClaims
 
 
 class Signer:
@@ -73,6 +88,7 @@ class Signer:
         keys = list(reversed(secrets))  # itsdangerous signs with the last key
         self._embed = URLSafeSerializer(keys, salt="scorelet.embed")
         self._subject = URLSafeSerializer(keys, salt="scorelet.subject")
+        self._identity = URLSafeSerializer(keys, salt="scorelet.identity")
         # Verification is an HMAC and a JSON parse; the same few tokens arrive
         # over and over, so remember the good ones. Failures are not cached.
         self.verify = lru_cache(maxsize=cache_size)(self._verify)
@@ -86,6 +102,10 @@ class Signer:
         payload = {"t": touchpoint, "s": subject, "c": dict(context), "x": expires_at}
         return SUBJECT_PREFIX + self._subject.dumps(payload)
 
+    def mint_identity(self, person: str, traits: Mapping[str, str], expires_at: int) -> str:
+        payload = {"p": person, "t": dict(traits), "x": expires_at}
+        return IDENTITY_PREFIX + self._identity.dumps(payload)
+
     def _verify(self, token: str) -> Claims:
         """Check the signature and shape; expiry is the caller's to check against its clock."""
         if len(token) > MAX_TOKEN_LENGTH:
@@ -97,6 +117,8 @@ class Signer:
                 return _embed_claims(self._embed.loads(token[2:]))
             if token.startswith(SUBJECT_PREFIX):
                 return _subject_claims(self._subject.loads(token[2:]))
+            if token.startswith(IDENTITY_PREFIX):
+                return _identity_claims(self._identity.loads(token[2:]))
         except BadSignature:
             raise TokenError("bad_token", "token signature is invalid") from None
         raise TokenError("bad_token", "token is not a Scorelet token")
@@ -115,6 +137,23 @@ def _subject_claims(payload: Any) -> SubjectClaims:
             if all(isinstance(v, str) for v in context.values()):
                 return SubjectClaims(slug, subject, expires_at, MappingProxyType(context))
     raise TokenError("bad_token", "token payload is malformed")
+
+
+def _identity_claims(payload: Any) -> IdentityClaims:
+    match payload:
+        case {"p": str(person), "t": dict(traits), "x": int(expires_at)}:
+            if all(isinstance(v, str) for v in traits.values()):
+                return IdentityClaims(person, expires_at, MappingProxyType(traits))
+    raise TokenError("bad_token", "token payload is malformed")
+
+
+def kind_of(claims: Claims) -> str:
+    """What a token is, in words for a refusal that names the wrong kind."""
+    if isinstance(claims, EmbedClaims):
+        return "an embed token (e.…)"
+    if isinstance(claims, SubjectClaims):
+        return "a subject token (s.…)"
+    return "an identity token (i.…)"
 
 
 def parse_duration(text: str) -> int:

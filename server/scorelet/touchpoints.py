@@ -8,12 +8,21 @@ visitor's language".
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scorelet.brand import MAX_NAME, Brand, BrandError, check_accent, check_logo
+from scorelet.eligibility import (
+    LOAD,
+    MAX_DAYS,
+    MAX_DISPLAYS,
+    MAX_WINDOW,
+    Policy,
+    check_trigger,
+)
 from scorelet.errors import Problem, invalid
 from scorelet.scales import Scale, ScaleError, satisfied_threshold, scale_for
 from scorelet.validation import (
@@ -34,10 +43,16 @@ TEXT_LIMITS = {
 }
 MAX_COOLDOWN_DAYS = 3650
 BRAND_FIELDS = ("brand_name", "brand_logo", "brand_accent")
+# When to ask (eligibility.py): whole days, optional limits, a sample, a trigger, two flags.
+DAY_FIELDS = ("recontact_days", "redisplay_days", "min_days_since_signup")
+OPTIONAL_LIMITS = {"max_displays": (1, MAX_DISPLAYS), "anniversary_window": (0, MAX_WINDOW)}
+FLAGS = ("require_identity", "ignore_global_throttle")
+POLICY_FIELDS = (*DAY_FIELDS, *OPTIONAL_LIMITS, "sample", "trigger", *FLAGS)
 EDITABLE = frozenset(
     {
         *TEXT_LIMITS,
         *BRAND_FIELDS,
+        *POLICY_FIELDS,
         "comment_prompts",
         "locale",
         "origins",
@@ -77,10 +92,25 @@ class Touchpoint:
     brand_logo: str | None = None
     brand_accent: str | None = None
     comment_prompts: Prompts = NO_PROMPTS
+    recontact_days: int = 0
+    redisplay_days: int = 0
+    max_displays: int | None = None
+    sample: float = 100.0
+    min_days_since_signup: int = 0
+    anniversary_window: int | None = None
+    trigger: str = LOAD
+    require_identity: bool = False
+    ignore_global_throttle: bool = False
 
     @property
     def brand(self) -> Brand:
         return Brand(self.brand_name, self.brand_logo, self.brand_accent)
+
+    @property
+    def policy(self) -> Policy:
+        """When to ask (see eligibility.py)."""
+        names = (spec.name for spec in dataclasses.fields(Policy))
+        return Policy(**{name: getattr(self, name) for name in names})
 
     @property
     def group_bounds(self) -> tuple[int, int]:
@@ -121,7 +151,21 @@ class Touchpoint:
             "brand_name": self.brand_name,
             "brand_logo": self.brand_logo,
             "brand_accent": self.brand_accent,
+            **{name: getattr(self, name) for name in POLICY_FIELDS},
         }
+
+
+def group_range(touchpoint: Touchpoint, group: str) -> tuple[int, int]:
+    """The scores of a group (`promoter`, `low` ...) of a touchpoint, lowest and highest."""
+    groups = GROUPS[touchpoint.metric]
+    if group not in groups:
+        raise ValueError(
+            f"group must be one of {', '.join(groups)} for {touchpoint.metric.upper()}"
+        )
+    middle, top = touchpoint.group_bounds
+    scale = touchpoint.scale
+    low, high = [(scale.low, middle - 1), (middle, top - 1), (top, scale.high)][groups.index(group)]
+    return low, high
 
 
 def prompts_from_json(metric: str, text: str) -> Prompts:
@@ -177,10 +221,23 @@ def changed_fields(metric: str, scale: Scale, body: Mapping[str, Any]) -> dict[s
             fields[name] = _check_brand(name, value)
         elif name == "comment_prompts":
             fields[name] = _check_prompts(metric, value)
-        elif name == "active":
+        elif name in ("active", *FLAGS):
             if not isinstance(value, bool):
-                raise invalid(name, "active must be true or false", "wrong_type")
+                raise invalid(name, f"{name} must be true or false", "wrong_type")
             fields[name] = value
+        elif name in DAY_FIELDS:
+            fields[name] = check_int(value, name, 0, MAX_DAYS)
+        elif name in OPTIONAL_LIMITS:
+            fields[name] = None if value is None else check_int(value, name, *OPTIONAL_LIMITS[name])
+        elif name == "sample":
+            fields[name] = _check_sample(value)
+        elif name == "trigger":
+            if not isinstance(value, str):
+                raise invalid(name, "trigger must be a string: load or event:NAME", "wrong_type")
+            try:
+                fields[name] = check_trigger(value)
+            except ValueError as error:
+                raise invalid(name, str(error)) from None
         elif name == "satisfied_from":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise invalid(name, f"{name} must be an integer", "wrong_type")
@@ -189,6 +246,21 @@ def changed_fields(metric: str, scale: Scale, body: Mapping[str, Any]) -> dict[s
             except ScaleError as error:
                 raise _scale_problem(error) from None
     return fields
+
+
+def _check_sample(value: Any) -> float:
+    """A percentage of people, more than 0 and at most 100, to two decimals."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid(
+            "sample", "sample must be a number: the percent of people asked", "wrong_type"
+        )
+    if not 0 < value <= 100 or round(value, 2) != value:
+        raise invalid(
+            "sample",
+            "sample must be a percent more than 0 and at most 100, e.g. 25 or 2.5",
+            "out_of_range",
+        )
+    return float(value)
 
 
 def _check_brand(name: str, value: Any) -> str | None:

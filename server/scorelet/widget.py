@@ -1,7 +1,7 @@
 """The widget runtime and the per-touchpoint loaders that pull it in, built in memory.
 
-The runtime is read once, trimmed of whole-line comments and indentation (the
-only build step, so the file in `widget/` stays the readable source), and kept
+The runtime is read once, minified by rjsmin (the only build step, run at
+start, so the file in `widget/` stays the readable source), and kept
 with its gzip bytes, ETag and SRI hash: serving it is a lookup, never a file
 read. A loader is a few hundred bytes of script carrying one touchpoint's
 config; it loads the runtime from its content-hashed URL with `integrity`, so a
@@ -22,16 +22,22 @@ import functools
 import gzip
 import hashlib
 import json
-import re
 from base64 import b64encode
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import rcssmin  # type: ignore[import-untyped]  # no type hints shipped; one function used
+import rjsmin  # type: ignore[import-untyped]
+import zopfli.gzip  # type: ignore[import-untyped]
+
+from scorelet.eligibility import Seen, decide
 from scorelet.touchpoints import Touchpoint
 
 RUNTIME_FILE = "scorelet.js"
+# The widget's styles, minified into the runtime where it says %CSS%.
+STYLES_FILE = "scorelet.css"
 # Every language's strings. A loader carries the one language its widget will speak, so
 # no page pays for strings it doesn't use.
 LOCALES_FILE = "locales.json"
@@ -71,10 +77,6 @@ LOADER_FIELDS = (
     "cooldown_days",
 )
 MAX_CACHED_LOADERS = 2048
-_COMMENT_LINE = re.compile(r"^\s*//.*\n", re.MULTILINE)
-_COMMENT_BLOCK = re.compile(r"^\s*/\*.*?\*/\n", re.MULTILINE | re.DOTALL)
-_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
-_PUNCTUATION = frozenset("=(){}[],;:?<>&|+-*/!.%^~")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +88,14 @@ class Asset:
     tag: str
 
     @classmethod
-    def of(cls, text: str) -> Asset:
+    def of(cls, text: str, thorough: bool = False) -> Asset:
+        """`thorough`: gzip with Zopfli, 1-2% smaller than zlib's best but some 20 ms for the
+        runtime; worth it once at start for the script every page loads, not per request."""
         body = text.encode()
-        tag = hashlib.blake2b(body, digest_size=12).hexdigest()
-        return cls(body, gzip.compress(body, 9, mtime=0), tag)
+        # 64 bits: ample to tell one version of a script from another.
+        tag = hashlib.blake2b(body, digest_size=8).hexdigest()
+        gzipped = zopfli.gzip.compress(body) if thorough else gzip.compress(body, 9, mtime=0)
+        return cls(body, gzipped, tag)
 
     def etag(self, gzipped: bool) -> str:
         return f'"{self.tag}.gz"' if gzipped else f'"{self.tag}"'
@@ -113,40 +119,15 @@ def widget_dir() -> Path:
     return installed if installed.is_dir() else Path(__file__).parents[2] / "widget"
 
 
-def trim(source: str) -> str:
-    """The runtime as served: no comment lines, no indentation, no spaces around punctuation.
+def minify(source: str) -> str:
+    """The runtime as served: rjsmin's output (comments and needless whitespace gone).
 
-    Strings and template literals are copied untouched. This is safe for
-    `widget/scorelet.js` as written: its regex literals hold no quotes and no
-    spaces, and its comments sit on lines of their own. Line breaks stay
-    except after `{ ; , (`, so automatic semicolon insertion is unchanged.
+    rjsmin tokenizes JavaScript as it is (strings, template literals, regex
+    literals, comments anywhere, the line breaks automatic semicolon insertion
+    needs), so the readable source may be written in any style.
     """
-    text = _INDENT.sub("", _COMMENT_LINE.sub("", _COMMENT_BLOCK.sub("", source)))
-    out: list[str] = []
-    i, end = 0, len(text)
-    while i < end:
-        char = text[i]
-        if char in "'\"`":
-            j = i + 1
-            while text[j] != char:
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i : j + 1])
-            i = j + 1
-        elif char == " ":
-            j = i
-            while j < end and text[j] == " ":
-                j += 1
-            before, after = out[-1][-1] if out else "", text[j] if j < end else ""
-            joined = before == after and before in "+-/"
-            if joined or not (before in _PUNCTUATION or after in _PUNCTUATION):
-                out.append(" ")
-            i = j
-        elif char == "\n" and out and out[-1][-1] in "{;,(":
-            i += 1
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
+    minified: str = rjsmin.jsmin(source)
+    return minified
 
 
 def load_strings(directory: Path | None = None) -> dict[str, str]:
@@ -156,13 +137,24 @@ def load_strings(directory: Path | None = None) -> dict[str, str]:
     return strings
 
 
+def load_styles(directory: Path | None = None) -> str:
+    """The widget's CSS, minified by rcssmin, for the runtime's one template literal."""
+    css: str = rcssmin.cssmin((directory or widget_dir()).joinpath(STYLES_FILE).read_text("utf-8"))
+    if any(char in css for char in "`\\$"):
+        raise ValueError(f"{STYLES_FILE} may not hold backticks, backslashes or '$'")
+    return css
+
+
 def load_runtime(directory: Path | None = None) -> Runtime:
     directory = directory or widget_dir()
     strings = load_strings(directory)
     source = (directory / RUNTIME_FILE).read_text(encoding="utf-8")
-    asset = Asset.of(trim(source.replace("%LANGS%", "|".join(strings))))
-    digest = b64encode(hashlib.sha384(asset.body).digest()).decode()
-    return Runtime(asset, f"sha384-{digest}", strings)
+    source = source.replace("%LANGS%", "|".join(strings)).replace("%CSS%", load_styles(directory))
+    asset = Asset.of(minify(source), thorough=True)
+    # SHA-256: one of the three digests Subresource Integrity requires every browser to
+    # check, as binding as SHA-384 here and 21 bytes shorter in every loader.
+    digest = b64encode(hashlib.sha256(asset.body).digest()).decode()
+    return Runtime(asset, f"sha256-{digest}", strings)
 
 
 @functools.cache
@@ -195,18 +187,41 @@ def choose_language(locales: Mapping[str, str], wanted: Iterable[str | None]) ->
     return DEFAULT_LANGUAGE
 
 
-def loader_config(touchpoint: Touchpoint, token: str, strings: Mapping[str, str]) -> dict[str, Any]:
+def loader_config(
+    touchpoint: Touchpoint,
+    token: str,
+    strings: Mapping[str, str],
+    decision: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The touchpoint's public settings the widget needs; unset texts are left out.
 
     `bounds` are where the middle and the top group of scores start, so the
     widget asks the follow-up question that fits the score; `prompts` are the
-    touchpoint's own questions per group, if it has any.
+    touchpoint's own questions per group, if it has any. `trigger` names the
+    event the widget waits for (`Scorelet("track", NAME)`). `e` is the
+    eligibility answer ({show, reason, detail, next_eligible_at}): for the
+    identity the loader was asked for, or, without one, for anyone anonymous
+    when the touchpoint asks identified people only; the widget renders only
+    when it says show.
     """
     public = touchpoint.public()
     config = {k: public[k] for k in LOADER_FIELDS if public.get(k) is not None}
+    if not touchpoint.cooldown_days:
+        del config["cooldown_days"]
     config["bounds"] = list(touchpoint.group_bounds)
     if any(touchpoint.comment_prompts):
         config["prompts"] = list(touchpoint.comment_prompts)
+    policy = touchpoint.policy
+    if policy.event is not None:
+        config["trigger"] = policy.event
+    if decision is None and policy.require_identity:
+        anonymous = decide(policy, touchpoint.slug, None, {}, Seen(), (), 0, 0.0, policy.event)
+        decision = anonymous.public()
+    if decision is not None and not decision.get("show"):
+        # Nothing will render: the widget needs only what its scorelet:skip event says.
+        return {"slug": touchpoint.slug, "e": dict(decision), "token": token}
+    if decision is not None:
+        config["e"] = dict(decision)
     config["token"] = token
     config["strings"] = dict(strings)
     return config
@@ -230,7 +245,7 @@ def origin_guard(touchpoint: Touchpoint) -> str:
         '+A.concat(o).join(" --origin ")'
     )
     return (
-        f"var o=location.origin,A={origins};if(A.indexOf(o)<0&&o!=new URL(s.src).origin){{"
+        f"var o=location.origin,A={origins};if(!A.includes(o)&&o!=new URL(s.src).origin){{"
         f"(S.o=S.o||{{}})[c.slug]||console.warn({warning});S.o[c.slug]=1;return}}"
     )
 
@@ -243,8 +258,8 @@ def loader_source(runtime: Runtime, config: Mapping[str, Any], guard: str = "") 
         "S=w.Scorelet=w.Scorelet||function(){(S.q=S.q||[]).push(arguments)};"
         f"{guard}"
         'S("load",c,s);if(!S.v&&!S.l){S.l=1;var r=d.createElement("script");'
-        f'r.src=new URL("{runtime.path}",s.src).href;r.integrity="{runtime.integrity}";'
-        'r.crossOrigin="anonymous";r.async=!0;d.head.appendChild(r)}}'
+        f'r.src=new URL("{runtime.path}",s.src);r.integrity="{runtime.integrity}";'
+        'r.crossOrigin="";d.head.append(r)}}'
         'catch(e){console.warn("Scorelet:",e)}})'
         f"(window,document,{data});\n"
     )
@@ -282,8 +297,27 @@ class Loaders:
         if asset is None:
             if len(self._assets) >= self.limit:
                 del self._assets[next(iter(self._assets))]
-            strings = {language: self.runtime.locales[language]}
-            config = loader_config(touchpoint, token, strings)
-            source = loader_source(self.runtime, config, origin_guard(touchpoint))
-            asset = self._assets[key] = Asset.of(source)
+            asset = self._assets[key] = self._build(token, touchpoint, language, None)
         return asset
+
+    def personal(
+        self, token: str, touchpoint: Touchpoint, language: str, decision: Mapping[str, Any]
+    ) -> Asset:
+        """A loader for one identified person, carrying their eligibility answer: built per
+        request and never cached (here or by a browser), as the answer changes when they
+        are shown the widget or answer it. Only what the widget acts on travels: `show`,
+        and for a "no" the `reason` and `next_eligible_at` its `scorelet:skip` event
+        carries (the sentence is in GET /api/v1/eligibility)."""
+        fields = ("show",) if decision.get("show") else ("show", "reason", "next_eligible_at")
+        return self._build(token, touchpoint, language, {k: decision.get(k) for k in fields})
+
+    def _build(
+        self,
+        token: str,
+        touchpoint: Touchpoint,
+        language: str,
+        decision: Mapping[str, Any] | None,
+    ) -> Asset:
+        strings = {language: self.runtime.locales[language]}
+        config = loader_config(touchpoint, token, strings, decision)
+        return Asset.of(loader_source(self.runtime, config, origin_guard(touchpoint)))

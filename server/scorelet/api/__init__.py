@@ -14,6 +14,7 @@ from scorelet.api.hosted import HostedPages
 from scorelet.api.listing import ListingApi
 from scorelet.api.meta import MetaApi
 from scorelet.api.metrics import MetricsApi
+from scorelet.api.people import PeopleApi
 from scorelet.api.responses import ResponsesApi
 from scorelet.api.routing import RoutingApi
 from scorelet.api.scores import ScoresApi
@@ -42,6 +43,7 @@ def routes(services: Services) -> Api:
     hosted = HostedPages(services)
     demo = DemoPage(services)
     loop = RoutingApi(services)
+    people = PeopleApi(services)
     table: list[BaseRoute] = [
         # The two busiest routes are answered by DirectRoutes before Starlette
         # routes; they are listed here too, for other methods' 405s and the docs.
@@ -70,6 +72,13 @@ def routes(services: Services) -> Api:
         Route("/api/v1/digests", loop.digests, methods=["GET"]),
         Route("/api/v1/digests", loop.add_digest, methods=["POST"]),
         Route("/api/v1/digests/{name}", loop.remove_digest, methods=["DELETE"]),
+        Route("/api/v1/dismissals", responses.dismissal, methods=["POST"]),
+        Route("/api/v1/identities", people.mint, methods=["POST"]),
+        Route("/api/v1/eligibility", people.eligibility, methods=["GET"]),
+        Route("/api/v1/people/{id}", people.person, methods=["GET"]),
+        Route("/api/v1/people/{id}", people.forget, methods=["DELETE"]),
+        Route("/api/v1/settings", people.settings, methods=["GET"]),
+        Route("/api/v1/settings", people.update_settings, methods=["PATCH"]),
         Route("/api/v1/touchpoints", touchpoints.list, methods=["GET"]),
         Route("/api/v1/touchpoints", touchpoints.create, methods=["POST"]),
         Route("/api/v1/touchpoints/{slug}", touchpoints.show, methods=["GET"]),

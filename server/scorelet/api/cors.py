@@ -18,7 +18,12 @@ from __future__ import annotations
 
 from starlette.types import Scope, Send
 
-PUBLIC_PREFIXES = ("/api/v1/responses", "/api/v1/impressions")
+PUBLIC_PREFIXES = (
+    "/api/v1/responses",
+    "/api/v1/impressions",
+    "/api/v1/dismissals",
+    "/api/v1/eligibility",
+)
 ALLOWED = "scorelet.cors_origin"
 PREFLIGHT_HEADERS = {
     "access-control-allow-methods": "POST, PATCH",

@@ -4,10 +4,17 @@ Everything here is served from memory with a precomputed ETag (gzipped when
 the client accepts it): these are the most requested URLs and sit on the
 host page's critical path. A bad token still gets 200 JavaScript, a script
 that warns once in the console, so a revoked tag never breaks a page.
+
+With `?identity=TOKEN` (the signed-in person's identity token) the loader also
+carries the eligibility decision for that person (`e`), so the widget knows
+whether to render without another request; such a loader is built per
+request and never cached, since the answer changes the moment the person is
+shown the widget or answers.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -22,6 +29,7 @@ from scorelet.widget import Asset, Loaders, Runtime, runtime, unavailable_source
 JS = "text/javascript; charset=utf-8"
 LOADER_CACHE = "public, max-age=300"
 LATEST_CACHE = "public, max-age=300"
+PERSONAL_CACHE = "no-store"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 
 
@@ -95,8 +103,29 @@ class EmbedApi:
             query.get("p", ""),
             request.headers.get("accept-language", ""),
         )
-        asset = self.loaders.get(token, touchpoint, language)
-        return serve(request, asset, LOADER_CACHE, "Accept-Encoding, Accept-Language")
+        identity = query.get("identity")
+        if identity is None:
+            asset = self.loaders.get(token, touchpoint, language)
+            return serve(request, asset, LOADER_CACHE, "Accept-Encoding, Accept-Language")
+        decision = await self._decision(touchpoint, identity)
+        asset = self.loaders.personal(token, touchpoint, language, decision)
+        return serve(request, asset, PERSONAL_CACHE, "Accept-Encoding, Accept-Language")
+
+    async def _decision(self, touchpoint: Touchpoint, identity: str) -> dict[str, Any]:
+        """Whether to show, for the person, as if the touchpoint's event had fired (the
+        widget waits for it itself); a bad identity token is a "no" naming its problem."""
+        ratings = self.services.ratings
+        try:
+            person = ratings.identity(identity)
+        except Problem as problem:
+            return {
+                "show": False,
+                "reason": problem.code,
+                "detail": problem.detail,
+                "next_eligible_at": None,
+            }
+        decision = await ratings.eligibility(touchpoint, person, touchpoint.policy.event)
+        return decision.public()
 
     async def latest(self, request: Request) -> Response:
         """`/widget.js`: for pages that mount from JavaScript; re-checked every few minutes."""

@@ -22,6 +22,7 @@ from scorelet.api.headers import NOSNIFF
 from scorelet.errors import Problem, problem_response
 from scorelet.limits import Limits
 
+LIMITED_POSTS = frozenset({"/api/v1/responses", "/api/v1/impressions", "/api/v1/dismissals"})
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 VARY_ORIGIN = (b"vary", b"Origin")
 
@@ -98,9 +99,10 @@ class Guard:
 
 
 def limited_path(method: str, path: str) -> bool:
-    """The public, unauthenticated paths: rating, commenting, counting views, hosted page."""
+    """The public, unauthenticated paths: rating, commenting, counting views and closes,
+    the hosted page."""
     if path.startswith("/api/v1/"):
-        return (method == "POST" and path in ("/api/v1/responses", "/api/v1/impressions")) or (
+        return (method == "POST" and path in LIMITED_POSTS) or (
             method == "PATCH" and path.startswith("/api/v1/responses/")
         )
     return path.startswith("/r/")

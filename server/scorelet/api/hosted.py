@@ -32,7 +32,7 @@ from scorelet.hosted import (
 from scorelet.ratings import Bearer
 from scorelet.shapes import COMMENT_EDIT, SUBMISSION
 from scorelet.store import StorageError
-from scorelet.tokens import TokenError
+from scorelet.tokens import IdentityClaims, TokenError
 from scorelet.touchpoints import Touchpoint
 from scorelet.validation import check_uuid
 from scorelet.widget import Asset, runtime
@@ -104,6 +104,8 @@ class HostedPages:
         try:
             claims = self.services.signer.verify(token)
         except TokenError:
+            return None
+        if isinstance(claims, IdentityClaims):
             return None
         return self.services.store.touchpoint(claims.touchpoint)
 

@@ -21,10 +21,11 @@ from scorelet.api.caching import AnswerCache, answer
 from scorelet.api.query import bad_query, bool_param, int_param, parse_window
 from scorelet.api.services import Services
 from scorelet.store import ResponseQuery, Store
+from scorelet.touchpoints import Touchpoint, group_range
 from scorelet.validation import MAX_SUBJECT
 
 LIST_PARAMS = frozenset(
-    {"limit", "cursor", "min_score", "max_score", "has_comment", "subject", "format"}
+    {"limit", "cursor", "min_score", "max_score", "has_comment", "subject", "format", "group"}
 )
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -47,6 +48,19 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     raise bad_query("cursor", "cursor is not one this server gave out; start without it")
 
 
+def _group(
+    touchpoint: Touchpoint, group: str, low: int | None, high: int | None
+) -> tuple[int, int]:
+    """A group's scores (`promoter`: 9-10), narrowed by min_score/max_score if given."""
+    try:
+        first, last = group_range(touchpoint, group)
+    except ValueError as error:
+        raise bad_query("group", str(error)) from None
+    return max(first, low if low is not None else first), min(
+        last, high if high is not None else last
+    )
+
+
 class ListingApi:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -61,13 +75,17 @@ class ListingApi:
         if subject is not None and not 0 < len(subject) <= MAX_SUBJECT:
             raise bad_query("subject", f"subject must be 1-{MAX_SUBJECT} characters")
         scale = touchpoint.scale
+        low = int_param(params, "min_score", scale.low, scale.high)
+        high = int_param(params, "max_score", scale.low, scale.high)
+        if "group" in params:
+            low, high = _group(touchpoint, params["group"], low, high)
         query = ResponseQuery(
             touchpoint_id=touchpoint.id,
             since=window.since,
             until=window.until,
             filters=window.filters,
-            min_score=int_param(params, "min_score", scale.low, scale.high),
-            max_score=int_param(params, "max_score", scale.low, scale.high),
+            min_score=low,
+            max_score=high,
             has_comment=bool_param(params, "has_comment"),
             subject=subject,
             tag=window.tag,

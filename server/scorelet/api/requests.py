@@ -22,7 +22,19 @@ def route_of(path: str) -> str:
         return parts[5] if parts[5] in _TOUCHPOINT_ROUTES else "other"
     if path.startswith("/api/v1/"):
         name = parts[3] if len(parts) > 3 else ""
-        known = ("responses", "impressions", "touchpoints", "scores", "stream", "tokens")
+        known = (
+            "responses",
+            "impressions",
+            "dismissals",
+            "touchpoints",
+            "scores",
+            "stream",
+            "tokens",
+            "identities",
+            "eligibility",
+            "people",
+            "settings",
+        )
         return name if name in known else "other"
     heads = {"s": "loader", "r": "hosted", "metrics": "metrics", "healthz": "healthz"}
     if parts[1] in heads:

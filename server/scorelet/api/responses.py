@@ -79,8 +79,14 @@ class ResponsesApi:
         return JSONResponse(stored.public(bearer.touchpoint.slug))
 
     async def impression(self, request: Request) -> Response:
-        _, bearer = await self._read(request, IMPRESSION)
-        await self.services.ratings.impression(bearer)
+        shown, bearer = await self._read(request, IMPRESSION)
+        await self.services.ratings.impression(bearer, shown.identity)
+        return Response(status_code=204)
+
+    async def dismissal(self, request: Request) -> Response:
+        """`POST /api/v1/dismissals`: the close button; kept per person, never an answer."""
+        closed, bearer = await self._read(request, IMPRESSION)
+        await self.services.ratings.dismissal(bearer, closed.identity)
         return Response(status_code=204)
 
     async def show(self, request: Request) -> Response:

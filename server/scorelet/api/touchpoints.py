@@ -60,7 +60,6 @@ class TouchpointsApi:
 
     async def delete(self, request: Request) -> Response:
         await authorize(request, self.services.store, "admin")
-        await self.services.store.delete_touchpoint(
-            (await self.services.touchpoint(request.path_params["slug"])).slug
-        )
+        touchpoint = await self.services.touchpoint(request.path_params["slug"])
+        await self.services.store.delete_touchpoint(touchpoint.slug)
         return Response(status_code=204)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scorelet.displays import Displays
+from scorelet.eligibility import Seen
 from scorelet.rollups import Counted
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule
@@ -29,7 +30,9 @@ from scorelet.store.interface import (
     Commented,
     Counts,
     Deleted,
+    Forgotten,
     Health,
+    History,
     Imported,
     KeySaved,
     Rated,
@@ -37,6 +40,7 @@ from scorelet.store.interface import (
     Registry,
     Reloaded,
     RollupCheck,
+    SettingSaved,
     Shown,
     Snapshot,
     TouchpointRemoved,
@@ -48,6 +52,7 @@ from scorelet.store.records import (
     Claimed,
     Delivery,
     Digest,
+    Identity,
     NewResponse,
     Outcome,
     Response,
@@ -71,6 +76,7 @@ class Store:
         self._counts: dict[int, dict[int, int]] = {}
         self._displays: dict[int, Displays] = {}
         self._marks: dict[int, int] = {}
+        self._settings: dict[str, str] = {}
         # Ratings received since start, per score (a change of mind counts again):
         # monotonic, as Prometheus counters must be.
         self.received: dict[int, dict[int, int]] = {}
@@ -138,6 +144,10 @@ class Store:
     def api_keys(self) -> list[ApiKey]:
         return sorted(self._keys.values(), key=lambda key: key.created_at)
 
+    def settings(self) -> dict[str, str]:
+        """Install-wide settings (`scorelet settings set`), from memory."""
+        return dict(self._settings)
+
     def totals(self, touchpoint_id: int) -> tuple[dict[int, int], Displays]:
         """All-time counts and displays, from memory: exact at every instant."""
         counts = self._counts.get(touchpoint_id, {})
@@ -179,9 +189,16 @@ class Store:
                 self._answer(response, -1)
                 self._changed_now(response.touchpoint_id, scored=True)
             case Shown(touchpoint_id):
-                was = self._displays.get(touchpoint_id, NO_DISPLAYS)
-                self._displays[touchpoint_id] = replace(was, impressions=was.impressions + 1)
-                self._changed_now(touchpoint_id, scored=True)
+                self._shown(touchpoint_id, 1)
+            case Forgotten(_, responses, impressions):
+                for response in responses:
+                    self._count(response.touchpoint_id, response.score, -1)
+                    self._answer(response, -1)
+                    self._changed_now(response.touchpoint_id, scored=True)
+                for touchpoint_id, count in impressions.items():
+                    self._shown(touchpoint_id, -count)
+            case SettingSaved(name, value):
+                self._settings[name] = value
             case TouchpointSaved(touchpoint):
                 self._remember(touchpoint)
                 self._changed_now(touchpoint.id, scored=True)
@@ -195,6 +212,11 @@ class Store:
                 everything = -1 in listed
                 for touchpoint_id in list(self._by_id) if everything else listed:
                     self._changed_now(touchpoint_id, scored=False)
+
+    def _shown(self, touchpoint_id: int, count: int) -> None:
+        was = self._displays.get(touchpoint_id, NO_DISPLAYS)
+        self._displays[touchpoint_id] = replace(was, impressions=was.impressions + count)
+        self._changed_now(touchpoint_id, scored=True)
 
     def _count(self, touchpoint_id: int, score: int, sign: int) -> None:
         counts = self._counts.setdefault(touchpoint_id, {})
@@ -238,6 +260,7 @@ class Store:
         self._keys = {key.id: key for key in snapshot.keys}
         self._counts = {tp: dict(counts) for tp, counts in snapshot.totals.items()}
         self._displays = dict(snapshot.displays)
+        self._settings = dict(snapshot.settings)
         for touchpoint_id in moved:
             self._changed_now(touchpoint_id, scored=True)
 
@@ -311,8 +334,27 @@ class Store:
         """Remove a rating as if it had never been given; returns what was removed."""
         return await self.backend.delete_response(response_id)
 
-    async def record_impression(self, touchpoint_id: int) -> None:
-        await self.backend.record_impression(touchpoint_id, self.clock())
+    async def record_impression(self, touchpoint_id: int, identity: Identity | None = None) -> None:
+        await self.backend.record_impression(touchpoint_id, identity, self.clock())
+
+    async def record_dismissal(self, touchpoint_id: int, identity: Identity) -> None:
+        await self.backend.record_dismissal(touchpoint_id, identity, self.clock())
+
+    # -- people ---------------------------------------------------------------------------
+
+    async def seen(self, person: str) -> dict[int, Seen]:
+        """Per touchpoint, what the person answered, was shown and closed."""
+        return await self.backend.seen(person)
+
+    async def history(self, person: str) -> History:
+        return await self.backend.history(person)
+
+    async def forget_person(self, person: str) -> Forgotten:
+        """Erase a person everywhere: ratings, displays, traits; rollups follow by the fold."""
+        return await self.backend.forget_person(person)
+
+    async def save_setting(self, name: str, value: str) -> None:
+        await self.backend.save_setting(name, value)
 
     async def response(self, response_id: str) -> Response | None:
         return await self.backend.response(response_id)

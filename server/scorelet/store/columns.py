@@ -17,7 +17,9 @@ from scorelet.touchpoints import GROUPS, Touchpoint, prompts_from_json
 TOUCHPOINT_COLUMNS = (
     "id, slug, metric, scale, question, low_label, high_label, comment_prompt, thank_you, locale,"
     " origins, satisfied_from, cooldown_days, active, token_version, created_at, updated_at,"
-    " brand_name, brand_logo, brand_accent, comment_prompts"
+    " brand_name, brand_logo, brand_accent, comment_prompts, recontact_days, redisplay_days,"
+    " max_displays, sample, min_days_since_signup, anniversary_window, trigger,"
+    " require_identity, ignore_global_throttle"
 )
 KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
 USER_COLUMNS = "id, email, role, password_hash, session_version, created_at, updated_at"
@@ -29,6 +31,8 @@ def touchpoint_from_row(row: tuple[Any, ...] | Any) -> Touchpoint:
     values[10] = tuple(json.loads(values[10]))
     values[13] = bool(values[13])
     values[20] = prompts_from_json(values[2], values[20])
+    values[28] = bool(values[28])
+    values[29] = bool(values[29])
     return Touchpoint(*values)
 
 
@@ -47,8 +51,9 @@ def touchpoint_values(fields: Mapping[str, Any]) -> dict[str, Any]:
         encoded["origins"] = json.dumps(list(encoded["origins"]))
     if "comment_prompts" in encoded:
         encoded["comment_prompts"] = json.dumps(encoded["comment_prompts"], ensure_ascii=False)
-    if "active" in encoded:
-        encoded["active"] = bool(encoded["active"])
+    for flag in ("active", "require_identity", "ignore_global_throttle"):
+        if flag in encoded:
+            encoded[flag] = bool(encoded[flag])
     return encoded
 
 

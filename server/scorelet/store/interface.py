@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scorelet.displays import Displays
+from scorelet.eligibility import Seen
 from scorelet.rollups import Counted
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule
@@ -28,8 +29,11 @@ from scorelet.store.records import (
     Claimed,
     Delivery,
     Digest,
+    Display,
+    Identity,
     NewResponse,
     Outcome,
+    Person,
     Response,
     ResponseQuery,
     User,
@@ -62,6 +66,7 @@ class Snapshot:
     # per touchpoint, a counter moved whenever tags or issues change outside a rating's own
     # write (by hand, a backfill, a created issue): another process's listings moved
     marks: Mapping[int, int] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)  # install-wide (the throttle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,15 @@ class Registry:
     touchpoints: Sequence[Touchpoint]  # with their token versions
     retired: Mapping[str, int]  # a deleted touchpoint's slug -> its last token version
     keys: Sequence[ApiKey]  # hashed, revoked ones too
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Everything stored about one person, for `GET /api/v1/people/{id}`."""
+
+    person: Person | None
+    responses: Sequence[Response]  # newest first, across touchpoints
+    displays: Sequence[Display]  # newest first, across touchpoints
 
 
 # The bounds of the batch-size histogram a backend's writer reports (for /metrics).
@@ -129,6 +143,21 @@ class Shown:
 
 
 @dataclass(frozen=True, slots=True)
+class Forgotten:
+    """A person erased: the ratings removed and the impressions taken back per touchpoint."""
+
+    person: str
+    responses: Sequence[Response]
+    impressions: Mapping[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSaved:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class TouchpointSaved:
     touchpoint: Touchpoint
 
@@ -160,6 +189,8 @@ Change = (
     | Annotated
     | Deleted
     | Shown
+    | Forgotten
+    | SettingSaved
     | TouchpointSaved
     | TouchpointRemoved
     | KeySaved
@@ -222,7 +253,33 @@ class Backend(Protocol):
         """Remove a rating from the raw rows and, by the next fold, from every rollup."""
         ...
 
-    async def record_impression(self, touchpoint_id: int, now: float) -> None: ...
+    async def record_impression(
+        self, touchpoint_id: int, identity: Identity | None, now: float
+    ) -> None:
+        """Count a display in its hour; an identified one is also kept for the person."""
+        ...
+
+    async def record_dismissal(self, touchpoint_id: int, identity: Identity, now: float) -> None:
+        """A person closed the widget (never an answer)."""
+        ...
+
+    # -- people ------------------------------------------------------------------------
+
+    async def seen(self, person: str) -> dict[int, Seen]:
+        """Per touchpoint: the person's answers, displays and dismissals (count, last time),
+        what eligibility needs; one cheap indexed read."""
+        ...
+
+    async def history(self, person: str) -> History:
+        """The person's traits, ratings and displays across touchpoints."""
+        ...
+
+    async def forget_person(self, person: str) -> Forgotten:
+        """Erase a person's ratings (folded out of every rollup), displays (and the
+        impressions they were counted as) and traits, in one transaction."""
+        ...
+
+    async def save_setting(self, name: str, value: str) -> None: ...
 
     async def response(self, response_id: str) -> Response | None: ...
 

@@ -74,6 +74,7 @@ class Response:
     shown: bool = False  # given through a widget that had counted its impression
     tags: tuple[Tag, ...] = ()
     issues: tuple[IssueLink, ...] = ()
+    person: str | None = None  # the identified person who gave it
 
     def public(self, slug: str) -> dict[str, Any]:
         created = iso(self.created_at)
@@ -83,6 +84,7 @@ class Response:
             "score": self.score,
             "comment": self.comment,
             "subject": self.subject,
+            "person": self.person,
             "context": dict(self.context),
             "created_at": created,
             # A new rating's two times are one float: format it once.
@@ -112,6 +114,41 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """A person an identity token named, with the traits it carried."""
+
+    person: str
+    traits: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What is stored about a person: the traits their latest token carried, and when seen."""
+
+    id: str
+    traits: Mapping[str, str]
+    first_seen_at: float
+    last_seen_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "traits": dict(self.traits),
+            "first_seen_at": iso(self.first_seen_at),
+            "last_seen_at": iso(self.last_seen_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    """The widget shown to a person, or closed by them."""
+
+    touchpoint_id: int
+    kind: str  # "shown" or "dismissed"
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class NewResponse:
     """A rating to record: a fresh one, a re-post of a client id, or a subject's new rating."""
 
@@ -124,6 +161,7 @@ class NewResponse:
     edit_window: float | None = None  # seconds after creation it may change; None: no limit
     client: str | None = None  # the browser's random id: its earlier rating is replaced
     shown: bool = False  # sent by a widget that counted its impression (response rates)
+    identity: Identity | None = None  # the signed-in person who gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +179,7 @@ class ResponseQuery:
     tag: str | None = None  # only ratings carrying this tag
     # Words every listed comment must contain, case-folded (search.py); () lists all.
     search: tuple[str, ...] = ()
+    person: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

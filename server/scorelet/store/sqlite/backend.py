@@ -15,6 +15,7 @@ from typing import Any
 
 from scorelet.dedup import EDIT_WINDOW, ClientWindow
 from scorelet.displays import Displays
+from scorelet.eligibility import Seen
 from scorelet.rollups import Counted
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule
@@ -26,7 +27,9 @@ from scorelet.store.interface import (
     Commented,
     Counts,
     Deleted,
+    Forgotten,
     Health,
+    History,
     Imported,
     KeySaved,
     Listener,
@@ -35,6 +38,7 @@ from scorelet.store.interface import (
     Registry,
     Reloaded,
     RollupCheck,
+    SettingSaved,
     Shown,
     Snapshot,
     TouchpointRemoved,
@@ -46,6 +50,7 @@ from scorelet.store.records import (
     Claimed,
     Delivery,
     Digest,
+    Identity,
     NewResponse,
     Outcome,
     Response,
@@ -56,7 +61,6 @@ from scorelet.store.sqlite import fold, outbox, reads, routing, tags, writes
 from scorelet.store.sqlite.rows import KEY_COLUMNS, key_from_row
 from scorelet.store.sqlite.schema import migrate
 from scorelet.store.sqlite.threads import Reader, Tx, Writer
-from scorelet.timeutil import HOUR
 from scorelet.touchpoints import Touchpoint
 
 SYNC_MODES = ("full", "normal")
@@ -193,11 +197,42 @@ class SqliteBackend:
             partial(writes.delete, response_id=response_id), lambda r: self._emit(Deleted(r))
         )
 
-    async def record_impression(self, touchpoint_id: int, now: float) -> None:
+    async def record_impression(
+        self, touchpoint_id: int, identity: Identity | None, now: float
+    ) -> None:
         write = partial(
-            writes.record_impression, touchpoint_id=touchpoint_id, hour=int(now // HOUR)
+            writes.record_impression, touchpoint_id=touchpoint_id, identity=identity, now=now
         )
         await self._writer.write(write, lambda _: self._emit(Shown(touchpoint_id)))
+
+    async def record_dismissal(self, touchpoint_id: int, identity: Identity, now: float) -> None:
+        write = partial(
+            writes.record_display,
+            touchpoint_id=touchpoint_id,
+            identity=identity,
+            kind="dismissed",
+            now=now,
+        )
+        await self._writer.write(write)
+
+    # -- people ------------------------------------------------------------------------
+
+    async def seen(self, person: str) -> dict[int, Seen]:
+        return await self._reader.read(reads.seen, person)
+
+    async def history(self, person: str) -> History:
+        return await self._reader.read(reads.history, person)
+
+    async def forget_person(self, person: str) -> Forgotten:
+        def erase(conn: sqlite3.Connection, tx: Tx) -> Forgotten:
+            responses, impressions = writes.forget_person(conn, tx, person)
+            return Forgotten(person, responses, impressions)
+
+        return await self._writer.write(erase, self._emit)
+
+    async def save_setting(self, name: str, value: str) -> None:
+        write = partial(writes.save_setting, name=name, value=value)
+        await self._writer.write(write, lambda _: self._emit(SettingSaved(name, value)))
 
     async def response(self, response_id: str) -> Response | None:
         return await self._reader.read(reads.response, response_id)

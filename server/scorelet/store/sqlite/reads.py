@@ -11,15 +11,17 @@ ratings count +1, versions they replaced or deleted -1.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from scorelet.displays import Displays
+from scorelet.eligibility import Seen
 from scorelet.rollups import Counted, hour_of, matches
-from scorelet.store.interface import Counts, Registry, Snapshot
-from scorelet.store.records import Response, ResponseQuery, User
+from scorelet.store.interface import Counts, History, Registry, Snapshot
+from scorelet.store.records import Display, Person, Response, ResponseQuery, User
 from scorelet.store.sqlite import tags
 from scorelet.store.sqlite.rows import (
     COUNTED_COLUMNS,
@@ -392,6 +394,9 @@ def list_responses(
             " AND id IN (SELECT response_id FROM response_tags WHERE touchpoint_id = ? AND tag = ?)"
         )
         args += [query.touchpoint_id, query.tag]
+    if query.person is not None:
+        where += " AND person = ?"
+        args.append(query.person)
     if after is not None:
         where += " AND (created_at, id) < (?, ?)"
         args += list(after)
@@ -471,6 +476,7 @@ def snapshot(conn: sqlite3.Connection) -> Snapshot:
         {tp: _nonzero(counts) for tp, counts in totals.items()},
         {tp: Displays(impressions, answered) for tp, (impressions, answered) in shown.items()},
         marks,
+        dict(conn.execute("SELECT name, value FROM settings").fetchall()),
     )
 
 
@@ -521,3 +527,49 @@ def impression_hours(conn: sqlite3.Connection, touchpoint_id: int) -> list[tuple
             (touchpoint_id,),
         )
     ]
+
+
+# -- people ------------------------------------------------------------------------------
+
+
+def seen(conn: sqlite3.Connection, person: str) -> dict[int, Seen]:
+    """Per touchpoint, what the person answered and was shown: two indexed aggregates."""
+    facts: dict[int, dict[str, Any]] = {}
+    for touchpoint_id, count, last in conn.execute(
+        "SELECT touchpoint_id, count(*), max(created_at) FROM responses WHERE person = ?"
+        " GROUP BY touchpoint_id",
+        (person,),
+    ):
+        facts.setdefault(touchpoint_id, {}).update(answers=count, last_answer_at=last)
+    for touchpoint_id, kind, count, last in conn.execute(
+        "SELECT touchpoint_id, kind, count(*), max(at) FROM person_displays WHERE person = ?"
+        " GROUP BY touchpoint_id, kind",
+        (person,),
+    ):
+        name = "display" if kind == "shown" else "dismissal"
+        facts.setdefault(touchpoint_id, {}).update({f"{name}s": count, f"last_{name}_at": last})
+    return {touchpoint_id: Seen(**values) for touchpoint_id, values in facts.items()}
+
+
+def history(conn: sqlite3.Connection, person: str) -> History:
+    row = conn.execute(
+        "SELECT id, traits, first_seen_at, last_seen_at FROM people WHERE id = ?", (person,)
+    ).fetchone()
+    responses = [
+        response_from_row(r)
+        for r in conn.execute(
+            f"SELECT {RESPONSE_COLUMNS} FROM responses WHERE person = ?"
+            " ORDER BY created_at DESC, id DESC",
+            (person,),
+        )
+    ]
+    displays = [
+        Display(*r)
+        for r in conn.execute(
+            "SELECT touchpoint_id, kind, at FROM person_displays WHERE person = ?"
+            " ORDER BY at DESC, id DESC",
+            (person,),
+        )
+    ]
+    found = Person(row[0], json.loads(row[1]), row[2], row[3]) if row else None
+    return History(found, responses, displays)

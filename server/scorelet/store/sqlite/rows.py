@@ -39,7 +39,7 @@ __all__ = [
 _CONTEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 RESPONSE_COLUMNS = (
-    "id, touchpoint_id, score, comment, subject, context, created_at, updated_at, shown"
+    "id, touchpoint_id, score, comment, subject, context, created_at, updated_at, shown, person"
 )
 ROW_COLUMNS = "seq, " + RESPONSE_COLUMNS
 # A version of a rating as rollups count it (responses and undone rows alike).
@@ -65,7 +65,16 @@ def encode_context(context: Mapping[str, str]) -> str:
 
 def response_from_row(row: tuple[Any, ...]) -> Response:
     return Response(
-        row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], bool(row[8])
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        json.loads(row[5]),
+        row[6],
+        row[7],
+        bool(row[8]),
+        person=row[9],
     )
 
 

@@ -477,6 +477,48 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX responses_commented
         ON responses (touchpoint_id, created_at, id) WHERE comment IS NOT NULL;
     """,
+    # 10: when to ask. Touchpoints get their eligibility policy; ratings name
+    # the identified person who gave them (anonymous ones leave it NULL, and the partial
+    # index costs them nothing); `person_displays` keeps each display and dismissal per
+    # person; `people` the traits their latest identity token carried; `settings` the
+    # install-wide ones (the global throttle). `trigger` is a plain column name in SQLite
+    # and PostgreSQL alike (a non-reserved keyword).
+    """
+    ALTER TABLE touchpoints ADD COLUMN recontact_days INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE touchpoints ADD COLUMN redisplay_days INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE touchpoints ADD COLUMN max_displays INTEGER;
+    ALTER TABLE touchpoints ADD COLUMN sample REAL NOT NULL DEFAULT 100;
+    ALTER TABLE touchpoints ADD COLUMN min_days_since_signup INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE touchpoints ADD COLUMN anniversary_window INTEGER;
+    ALTER TABLE touchpoints ADD COLUMN trigger TEXT NOT NULL DEFAULT 'load';
+    ALTER TABLE touchpoints ADD COLUMN require_identity INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE touchpoints ADD COLUMN ignore_global_throttle INTEGER NOT NULL DEFAULT 0;
+
+    ALTER TABLE responses ADD COLUMN person TEXT;
+    CREATE INDEX responses_by_person ON responses (person, touchpoint_id, created_at)
+        WHERE person IS NOT NULL;
+
+    CREATE TABLE person_displays (
+        id INTEGER PRIMARY KEY,
+        person TEXT NOT NULL,
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('shown', 'dismissed')),
+        at REAL NOT NULL
+    );
+    CREATE INDEX person_displays_by_person ON person_displays (person, touchpoint_id, kind, at);
+
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        traits TEXT NOT NULL DEFAULT '{}',
+        first_seen_at REAL NOT NULL,
+        last_seen_at REAL NOT NULL
+    );
+
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -17,7 +17,7 @@ from scorelet.dedup import ClientWindow
 from scorelet.store.columns import KEY_COLUMNS, touchpoint_row, touchpoint_values
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.interface import Registry
-from scorelet.store.records import NewResponse, Response, User, time_ordered_id
+from scorelet.store.records import Identity, NewResponse, Response, User, time_ordered_id
 from scorelet.store.sqlite import tags
 from scorelet.store.sqlite.routing import RoutingCache, bump
 from scorelet.store.sqlite.rows import (
@@ -31,11 +31,18 @@ from scorelet.store.sqlite.rows import (
     user_from_row,
 )
 from scorelet.store.sqlite.threads import Tx
+from scorelet.timeutil import HOUR
 from scorelet.touchpoints import Touchpoint
 
 INSERT = (
     "INSERT INTO responses (seq, id, touchpoint_id, score, comment, subject, context, client,"
-    " created_at, updated_at, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " created_at, updated_at, shown, person) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The traits a person's latest identity token carried, and when they were first and last seen.
+SEEN_PERSON = (
+    "INSERT INTO people (id, traits, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET traits = excluded.traits,"
+    " last_seen_at = excluded.last_seen_at"
 )
 
 
@@ -86,6 +93,8 @@ def _store(
     conn: sqlite3.Connection, tx: Tx, new: NewResponse, now: float, clients: ClientWindow
 ) -> tuple[Response, Response | None]:
     response_id = new.id
+    if new.identity is not None:
+        _seen_person(conn, new.identity, now)
     if new.subject is not None:
         existing = _row(conn, "touchpoint_id = ? AND subject = ?", new.touchpoint_id, new.subject)
         if existing is not None:  # one rating per subject: the latest wins
@@ -123,6 +132,7 @@ def _store(
             now,
             now,
             new.shown,
+            new.identity.person if new.identity else None,
         ),
     )
     _remember(clients, new, response_id, now)
@@ -136,8 +146,13 @@ def _store(
         now,
         now,
         new.shown,
+        person=new.identity.person if new.identity else None,
     )
     return response, None
+
+
+def _seen_person(conn: sqlite3.Connection, identity: Identity, now: float) -> None:
+    conn.execute(SEEN_PERSON, (identity.person, encode_context(identity.traits), now, now))
 
 
 def _remember(clients: ClientWindow, new: NewResponse, response_id: str, now: float) -> None:
@@ -185,12 +200,22 @@ def _replace(
     previous = old.response
     comment = new.comment if new.comment is not None else previous.comment
     shown = previous.shown or new.shown
+    person = new.identity.person if new.identity else previous.person
     with tx.atomic():
         _undo(conn, tx, old)
         conn.execute(
             "UPDATE responses SET seq = ?, score = ?, comment = ?, context = ?, updated_at = ?,"
-            " shown = ? WHERE seq = ?",
-            (tx.seq(), new.score, comment, encode_context(new.context), now, shown, old.seq),
+            " shown = ?, person = ? WHERE seq = ?",
+            (
+                tx.seq(),
+                new.score,
+                comment,
+                encode_context(new.context),
+                now,
+                shown,
+                person,
+                old.seq,
+            ),
         )
         if new.score != previous.score:
             conn.execute(
@@ -207,6 +232,7 @@ def _replace(
         previous.created_at,
         now,
         shown,
+        person=person,
     )
 
 
@@ -228,6 +254,7 @@ def import_ratings(conn: sqlite3.Connection, tx: Tx, ratings: Sequence[Response]
                 rating.created_at,
                 rating.updated_at,
                 rating.shown,
+                rating.person,
             ),
         )
         if cursor.rowcount:
@@ -288,11 +315,77 @@ def delete(conn: sqlite3.Connection, tx: Tx, response_id: str) -> Response:
     return existing.response
 
 
-def record_impression(conn: sqlite3.Connection, tx: Tx, touchpoint_id: int, hour: int) -> None:
+def record_impression(
+    conn: sqlite3.Connection,
+    tx: Tx,
+    touchpoint_id: int,
+    identity: Identity | None,
+    now: float,
+) -> None:
+    """Count a display in its hour; an identified one is also kept for the person."""
     conn.execute(
         "INSERT INTO impressions (touchpoint_id, hour, count) VALUES (?, ?, 1)"
         " ON CONFLICT DO UPDATE SET count = count + 1",
-        (touchpoint_id, hour),
+        (touchpoint_id, int(now // HOUR)),
+    )
+    if identity is not None:
+        record_display(conn, tx, touchpoint_id, identity, "shown", now)
+
+
+def record_display(
+    conn: sqlite3.Connection,
+    tx: Tx,
+    touchpoint_id: int,
+    identity: Identity,
+    kind: str,
+    now: float,
+) -> None:
+    """A person was shown the widget, or closed it: never an answer."""
+    _seen_person(conn, identity, now)
+    conn.execute(
+        "INSERT INTO person_displays (person, touchpoint_id, kind, at) VALUES (?, ?, ?, ?)",
+        (identity.person, touchpoint_id, kind, now),
+    )
+
+
+def forget_person(
+    conn: sqlite3.Connection, tx: Tx, person: str
+) -> tuple[list[Response], dict[int, int]]:
+    """Erase a person: their ratings (through the delete path, so the fold takes them out of
+    the rollups), their displays (and the impressions they were counted as) and traits.
+
+    Returns the ratings removed and the impressions taken back per touchpoint.
+    """
+    rows = conn.execute(
+        f"SELECT {ROW_COLUMNS} FROM responses WHERE person = ? ORDER BY seq", (person,)
+    ).fetchall()
+    shown = conn.execute(
+        "SELECT touchpoint_id, CAST(at / 3600 AS INTEGER), count(*) FROM person_displays"
+        " WHERE person = ? AND kind = 'shown' GROUP BY 1, 2",
+        (person,),
+    ).fetchall()
+    removed: dict[int, int] = {}
+    with tx.atomic():
+        for row in rows:
+            existing = stored_row(row)
+            _undo(conn, tx, existing)
+            conn.execute("DELETE FROM responses WHERE seq = ?", (existing.seq,))
+        for touchpoint_id, hour, count in shown:
+            conn.execute(
+                "UPDATE impressions SET count = count - ? WHERE touchpoint_id = ? AND hour = ?",
+                (count, touchpoint_id, hour),
+            )
+            removed[touchpoint_id] = removed.get(touchpoint_id, 0) + count
+        conn.execute("DELETE FROM person_displays WHERE person = ?", (person,))
+        conn.execute("DELETE FROM people WHERE id = ?", (person,))
+    return [stored_row(row).response for row in rows], removed
+
+
+def save_setting(conn: sqlite3.Connection, tx: Tx, name: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO settings (name, value) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (name, value),
     )
 
 
