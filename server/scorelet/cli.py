@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scorelet import __version__, datadir, export, routing_cli
+from scorelet import __version__, datadir, export, import_cli, routing_cli
 from scorelet.accounts import LINK_TTL, Accounts
 from scorelet.api.problems import problem_of
 from scorelet.config import Settings, SettingsError, check_database_url, load_settings
@@ -1460,6 +1460,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only one group: promoter, passive, detractor (NPS) or high, neutral, low (CSAT),"
         " e.g. your promoters for a referral program",
     )
+    import_cli.add_parser(commands, command)
     copier = command(
         commands,
         "copy",

@@ -33,8 +33,10 @@ CSV_COLUMNS = (
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 # A spreadsheet runs a cell starting with one of these as a formula (CSV
 # injection): a comment like "=HYPERLINK(...)" would become a live link.
-# Such cells get a leading apostrophe, which spreadsheets read as "text".
+# Such cells get a leading apostrophe, which spreadsheets read as "text"; so does text
+# that starts with an apostrophe itself, so `scorelet import` can take exactly one off.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+DEFUSED_STARTS = (*FORMULA_STARTS, "'")
 
 
 def context_column(key: str) -> str:
@@ -78,6 +80,6 @@ def cell(value: object) -> object:
     """A CSV cell: empty for null, text that could run as a formula defused."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and value.startswith(DEFUSED_STARTS):
         return "'" + value
     return value
