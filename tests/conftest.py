@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from backends import BACKENDS, Given, load, open_store
 from postgres import database_for
@@ -163,8 +164,11 @@ def run_server(
     data_dir: Path,
     clock: Callable[[], float] = time.time,
     backend: str = "sqlite",
+    prepare: Callable[[Starlette], None] = lambda app: None,
     **overrides: Any,
 ) -> Iterator[LiveServer]:
+    """Serve a new app on `data_dir` over real HTTP in a thread; `prepare` may change the app
+    first (as an embedder would)."""
     # The server's secret is in its data directory too, as `scorelet init` leaves it,
     # so `scorelet` commands on that directory sign what the server accepts.
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -176,9 +180,9 @@ def run_server(
         asyncio.run(database_secrets(overrides["database_url"], SECRET))
     settings = Settings(data_dir=data_dir, port=port, secrets=(SECRET,), **overrides)
     admin_key, read_key, mint_key = make_keys(data_dir, backend)
-    config = uvicorn.Config(
-        create_app(settings, clock=clock), log_level="warning", access_log=False, lifespan="on"
-    )
+    app = create_app(settings, clock=clock)
+    prepare(app)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conftest import LiveServer
+from conftest import LiveServer, run_server
 from scorelet.api.direct import DirectRoutes
-from scorelet.errors import Problem
+from scorelet.api.problems import handle_problem
+from scorelet.errors import Problem, handle_crash
+from scorelet.store import StorageError
 
 
 async def inner(scope: Scope, receive: Receive, send: Send) -> None:
@@ -28,7 +32,8 @@ def direct(submit: object = None, score: object = None) -> httpx.AsyncClient:
     async def echo_score(request: Request) -> Response:
         return PlainTextResponse("", headers={"x-went": "score " + request.path_params["slug"]})
 
-    app = DirectRoutes(inner, submit or echo_submit, score or echo_score)  # type: ignore[arg-type]
+    handlers = {Problem: handle_problem, StorageError: handle_problem, Exception: handle_crash}
+    app = DirectRoutes(inner, submit or echo_submit, score or echo_score, handlers)  # type: ignore[arg-type]
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
@@ -116,3 +121,45 @@ def test_direct_requests_are_counted_and_get_the_guards_headers(server: LiveServ
     with server.reader() as reader:
         metrics = reader.get("/metrics").text
     assert 'scorelet_http_requests_total{method="POST",route="responses",status="201"}' in metrics
+
+
+def test_middleware_an_embedder_adds_sees_the_direct_routes_and_their_errors(
+    tmp_path: Path,
+) -> None:
+    seen: list[tuple[str, str, int]] = []
+
+    class Log:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            async def sending(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    seen.append((scope["method"], scope["path"], message["status"]))
+                await send(message)
+
+            await self.app(scope, receive, sending)
+
+    async def teapot(request: Request, error: Exception) -> Response:
+        assert isinstance(error, Problem)
+        return PlainTextResponse(f"teapot {error.code}", status_code=418)
+
+    def embed(app: Starlette) -> None:
+        app.add_middleware(Log)
+        app.add_exception_handler(Problem, teapot)
+
+    for server in run_server(tmp_path / "data", prepare=embed):
+        seen.clear()  # the test server's own set-up requests
+        with server.client() as client:
+            posted = client.post("/api/v1/responses", content=b"{not json")
+            health = client.get("/healthz")
+        with server.reader() as reader:
+            scored = reader.get("/api/v1/touchpoints/nowhere/score")
+    assert (posted.status_code, posted.text) == (418, "teapot unsupported_media_type")
+    assert (scored.status_code, scored.text) == (418, "teapot touchpoint_not_found")
+    assert health.status_code == 200
+    assert seen == [
+        ("POST", "/api/v1/responses", 418),
+        ("GET", "/healthz", 200),
+        ("GET", "/api/v1/touchpoints/nowhere/score", 418),
+    ]

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, ExceptionHandler
 
 from scorelet.api import Services, routes
 from scorelet.api.deadlines import BodyDeadlines
@@ -70,12 +70,12 @@ def create_app(
     api = routes(services)
     deadlines = BodyDeadlines(settings.body_timeout)
 
-    def outside(starlette: ASGIApp) -> ASGIApp:
-        direct = DirectRoutes(starlette, api.submit, api.score)
-        return RequestMetrics(Guard(direct, limits, deadlines), services.stats)
+    def outside(app: ASGIApp) -> ASGIApp:
+        return RequestMetrics(Guard(app, limits, deadlines), services.stats)
 
     return App(
         outside,
+        lambda app, handlers: DirectRoutes(app, api.submit, api.score, handlers),
         routes=api.routes + dashboard_routes(services),
         exception_handlers={
             Problem: handle_problem,
@@ -90,17 +90,33 @@ def create_app(
 class App(Starlette):
     """Starlette with Scorelet's own layers outside its stack, not inside.
 
-    Metrics, abuse controls and the direct routes (api/direct.py) run before
-    Starlette's error and routing layers, so the busiest requests never pay
-    for them. `create_app` is still a Starlette app in every other way.
+    Metrics and abuse controls run before everything; then the direct routes
+    (api/direct.py), so the busiest requests never pay for Starlette's error
+    and routing layers. Middleware an embedder adds (`app.add_middleware`)
+    wraps the direct routes too, so it sees every request, and the direct
+    routes answer errors with the app's exception handlers, added ones
+    included. `create_app` is still a Starlette app in every other way.
     """
 
-    def __init__(self, outside: Callable[[ASGIApp], ASGIApp], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        outside: Callable[[ASGIApp], ASGIApp],
+        direct: Callable[[ASGIApp, Mapping[Any, ExceptionHandler]], ASGIApp],
+        **kwargs: Any,
+    ) -> None:
         self._outside = outside
+        self._direct = direct
         super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return self._outside(super().build_middleware_stack())
+        added, self.user_middleware = self.user_middleware, []
+        try:
+            app = self._direct(super().build_middleware_stack(), self.exception_handlers)
+        finally:
+            self.user_middleware = added
+        for cls, args, kwargs in reversed(added):
+            app = cls(app, *args, **kwargs)
+        return self._outside(app)
 
 
 def worker_settings(settings: Settings) -> WorkerSettings:

@@ -83,8 +83,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         raise cli.CliError(f"{path}: {error}") from None
     except OSError as error:
         raise cli.CliError(f"can't read {path}: {error.strerror}") from None
-    for error in bad[:SHOWN_ERRORS]:
-        print(f"{path}: {error}", file=sys.stderr)
+    for row_error in bad[:SHOWN_ERRORS]:
+        print(f"{path}: {row_error}", file=sys.stderr)
     if len(bad) > SHOWN_ERRORS:
         print(f"{path}: ... and {len(bad) - SHOWN_ERRORS:,} more bad rows", file=sys.stderr)
     if bad and not args.skip_bad:
