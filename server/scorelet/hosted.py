@@ -158,9 +158,15 @@ def comment_prompt(touchpoint: Touchpoint, w: Words, score: int) -> str:
 
 
 def scale_form(
-    action: str, touchpoint: Touchpoint, w: Words, selected: int | None, button: str
+    action: str,
+    touchpoint: Touchpoint,
+    w: Words,
+    selected: int | None,
+    button: str,
+    heading: bool = False,
 ) -> str:
-    """The scale as radio buttons and one submit button: the no-JavaScript way to rate."""
+    """The scale as radio buttons and one submit button: the no-JavaScript way to rate.
+    With `heading`, the question is the page's level-one heading (inside its legend)."""
     scale = touchpoint.scale
     kind = "stars" if scale.name == "stars" else "faces" if is_faces(scale) else "numbers"
     options = []
@@ -179,9 +185,11 @@ def scale_form(
         low = touchpoint.low_label or (w.widget[NPS_LOW] if touchpoint.metric == "nps" else "")
         high = touchpoint.high_label or (w.widget[NPS_HIGH] if touchpoint.metric == "nps" else "")
         ends = f'<p class="ends"><span>{escape(low)}</span><span>{escape(high)}</span></p>'
+    question = escape(w.question(touchpoint))
+    legend = f"<h1>{question}</h1>" if heading else question
     return (
         f'<form method="post" action="{escape(action)}" class="rate">'
-        f"<fieldset><legend>{escape(w.question(touchpoint))}</legend>"
+        f"<fieldset><legend>{legend}</legend>"
         f'<div class="scale {kind}">{"".join(options)}</div>{ends}</fieldset>'
         f'<button type="submit" class="primary">{escape(button)}</button></form>'
     )
@@ -211,7 +219,10 @@ def rating_page(
     """`GET /r/{token}`: the widget, mounted by script over a plain form that works without it."""
     fallback = scale_form(action, touchpoint, w, current, w.widget[SEND])
     note = f'<p class="notice" role="alert">{escape(notice)}</p>' if notice else ""
-    body = f'{note}<div class="mount" data-token="{escape(token)}">{fallback}</div>'
+    # The widget shows the question over the form; the page's heading names it for those
+    # who move by headings, without showing it twice.
+    heading = f'<h1 class="sr">{escape(w.question(touchpoint))}</h1>'
+    body = f'{heading}{note}<div class="mount" data-token="{escape(token)}">{fallback}</div>'
     brand = assets.brand(touchpoint)
     return document(w.lang, w.question(touchpoint), body, assets, brand, mount=notice is None)
 
@@ -232,7 +243,7 @@ def confirm_page(
         parts.append(
             f'<p class="muted">{escape(w.page["current"].format(label=current_label))}</p>'
         )
-    parts.append(scale_form(action, touchpoint, w, chosen, w.page["confirm"]))
+    parts.append(scale_form(action, touchpoint, w, chosen, w.page["confirm"], heading=True))
     brand = assets.brand(touchpoint)
     return document(w.lang, w.question(touchpoint), "".join(parts), assets, brand)
 

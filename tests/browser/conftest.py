@@ -184,3 +184,18 @@ def score(server: LiveServer, slug: str) -> dict[str, Any]:
 def stored(server: LiveServer, slug: str) -> list[tuple[int, str | None]]:
     """(score, comment) of every response to `slug`, oldest first, as the API lists them."""
     return [(r["score"], r["comment"]) for r in server.ratings(slug)]
+
+
+AXE = Path(__file__).parents[2] / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now (its id, where)."""
+    assert AXE.exists(), "scripts/test installs axe-core into .cache/npm"
+    page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))"
+    )
+    return list(found)

@@ -10,18 +10,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from backends import Given
-from browser.conftest import eventually
+from browser.conftest import eventually, serious
 from conftest import Clock, LiveServer, run_server
 from dashboard import PASSWORD, add_user, api_keys, in_thread
 
-AXE = Path(__file__).parents[2] / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 ADMIN = "admin@example.com"
 VIEWER = "viewer@example.com"
 pytestmark = pytest.mark.browser
@@ -325,21 +323,10 @@ def pages_to_check(site: LiveServer, data: dict[str, str]) -> list[str]:
     ]
 
 
-def serious(page: Page) -> list[str]:
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))"
-    )
-    return list(found)
-
-
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_nothing_serious_on_any_page(
     browser: Browser, admin: BrowserContext, site: LiveServer, data: dict[str, str], scheme: str
 ) -> None:
-    assert AXE.exists(), "scripts/test installs axe-core into .cache/npm"
     signed_out = browser.new_context(color_scheme=scheme)
     context = browser.new_context(color_scheme=scheme, storage_state=admin.storage_state())
     try:
