@@ -14,7 +14,9 @@ import jsonschema
 import pytest
 
 from conftest import SECRET, LiveServer
+from receivers import wait_for
 from scorelet.mint import mint_subject_token
+from scorelet.timeutil import iso
 from scorelet.tokens import Signer
 
 ON_EVERY_BACKEND = True
@@ -188,7 +190,7 @@ def test_rating_again_replaces_the_rating_and_counts_once(server: LiveServer) ->
     tp = server.add_touchpoint(scale="stars")
     token = token_for(server, tp["slug"], "conv-twice", agent="bob")
     first = submit(server, token, 2, comment="slow")
-    time.sleep(0.01)
+    wait_for(lambda: iso(time.time()) > first.json()["updated_at"], what="the next millisecond")
     second = submit(server, token, 5)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json()["id"] == first.json()["id"]

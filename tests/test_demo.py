@@ -26,16 +26,21 @@ def test_first_start_shows_three_live_demo_widgets(tmp_path: Path) -> None:
         assert len(tokens) == 3
         assert page.text.count(f"&lt;script src=&quot;{url}/s/") == 3  # the tags to copy
         assert page.text.count("No ratings yet") == 3
-        assert httpx.post(
-            url + "/api/v1/responses", json={"token": tokens[0], "score": 9}
-        ).status_code in (201, 422)
+        nines = [
+            httpx.post(url + "/api/v1/responses", json={"token": t, "score": 9}) for t in tokens
+        ]
+        # Only the NPS demo (0-10) takes a 9; stars and smileys (1-5) refuse it, naming score.
+        assert sorted(r.status_code for r in nines) == [201, 422, 422]
+        assert {r.json()["field"] for r in nines if r.status_code == 422} == {"score"}
         stars = [t for t in tokens if httpx.get(f"{url}/s/{t}.js").text.count("stars")]
         assert stars
         assert (
             httpx.post(url + "/api/v1/responses", json={"token": stars[0], "score": 5}).status_code
             == 201
         )
-        assert "CSAT 100.0% from 1 rating " in httpx.get(url + "/").text
+        home = httpx.get(url + "/").text
+        assert "CSAT 100.0% from 1 rating " in home
+        assert home.count("No ratings yet") == 1  # NPS took its 9, stars their 5: smileys left
 
 
 def test_demos_are_made_once_and_stay_removed(tmp_path: Path) -> None:

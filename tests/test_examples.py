@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LiveServer, clean_env, init_data
+from receivers import wait_for
 from test_serve import free_port, serving
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
@@ -25,6 +27,16 @@ def lines_until(process: subprocess.Popen[str], count: int, seconds: float = 15)
         if line:
             lines.append(line.strip())
     return lines
+
+
+def not_modified(server: LiveServer) -> float:
+    """How many score polls this server answered 304 Not Modified, from its /metrics."""
+    with server.reader() as reader:
+        text = reader.get("/metrics").text
+    found = re.search(
+        r'scorelet_http_requests_total\{method="GET",route="score",status="304"\} (\S+)', text
+    )
+    return float(found[1]) if found else 0.0
 
 
 def start(*args: str) -> subprocess.Popen[str]:
@@ -50,7 +62,8 @@ def test_poller_prints_the_score_once_per_change(server: LiveServer) -> None:
         with server.client() as client:
             client.post("/api/v1/responses", json={"token": tp["embed_token"], "score": 5})
         second = lines_until(poller, 1)
-        time.sleep(1)  # several more polls, all 304: nothing printed
+        polled = not_modified(server)
+        wait_for(lambda: not_modified(server) >= polled + 3, what="three more polls")
     finally:
         poller.terminate()
         rest, _ = poller.communicate(timeout=10)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from browser.conftest import HostPages, Visit, eventually, open_page, score, stored
 from conftest import LiveServer
@@ -14,6 +14,17 @@ from conftest import LiveServer
 pytestmark = pytest.mark.browser
 
 RADIOS = "[data-scorelet] [role=radio]"
+
+
+def frames(page: Page, count: int = 3) -> None:
+    """Wait for `count` rendered frames: IntersectionObserver answers within the next one."""
+    page.evaluate(
+        "n => new Promise(done => { const f = k => k ? requestAnimationFrame(() => f(k - 1))"
+        " : done(); f(n); })",
+        count,
+    )
+
+
 BLOCK_STORAGE = """Object.defineProperty(window, "localStorage", {
   get() { throw new DOMException("blocked", "SecurityError"); } });"""
 RECORD_DISMISS = """document.addEventListener("scorelet:dismiss",
@@ -69,15 +80,21 @@ def test_an_impression_counts_once_when_the_widget_scrolls_into_view(
     server: LiveServer, visit: Callable[..., Visit]
 ) -> None:
     tp = server.add_touchpoint()
-    page = visit("below.html", TOKEN=tp["embed_token"]).page
+    visited = visit("below.html", TOKEN=tp["embed_token"])
+    page = visited.page
+    sent: list[str] = []
+    page.on("request", lambda r: r.url.endswith("/api/v1/impressions") and sent.append(r.url))
     page.locator(RADIOS).first.wait_for(state="attached")
-    page.wait_for_timeout(300)
-    assert score(server, tp["slug"])["impressions"] == 0, "not on screen yet"
+    frames(page)  # the widget's visibility observer has had its first answer
+    assert sent == [], "not on screen yet"
+    assert score(server, tp["slug"])["impressions"] == 0
     page.locator(RADIOS).first.scroll_into_view_if_needed()
     eventually(lambda: score(server, tp["slug"])["impressions"] == 1)
     page.mouse.wheel(0, -3000)
+    frames(page)
     page.locator(RADIOS).first.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
+    frames(page)  # seen again: the observer has answered, and sent nothing more
+    assert len(sent) == 1
     assert score(server, tp["slug"])["impressions"] == 1
 
 
