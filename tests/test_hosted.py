@@ -14,7 +14,7 @@ import pytest
 
 from conftest import LiveServer, run_server
 from scorelet.brand import Brand
-from scorelet.widget import STRINGS, load_strings
+from scorelet.strings import table
 from test_chat import post_page, token_for
 
 ACME = {
@@ -188,11 +188,10 @@ def test_the_built_in_questions_speak_the_touchpoints_language(server: LiveServe
 
 
 def test_every_language_has_its_own_question_for_each_group() -> None:
-    groups = [STRINGS.index(f"prompt_{g}") for g in ("low", "neutral", "high")]
-    english = load_strings()["en"].split("|")
-    for language, line in load_strings().items():
-        strings = line.split("|")
-        prompts = [strings[i] for i in groups]
+    groups = [f"prompt_{g}" for g in ("low", "neutral", "high")]
+    english = table()["en"]
+    for language, strings in table().items():
+        prompts = [strings[name] for name in groups]
         assert len(set(prompts)) == 3, language
         assert all(p.strip() for p in prompts), language
         if language != "en":

@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import importlib.util
+import itertools
 import json
 import re
 import time
@@ -18,8 +19,9 @@ import pytest
 
 from conftest import SECRET, LiveServer
 from scorelet.mint import mint_identity_token
+from scorelet.strings import WIDGET, load_table
 from scorelet.tokens import Signer
-from scorelet.widget import STRINGS, load_runtime, load_styles, minify, widget_dir
+from scorelet.widget import load_runtime, load_styles, minify, widget_dir
 
 BUDGET = 6 * 1024  # loader + runtime, gzipped, as served
 
@@ -181,10 +183,10 @@ def test_the_runtime_knows_every_language_and_carries_none_of_their_strings() ->
     source = runtime.asset.body.decode()
     listed = re.search(r"LANGS=/\^\(([a-z|]+)\)\$/", source)
     assert listed, "the runtime lists the languages it may ask the loader for"
-    assert set(listed[1].split("|")) == set(runtime.locales)
+    assert set(listed[1].split("|")) == set(runtime.strings)
     assert "How satisfied are you?" not in source
-    for language, strings in runtime.locales.items():
-        assert len(strings.split("|")) == len(STRINGS), language
+    for language, strings in runtime.strings.items():
+        assert tuple(strings) == WIDGET, language
 
 
 def test_minify_keeps_strings_regexes_and_the_line_breaks_that_matter() -> None:
@@ -201,7 +203,7 @@ def test_the_served_runtime_is_the_minified_source_with_its_styles() -> None:
     source = (widget_dir() / "scorelet.js").read_text(encoding="utf-8")
     styles = (widget_dir() / "scorelet.css").read_text(encoding="utf-8")
     served = runtime.asset.body.decode()
-    source = source.replace("%LANGS%", "|".join(runtime.locales))
+    source = source.replace("%LANGS%", "|".join(runtime.strings))
     assert served == minify(source.replace("%CSS%", load_styles()))
     assert "Scorelet widget. Paste" not in served, "comments are gone"
     assert "Shadow DOM" in styles
@@ -223,7 +225,7 @@ def test_runtime_ships_from_the_widget_folder() -> None:
     source = (widget_dir() / "scorelet.js").read_text(encoding="utf-8")
     assert "Scorelet" in source
     assert len(runtime.asset.body) < len(source.encode())
-    assert set(runtime.locales) >= {"ja", "zh", "it"}
+    assert set(runtime.strings) >= {"ja", "zh", "it"}
 
 
 def gzipped_size(client: httpx.Client, url: str) -> int:
@@ -237,16 +239,24 @@ def test_loader_plus_runtime_fit_the_size_budget_in_every_language(server: LiveS
     sizes = {}
     runtime_url = ""
     with server.client() as client:
-        for language in load_runtime().locales:
-            tp = server.add_touchpoint(
-                locale=language,
-                question="How easy was it to pay today?",
-                comment_prompt="What could be better?",
-                origins=["https://shop.example.com", "https://www.example.com"],
-            )
-            url = f"/s/{tp['embed_token']}.js"
-            runtime_url = runtime_path(client.get(url).text)
-            sizes[language] = gzipped_size(client, url)
+        for language in load_runtime().strings:
+            # Each scale, with the built-in texts or the touchpoint's own: a loader carries
+            # only the strings its widget reads.
+            kinds = ({"metric": "nps"}, {"scale": "smileys"}, {"scale": "stars"})
+            for kind, own_words in itertools.product(kinds, (False, True)):
+                words = {
+                    "question": "How easy was it to pay today?",
+                    "comment_prompt": "What could be better?",
+                }
+                tp = server.add_touchpoint(
+                    **kind,
+                    locale=language,
+                    origins=["https://shop.example.com", "https://www.example.com"],
+                    **(words if own_words else {}),
+                )
+                url = f"/s/{tp['embed_token']}.js"
+                runtime_url = runtime_path(client.get(url).text)
+                sizes[language] = max(sizes.get(language, 0), gzipped_size(client, url))
         runtime = gzipped_size(client, runtime_url)
     language, loader = max(sizes.items(), key=lambda item: item[1])
     total = loader + runtime
@@ -350,7 +360,7 @@ def test_a_signed_in_persons_loader_plus_runtime_fit_the_budget_in_every_languag
     person = identity(server, "u-budget")
     sizes = {}
     with server.client() as client:
-        for language in load_runtime().locales:
+        for language in load_runtime().strings:
             tp = server.add_touchpoint(
                 locale=language,
                 question="How easy was it to pay today?",
@@ -365,3 +375,18 @@ def test_a_signed_in_persons_loader_plus_runtime_fit_the_budget_in_every_languag
     language, loader = max(sizes.items(), key=lambda item: item[1])
     print(f"signed-in widget, gzipped: loader {loader} ({language}) + runtime {runtime}")
     assert loader + runtime <= BUDGET
+
+
+def test_one_table_names_every_string_in_every_language(tmp_path: Path) -> None:
+    table = load_table(widget_dir())
+    english = set(table["en"])
+    assert set(WIDGET) < english, "the page's own strings are in the same table"
+    assert all(set(strings) == english for strings in table.values())
+    source = (widget_dir() / "scorelet.js").read_text(encoding="utf-8")
+    used = set(re.findall(r"\bL\.([a-z_0-9]+)", source))
+    used |= {f"prompt_{g}" for g in ("low", "neutral", "high")} | {f"face_{n}" for n in range(1, 6)}
+    assert used == set(WIDGET), "the runtime reads each of the widget's strings, by name"
+    broken = {**table, "de": {k: v for k, v in table["de"].items() if k != "send"}}
+    (tmp_path / "strings.json").write_text(json.dumps(broken))
+    with pytest.raises(ValueError, match="'de' differs from English in \\['send'\\]"):
+        load_table(tmp_path)

@@ -22,9 +22,8 @@
   // The identity given by Scorelet("identify", …); the events the page tracked, and the widgets
   // waiting for an event (each checks whether it is its own).
   let idn, fired = {}, waits = [];
-  // The loader carries the strings of the language the widget will speak (c.strings), from
-  // widget/locales.json: one "|"-separated line each, in the order of STRINGS in widget.py.
-  // Every language the server has strings for.
+  // The loader carries the widget's strings, by name, in the language it will speak (c.strings,
+  // from widget/strings.json). Every language the server has strings for:
   let LANGS = /^(%LANGS%)$/;
   let STAR = "M12 2.5l2.9 6 6.6.9-4.8 4.6 1.2 6.5L12 17.3l-5.9 3.2 1.2-6.5-4.8-4.6 6.6-.9z";
   // widget/scorelet.css, minified (widget.py puts it here).
@@ -55,6 +54,11 @@
   let face = (k, y = 15.5 - k / 4) => [["circle", {cx: 12, cy: 12, r: 10}], ["circle", {cx: 9, cy: 10, r: 1.3, class: "y"}],
     ["circle", {cx: 15, cy: 10, r: 1.3, class: "y"}], ["path", {d: `M8 ${y}Q12 ${y + k} 16 ${y}`}]];
   let fmt = (s, n, m) => s.replace("{n}", n).replace("{m}", m);
+  // The three scales: the class their options get, each option's name (v: its score, n: how
+  // many there are) and its drawing (i: its place); numbers are drawn as themselves.
+  let stars = {kind: "s", label: (L, v) => fmt(v < 2 ? L.one_star : L.stars, v), icon: () => [["path", {d: STAR}]]};
+  let faces = {kind: "f", label: (L, v, n) => L["face_" + (n == 3 ? v + 1 : v)], icon: (i, n) => face(n == 3 ? 4 * i - 4 : 2 * i - 4)};
+  let numbers = {kind: "n", label: (L, v, n, max) => fmt(L.out_of, v, max)};
   let pick = (a, b) => {
     let o = {...a};
     for (let k in b) if (b[k] !== undefined) o[k] = b[k];
@@ -137,23 +141,23 @@
       if (!c.l) return mount(el, pick(o, {token: c.token, api: c.api, l: lg}));
       lg = Object.keys(all)[0];
     }
-    let L = all[lg].split("|");
+    let L = all[lg];
     // --trigger event:NAME: nothing shows until the page tracks NAME (before or after this).
     if (c.trigger && !fired[c.trigger]) return waits.push(() => fired[c.trigger] && live.get(el) == X && render(el, c, o));
     style(root);
     let nps = c.metric == "nps", lo = c.min, n = c.max - lo + 1;
-    let kind = c.scale == "stars" ? "s" : /^smileys/.test(c.scale) ? "f" : "n";
+    let scale = c.scale == "stars" ? stars : /^smileys/.test(c.scale) ? faces : numbers, kind = scale.kind;
     let wrap = at(h("div", root, c.dismissible ? "w d" : "w"), {lang: lg});
     let body = h("div", wrap);
-    at(h("p", body, 0, c.question || L[+nps]), {id: "q"});
+    at(h("p", body, 0, c.question || (nps ? L.nps_question : L.csat_question)), {id: "q"});
     let grp = at(h("div", body, "r " + kind), {role: "radiogroup", "aria-labelledby": "q"});
     grp.style.setProperty("--n", n);
     grp.style.setProperty("--m", n > 7 ? Math.ceil(n / 2) : n);
     let btns = [...Array(n)].map((_, i) => {
       let v = i + lo;
-      let label = kind == "s" ? fmt(L[v < 2 ? 9 : 10], v) : kind == "f" ? L[n == 3 ? 4 + v : 3 + v] : fmt(L[11], v, c.max);
-      let b = at(h("button", grp, "o", kind == "n" ? v : null), {type: "button", role: "radio", "aria-checked": false, "aria-label": label, title: label, tabindex: i ? -1 : 0, "data-score": v});
-      if (kind != "n") svg(b, kind == "s" ? [["path", {d: STAR}]] : face(n == 3 ? 4 * i - 4 : 2 * i - 4));
+      let label = scale.label(L, v, n, c.max);
+      let b = at(h("button", grp, "o", scale.icon ? null : v), {type: "button", role: "radio", "aria-checked": false, "aria-label": label, title: label, tabindex: i ? -1 : 0, "data-score": v});
+      if (scale.icon) svg(b, scale.icon(i, n));
       b.onclick = safe(() => choose(v));
       b.onmouseenter = b.onfocus = safe(() => paint(v));
       return b;
@@ -167,7 +171,7 @@
       e.preventDefault();
       rove((j + n) % n).focus();
     });
-    let low = c.low_label || (nps ? L[2] : kind == "n" ? L[4] : ""), high = c.high_label || (nps ? L[3] : kind == "n" ? L[8] : "");
+    let low = c.low_label || (nps ? L.nps_low : kind == "n" ? L.face_1 : ""), high = c.high_label || (nps ? L.nps_high : kind == "n" ? L.face_5 : "");
     if (low || high) {
       let ends = h("div", body, "e");
       h("span", ends, 0, low);
@@ -178,21 +182,21 @@
     let lab = at(h("label", form), {for: "m"});
     let ta = at(h("textarea", form), {id: "m", maxlength: 2000});
     let bar = h("div", form, "b");
-    h("button", bar, "p", L[15]).onclick = safe(() => {
+    h("button", bar, "p", L.send).onclick = safe(() => {
       let comment = ta.value.trim();
       if (comment) {
         run(() => send(c, "PATCH", "/api/v1/responses/" + id, {comment}).then((r) => emit("comment", {id, comment, response: r})));
       }
       finish();
     });
-    h("button", bar, 0, L[16]).onclick = safe(() => finish());
+    h("button", bar, 0, L.skip).onclick = safe(() => finish());
     let status = at(h("div", wrap, "z"), {role: "status", "aria-live": "polite", tabindex: -1});
-    let retry = h("button", wrap, "p", L[19]);
+    let retry = h("button", wrap, "p", L.retry);
     retry.hidden = true;
     retry.onclick = safe(() => pump());
     // Closing counts as an answer for the cooldown, and the server hears of it (per person).
     if (c.dismissible) {
-      at(h("button", wrap, "x", "×"), {type: "button", "aria-label": L[20]}).onclick = safe(() => {
+      at(h("button", wrap, "x", "×"), {type: "button", "aria-label": L.close}).onclick = safe(() => {
         cool(c);
         send(c, "POST", "/api/v1/dismissals", {identity: I}).catch(() => 0);
         emit("dismiss", {id, score: sel});
@@ -205,7 +209,7 @@
       return btns[j];
     };
     // Stars fill up to the hovered or focused one.
-    let paint = (p) => btns.forEach((b, k) => b.classList.toggle("on", kind == "s" && k + lo <= p));
+    let paint = (p) => btns.forEach((b, k) => b.classList.toggle("on", scale == stars && k + lo <= p));
     // Show a score as chosen (a click, or a conversation's earlier rating) without sending it.
     let mark = (s) => {
       sel = s;
@@ -218,7 +222,7 @@
       mark(s);
       // The follow-up question fits how it went: low, middle or top group of the scale.
       let b = c.bounds || [7, 9], g = s < b[0] ? 0 : s < b[1] ? 1 : 2;
-      lab.textContent = o.comment_prompt || (c.prompts || [])[g] || c.comment_prompt || L[12 + g];
+      lab.textContent = o.comment_prompt || (c.prompts || [])[g] || c.comment_prompt || L["prompt_" + ["low", "neutral", "high"][g]];
       // Reads `sel` when it runs, so a change of mind re-posts the same id with the new score.
       run(() => {
         let score = sel;
@@ -239,7 +243,7 @@
       done = 1;
       run(() => {
         body.hidden = true;
-        status.textContent = c.thank_you || L[17];
+        status.textContent = c.thank_you || L.thank_you;
         if (wrap.contains(root.activeElement)) status.focus();
         emit("done", {id, score: sel});
       });
@@ -261,7 +265,7 @@
       }, (e) => {
         busy = 0;
         if (dead) return;
-        status.textContent = L[18];
+        status.textContent = L.failed;
         retry.hidden = false;
         warn(e.message);
         emit("error", {code: e.code || "network_error", status: e.status || 0, detail: e.message});

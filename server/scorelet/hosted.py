@@ -2,42 +2,23 @@
 
 Every page works without JavaScript (plain forms that POST back to the same
 URL) and carries no inline script or style, so it runs under a strict
-Content-Security-Policy. Wording comes from the widget's own translations
-(so the page and the widget speak alike), plus a few lines only the page needs.
+Content-Security-Policy. Wording comes from the one string table (strings.py),
+so the page and the widget speak alike, by name.
 A GET never records anything: link scanners and mail prefetchers only GET.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 from scorelet.brand import NO_BRAND, Brand
 from scorelet.scales import Scale
+from scorelet.strings import DEFAULT_LANGUAGE, accepted_languages, table
+from scorelet.strings import choose_language as pick_language
 from scorelet.touchpoints import Touchpoint
-from scorelet.widget import STRINGS, load_strings
-
-# Positions of the widget's strings that the page uses too.
-CSAT_Q, NPS_Q, NPS_LOW, NPS_HIGH, FACES, STAR, STARS, OUT_OF, PROMPT, SEND, THANKS = (
-    STRINGS.index(name)
-    for name in (
-        "csat_question",
-        "nps_question",
-        "nps_low",
-        "nps_high",
-        "face_1",
-        "one_star",
-        "stars",
-        "out_of",
-        "prompt_low",
-        "send",
-        "thank_you",
-    )
-)
 
 PAGES_DIR = Path(__file__).parent / "pages"
 
@@ -46,58 +27,41 @@ def is_faces(scale: Scale) -> bool:
     return scale.name.startswith("smileys")
 
 
+GROUPS = ("low", "neutral", "high")  # the follow-up prompts' names, by score group
+
+
 @dataclass(frozen=True, slots=True)
 class Words:
-    """One language's wording: the widget's strings and the page's own."""
+    """One language's wording, by name (the widget's strings and the page's own)."""
 
     lang: str
-    widget: Sequence[str]
-    page: Mapping[str, str]
+    strings: Mapping[str, str]
+
+    def __getitem__(self, name: str) -> str:
+        return self.strings[name]
 
     def label(self, scale: Scale, score: int) -> str:
         """The accessible name of a score, as the widget says it ("4 stars", "Satisfied")."""
         if scale.name == "stars":
-            return self.widget[STAR if score < 2 else STARS].replace("{n}", str(score))
+            return self["one_star" if score < 2 else "stars"].replace("{n}", str(score))
         if is_faces(scale):
-            return self.widget[FACES + score - (0 if scale.high == 3 else 1)]
-        text = self.widget[OUT_OF].replace("{n}", str(score))
-        return text.replace("{m}", str(scale.high))
+            return self[f"face_{score + 1 if scale.high == 3 else score}"]
+        return self["out_of"].replace("{n}", str(score)).replace("{m}", str(scale.high))
 
     def question(self, touchpoint: Touchpoint) -> str:
         if touchpoint.question:
             return touchpoint.question
-        return self.widget[NPS_Q if touchpoint.metric == "nps" else CSAT_Q]
-
-
-@functools.cache
-def widget_strings() -> dict[str, list[str]]:
-    """The widget's translations, every language (widget/locales.json)."""
-    return {lang: text.split("|") for lang, text in load_strings().items()}
+        return self["nps_question" if touchpoint.metric == "nps" else "csat_question"]
 
 
 def choose_language(locale: str | None, accept_language: str) -> str:
     """The touchpoint's locale if we speak it, else the browser's first one we do, else en."""
-    known = widget_strings()
-    wanted = [locale or ""] + [part.split(";")[0] for part in accept_language.split(",")]
-    for tag in wanted:
-        lang = tag.strip()[:2].lower()
-        if lang in known:
-            return lang
-    return "en"
-
-
-@functools.cache
-def page_strings() -> dict[str, dict[str, str]]:
-    """What only the page says (confirm, change of mind, error pages), by language."""
-    strings: dict[str, dict[str, str]] = json.loads(
-        (PAGES_DIR / "strings.json").read_text(encoding="utf-8")
-    )
-    return strings
+    return pick_language([locale, *accepted_languages(accept_language)])
 
 
 def words(lang: str) -> Words:
-    strings, page = widget_strings(), page_strings()
-    return Words(lang, strings.get(lang, strings["en"]), page.get(lang, page["en"]))
+    strings = table()
+    return Words(lang, strings.get(lang, strings[DEFAULT_LANGUAGE]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +118,7 @@ def masthead(brand: Brand) -> str:
 
 def comment_prompt(touchpoint: Touchpoint, w: Words, score: int) -> str:
     """The follow-up question for this score: the touchpoint's, else the built-in one."""
-    return touchpoint.comment_prompt_for(score) or w.widget[PROMPT + touchpoint.group(score)]
+    return touchpoint.comment_prompt_for(score) or w["prompt_" + GROUPS[touchpoint.group(score)]]
 
 
 def scale_form(
@@ -182,8 +146,8 @@ def scale_form(
         )
     ends = ""
     if touchpoint.metric == "nps" or touchpoint.low_label or touchpoint.high_label:
-        low = touchpoint.low_label or (w.widget[NPS_LOW] if touchpoint.metric == "nps" else "")
-        high = touchpoint.high_label or (w.widget[NPS_HIGH] if touchpoint.metric == "nps" else "")
+        low = touchpoint.low_label or (w["nps_low"] if touchpoint.metric == "nps" else "")
+        high = touchpoint.high_label or (w["nps_high"] if touchpoint.metric == "nps" else "")
         ends = f'<p class="ends"><span>{escape(low)}</span><span>{escape(high)}</span></p>'
     question = escape(w.question(touchpoint))
     legend = f"<h1>{question}</h1>" if heading else question
@@ -202,7 +166,7 @@ def change_links(action: str, touchpoint: Touchpoint, w: Words, current: int | N
         mark = ' aria-current="true"' if score == current else ""
         links.append(f'<a href="{escape(action)}?score={score}"{mark}>{escape(label)}</a>')
     return (
-        f'<nav class="change"><p>{escape(w.page["change"])}</p>'
+        f'<nav class="change"><p>{escape(w["change"])}</p>'
         f'<div class="links">{"".join(links)}</div></nav>'
     )
 
@@ -217,7 +181,7 @@ def rating_page(
     notice: str | None = None,
 ) -> str:
     """`GET /r/{token}`: the widget, mounted by script over a plain form that works without it."""
-    fallback = scale_form(action, touchpoint, w, current, w.widget[SEND])
+    fallback = scale_form(action, touchpoint, w, current, w["send"])
     note = f'<p class="notice" role="alert">{escape(notice)}</p>' if notice else ""
     # The widget shows the question over the form; the page's heading names it for those
     # who move by headings, without showing it twice.
@@ -237,13 +201,11 @@ def confirm_page(
 ) -> str:
     """`GET /r/{token}?score=N`: the choice from the email, preselected; only a POST saves it."""
     label = w.label(touchpoint.scale, chosen)
-    parts = [f'<p class="lead">{escape(w.page["chosen"].format(label=label))}</p>']
+    parts = [f'<p class="lead">{escape(w["chosen"].format(label=label))}</p>']
     if current is not None and current != chosen:
         current_label = w.label(touchpoint.scale, current)
-        parts.append(
-            f'<p class="muted">{escape(w.page["current"].format(label=current_label))}</p>'
-        )
-    parts.append(scale_form(action, touchpoint, w, chosen, w.page["confirm"], heading=True))
+        parts.append(f'<p class="muted">{escape(w["current"].format(label=current_label))}</p>')
+    parts.append(scale_form(action, touchpoint, w, chosen, w["confirm"], heading=True))
     brand = assets.brand(touchpoint)
     return document(w.lang, w.question(touchpoint), "".join(parts), assets, brand)
 
@@ -261,17 +223,17 @@ def thanks_page(
     """After a POST: the thank-you, the comment box, and links to change the score."""
     label = w.label(touchpoint.scale, score)
     prompt = comment_prompt(touchpoint, w, score)
-    thanks = touchpoint.thank_you or w.widget[THANKS]
-    saved = f'<p class="muted">{escape(w.page["saved"])}</p>' if comment_saved else ""
+    thanks = touchpoint.thank_you or w["thank_you"]
+    saved = f'<p class="muted">{escape(w["saved"])}</p>' if comment_saved else ""
     body = (
         f'<div role="status"><h1>{escape(thanks)}</h1></div>'
-        f'<p class="lead">{escape(w.page["current"].format(label=label))}</p>{saved}'
+        f'<p class="lead">{escape(w["current"].format(label=label))}</p>{saved}'
         f'<form method="post" action="{escape(action)}" class="comment">'
         f'<input type="hidden" name="id" value="{escape(response_id)}">'
         f'<label for="comment">{escape(prompt)}</label>'
         f'<textarea id="comment" name="comment" maxlength="2000" rows="4">'
         f"{escape(comment or '')}</textarea>"
-        f'<button type="submit" class="primary">{escape(w.widget[SEND])}</button></form>'
+        f'<button type="submit" class="primary">{escape(w["send"])}</button></form>'
         f"{change_links(action, touchpoint, w, score)}"
     )
     return document(w.lang, thanks, body, assets, assets.brand(touchpoint))
@@ -281,6 +243,6 @@ def message_page(
     w: Words, assets: Assets, title_key: str, body_key: str, touchpoint: Touchpoint | None
 ) -> str:
     """An expired, broken or paused link: say so kindly; nothing else is on the page."""
-    title = w.page[title_key]
-    body = f'<h1>{escape(title)}</h1><p class="lead">{escape(w.page[body_key])}</p>'
+    title = w[title_key]
+    body = f'<h1>{escape(title)}</h1><p class="lead">{escape(w[body_key])}</p>'
     return document(w.lang, title, body, assets, assets.brand(touchpoint))

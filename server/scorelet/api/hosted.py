@@ -126,7 +126,7 @@ class HostedPages:
         chosen = _score(raw, bearer)
         if chosen is None:
             page = rating_page(
-                action, _token(request), touchpoint, w, self.assets, now, w.page["bad_score"]
+                action, _token(request), touchpoint, w, self.assets, now, w["bad_score"]
             )
             return self._html(page, touchpoint, 400)
         return self._html(confirm_page(action, touchpoint, w, self.assets, chosen, now), touchpoint)
@@ -200,7 +200,7 @@ class HostedPages:
             w,
             self.assets,
             None,
-            w.page[notice],
+            w[notice],
         )
         return self._html(page, bearer.touchpoint, 400)
 

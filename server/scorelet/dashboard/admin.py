@@ -21,6 +21,7 @@ from scorelet.dashboard.render import Renderer
 from scorelet.errors import Problem
 from scorelet.scales import NUMERIC_MAX
 from scorelet.store import StorageError
+from scorelet.strings import choose_language
 from scorelet.touchpoints import (
     BRAND_FIELDS,
     GROUPS,
@@ -202,10 +203,9 @@ class AdminPages:
     async def preview_loader(self, request: Request) -> Response:
         await self.gate.require(request)
         touchpoint = self._touchpoint(request.path_params["slug"])
-        language = request.query_params.get("l") or touchpoint.locale or "en"
-        locales = self.runtime.locales
-        language = language[:2].lower() if language[:2].lower() in locales else "en"
-        config = loader_config(touchpoint, PREVIEW_TOKEN, {language: locales[language]})
+        strings = self.runtime.strings
+        language = choose_language([request.query_params.get("l"), touchpoint.locale], strings)
+        config = loader_config(touchpoint, PREVIEW_TOKEN, {language: strings[language]})
         config["api"] = f"{request.url.scheme}://{request.headers.get('host', '')}" + (
             f"/dashboard/preview/{touchpoint.slug}"
         )
