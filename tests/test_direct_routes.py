@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conftest import LiveServer, run_server
-from scorelet.api.direct import DirectRoutes
+from scorelet.api.middleware.direct import DirectRoutes
 from scorelet.api.problems import handle_problem
 from scorelet.errors import Problem, handle_crash
 from scorelet.store import StorageError

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from conftest import LiveServer, run_server
-from scorelet.api.cors import allow_origin
-from scorelet.api.deadlines import BodyDeadlines
-from scorelet.api.guard import Guard, limited_path
 from scorelet.api.headers import html_headers
+from scorelet.api.middleware.cors import allow_origin
+from scorelet.api.middleware.deadlines import BodyDeadlines
+from scorelet.api.middleware.guard import Guard, limited_path
 from scorelet.config import SettingsError, load_settings
 from scorelet.dedup import ClientWindow
 from scorelet.limits import Buckets, Limits, Rate

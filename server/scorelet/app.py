@@ -14,11 +14,11 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, ExceptionHandler
 
 from scorelet.api import Services, routes
-from scorelet.api.deadlines import BodyDeadlines
-from scorelet.api.direct import DirectRoutes
-from scorelet.api.guard import Guard
+from scorelet.api.middleware.deadlines import BodyDeadlines
+from scorelet.api.middleware.direct import DirectRoutes
+from scorelet.api.middleware.guard import Guard
+from scorelet.api.middleware.metrics import RequestMetrics
 from scorelet.api.problems import handle_problem
-from scorelet.api.requests import RequestMetrics
 from scorelet.config import Settings, resolve_secrets
 from scorelet.dashboard import dashboard_routes
 from scorelet.errors import Problem, handle_crash, handle_http
@@ -91,7 +91,7 @@ class App(Starlette):
     """Starlette with Scorelet's own layers outside its stack, not inside.
 
     Metrics and abuse controls run before everything; then the direct routes
-    (api/direct.py), so the busiest requests never pay for Starlette's error
+    (api/middleware/direct.py), so the busiest requests never pay for Starlette's error
     and routing layers. Middleware an embedder adds (`app.add_middleware`)
     wraps the direct routes too, so it sees every request, and the direct
     routes answer errors with the app's exception handlers, added ones

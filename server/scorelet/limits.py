@@ -6,7 +6,7 @@ table is full, buckets that have refilled (idle clients) are dropped first,
 then the oldest. Dropping a bucket only ever forgives a client, never blocks
 one, so a flood of fresh addresses can't lock anybody out.
 
-The per-IP limit runs in `Guard` (api/guard.py), in front of the public
+The per-IP limit runs in `Guard` (api/middleware/guard.py), in front of the public
 paths, before any body is read. The per-touchpoint limit needs the verified
 token, so the use cases (ratings.py) check it once they have one.
 

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, Route
 
 from scorelet.api.chat import ChatApi
-from scorelet.api.demo import DemoPage
-from scorelet.api.direct import Handler
 from scorelet.api.embed import EmbedApi
-from scorelet.api.hosted import HostedPages
+from scorelet.api.home import HomePage
 from scorelet.api.listing import ListingApi
 from scorelet.api.meta import MetaApi
 from scorelet.api.metrics import MetricsApi
+from scorelet.api.middleware.direct import Handler
 from scorelet.api.people import PeopleApi
-from scorelet.api.responses import ResponsesApi
+from scorelet.api.rating_page import RatingPages
+from scorelet.api.ratings import RatingsApi
 from scorelet.api.routing import RoutingApi
 from scorelet.api.scores import ScoresApi
 from scorelet.api.services import Services
@@ -33,15 +33,15 @@ class Api:
 
 
 def routes(services: Services) -> Api:
-    responses = ResponsesApi(services)
+    responses = RatingsApi(services)
     touchpoints = TouchpointsApi(services)
     meta = MetaApi(services)
     embed = EmbedApi(services)
     scores = ScoresApi(services)
     listing = ListingApi(services)
     chat = ChatApi(services)
-    hosted = HostedPages(services)
-    demo = DemoPage(services)
+    hosted = RatingPages(services)
+    demo = HomePage(services)
     loop = RoutingApi(services)
     people = PeopleApi(services)
     table: list[BaseRoute] = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from scorelet.api.cors import allow_origin
 from scorelet.api.headers import header
+from scorelet.api.middleware.cors import allow_origin
 from scorelet.api.refusals import REFUSALS
 from scorelet.errors import Problem
 from scorelet.touchpoints import Touchpoint

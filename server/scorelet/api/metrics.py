@@ -1,7 +1,7 @@
 """`/metrics` in the Prometheus text format: scores per touchpoint and server health.
 
 prometheus_client formats the numbers at scrape time through a custom
-collector; counting itself (api/requests.py, the writer) stays plain
+collector; counting itself (api/middleware/metrics.py, the writer) stays plain
 arithmetic, off prometheus_client's locks.
 """
 
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from scorelet.api.auth import authorize
-from scorelet.api.requests import LATENCY_BUCKETS, RequestStats
+from scorelet.api.middleware.metrics import LATENCY_BUCKETS, RequestStats
 from scorelet.api.services import Services
 from scorelet.errors import Problem
 from scorelet.ratings import Ratings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scorelet.accounts import Accounts
-from scorelet.api.requests import RequestStats
+from scorelet.api.middleware.metrics import RequestStats
 from scorelet.config import Settings
 from scorelet.errors import Problem
 from scorelet.limits import Limits

@@ -16,9 +16,9 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scorelet.api.cors import ALLOWED, PUBLIC_PREFIXES, preflight
-from scorelet.api.deadlines import BodyDeadlines
 from scorelet.api.headers import NOSNIFF
+from scorelet.api.middleware.cors import ALLOWED, PUBLIC_PREFIXES, preflight
+from scorelet.api.middleware.deadlines import BodyDeadlines
 from scorelet.errors import Problem, problem_response
 from scorelet.limits import Limits
 

@@ -33,7 +33,7 @@ SCRIPT = Asset.of(SCRIPT_SOURCE)
 SHORT_CACHE = "public, max-age=300"
 
 
-class DemoPage:
+class HomePage:
     def __init__(self, services: Services) -> None:
         self.services = services
 

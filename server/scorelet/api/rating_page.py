@@ -18,7 +18,7 @@ from scorelet.api.embed import serve
 from scorelet.api.headers import html_headers
 from scorelet.api.services import Services
 from scorelet.errors import Problem
-from scorelet.hosted import (
+from scorelet.rating_page import (
     PAGES_DIR,
     Assets,
     Words,
@@ -60,7 +60,7 @@ class PageProblem(Exception):
         self.touchpoint = touchpoint
 
 
-class HostedPages:
+class RatingPages:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.css = Asset.of((PAGES_DIR / "hosted.css").read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Ratings: the widget's endpoints (submit, comment, count a view), and one rating by id.
 
 Thin: each reads its body into its shape (shapes.py), checks the page's
-origin, and calls the use case (ratings.py), where every rule lives.
+origin, and calls the use case (scorelet/ratings.py), where every rule lives.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def require_token(body: dict[str, Any]) -> None:
     raise invalid("token", detail, "missing_field")
 
 
-class ResponsesApi:
+class RatingsApi:
     def __init__(self, services: Services) -> None:
         self.services = services
 
