@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
+import pytest
 from starlette.routing import Route
 
 from conftest import LiveServer
@@ -53,3 +55,27 @@ def test_real_answers_match_the_schemas(server: LiveServer) -> None:
             check(document, "Score", reader.get(f"/api/v1/touchpoints/{tp['slug']}/score").json())
         empty = server.add_touchpoint(metric="nps")
         check(document, "Score", reader.get(f"/api/v1/touchpoints/{empty['slug']}/score").json())
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("OPTIONS", "/api/v1/destinations"),
+        ("PUT", "/api/v1/touchpoints/checkout"),
+        ("OPTIONS", "/api/v1/rules/some-rule"),
+        ("PUT", "/api/v1/responses/0190b8d2-7a4e-7000-8000-000000000000"),
+    ],
+)
+def test_a_405_allows_exactly_the_methods_the_spec_documents(
+    server: LiveServer, method: str, path: str
+) -> None:
+    with server.admin() as admin:
+        spec = admin.get("/openapi.json").json()
+        answer = admin.request(method, path)
+    template = next(
+        p for p in spec["paths"] if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", p), path)
+    )
+    documented = {m.upper() for m in spec["paths"][template] if m != "parameters"}
+    assert answer.status_code == 405
+    allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+    assert allowed - {"HEAD"} == documented

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 PROBLEM_TYPE = "urn:scorelet:problem:"
 
@@ -82,9 +83,21 @@ async def handle_http(request: Request, error: Exception) -> Response:
         404: f"nothing is at {request.url.path[:200]}; see /openapi.json",
         405: f"{request.method} is not allowed on {request.url.path[:200]}",
     }.get(error.status_code, str(error.detail))
-    return problem_response(
-        Problem(error.status_code, code, detail, headers=dict(error.headers or {}))
-    )
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem_response(Problem(error.status_code, code, detail, headers=headers))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette's own 405 names only the
+    methods of the first route that matched the path, where each method has its route."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    order = ("HEAD", "GET", "POST", "PUT", "PATCH", "DELETE")
+    return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
 
 
 async def handle_crash(request: Request, error: Exception) -> Response:

@@ -329,6 +329,14 @@ def ok(status: int, schema: str | None, description: str) -> dict[str, Any]:
 
 
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": STRING}
+# A rating's id (a UUID in its 36-character form).
+ID_PATH = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000}
 WINDOW = [
     {
         "name": "since",
@@ -582,7 +590,7 @@ def polling_paths() -> dict[str, Any]:
                 "security": READ,
                 "parameters": [
                     SLUG,
-                    query("limit", "page size, 1-1000 (default 50)", INTEGER),
+                    query("limit", "page size, 1-1000 (default 50)", LIMIT),
                     query("cursor", "next_cursor from the previous page"),
                     query("min_score", "lowest score", INTEGER),
                     query("max_score", "highest score", INTEGER),
@@ -664,7 +672,12 @@ def polling_paths() -> dict[str, Any]:
 
 def people_paths() -> dict[str, Any]:
     """Identity tokens, when to ask, a person's history and erasure, settings."""
-    person = {"name": "id", "in": "path", "required": True, "schema": STRING}
+    person = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,200}$"},
+    }
     return {
         "/api/v1/identities": {
             "post": {
@@ -746,7 +759,7 @@ def paths() -> dict[str, Any]:
         "/api/v1/responses/{id}": {
             "patch": {
                 "summary": "Add, change or clear the comment of a rating",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": STRING}],
+                "parameters": [ID_PATH],
                 "requestBody": json_body("CommentUpdate", plain=True),
                 "responses": {
                     **ok(200, "Response", "updated"),
@@ -756,7 +769,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "One rating by its id (read key)",
                 "security": READ,
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": STRING}],
+                "parameters": [ID_PATH],
                 "responses": {
                     **ok(200, "Response", "the rating"),
                     **problems(401, 403, 404, 422),
@@ -765,7 +778,7 @@ def paths() -> dict[str, Any]:
             "delete": {
                 "summary": "Delete a rating (a test or spam one) from every figure (admin key)",
                 "security": ADMIN,
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": STRING}],
+                "parameters": [ID_PATH],
                 "responses": {
                     "204": {"description": "deleted"},
                     **problems(401, 403, 404, 422, 503),
@@ -960,7 +973,6 @@ def paths() -> dict[str, Any]:
 
 
 NAME_PATH = {"name": "name", "in": "path", "required": True, "schema": STRING}
-ID_PATH = {"name": "id", "in": "path", "required": True, "schema": STRING}
 STRINGS = {"type": "array", "items": STRING}
 SCHEMAS["Destination"] = obj(
     {
@@ -1202,7 +1214,7 @@ def routing_paths() -> dict[str, Any]:
                         {"enum": ["pending", "failed", "delivered", "dead"]},
                     ),
                     query("destination", "one destination's deliveries"),
-                    query("limit", "1-1000 (default 100)", INTEGER),
+                    query("limit", "1-1000 (default 100)", LIMIT),
                 ],
             )
         },
