@@ -25,12 +25,10 @@ import asyncio
 import contextlib
 import json
 import random
-import socket
 import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -39,11 +37,11 @@ from typing import Any
 
 import harness
 import httpx
-import uvicorn
 
 from scorelet.app import create_app
 from scorelet.config import Settings
 from scorelet.store import Response, Store
+from scorelet.testing import free_socket, serve_in_thread
 
 SLUG = "support-chat"
 DAY = 86400
@@ -190,25 +188,16 @@ async def time_store(
 @contextlib.contextmanager
 def serving(data_dir: Path) -> Iterator[str]:
     """Scorelet on uvicorn in a thread, on a free port, as the test suite runs it."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock = free_socket()
     settings = Settings(
-        data_dir=data_dir, port=port, secrets=(SECRET,), synchronous="normal", rate_limit=False
+        data_dir=data_dir,
+        port=sock.getsockname()[1],
+        secrets=(SECRET,),
+        synchronous="normal",
+        rate_limit=False,
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serve_in_thread(create_app(settings), sock) as url:
+        yield url
 
 
 def time_http(data_dir: Path, key: str, rounds: int, since: float) -> dict[str, Any]:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import contextlib
 import re
 import statistics
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import harness
 from dataset import Dataset
+
+from scorelet.testing import static_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -50,28 +49,14 @@ TIMES = """() => ({
 })"""
 
 
-@contextlib.contextmanager
-def host_pages(pages: dict[str, str]) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = pages.get(self.path.lstrip("/"), "").encode()
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+def host_pages(pages: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    """The given pages (name -> HTML) on their own origin."""
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    def render(path: str, query: dict[str, str]) -> bytes | None:
+        body = pages.get(path.lstrip("/"))
+        return body.encode() if body else None
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    return static_site(render)
 
 
 def gzipped_bytes(server: harness.Server, token: str, query: str = "") -> dict[str, int]:

@@ -16,9 +16,7 @@ import contextlib
 import io
 import json
 import os
-import socket
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +26,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
 from backends import BACKENDS, Given, load, open_store
@@ -37,6 +34,7 @@ from scorelet.app import create_app
 from scorelet.cli import main
 from scorelet.config import SECRET_FILE, Settings
 from scorelet.store.postgres.backend import database_secrets
+from scorelet.testing import free_socket, serve_in_thread
 
 SECRET = "test-secret-0123456789abcdef"
 
@@ -116,13 +114,6 @@ def make_keys(data_dir: Path, backend: str = "sqlite") -> tuple[str, str, str]:
     return asyncio.run(create())
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 class Clock:
     """A clock a test can move: `run_server(..., clock=Clock())` stamps ratings with it."""
 
@@ -182,23 +173,8 @@ def run_server(
     admin_key, read_key, mint_key = make_keys(data_dir, backend)
     app = create_app(settings, clock=clock)
     prepare(app)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    try:
-        yield LiveServer(
-            f"http://127.0.0.1:{port}", settings, admin_key, read_key, mint_key, backend
-        )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serve_in_thread(app, sock) as url:
+        yield LiveServer(url, settings, admin_key, read_key, mint_key, backend)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -14,24 +14,21 @@ from __future__ import annotations
 import asyncio
 import html
 import os
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
-import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
 from scorelet.app import create_app
 from scorelet.config import Settings, create_secret
 from scorelet.store import Store
+from scorelet.testing import free_socket, serve_in_thread, static_site
 
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("SCORELET_CHROMIUM", "/usr/bin/chromium")
@@ -75,56 +72,26 @@ async def admin_key(database: Path) -> str:
 @contextmanager
 def scorelet(data_dir: Path) -> Iterator[httpx.Client]:
     """A live server; yields an admin client for it."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = free_socket()
     settings = Settings(data_dir=data_dir, port=sock.getsockname()[1], rate_limit=False)
     create_secret(data_dir)
     key = asyncio.run(admin_key(settings.database))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    url = f"http://127.0.0.1:{settings.port}"
-    try:
-        with httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with (
+        serve_in_thread(create_app(settings), sock) as url,
+        httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}) as client,
+    ):
+        yield client
 
 
-class HostPage(BaseHTTPRequestHandler):
+def page(path: str, query: dict[str, str]) -> bytes | None:
     """The page a widget sits on, from its own origin: `/?bg=COLOUR&src=LOADER_URL`."""
-
-    def do_GET(self) -> None:
-        if urlsplit(self.path).path != "/":
-            self.send_error(404)
-            return
-        values = {k: html.escape(v) for k, v in parse_qsl(urlsplit(self.path).query)}
-        body = PAGE.format(**values).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    if path != "/":
+        return None
+    return PAGE.format(**{k: html.escape(v) for k, v in query.items()}).encode()
 
 
-@contextmanager
-def host_pages() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), HostPage)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def host_pages() -> AbstractContextManager[str]:
+    return static_site(page)
 
 
 def shoot(browser: Browser, api: httpx.Client, host: str, shot: tuple[str, Fields, str]) -> None:

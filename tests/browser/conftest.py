@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from conftest import LiveServer
+from scorelet.testing import Render, static_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,46 +48,26 @@ def render_page(name: str, values: dict[str, str]) -> bytes:
     return PLACEHOLDER.sub(lambda m: html.escape(values.get(m[1], "")), text).encode()
 
 
+def host_site(base: str) -> Render:
+    """tests/browser/pages, with {{BASE}} the Scorelet server's URL and {{NAME}}s the query's."""
+
+    def render(path: str, query: dict[str, str]) -> bytes | None:
+        name = path.lstrip("/")
+        if "/" in name or not (PAGES / name).is_file():
+            return None
+        return render_page(name, {"BASE": base, **query})
+
+    return render
+
+
+@dataclass(frozen=True)
 class HostPages:
-    """A static server for the host pages, on its own origin."""
+    """The host pages, served from their own origin at `url`."""
 
-    def __init__(self, base: str) -> None:
-        def handler(*args: Any) -> BaseHTTPRequestHandler:
-            return _PageHandler(base, *args)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    url: str
 
     def page(self, name: str, **values: str) -> str:
         return f"{self.url}/{name}?{urlencode(values)}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class _PageHandler(BaseHTTPRequestHandler):
-    def __init__(self, base: str, *args: Any) -> None:
-        self.base = base
-        super().__init__(*args)
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        name = url.path.lstrip("/")
-        if "/" in name or not (PAGES / name).is_file():
-            self.send_error(404)
-            return
-        body = render_page(name, {"BASE": self.base, **dict(parse_qsl(url.query))})
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @dataclass
@@ -123,9 +102,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def host(server: LiveServer) -> Iterator[HostPages]:
-    pages = HostPages(server.url)
-    yield pages
-    pages.close()
+    with static_site(host_site(server.url)) as url:
+        yield HostPages(url)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from browser.conftest import eventually
-from conftest import free_socket
+from scorelet.testing import free_socket
 
 pytestmark = pytest.mark.browser
 APP = Path(__file__).parents[2] / "examples" / "support-chat" / "app.py"
