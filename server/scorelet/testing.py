@@ -34,7 +34,11 @@ def free_socket() -> socket.socket:
 @contextlib.contextmanager
 def serve_in_thread(app: ASGIApp, sock: socket.socket, timeout: float = 10) -> Iterator[str]:
     """Serve `app` (lifespan included) on `sock` until the block ends; yields its URL."""
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    # An event stream a client left open would hold the shutdown for its heartbeat: a
+    # second is ample for any other request to finish.
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
