@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 import pytest
 
+import preloaded
 from conftest import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,8 +206,8 @@ def serve(home: Path) -> Iterator[str]:
     deadline = time.monotonic() + 20
     try:
         while True:
-            if lock.exists() and lock.read_text().strip():
-                url: str = json.loads(lock.read_text())["url"]
+            url = written_url(lock)
+            if url:
                 try:
                     if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                         break
@@ -222,9 +223,45 @@ def serve(home: Path) -> Iterator[str]:
         log.close()
 
 
+def written_url(lock: Path) -> str | None:
+    """The address a starting server wrote into its lock file, once it has."""
+    try:
+        written = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return None
+    url = written.get("url") if isinstance(written, dict) else None
+    return url if isinstance(url, str) else None
+
+
+@contextmanager
+def fast_scorelet(home: Path) -> Iterator[None]:
+    """`scorelet` on the session's PATH, preloaded (preloaded.py): a page runs dozens."""
+    bin_dir = home / "bin"
+    bin_dir.mkdir()
+    sock = home / "scorelet.sock"
+    process = subprocess.Popen(
+        [sys.executable, preloaded.__file__, str(sock)],
+        cwd=home,
+        env=session_env(home),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        preloaded.client(sock, bin_dir)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
 def session_env(home: Path) -> dict[str, str]:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return clean_env(HOME=str(home), PATH=path, LC_ALL="C.UTF-8")
+    """The examples' environment: no SCORELET_* of this machine, this venv's `scorelet`."""
+    dirs = [str(home / "bin"), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    return clean_env(HOME=str(home), PATH=os.pathsep.join(dirs), LC_ALL="C.UTF-8")
 
 
 RUNNABLE = [page for page in PAGES if examples(page)]
@@ -240,7 +277,7 @@ def test_the_examples_run_and_answer_as_shown(page: Path, tmp_path: Path) -> Non
     found = examples(page)
     out = tmp_path / "out"
     out.mkdir()
-    with serve(tmp_path) as url:
+    with fast_scorelet(tmp_path), serve(tmp_path) as url:
         ran = subprocess.run(
             ["bash", "--noprofile", "--norc", "-c", script(page, found, url, out)],
             cwd=tmp_path,
