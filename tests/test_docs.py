@@ -104,8 +104,8 @@ def examples(page: Path) -> list[Example]:
         assert block.info == "sh", f"{page.name}:{block.line}: a runnable block is ```sh"
         shown = None
         if i + 1 < len(found) and found[i + 1].info in SHOWN:
-            end = block.line + block.text.count("\n")  # the closing fence
-            between = lines[end : found[i + 1].line - 1]
+            after = block.line + block.text.count("\n") + 1  # the line after the closing fence
+            between = lines[after : found[i + 1].line - 1]
             if not any(line.strip() for line in between):
                 shown = found[i + 1]
         result.append(Example(block, shown))
@@ -137,16 +137,13 @@ def printed_answer(output: str, status: int | None) -> tuple[int | None, Any]:
         got = int(statuses[-1].group(1))
         output = output[statuses[-1].start() :]
         output = re.split(r"\r?\n\r?\n", output, maxsplit=1)[1] if "\n" in output else ""
-    body = output.strip()
-    if not body:
+    if not output.strip():
         return got, None
-    try:
-        return got, json.loads(body)
-    except json.JSONDecodeError:
-        pass
-    for line in reversed(body.splitlines()):
+    decoder = json.JSONDecoder()
+    starts = [m.start(1) for m in re.finditer(r"^\s*([{\[])", output, re.MULTILINE)]
+    for start in reversed(starts):  # the last document that parses
         try:
-            return got, json.loads(line)
+            return got, decoder.raw_decode(output, start)[0]
         except json.JSONDecodeError:
             continue
     raise AssertionError(f"no JSON printed:\n{output}")
