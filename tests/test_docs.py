@@ -125,7 +125,8 @@ def shown_answer(page: Path, shown: Block) -> tuple[int | None, Any]:
     try:
         return status, json.loads(text)
     except json.JSONDecodeError as error:
-        raise AssertionError(f"{page.name}:{shown.line}: the JSON shown isn't JSON: {error}")
+        where = f"{page.name}:{shown.line}"
+        raise AssertionError(f"{where}: the JSON shown isn't JSON: {error}") from None
 
 
 def printed_answer(output: str, status: int | None) -> tuple[int | None, Any]:
@@ -139,14 +140,25 @@ def printed_answer(output: str, status: int | None) -> tuple[int | None, Any]:
         output = re.split(r"\r?\n\r?\n", output, maxsplit=1)[1] if "\n" in output else ""
     if not output.strip():
         return got, None
-    decoder = json.JSONDecoder()
-    starts = [m.start(1) for m in re.finditer(r"^\s*([{\[])", output, re.MULTILINE)]
-    for start in reversed(starts):  # the last document that parses
+    return got, last_json(output)
+
+
+def last_json(output: str) -> Any:
+    """The last JSON document in `output`: curl prints answers back to back, amid text."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (start := next_bracket(output, at)) >= 0:
         try:
-            return got, decoder.raw_decode(output, start)[0]
+            document, at = decoder.raw_decode(output, start)
+            found.append(document)
         except json.JSONDecodeError:
-            continue
-    raise AssertionError(f"no JSON printed:\n{output}")
+            at = start + 1
+    assert found, f"no JSON printed:\n{output}"
+    return found[-1]
+
+
+def next_bracket(text: str, at: int) -> int:
+    starts = [i for i in (text.find("{", at), text.find("[", at)) if i >= 0]
+    return min(starts, default=-1)
 
 
 def missing_keys(shown: Any, got: Any, path: str = "") -> list[str]:
@@ -189,13 +201,13 @@ def script(page: Path, found: list[Example], url: str, out: Path) -> str:
 
 
 @contextmanager
-def serve(home: Path) -> Iterator[str]:
+def serve(home: Path, bin_dir: Path) -> Iterator[str]:
     """`scorelet serve` in a fresh data directory under `home`, as the docs start it."""
     log = (home / "serve.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "scorelet", "serve", "--port", "0"],
         cwd=home,
-        env=session_env(home),
+        env=session_env(home, bin_dir),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -230,24 +242,23 @@ def written_url(lock: Path) -> str | None:
     return url if isinstance(url, str) else None
 
 
-@contextmanager
-def fast_scorelet(home: Path) -> Iterator[None]:
-    """`scorelet` on the session's PATH, preloaded (preloaded.py): a page runs dozens."""
-    bin_dir = home / "bin"
-    bin_dir.mkdir()
+@pytest.fixture(scope="module")
+def bin_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A `scorelet` for the sessions' PATH, preloaded (preloaded.py): the pages run dozens."""
+    home = tmp_path_factory.mktemp("bin")
     sock = home / "scorelet.sock"
     process = subprocess.Popen(
         [sys.executable, preloaded.__file__, str(sock)],
         cwd=home,
-        env=session_env(home),
+        env=clean_env(),
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
-        preloaded.client(sock, bin_dir)
-        yield
+        preloaded.client(sock, home)
+        yield home
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -255,9 +266,9 @@ def fast_scorelet(home: Path) -> Iterator[None]:
             process.stdout.close()
 
 
-def session_env(home: Path) -> dict[str, str]:
+def session_env(home: Path, bin_dir: Path) -> dict[str, str]:
     """The examples' environment: no SCORELET_* of this machine, this venv's `scorelet`."""
-    dirs = [str(home / "bin"), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    dirs = [str(bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
     return clean_env(HOME=str(home), PATH=os.pathsep.join(dirs), LC_ALL="C.UTF-8")
 
 
@@ -270,15 +281,15 @@ def test_the_docs_have_runnable_examples() -> None:
 
 
 @pytest.mark.parametrize("page", RUNNABLE, ids=lambda page: page.name)
-def test_the_examples_run_and_answer_as_shown(page: Path, tmp_path: Path) -> None:
+def test_the_examples_run_and_answer_as_shown(page: Path, tmp_path: Path, bin_dir: Path) -> None:
     found = examples(page)
     out = tmp_path / "out"
     out.mkdir()
-    with fast_scorelet(tmp_path), serve(tmp_path) as url:
+    with serve(tmp_path, bin_dir) as url:
         ran = subprocess.run(
             ["bash", "--noprofile", "--norc", "-c", script(page, found, url, out)],
             cwd=tmp_path,
-            env=session_env(tmp_path),
+            env=session_env(tmp_path, bin_dir),
             capture_output=True,
             text=True,
             timeout=PAGE_SECONDS,
@@ -302,7 +313,7 @@ def test_the_examples_run_and_answer_as_shown(page: Path, tmp_path: Path) -> Non
         if shown is not None:
             assert got is not None, f"{where}: shows JSON, the example printed none"
             missing = missing_keys(shown, got)
-            assert missing == [], f"{where}: the answer lacks the shown keys {missing}:\n{got}"
+            assert missing == [], f"{where}: the answer lacks the keys {missing}: {got!r:.2000}"
 
 
 def outside_code(page: Path) -> str:
@@ -338,9 +349,8 @@ def test_every_relative_link_and_image_resolves(page: Path) -> None:
             resolved = ROOT / path.lstrip("/")
         else:
             resolved = (page.parent / path) if path else page
-        if not resolved.exists():
-            broken.append(target)
-        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+        checked = resolved.suffix == ".md" and bool(anchor)
+        if not resolved.exists() or (checked and anchor not in anchors(resolved)):
             broken.append(target)
     assert broken == [], f"{page.name} links to what isn't there: {broken}"
 
