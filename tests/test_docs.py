@@ -280,6 +280,17 @@ def test_the_docs_have_runnable_examples() -> None:
     assert {"README.md", "api.md", "cli.md", "polling.md"} <= names, names
 
 
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_example_against_a_local_server_is_marked_runnable(page: Path) -> None:
+    """An example that talks to the local server can run here, so it must."""
+    unmarked = [
+        block.line
+        for block in blocks(page)
+        if block.info == "sh" and not block.runnable and any(b in block.text for b in BASE_URLS)
+    ]
+    assert unmarked == [], f"{page.name}: mark these with {RUN}: lines {unmarked}"
+
+
 @pytest.mark.parametrize("page", RUNNABLE, ids=lambda page: page.name)
 def test_the_examples_run_and_answer_as_shown(page: Path, tmp_path: Path, bin_dir: Path) -> None:
     found = examples(page)
