@@ -1,4 +1,4 @@
-"""The examples run as the README writes them: against a real server, finding it as the CLI does."""
+"""The examples run as the docs write them: against a real server, finding it as the CLI does."""
 
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ def readme_command(readme: Path, script: str) -> list[str]:
     raise AssertionError(f"{readme} shows no command for {script}")
 
 
-@pytest.mark.parametrize("readme", ["README.md", "examples/support-chat/README.md"])
+@pytest.mark.parametrize("readme", ["docs/conversations.md", "examples/support-chat/README.md"])
 def test_the_support_chat_starts_with_the_command_its_readmes_give(readme: str) -> None:
     root = EXAMPLES.parent
     command = readme_command(root / readme, "examples/support-chat/app.py")

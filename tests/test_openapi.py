@@ -31,7 +31,7 @@ def test_every_route_is_documented_with_its_methods(server: LiveServer) -> None:
     for route in app.routes:
         assert isinstance(route, Route)
         if route.path.startswith("/dashboard"):
-            continue  # pages for people signed in to the dashboard, not an API (README)
+            continue  # pages for people signed in to the dashboard, not an API (docs/dashboard.md)
         assert route.path in document["paths"], route.path
         for method in route.methods or ():
             if method != "HEAD":

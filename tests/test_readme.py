@@ -1,4 +1,5 @@
-"""What the README promises, checked against a real server: metric names, the alert rule."""
+"""What the docs promise, checked against a real server: metric names, the alert rule, the
+eligibility reasons (docs/polling.md and docs/when-to-ask.md; every page for metric names)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import LiveServer
 from scorelet.eligibility import REASONS
 
-README = (Path(__file__).parents[1] / "README.md").read_text()
+ROOT = Path(__file__).parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = "\n".join(page.read_text() for page in PAGES)
+POLLING = (ROOT / "docs" / "polling.md").read_text()
+WHEN_TO_ASK = (ROOT / "docs" / "when-to-ask.md").read_text()
 
 
 def scraped(server: LiveServer) -> dict[str, list[dict[str, str]]]:
@@ -28,12 +33,12 @@ def scraped(server: LiveServer) -> dict[str, list[dict[str, str]]]:
     return samples
 
 
-def test_every_metric_the_readme_names_is_served(server: LiveServer) -> None:
+def test_every_metric_the_docs_name_is_served(server: LiveServer) -> None:
     served = scraped(server)
-    named = set(re.findall(r"\bscorelet_[a-z_]+\b", README))
+    named = set(re.findall(r"\bscorelet_[a-z_]+\b", DOCS))
     families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in served}
     missing = sorted(n for n in named if n not in served and n not in families)
-    assert missing == [], f"the README names metrics /metrics doesn't serve: {missing}"
+    assert missing == [], f"the docs name metrics /metrics doesn't serve: {missing}"
     assert "scorelet_ratings_total" in named
     assert "scorelet_score_responses_total" not in named
 
@@ -42,9 +47,9 @@ def test_the_alert_rule_matches_its_series_on_the_labels_they_share(server: Live
     """`a < 80 and b >= 30` only matches series with identical labels, unless `on(...)` says."""
     served = scraped(server)
     rules = re.findall(
-        r"(scorelet_\w+)\{[^}]*\} [<>=]+ \d+ and (?:on\(([\w, ]*)\) )?(scorelet_\w+)\{", README
+        r"(scorelet_\w+)\{[^}]*\} [<>=]+ \d+ and (?:on\(([\w, ]*)\) )?(scorelet_\w+)\{", POLLING
     )
-    assert rules, "the README shows an alert rule"
+    assert rules, "docs/polling.md shows an alert rule"
     for left, on, right in rules:
         left_labels = set(served[left][0]) | {"job", "instance"}
         right_labels = set(served[right][0]) | {"job", "instance"}
@@ -55,6 +60,5 @@ def test_the_alert_rule_matches_its_series_on_the_labels_they_share(server: Live
 
 
 def test_every_eligibility_reason_is_documented() -> None:
-    section = README[README.index("## When to ask") : README.index("## Polling scores")]
-    documented = re.findall(r"^\| `([a-z_]+)` \| (?:true|false) \|", section, re.MULTILINE)
-    assert documented == list(REASONS), "the README lists every reason, in the order checked"
+    documented = re.findall(r"^\| `([a-z_]+)` \| (?:true|false) \|", WHEN_TO_ASK, re.MULTILINE)
+    assert documented == list(REASONS), "docs/when-to-ask.md lists every reason, in order"

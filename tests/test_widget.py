@@ -267,11 +267,11 @@ def test_loader_plus_runtime_fit_the_size_budget_in_every_language(server: LiveS
     assert total <= BUDGET, f"loader + runtime is {total} bytes gzipped; the budget is {BUDGET}"
 
 
-def test_the_readme_shows_every_screenshot_that_make_py_draws() -> None:
+def test_the_docs_show_every_screenshot_that_make_py_draws() -> None:
     root = Path(__file__).parents[1]
     docs = root / "docs"
-    readme = (root / "README.md").read_text()
-    shown = re.findall(r'src="/docs/screenshots/([\w-]+\.png)"', readme)
+    pages = "\n".join(p.read_text() for p in [root / "README.md", *docs.glob("*.md")])
+    shown = set(re.findall(r'src="/docs/screenshots/([\w-]+\.png)"', pages))
     spec = importlib.util.spec_from_file_location("make", docs / "screenshots" / "make.py")
     assert spec is not None
     assert spec.loader is not None

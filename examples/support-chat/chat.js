@@ -1,7 +1,7 @@
 // The chat page: end the chat, mount the rating widget in the transcript, show live scores.
 (function (d) {
   var scorelet = d.body.dataset.scorelet;
-  // The queue stub from Scorelet's README, then the runtime: calls made before it loads wait.
+  // The queue stub from Scorelet's docs/embedding.md, then the runtime: calls made before it loads wait.
   window.Scorelet = window.Scorelet || function () { (Scorelet.q = Scorelet.q || []).push(arguments); };
   var runtime = d.createElement("script");
   runtime.src = scorelet + "/widget.js";

@@ -1094,7 +1094,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="xx",
             help="widget language, e.g. en, de, pt-BR (default: the visitor's)",
         )
-        when = sub.add_argument_group('when to ask (identified people; see README "When to ask")')
+        when = sub.add_argument_group("when to ask (identified people; see docs/when-to-ask.md)")
         when.add_argument(
             "--recontact-days",
             type=int,

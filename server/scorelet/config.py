@@ -52,7 +52,7 @@ class Settings:
     max_body: int = 16 * 1024
     access_log: bool = False
     metrics_token: str | None = None
-    # Abuse controls (issue 7); see docs/production.md.
+    # Abuse controls (issue 7); see "Limits" in docs/operations.md.
     rate_limit: bool = True
     ip_rate: float = 20.0
     ip_burst: int = 200
@@ -63,7 +63,7 @@ class Settings:
     frame_ancestors: str = "'none'"
     # The hosted page's branding for the whole install; touchpoints may override it.
     brand: Brand = NO_BRAND
-    # Deliveries (issue 15); see "Route ratings to Slack and Linear" in the README.
+    # Deliveries (issue 15); see docs/routing.md.
     allow_private_destinations: bool = False
     retry_schedule: tuple[float, ...] = SCHEDULE
     delivery_lease: float = 30.0

@@ -4,7 +4,7 @@ CSAT is asked right after a moment of truth, NPS on a cadence, and nobody
 too often. The server decides, from the touchpoint's policy, what the person
 has seen and answered (per touchpoint and across all of them), the traits
 their identity token carries and the clock. Every "no" has a `reason` (a
-stable code, listed in README "When to ask"), a sentence saying what holds
+stable code, listed in docs/when-to-ask.md), a sentence saying what holds
 it back, and the moment it stops holding (`next_eligible_at`; None when no
 waiting helps: sampled out, shown the most times, a trait missing).
 
@@ -54,7 +54,7 @@ MAX_WINDOW = 183
 MAX_DISPLAYS = 10_000
 # Global settings (`scorelet settings set NAME VALUE`) and the range of each.
 GLOBAL_SETTINGS = {"recontact-days": (0, MAX_DAYS)}
-# Every reason, with show true or false: the README documents each.
+# Every reason, with show true or false: docs/when-to-ask.md documents each.
 REASONS = (
     "eligible",
     "anonymous",

@@ -1101,7 +1101,7 @@ def admin(summary: str, answers: dict[str, Any], **extra: Any) -> dict[str, Any]
 
 
 def routing_paths() -> dict[str, Any]:
-    """Destinations, rules, deliveries, digests and tags (see the README's routing section)."""
+    """Destinations, rules, deliveries, digests and tags (see docs/routing.md)."""
     body_errors = problems(400, 404, 409, 413, 415, 422)
     return {
         "/api/v1/destinations": {
