@@ -269,3 +269,94 @@ async def test_routing_survives_a_reopen(kind: str, tmp_path: Path) -> None:
         assert [r.name for r in await second.rules()] == ["all"]
     finally:
         await second.close()
+
+
+# -- two processes on one database -----------------------------------------------------------
+
+
+async def test_two_processes_never_claim_the_same_delivery(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    first = await open_store(kind, tmp_path, clock)
+    second = await open_store(kind, tmp_path, clock)
+    try:
+        tp = await touchpoint(first)
+        await slack(first)
+        await rule(first, name="all", notify=["fires"])
+        for score in range(24):
+            await rate(first, tp, 1 + score % 5)
+        claimed: list[str] = []
+        while True:
+            rounds = await asyncio.gather(
+                *(store.claim_deliveries(2, 30) for store in (first, second, first, second))
+            )
+            found = [item.delivery.id for items in rounds for item in items]
+            if not found:
+                break
+            claimed += found
+        assert len(claimed) == len(set(claimed)) == 24
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_a_rule_from_another_process_routes_the_next_rating(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    first = await open_store(kind, tmp_path, clock)
+    second = await open_store(kind, tmp_path, clock)
+    try:
+        await touchpoint(first)
+        await second.refresh_if_changed()
+        tp = second.touchpoint("checkout")
+        assert tp is not None
+        assert (await rate(first, tp, 2, comment="slow")).tags == ()
+        await rule(second, name="slow", comment_matches="slow", add_tags=["Speed"])
+        tagged = await rate(first, tp, 2, comment="slow again")
+        assert [t.name for t in tagged.tags] == ["Speed"]
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_a_tag_from_another_process_moves_this_ones_numbers(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    first = await open_store(kind, tmp_path, clock)
+    second = await open_store(kind, tmp_path, clock)
+    try:
+        tp = await touchpoint(first)
+        stored = await rate(first, tp, 4)
+        await second.refresh_if_changed()
+        before = second.scored_at(tp.id)
+        await first.add_tag(stored.id, "Praise")
+        await second.refresh_if_changed()
+        assert second.scored_at(tp.id) > before  # tag-filtered numbers are looked at again
+        assert (await second.counts(tp.id, None, None, tag="Praise"))[0] == {4: 1}
+        (listed,) = await second.list_responses(ResponseQuery(tp.id, tag="Praise"), 10)
+        assert [t.name for t in listed.tags] == ["Praise"]
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_two_processes_queue_a_digest_period_once(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    first = await open_store(kind, tmp_path, clock)
+    second = await open_store(kind, tmp_path, clock)
+    try:
+        await slack(first)
+        digest = Digest(0, "weekly", "fires", "week", (), "UTC", "mon 09:00", None, 0.0)
+        await first.create_digest(digest)
+        queued = await asyncio.gather(
+            *(
+                store.queue_digest("weekly", "2023-W46", {}, str(uuid.uuid4()))
+                for store in (first, second, first, second)
+            )
+        )
+        assert sorted(queued) == [False, False, False, True]
+        assert len(await second.deliveries()) == 1
+    finally:
+        await second.close()
+        await first.close()
