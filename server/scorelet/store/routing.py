@@ -60,6 +60,42 @@ def matched_json(tag: Tag) -> str:
     return json.dumps(list(tag.matched), ensure_ascii=False)
 
 
+def tag_rows(response: Response) -> list[tuple[Any, ...]]:
+    """A rating's tags as `response_tags` rows: (response_id, tag, touchpoint_id, created_at,
+    score, source, rule, matched)."""
+    return [
+        (
+            response.id,
+            tag.name,
+            response.touchpoint_id,
+            response.created_at,
+            response.score,
+            tag.source,
+            tag.rule,
+            matched_json(tag),
+        )
+        for tag in response.tags
+    ]
+
+
+def issue_rows(response: Response) -> list[tuple[Any, ...]]:
+    """A copied rating's issues as `response_issues` rows: (delivery_id, response_id,
+    touchpoint_id, destination, identifier, url, created_at). The delivery that made an
+    issue stays behind, so the key names the rating and the issue instead."""
+    return [
+        (
+            f"copied:{response.id}:{issue.identifier}",
+            response.id,
+            response.touchpoint_id,
+            issue.destination,
+            issue.identifier,
+            issue.url,
+            response.updated_at,
+        )
+        for issue in response.issues
+    ]
+
+
 def table_from_rows(
     version: int,
     rules: Iterable[Rule],

@@ -275,7 +275,7 @@ class PostgresBackend:
         stored = 0
         for start in range(0, len(ratings), IMPORT_BATCH):
             new = await self._write(
-                partial(writes.import_ratings, ratings=ratings[start : start + IMPORT_BATCH]),
+                partial(tags.import_ratings, ratings=ratings[start : start + IMPORT_BATCH]),
                 lambda new: self._emit(Imported(new)),
             )
             stored += len(new)

@@ -207,6 +207,25 @@ async def comment(
     return replace(annotated, tags=stored.tags), tuple(before) != stored.tags
 
 
+async def import_ratings(conn: Connection, ratings: Sequence[Response]) -> list[Response]:
+    """Ratings as given (store/postgres/writes.py), with the tags and issues they carry (a
+    copy from another database); rules don't run on them."""
+    stored = await writes.import_ratings(conn, ratings)
+    tags = [row for rating in stored for row in routing.tag_rows(rating)]
+    issues = [row for rating in stored for row in routing.issue_rows(rating)]
+    async with conn.cursor() as cursor:
+        if tags:
+            await cursor.executemany(TAG_INSERT, tags)
+        if issues:
+            await cursor.executemany(
+                "INSERT INTO response_issues (delivery_id, response_id, touchpoint_id,"
+                " destination, identifier, url, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                issues,
+            )
+    return stored
+
+
 async def delete(conn: Connection, response_id: str) -> Response:
     """A deleted rating takes its tags and issues (by cascade) and its unsent deliveries
     with it; sent ones stay in the outbox's history."""

@@ -269,6 +269,19 @@ def add_issue(
     mark(conn, response.touchpoint_id)
 
 
+def restore(conn: sqlite3.Connection, ratings: Sequence[Response]) -> None:
+    """Imported ratings keep the tags and issues they carry (a copy from another database)."""
+    conn.executemany(
+        TAG_INSERT,
+        [row for rating in ratings for row in routing.tag_rows(rating)],
+    )
+    conn.executemany(
+        "INSERT INTO response_issues (delivery_id, response_id, touchpoint_id, destination,"
+        " identifier, url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [row for rating in ratings for row in routing.issue_rows(rating)],
+    )
+
+
 # -- counting by tag -----------------------------------------------------------------------------
 
 

@@ -259,6 +259,7 @@ def import_ratings(conn: sqlite3.Connection, tx: Tx, ratings: Sequence[Response]
         )
         if cursor.rowcount:
             stored.append(rating)
+    tags.restore(conn, stored)
     return stored
 
 
