@@ -335,6 +335,12 @@ async def test_a_tag_from_another_process_moves_this_ones_numbers(
         assert (await second.counts(tp.id, None, None, tag="Praise"))[0] == {4: 1}
         (listed,) = await second.list_responses(ResponseQuery(tp.id, tag="Praise"), 10)
         assert [t.name for t in listed.tags] == ["Praise"]
+        await rule(first, name="slow", comment_matches="slow", add_tags=["Speed"])
+        before = second.scored_at(tp.id)
+        await first.update_comment(stored.id, "slow", tp.id, None, None)
+        await second.refresh_if_changed()
+        assert second.scored_at(tp.id) > before  # a comment's retagging moves them too
+        assert (await second.counts(tp.id, None, None, tag="Speed"))[0] == {4: 1}
     finally:
         await second.close()
         await first.close()

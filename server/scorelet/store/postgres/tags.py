@@ -203,8 +203,11 @@ async def comment(
         stored = await route(conn, table, stored, "commented", now, before)
     else:
         stored = replace(stored, tags=tuple(before))
+    retagged = tuple(before) != stored.tags
+    if retagged:  # no count moved, yet other processes' tag-filtered numbers did
+        await mark(conn, touchpoint_id)
     annotated = (await annotate(conn, [stored]))[0]
-    return replace(annotated, tags=stored.tags), tuple(before) != stored.tags
+    return replace(annotated, tags=stored.tags), retagged
 
 
 async def import_ratings(conn: Connection, ratings: Sequence[Response]) -> list[Response]:
