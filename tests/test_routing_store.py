@@ -17,7 +17,7 @@ import pytest
 from backends import BACKENDS, open_store
 from scorelet.routing.destinations import NewDestination
 from scorelet.routing.rules import parse_rule
-from scorelet.store import NewResponse, NotFound, Refused, ResponseQuery, Store
+from scorelet.store import NewResponse, NotFound, Refused, Response, ResponseQuery, Store
 from scorelet.store.errors import AlreadyExists
 from scorelet.store.records import Digest, IssueLink, Outcome
 from scorelet.timeutil import DAY
@@ -242,6 +242,27 @@ async def test_backfill_tags_history_in_steps(store: Store, clock: Clock) -> Non
     again = await store.backfill("slow", None, 0, 100)  # idempotent
     assert sum((await store.counts(tp.id, None, None, tag="Speed"))[0].values()) == 12
     assert again.tagged == 12
+
+
+async def test_a_backfill_sees_every_imported_rating_once(store: Store) -> None:
+    tp = await touchpoint(store)
+    await store.import_ratings(
+        [
+            Response(
+                str(uuid.uuid4()), tp.id, 1 + i % 5, "slow" if i % 3 else None, None, {}, T0, T0
+            )
+            for i in range(25)
+        ]
+    )
+    await rate(store, tp, 2, comment="slow")
+    await rule(store, name="slow", comment_matches="slow", add_tags=["Speed"])
+    cursor: int | None = 0
+    seen = tagged = 0
+    while cursor is not None:
+        step = await store.backfill("slow", None, cursor, 10)
+        seen, tagged, cursor = seen + step.seen, tagged + step.tagged, step.cursor
+    assert (seen, tagged) == (26, 17)
+    assert sum((await store.counts(tp.id, None, None, tag="Speed"))[0].values()) == 17
 
 
 async def test_a_digest_period_is_queued_once(store: Store) -> None:

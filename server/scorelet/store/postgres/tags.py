@@ -326,23 +326,32 @@ async def backfill(
     """Apply one tagging rule to the next `limit` stored ratings after `cursor`, as if each
     had just been given (event `created`); manual tags are kept.
 
-    Ratings are walked in a stable order of their own: PostgreSQL has no `seq`,
-    and `xid` moves when a rating is replaced. The cursor is the count of
-    ratings passed in (created_at, id) order, so a step that meets ratings
-    given meanwhile (they sort last) still sees each older one once.
+    Ratings are walked by `xid` through its index (the cursor is the last one
+    done), in whole transactions: the ratings one transaction wrote share its
+    xid, so a step ends before a transaction it would cut in two (or takes a
+    whole one larger than `limit`, an import's batch). A rating replaced
+    meanwhile takes a new xid and comes once more, which changes nothing.
     """
     only = routing.backfilled_rule(await cache.current(conn), rule_name)
-    where, args = ("WHERE created_at >= %s", [since]) if since is not None else ("", [])
+    since_sql, args = (" AND created_at >= %s", [since]) if since is not None else ("", [])
+    select = f"SELECT xid, {RESPONSE_COLUMNS} FROM responses WHERE"
     rows = await all_rows(
         conn,
-        f"SELECT {RESPONSE_COLUMNS} FROM responses {where} ORDER BY created_at, id"
-        " OFFSET %s LIMIT %s FOR UPDATE",
-        [*args, cursor, limit],
+        f"{select} xid > %s{since_sql} ORDER BY xid, id LIMIT %s FOR UPDATE",
+        [cursor, *args, limit + 1],
     )
+    more = len(rows) > limit
+    if more and rows[limit][0] == rows[limit - 1][0]:  # the step would cut a transaction
+        last = rows[limit][0]
+        rows = [row for row in rows[:limit] if row[0] != last] or await all_rows(
+            conn, f"{select} xid = %s{since_sql} ORDER BY id FOR UPDATE", [last, *args]
+        )
+    else:
+        rows = rows[:limit]
     tagged = 0
     touched: set[int] = set()
     for row in rows:
-        rating = response_from_row(row)
+        rating = response_from_row(row[1:])
         before = await tags_of(conn, rating.id)
         after = await route(conn, only, rating, "created", rating.created_at, before)
         if any(t.rule == rule_name for t in after.tags):
@@ -351,8 +360,7 @@ async def backfill(
             touched.add(rating.touchpoint_id)
     for touchpoint_id in sorted(touched):
         await mark(conn, touchpoint_id)
-    last = cursor + len(rows) if len(rows) == limit else None
-    return Backfilled(len(rows), tagged, last, tuple(sorted(touched)))
+    return Backfilled(len(rows), tagged, rows[-1][0] if more else None, tuple(sorted(touched)))
 
 
 async def add_issue(
