@@ -227,6 +227,30 @@ async def test_deleting_a_rating_takes_its_tags_and_deliveries(store: Store) -> 
     assert (await store.counts(tp.id, None, None, tag="Spam"))[0] == {}
 
 
+async def test_a_touchpoint_made_after_a_rule_is_routed_by_it(store: Store) -> None:
+    await slack(store)
+    await rule(store, name="all", notify=["fires"])
+    first = await touchpoint(store)
+    await rate(store, first, 2)
+    second = await touchpoint(store, "signup")
+    await rate(store, second, 3)
+    assert len(await store.deliveries("pending")) == 2
+
+
+async def test_deleting_a_touchpoint_takes_its_tags_and_deliveries(store: Store) -> None:
+    await slack(store)
+    await rule(store, name="all", notify=["fires"])
+    tp = await touchpoint(store)
+    stored = await rate(store, tp, 1)
+    await store.add_tag(stored.id, "Spam")
+    await store.delete_touchpoint(tp.slug)
+    assert await store.deliveries() == []
+    again = await touchpoint(store)
+    assert await store.by_tag(again.id) == {}
+    await rate(store, again, 1)
+    assert len(await store.deliveries("pending")) == 1
+
+
 async def test_backfill_tags_history_in_steps(store: Store, clock: Clock) -> None:
     tp = await touchpoint(store)
     for i in range(25):
