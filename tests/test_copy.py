@@ -19,17 +19,23 @@ import pty
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from backends import database_args
+from backends import database_args, open_store
 from conftest import Clock, clean_env, run_server, scorelet_command
 from postgres import database_for, new_database
 from scorelet.cli import main
+from scorelet.copying import copy_everything
+from scorelet.routing.destinations import NewDestination
+from scorelet.routing.rules import parse_rule
+from scorelet.store import NewResponse, ResponseQuery, Store
+from scorelet.store.records import Digest, IssueLink, Outcome
+from scorelet.touchpoints import new_touchpoint_fields
 
 SINCE = int(time.time()) - 10 * 86400  # the ratings span the last six days
 READS = [
@@ -287,3 +293,69 @@ def test_a_copy_shows_progress_on_a_terminal_only(source: Source, tmp_path: Path
     )
     assert "copying ratings" not in piped.stderr + piped.stdout
     assert "0 ratings (49 were there already)" in piped.stdout
+
+
+async def routing_contents(store: Store) -> dict[str, Any]:
+    """Destinations, rules, digests and every rating's tags and issues, as the store reads
+    them (ids and the target's own times left out)."""
+    ratings = {}
+    for touchpoint in store.touchpoints():
+        async for page in store.iter_responses(ResponseQuery(touchpoint.id)):
+            ratings |= {r.id: (r.tags, r.issues) for r in page}
+    return {
+        "destinations": [
+            (d.name, d.kind, d.url, d.secret, d.team, d.priority, d.labels)
+            for d in await store.destinations()
+        ],
+        "rules": await store.rules(),
+        "digests": [replace(d, id=0, created_at=0.0) for d in await store.digests()],
+        "ratings": ratings,
+        "counts": [await store.by_tag(tp.id) for tp in store.touchpoints()],
+    }
+
+
+@pytest.mark.parametrize("kinds", [("sqlite", "postgres"), ("postgres", "sqlite")])
+async def test_tags_issues_rules_destinations_and_digests_go_across(
+    kinds: tuple[str, str], tmp_path: Path
+) -> None:
+    for name in ("source", "target"):
+        (tmp_path / name).mkdir()
+    source = await open_store(kinds[0], tmp_path / "source")
+    target = await open_store(kinds[1], tmp_path / "target")
+    try:
+        tp = await source.create_touchpoint(
+            new_touchpoint_fields({"slug": "checkout", "metric": "csat"})
+        )
+        await source.create_destination(
+            NewDestination("tickets", "linear", "https://linear.example", "lin_key", "SUP", 2)
+        )
+        await source.create_destination(
+            NewDestination("hook", "webhook", "https://hooks.example", "whsec_x", labels=("a",))
+        )
+        await source.create_rule(parse_rule({"name": "lows", "score": "1..2", "notify": ["hook"]}))
+        await source.create_rule(
+            parse_rule({"name": "slow", "comment_matches": "slow|late", "add_tags": ["Speed"]})
+        )
+        weekly = Digest(
+            0, "weekly", "hook", "week", ("checkout",), "UTC", "mon 09:00", "2026-W1", 0
+        )
+        await source.create_digest(weekly)
+        for score, comment in [(1, "slow page"), (2, "late"), (5, None), (4, "fine")]:
+            await source.record_response(NewResponse(tp.id, score, comment, None))
+        listed = await source.list_responses(ResponseQuery(tp.id), 10)
+        await source.add_tag(listed[0].id, "Praise")
+        (claimed, _) = await source.claim_deliveries(10, 30)
+        issue = IssueLink("tickets", "SUP-7", "https://linear.example/SUP-7")
+        await source.finish_delivery(claimed.delivery.id, Outcome("delivered", 200, issue=issue))
+        carried = await routing_contents(source)
+        annotations = carried["ratings"].values()
+        assert (sum(len(t) for t, _ in annotations), sum(len(i) for _, i in annotations)) == (3, 1)
+        first = await copy_everything(source, target)
+        assert first.routing == 5
+        assert await routing_contents(target) == carried
+        again = await copy_everything(source, target)
+        assert (again.routing, again.ratings) == (0, 0)
+        assert await routing_contents(target) == await routing_contents(source)
+    finally:
+        await target.close()
+        await source.close()

@@ -12,6 +12,7 @@ from receivers import WebhookReceiver, receiving, wait_for
 from scorelet.timeutil import DAY, iso
 
 WEEK = 7 * DAY
+ON_EVERY_BACKEND = True
 
 
 def week_start(instant: float) -> float:
@@ -19,7 +20,9 @@ def week_start(instant: float) -> float:
     return math.floor((instant - 4 * DAY) / WEEK) * WEEK + 4 * DAY
 
 
-def test_the_weekly_digest_reports_each_touchpoint_against_a_recount(tmp_path: Path) -> None:
+def test_the_weekly_digest_reports_each_touchpoint_against_a_recount(
+    tmp_path: Path, backend: str
+) -> None:
     clock = Clock()
     now = time.time()
     this_week = week_start(now)
@@ -34,7 +37,9 @@ def test_the_weekly_digest_reports_each_touchpoint_against_a_recount(tmp_path: P
     ] + [Given(last_week + DAY + i * 3600, s) for i, s in enumerate(previous)]
     with receiving(WebhookReceiver) as hook:
         hook.any_time = True
-        for live in run_server(tmp_path / "data", clock=clock, allow_private_destinations=True):
+        for live in run_server(
+            tmp_path / "data", clock=clock, backend=backend, allow_private_destinations=True
+        ):
             tp = live.add_touchpoint(slug="checkout")
             live.load("checkout", given)
             with live.admin() as admin:

@@ -24,12 +24,14 @@ from receivers import LinearReceiver, Scripted, SlackReceiver, WebhookReceiver, 
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 
 SCHEDULE = (0.0, 0.3, 0.3, 0.3)
+ON_EVERY_BACKEND = True
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[LiveServer]:
     yield from run_server(
         tmp_path_factory.mktemp("routing"),
+        backend=backend,
         allow_private_destinations=True,
         retry_schedule=SCHEDULE,
         rate_limit=False,
@@ -230,12 +232,16 @@ def test_wait_for_comment_sends_once_when_the_comment_comes(live: LiveServer) ->
         assert len(slack.messages) == 1
 
 
-def test_wait_for_comment_sends_without_one_when_the_time_passes(tmp_path: Path) -> None:
+def test_wait_for_comment_sends_without_one_when_the_time_passes(
+    tmp_path: Path, backend: str
+) -> None:
     from conftest import Clock
 
     clock = Clock()
     with receiving(SlackReceiver) as slack:
-        for live in run_server(tmp_path / "data", clock=clock, allow_private_destinations=True):
+        for live in run_server(
+            tmp_path / "data", clock=clock, backend=backend, allow_private_destinations=True
+        ):
             tp = live.add_touchpoint()
             with live.admin() as admin:
                 add(admin, "/api/v1/destinations", {"name": "w", "type": "slack", "url": slack.url})

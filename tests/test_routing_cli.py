@@ -2,41 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
 import pytest
 
-from conftest import init_data
+from backends import database_args, open_store
 from receivers import SlackReceiver, WebhookReceiver, receiving
 from scorelet.cli import main
-from scorelet.store import NewResponse, Store
+from scorelet.store import NewResponse
+
+ON_EVERY_BACKEND = True
+KINDS: dict[Path, str] = {}  # which backend each test's data directory is on
 
 
 def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv[:2], "--data", str(data), *argv[2:]])
+    code = main([*argv[:2], *database_args(KINDS[data], data), *argv[2:]])
     out, err = capsys.readouterr()
     return code, out, err
 
 
 @pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> Path:
     monkeypatch.setenv("SCORELET_ALLOW_PRIVATE_DESTINATIONS", "1")
-    init_data(tmp_path / "data")
-    assert (
-        main(
-            ["touchpoint", "add", "checkout", "--metric", "csat", "--data", str(tmp_path / "data")]
-        )
-        == 0
-    )
-    return tmp_path / "data"
+    data = tmp_path / "data"
+    where = database_args(backend, data)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["init", "--no-demos", *where]) == 0
+    assert main(["touchpoint", "add", "checkout", "--metric", "csat", *where]) == 0
+    KINDS[data] = backend
+    return data
 
 
 def rate(data: Path, score: int, comment: str | None) -> str:
     import asyncio
 
     async def go() -> str:
-        store = await Store.open(data / "scorelet.sqlite3")
+        store = await open_store(KINDS[data], data)
         try:
             tp = store.touchpoint("checkout")
             assert tp is not None

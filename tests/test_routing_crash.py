@@ -7,7 +7,9 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
+from backends import BACKENDS, database_env
 from conftest import make_keys
 from receivers import LinearReceiver, SlackReceiver, receiving, wait_for
 from test_serve import serving, setup_touchpoint
@@ -21,16 +23,20 @@ ENV = {
 RATINGS = 12
 
 
-def test_deliveries_pending_at_a_sigkill_go_out_after_the_restart_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_deliveries_pending_at_a_sigkill_go_out_after_the_restart_once(
+    kind: str, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
-    token = setup_touchpoint(data)
-    admin_key = make_keys(data / "scorelet.sqlite3")[0]
+    token = setup_touchpoint(data, kind=kind)
+    admin_key = make_keys(data, kind)[0]
+    env = {**ENV, **database_env(kind, data)}
     headers = {"authorization": f"Bearer {admin_key}"}
     with receiving(SlackReceiver) as slack, receiving(LinearReceiver) as linear:
         slack.hang.set()  # Slack takes the requests but never answers
         linear.lose_answer_once.set()  # Linear makes the first issue; its answer is lost
         acked: list[str] = []
-        with serving(data, ENV) as (process, url):
+        with serving(data, env) as (process, url):
             with httpx.Client(base_url=url, headers=headers, timeout=10) as admin:
                 for body in (
                     {"name": "fires", "type": "slack", "url": slack.url},
@@ -58,7 +64,7 @@ def test_deliveries_pending_at_a_sigkill_go_out_after_the_restart_once(tmp_path:
         assert len(linear.issues) == 1
         slack.hang.clear()
         slack.release.set()
-        with serving(data, ENV) as (_, url):
+        with serving(data, env) as (_, url):
             wait_for(lambda: len(slack.messages) >= RATINGS, seconds=60, what="every Slack message")
             wait_for(lambda: len(linear.issues) >= RATINGS, seconds=60, what="every Linear issue")
             with httpx.Client(base_url=url, headers=headers, timeout=10) as admin:

@@ -17,7 +17,7 @@ import pytest
 from backends import BACKENDS, open_store
 from scorelet.routing.destinations import NewDestination
 from scorelet.routing.rules import parse_rule
-from scorelet.store import NewResponse, NotFound, Refused, ResponseQuery, Store
+from scorelet.store import NewResponse, NotFound, Refused, Response, ResponseQuery, Store
 from scorelet.store.errors import AlreadyExists
 from scorelet.store.records import Digest, IssueLink, Outcome
 from scorelet.timeutil import DAY
@@ -227,6 +227,30 @@ async def test_deleting_a_rating_takes_its_tags_and_deliveries(store: Store) -> 
     assert (await store.counts(tp.id, None, None, tag="Spam"))[0] == {}
 
 
+async def test_a_touchpoint_made_after_a_rule_is_routed_by_it(store: Store) -> None:
+    await slack(store)
+    await rule(store, name="all", notify=["fires"])
+    first = await touchpoint(store)
+    await rate(store, first, 2)
+    second = await touchpoint(store, "signup")
+    await rate(store, second, 3)
+    assert len(await store.deliveries("pending")) == 2
+
+
+async def test_deleting_a_touchpoint_takes_its_tags_and_deliveries(store: Store) -> None:
+    await slack(store)
+    await rule(store, name="all", notify=["fires"])
+    tp = await touchpoint(store)
+    stored = await rate(store, tp, 1)
+    await store.add_tag(stored.id, "Spam")
+    await store.delete_touchpoint(tp.slug)
+    assert await store.deliveries() == []
+    again = await touchpoint(store)
+    assert await store.by_tag(again.id) == {}
+    await rate(store, again, 1)
+    assert len(await store.deliveries("pending")) == 1
+
+
 async def test_backfill_tags_history_in_steps(store: Store, clock: Clock) -> None:
     tp = await touchpoint(store)
     for i in range(25):
@@ -242,6 +266,27 @@ async def test_backfill_tags_history_in_steps(store: Store, clock: Clock) -> Non
     again = await store.backfill("slow", None, 0, 100)  # idempotent
     assert sum((await store.counts(tp.id, None, None, tag="Speed"))[0].values()) == 12
     assert again.tagged == 12
+
+
+async def test_a_backfill_sees_every_imported_rating_once(store: Store) -> None:
+    tp = await touchpoint(store)
+    await store.import_ratings(
+        [
+            Response(
+                str(uuid.uuid4()), tp.id, 1 + i % 5, "slow" if i % 3 else None, None, {}, T0, T0
+            )
+            for i in range(25)
+        ]
+    )
+    await rate(store, tp, 2, comment="slow")
+    await rule(store, name="slow", comment_matches="slow", add_tags=["Speed"])
+    cursor: int | None = 0
+    seen = tagged = 0
+    while cursor is not None:
+        step = await store.backfill("slow", None, cursor, 10)
+        seen, tagged, cursor = seen + step.seen, tagged + step.tagged, step.cursor
+    assert (seen, tagged) == (26, 17)
+    assert sum((await store.counts(tp.id, None, None, tag="Speed"))[0].values()) == 17
 
 
 async def test_a_digest_period_is_queued_once(store: Store) -> None:
@@ -269,3 +314,100 @@ async def test_routing_survives_a_reopen(kind: str, tmp_path: Path) -> None:
         assert [r.name for r in await second.rules()] == ["all"]
     finally:
         await second.close()
+
+
+# -- two processes on one database -----------------------------------------------------------
+
+
+async def test_two_processes_never_claim_the_same_delivery(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    first = await open_store(kind, tmp_path, clock)
+    second = await open_store(kind, tmp_path, clock)
+    try:
+        tp = await touchpoint(first)
+        await slack(first)
+        await rule(first, name="all", notify=["fires"])
+        for score in range(24):
+            await rate(first, tp, 1 + score % 5)
+        claimed: list[str] = []
+        while True:
+            rounds = await asyncio.gather(
+                *(store.claim_deliveries(2, 30) for store in (first, second, first, second))
+            )
+            found = [item.delivery.id for items in rounds for item in items]
+            if not found:
+                break
+            claimed += found
+        assert len(claimed) == len(set(claimed)) == 24
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_a_rule_from_another_process_routes_the_next_rating(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    first = await open_store(kind, tmp_path, clock)
+    second = await open_store(kind, tmp_path, clock)
+    try:
+        await touchpoint(first)
+        await second.refresh_if_changed()
+        tp = second.touchpoint("checkout")
+        assert tp is not None
+        assert (await rate(first, tp, 2, comment="slow")).tags == ()
+        await rule(second, name="slow", comment_matches="slow", add_tags=["Speed"])
+        tagged = await rate(first, tp, 2, comment="slow again")
+        assert [t.name for t in tagged.tags] == ["Speed"]
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_a_tag_from_another_process_moves_this_ones_numbers(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    first = await open_store(kind, tmp_path, clock)
+    second = await open_store(kind, tmp_path, clock)
+    try:
+        tp = await touchpoint(first)
+        stored = await rate(first, tp, 4)
+        await second.refresh_if_changed()
+        before = second.scored_at(tp.id)
+        await first.add_tag(stored.id, "Praise")
+        await second.refresh_if_changed()
+        assert second.scored_at(tp.id) > before  # tag-filtered numbers are looked at again
+        assert (await second.counts(tp.id, None, None, tag="Praise"))[0] == {4: 1}
+        (listed,) = await second.list_responses(ResponseQuery(tp.id, tag="Praise"), 10)
+        assert [t.name for t in listed.tags] == ["Praise"]
+        await rule(first, name="slow", comment_matches="slow", add_tags=["Speed"])
+        before = second.scored_at(tp.id)
+        await first.update_comment(stored.id, "slow", tp.id, None, None)
+        await second.refresh_if_changed()
+        assert second.scored_at(tp.id) > before  # a comment's retagging moves them too
+        assert (await second.counts(tp.id, None, None, tag="Speed"))[0] == {4: 1}
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_two_processes_queue_a_digest_period_once(
+    kind: str, tmp_path: Path, clock: Clock
+) -> None:
+    first = await open_store(kind, tmp_path, clock)
+    second = await open_store(kind, tmp_path, clock)
+    try:
+        await slack(first)
+        digest = Digest(0, "weekly", "fires", "week", (), "UTC", "mon 09:00", None, 0.0)
+        await first.create_digest(digest)
+        queued = await asyncio.gather(
+            *(
+                store.queue_digest("weekly", "2023-W46", {}, str(uuid.uuid4()))
+                for store in (first, second, first, second)
+            )
+        )
+        assert sorted(queued) == [False, False, False, True]
+        assert len(await second.deliveries()) == 1
+    finally:
+        await second.close()
+        await first.close()

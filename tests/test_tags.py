@@ -10,6 +10,8 @@ import time
 from conftest import LiveServer
 from scorelet.timeutil import DAY
 
+ON_EVERY_BACKEND = True
+
 
 def test_tags_filter_every_read_and_show_on_every_listing(server: LiveServer) -> None:
     tp = server.add_touchpoint()

@@ -922,6 +922,8 @@ def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
         f" {copied.impression_hours:,} hours of impressions"
         f" from {source.storage_name} to {target.storage_name}."
     )
+    if copied.routing:
+        print(f"Copied {copied.routing} destinations, rules and digests as well.")
     if carried:
         print("The target now signs with the source's secret: embedded tokens keep working.")
     else:

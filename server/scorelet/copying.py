@@ -1,12 +1,15 @@
 """Copying everything from one database to another (`scorelet copy`), either direction.
 
 Touchpoints (with their token versions), retired slugs, API keys (hashed),
-ratings with their ids, times, comments and context, and impressions go
-across; rollups are rebuilt on the target by its own fold and checked
-against a recount of its raw rows. Every step matches what is already
-there (touchpoints by slug, keys and ratings by id, impressions per hour as
-"at least"), so running the same copy again changes nothing and an
-interrupted copy can simply be run again.
+destinations (secrets included), rules and digests (with the last period
+each sent), ratings with their ids, times, comments, context, tags and
+issues, and impressions go across; rollups are rebuilt on the target by
+its own fold and checked against a recount of its raw rows. Every step
+matches what is already there (touchpoints by slug, keys and ratings by id,
+destinations, rules and digests by name, impressions per hour as "at
+least"), so running the same copy again changes nothing and an interrupted
+copy can simply be run again. The outbox stays behind: deliveries were
+for the source's receivers at the source's time.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from scorelet.routing.destinations import NewDestination
 from scorelet.store import ResponseQuery, Store
 from scorelet.store.interface import Registry, RollupCheck
 
@@ -30,6 +34,7 @@ class Copied:
     already: int  # there from an earlier run
     impression_hours: int
     check: RollupCheck
+    routing: int = 0  # destinations, rules and digests new on the target
 
 
 def rating_count(store: Store) -> int:
@@ -72,6 +77,7 @@ async def copy_everything(
             " source's to it"
         )
     await target.restore_registry(registry)
+    routing = await copy_routing(source, target)
     total, done, new, hours = rating_count(source), 0, 0, 0
     progress(0, total)
     for touchpoint in registry.touchpoints:
@@ -95,4 +101,29 @@ async def copy_everything(
         done - new,
         hours,
         await target.recount(),
+        routing,
     )
+
+
+async def copy_routing(source: Store, target: Store) -> int:
+    """Destinations, then the rules and digests that name them, unless the target has one
+    of that name; returns how many were new. A destination a receiver's 410 disabled
+    arrives enabled (`scorelet destination test` on the target tells)."""
+    copied = 0
+    have = {destination.name for destination in await target.destinations()}
+    for d in await source.destinations():
+        if d.name not in have:
+            new = NewDestination(d.name, d.kind, d.url, d.secret, d.team, d.priority, d.labels)
+            await target.create_destination(new)
+            copied += 1
+    have = {rule.name for rule in await target.rules()}
+    for rule in await source.rules():
+        if rule.name not in have:
+            await target.create_rule(rule)
+            copied += 1
+    have = {digest.name for digest in await target.digests()}
+    for digest in await source.digests():
+        if digest.name not in have:
+            await target.create_digest(digest)
+            copied += 1
+    return copied

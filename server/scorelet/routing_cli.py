@@ -32,14 +32,16 @@ def _cli() -> Any:
     return cli
 
 
-def routing_for(settings: Settings, store: Store) -> Routing:
-    ratings = Ratings(store, _cli().signer_for(settings))
+async def routing_for(settings: Settings, store: Store) -> Routing:
+    """In the command's event loop: on PostgreSQL the signing secrets are read from the
+    database."""
+    ratings = Ratings(store, await _cli().async_signer(settings))
     return Routing(ratings, settings.allow_private_destinations, settings.base_url)
 
 
 def run(settings: Settings, action: Callable[[Routing], Any]) -> Any:
     async def go(store: Store) -> Any:
-        return await action(routing_for(settings, store))
+        return await action(await routing_for(settings, store))
 
     return _cli().with_store(settings, go)
 

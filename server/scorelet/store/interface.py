@@ -63,8 +63,9 @@ class Snapshot:
     keys: Sequence[ApiKey]
     totals: Mapping[int, Counts]  # all-time score counts per touchpoint
     displays: Mapping[int, Displays]  # all-time impressions and the ratings they led to
-    # per touchpoint, a counter moved whenever tags or issues change outside a rating's own
-    # write (by hand, a backfill, a created issue): another process's listings moved
+    # per touchpoint, a counter moved whenever tags or issues change and no count shows it
+    # (by hand, a backfill, a created issue, a comment's retagging): another process's
+    # listings and tag-filtered numbers moved
     marks: Mapping[int, int] = field(default_factory=dict)
     settings: Mapping[str, str] = field(default_factory=dict)  # install-wide (the throttle)
 

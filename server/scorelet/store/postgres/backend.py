@@ -28,8 +28,11 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from scorelet.displays import Displays
+from scorelet.routing.destinations import Destination, NewDestination
+from scorelet.routing.rules import Rule
 from scorelet.store.errors import Unavailable
 from scorelet.store.interface import (
+    Annotated,
     Change,
     Commented,
     Counts,
@@ -48,10 +51,27 @@ from scorelet.store.interface import (
     TouchpointRemoved,
     TouchpointSaved,
 )
-from scorelet.store.postgres import fold, reads, writes
-from scorelet.store.postgres.connection import CHANNEL, CONNECT_TIMEOUT, Connection, Writer, read
+from scorelet.store.postgres import fold, outbox, reads, routing, tags, writes
+from scorelet.store.postgres.connection import (
+    CHANNEL,
+    CONNECT_TIMEOUT,
+    QUIET,
+    Connection,
+    Writer,
+    read,
+)
 from scorelet.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
+from scorelet.store.records import (
+    ApiKey,
+    Backfilled,
+    Claimed,
+    Delivery,
+    Digest,
+    NewResponse,
+    Outcome,
+    Response,
+    ResponseQuery,
+)
 from scorelet.timeutil import HOUR
 from scorelet.touchpoints import Touchpoint
 
@@ -136,6 +156,7 @@ class PostgresBackend:
         self._listen_to = listen_to
         self._process = secrets.token_hex(6)
         self._writer = Writer(pool, self._process)
+        self._routing = routing.RoutingCache(self._writer)  # used only by the writer's task
         self._listeners: list[Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stale = asyncio.Event()
@@ -188,7 +209,7 @@ class PostgresBackend:
 
     async def snapshot(self) -> Snapshot:
         """Read through the writer's queue: in order with this process's own commits."""
-        return await self._write(reads.snapshot)
+        return await self._write(tags.snapshot)
 
     # -- hearing the other processes ------------------------------------------------------
 
@@ -235,7 +256,7 @@ class PostgresBackend:
         def reloaded(snapshot: Snapshot) -> None:
             self._emit(Reloaded(snapshot, frozenset(touched)))
 
-        await self._write(reads.snapshot, reloaded)
+        await self._write(tags.snapshot, reloaded)
 
     async def refresh(self) -> None:
         await self._refresh(set())
@@ -244,7 +265,7 @@ class PostgresBackend:
 
     async def record(self, new: NewResponse, now: float) -> Recorded:
         stored, previous = await self._write(
-            partial(writes.record, new=new, now=now),
+            partial(tags.record, new=new, now=now, cache=self._routing),
             lambda result: self._emit(Rated(*result)),
             new.touchpoint_id,
         )
@@ -254,7 +275,7 @@ class PostgresBackend:
         stored = 0
         for start in range(0, len(ratings), IMPORT_BATCH):
             new = await self._write(
-                partial(writes.import_ratings, ratings=ratings[start : start + IMPORT_BATCH]),
+                partial(tags.import_ratings, ratings=ratings[start : start + IMPORT_BATCH]),
                 lambda new: self._emit(Imported(new)),
             )
             stored += len(new)
@@ -270,19 +291,23 @@ class PostgresBackend:
         now: float,
     ) -> Response:
         write = partial(
-            writes.comment,
+            tags.comment,
             response_id=response_id,
             text=comment,
             touchpoint_id=touchpoint_id,
             subject=subject,
             edit_window=edit_window,
             now=now,
+            cache=self._routing,
         )
-        return await self._write(write, lambda r: self._emit(Commented(r)), touchpoint_id)
+        stored, _ = await self._write(
+            write, lambda result: self._emit(Commented(*result)), touchpoint_id
+        )
+        return stored
 
     async def delete_response(self, response_id: str) -> Response:
         return await self._write(
-            partial(writes.delete, response_id=response_id), lambda r: self._emit(Deleted(r))
+            partial(tags.delete, response_id=response_id), lambda r: self._emit(Deleted(r))
         )
 
     async def record_impression(self, touchpoint_id: int, now: float) -> None:
@@ -293,7 +318,7 @@ class PostgresBackend:
         )
 
     async def response(self, response_id: str) -> Response | None:
-        return await self._read(partial(reads.response, response_id=response_id))
+        return await self._read(partial(tags.response, response_id=response_id))
 
     async def counts(
         self,
@@ -301,11 +326,18 @@ class PostgresBackend:
         since: float | None,
         until: float | None,
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> Counts:
-        async def counts(conn: Connection) -> Counts:
-            return await reads.Window(conn, touchpoint_id).counts(since, until, filters)
-
-        return await self._read(counts)
+        return await self._read(
+            partial(
+                tags.counts,
+                touchpoint_id=touchpoint_id,
+                since=since,
+                until=until,
+                filters=filters,
+                tag=tag,
+            )
+        )
 
     async def displays(
         self, touchpoint_id: int, since: float | None, until: float | None
@@ -323,9 +355,29 @@ class PostgresBackend:
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> list[tuple[Counts, Displays | None]]:
         return await self._read(
-            partial(reads.series, touchpoint_id=touchpoint_id, buckets=buckets, filters=filters)
+            partial(
+                tags.series, touchpoint_id=touchpoint_id, buckets=buckets, filters=filters, tag=tag
+            )
+        )
+
+    async def tag_series(
+        self,
+        touchpoint_id: int,
+        buckets: Sequence[tuple[float, float]],
+        filters: Mapping[str, str],
+        tag: str | None = None,
+    ) -> list[dict[str, int]]:
+        return await self._read(
+            partial(
+                tags.tag_series,
+                touchpoint_id=touchpoint_id,
+                buckets=buckets,
+                filters=filters,
+                tag=tag,
+            )
         )
 
     async def breakdown(
@@ -335,31 +387,50 @@ class PostgresBackend:
         since: float | None,
         until: float | None,
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> dict[str, Counts]:
-        async def breakdown(conn: Connection) -> dict[str, Counts]:
-            return await reads.Window(conn, touchpoint_id).breakdown(key, since, until, filters)
+        return await self._read(
+            partial(
+                tags.breakdown,
+                touchpoint_id=touchpoint_id,
+                key=key,
+                since=since,
+                until=until,
+                filters=filters,
+                tag=tag,
+            )
+        )
 
-        return await self._read(breakdown)
+    async def by_tag(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+    ) -> dict[str, Counts]:
+        return await self._read(
+            partial(
+                tags.by_tag, touchpoint_id=touchpoint_id, since=since, until=until, filters=filters
+            )
+        )
 
     async def list_responses(
         self, query: ResponseQuery, limit: int, after: tuple[float, str] | None
     ) -> list[Response]:
-        return await self._read(
-            partial(reads.list_responses, query=query, limit=limit, after=after)
-        )
+        return await self._read(partial(tags.list_responses, query=query, limit=limit, after=after))
 
     # -- touchpoints and keys ----------------------------------------------------------
 
     async def create_touchpoint(self, fields: Mapping[str, Any], now: float) -> Touchpoint:
         return await self._write(
-            partial(writes.create_touchpoint, fields=dict(fields), now=now), self._saved
+            partial(tags.create_touchpoint, fields=dict(fields), now=now), self._saved
         )
 
     async def update_touchpoint(
         self, slug: str, fields: Mapping[str, Any], rotate_token: bool, now: float
     ) -> Touchpoint:
         write = partial(
-            writes.update_touchpoint, slug=slug, fields=dict(fields), rotate=rotate_token, now=now
+            tags.update_touchpoint, slug=slug, fields=dict(fields), rotate=rotate_token, now=now
         )
         return await self._write(write, self._saved)
 
@@ -368,7 +439,7 @@ class PostgresBackend:
 
     async def delete_touchpoint(self, slug: str) -> Touchpoint:
         return await self._write(
-            partial(writes.delete_touchpoint, slug=slug),
+            partial(tags.delete_touchpoint, slug=slug),
             lambda tp: self._emit(TouchpointRemoved(tp)),
         )
 
@@ -397,6 +468,109 @@ class PostgresBackend:
             partial(writes.revoke_key, key_id=key_id, now=now),
             lambda key: self._emit(KeySaved(key)),
         )
+
+    # -- tags, rules, destinations, deliveries, digests -------------------------------------
+
+    def _annotated(self, response: Response) -> None:
+        self._emit(Annotated(response.touchpoint_id))
+
+    async def add_tag(self, response_id: str, tag: str, now: float) -> Response:
+        write = partial(tags.add_tag, response_id=response_id, tag=tag, now=now)
+        return await self._write(write, self._annotated)
+
+    async def remove_tag(self, response_id: str, tag: str) -> Response:
+        write = partial(tags.remove_tag, response_id=response_id, tag=tag)
+        return await self._write(write, self._annotated)
+
+    async def create_destination(self, new: NewDestination, now: float) -> Destination:
+        return await self._write(
+            partial(routing.create_destination, new=new, now=now), touched=QUIET
+        )
+
+    async def destinations(self) -> list[Destination]:
+        return await self._read(routing.destinations)
+
+    async def remove_destination(self, name: str) -> Destination:
+        return await self._write(partial(routing.remove_destination, name=name), touched=QUIET)
+
+    async def enable_destination(self, name: str) -> Destination:
+        return await self._write(partial(routing.enable_destination, name=name), touched=QUIET)
+
+    async def create_rule(self, rule: Rule) -> Rule:
+        return await self._write(partial(routing.create_rule, new=rule), touched=QUIET)
+
+    async def rules(self) -> list[Rule]:
+        return await self._read(routing.rules)
+
+    async def remove_rule(self, name: str) -> Rule:
+        return await self._write(partial(routing.remove_rule, name=name), touched=QUIET)
+
+    async def backfill(self, rule: str, since: float | None, cursor: int, limit: int) -> Backfilled:
+        def done(result: Backfilled) -> None:
+            for touchpoint_id in result.touchpoints:
+                self._emit(Annotated(touchpoint_id))
+
+        step = partial(
+            tags.backfill,
+            cache=self._routing,
+            rule_name=rule,
+            since=since,
+            cursor=cursor,
+            limit=limit,
+        )
+        return await self._write(step, done)
+
+    async def claim_deliveries(
+        self, now: float, limit: int, lease_seconds: float, busy: Sequence[int] = ()
+    ) -> list[Claimed]:
+        claim = partial(outbox.claim, now=now, limit=limit, lease=lease_seconds, busy=tuple(busy))
+        return await self._write(claim, touched=QUIET)
+
+    async def renew_deliveries(self, ids: Sequence[str], until: float) -> None:
+        await self._write(partial(outbox.renew, ids=tuple(ids), until=until), touched=QUIET)
+
+    async def finish_delivery(self, delivery_id: str, outcome: Outcome, now: float) -> None:
+        def linked(response: Response | None) -> None:
+            if response is not None:
+                self._annotated(response)
+
+        # Only an issue linked to a rating changes what other processes show.
+        touched = None if outcome.issue is not None else QUIET
+        write = partial(outbox.finish, delivery_id=delivery_id, outcome=outcome, now=now)
+        await self._write(write, linked, touched)
+
+    async def deliveries(
+        self, state: str | None, destination: str | None, limit: int
+    ) -> list[Delivery]:
+        return await self._read(
+            partial(outbox.deliveries, state=state, destination=destination, limit=limit)
+        )
+
+    async def retry_deliveries(self, ids: Sequence[str] | None, now: float) -> list[Delivery]:
+        ids = tuple(ids) if ids is not None else None
+        return await self._write(partial(outbox.retry, ids=ids, now=now), touched=QUIET)
+
+    async def create_digest(self, digest: Digest, now: float) -> Digest:
+        return await self._write(partial(routing.create_digest, new=digest, now=now), touched=QUIET)
+
+    async def digests(self) -> list[Digest]:
+        return await self._read(routing.digests)
+
+    async def remove_digest(self, name: str) -> Digest:
+        return await self._write(partial(routing.remove_digest, name=name), touched=QUIET)
+
+    async def queue_digest(
+        self, name: str, period: str, payload: dict[str, Any], delivery_id: str, now: float
+    ) -> bool:
+        write = partial(
+            outbox.queue_digest,
+            name=name,
+            period=period,
+            payload=payload,
+            delivery_id=delivery_id,
+            now=now,
+        )
+        return await self._write(write, touched=QUIET)
 
     # -- derived data and upkeep --------------------------------------------------------
 

@@ -36,6 +36,9 @@ MAX_BATCH = BATCH_BUCKETS[-1]
 CHANNEL = "scorelet"
 # How long a request may wait for a connection before it is told the database is away.
 CONNECT_TIMEOUT = 5.0
+# `touched` of a write no other process keeps anything of in memory (a claim, a rule): its
+# batch tells no one, so the outbox's polling doesn't make every process resync.
+QUIET = -2
 
 _STOP = object()
 
@@ -72,6 +75,7 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.writes = 0
+        self.transactions = 0  # moves as each transaction starts: what a write may memoize in
         self.last_error: str | None = None
         self.batch_sizes = [0] * len(BATCH_BUCKETS)
 
@@ -147,6 +151,7 @@ class Writer:
     async def _together(self, batch: list[Item]) -> list[tuple[bool, Any]]:
         mark = secrets.token_hex(12)
         outcomes: list[tuple[bool, Any]] = []
+        self.transactions += 1
         try:
             async with self._pool.connection(timeout=CONNECT_TIMEOUT) as conn:
                 try:
@@ -170,6 +175,7 @@ class Writer:
         return outcomes
 
     async def _alone(self, item: Item) -> tuple[bool, Any]:
+        self.transactions += 1
         try:
             async with (
                 self._pool.connection(timeout=CONNECT_TIMEOUT) as conn,
@@ -185,12 +191,13 @@ class Writer:
 
     async def _finish(self, conn: Connection, mark: str, batch: list[Item]) -> None:
         """Leave the batch's mark and tell the other processes what changed."""
-        touched = {item.touched for item in batch}
+        touched = {item.touched for item in batch} - {QUIET}
         named = "" if None in touched else ",".join(sorted(str(t) for t in touched))
         await conn.execute(
             "INSERT INTO batch_marks (token, at) VALUES (%s, %s)", (mark, time.time())
         )
-        await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._process} {named}"))
+        if touched:
+            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._process} {named}"))
 
     async def _committed(self, mark: str) -> bool:
         try:

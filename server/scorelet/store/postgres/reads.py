@@ -337,6 +337,12 @@ async def list_responses(
     if query.subject is not None:
         where += " AND subject = %s"
         args.append(query.subject)
+    if query.tag is not None:
+        where += (
+            " AND id IN (SELECT response_id FROM response_tags"
+            " WHERE touchpoint_id = %s AND tag = %s)"
+        )
+        args += [query.touchpoint_id, query.tag]
     if after is not None:
         where += " AND (created_at, id) < (%s, %s)"
         args += list(after)

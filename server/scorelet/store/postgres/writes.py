@@ -183,8 +183,8 @@ async def import_ratings(conn: Connection, ratings: Sequence[Response]) -> list[
             [rating.comment for rating in ratings],
             [rating.subject for rating in ratings],
             [Jsonb(dict(rating.context)) for rating in ratings],
-            [rating.created_at for rating in ratings],
-            [rating.updated_at for rating in ratings],
+            [float(rating.created_at) for rating in ratings],
+            [float(rating.updated_at) for rating in ratings],
             [rating.shown for rating in ratings],
         ),
     )

@@ -15,25 +15,20 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from scorelet.store.errors import NotFound, Refused
 from scorelet.store.records import Claimed, Delivery, Outcome, Response
-from scorelet.store.sqlite.routing import DESTINATION_COLUMNS, destination_from_row, digest
+from scorelet.store.routing import (
+    DELIVERY_COLUMNS,
+    DESTINATION_COLUMNS,
+    check_retried,
+    delivery_from_row,
+    destination_from_row,
+)
+from scorelet.store.sqlite.routing import digest
 from scorelet.store.sqlite.rows import RESPONSE_COLUMNS, response_from_row
 from scorelet.store.sqlite.tags import add_issue, annotate
 from scorelet.store.sqlite.threads import Tx
 
-DELIVERY_COLUMNS = (
-    "x.id, d.name, x.kind, x.rule, x.event, x.response_id, x.state, x.attempts, x.due_at,"
-    " x.held, x.last_status, x.last_error, x.created_at, x.updated_at"
-)
 _FROM = " FROM deliveries x JOIN destinations d ON d.id = x.destination_id"
-STATES = ("pending", "failed", "delivered", "dead")
-
-
-def delivery_from_row(row: tuple[Any, ...]) -> Delivery:
-    values = list(row)
-    values[9] = bool(values[9])
-    return Delivery(*values)
 
 
 def claim(
@@ -165,10 +160,7 @@ def retry(
         targets = []
         for id_ in ids:
             found = conn.execute("SELECT state FROM deliveries WHERE id = ?", (id_,)).fetchone()
-            if found is None:
-                raise NotFound("delivery", id_)
-            if found[0] == "delivered":
-                raise Refused("already_delivered", f"delivery {id_} was delivered already", "id")
+            check_retried(id_, None if found is None else found[0])
             targets.append(id_)
     conn.executemany(
         "UPDATE deliveries SET state = 'pending', attempts = 0, due_at = ?, held = 0,"

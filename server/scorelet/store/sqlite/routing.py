@@ -9,38 +9,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule, rule_from_json
-from scorelet.routing.table import Table, TouchpointInfo
-from scorelet.store.errors import AlreadyExists, NotFound, Refused
+from scorelet.routing.table import Table
+from scorelet.store.errors import AlreadyExists, NotFound
 from scorelet.store.records import Digest
+from scorelet.store.routing import (
+    DESTINATION_COLUMNS,
+    DIGEST_COLUMNS,
+    check_digest_target,
+    check_notified,
+    check_unused,
+    destination_from_row,
+    digest_from_row,
+    table_from_rows,
+)
 from scorelet.store.sqlite.threads import Tx
-
-DESTINATION_COLUMNS = (
-    "id, name, kind, url, secret, team, priority, labels, created_at, disabled_at, disabled_reason"
-)
-DIGEST_COLUMNS = (
-    "g.id, g.name, d.name, g.every, g.touchpoints, g.tz, g.at, g.last_period, g.created_at"
-)
 
 
 def bump(conn: sqlite3.Connection) -> None:
     """Rules, destinations or touchpoints changed: every writer reloads its table."""
     conn.execute("UPDATE routing_state SET version = version + 1")
-
-
-def destination_from_row(row: tuple[Any, ...]) -> Destination:
-    values = list(row)
-    values[7] = tuple(json.loads(values[7]))
-    return Destination(*values)
-
-
-def digest_from_row(row: tuple[Any, ...]) -> Digest:
-    values = list(row)
-    values[4] = tuple(json.loads(values[4]))
-    return Digest(*values)
 
 
 class RoutingCache:
@@ -60,16 +50,11 @@ class RoutingCache:
 
 
 def load_table(conn: sqlite3.Connection, version: int) -> Table:
-    return Table(
+    return table_from_rows(
         version,
-        tuple(rules(conn)),
-        {name: id_ for id_, name in conn.execute("SELECT id, name FROM destinations")},
-        {
-            id_: TouchpointInfo(slug, metric, satisfied_from)
-            for id_, slug, metric, satisfied_from in conn.execute(
-                "SELECT id, slug, metric, satisfied_from FROM touchpoints"
-            )
-        },
+        rules(conn),
+        conn.execute("SELECT id, name FROM destinations"),
+        conn.execute("SELECT id, slug, metric, satisfied_from FROM touchpoints"),
     )
 
 
@@ -119,19 +104,10 @@ def create_destination(
 def remove_destination(conn: sqlite3.Connection, tx: Tx, name: str) -> Destination:
     """Remove a destination no rule or digest names, with its deliveries."""
     found = destination(conn, name)
-    users = [rule.name for rule in rules(conn) if name in rule.notify]
-    users += [
-        f"digest {digest}"
-        for (digest,) in conn.execute(
-            "SELECT name FROM digests WHERE destination_id = ? ORDER BY name", (found.id,)
-        )
-    ]
-    if users:
-        raise Refused(
-            "destination_in_use",
-            f"{name!r} is used by {', '.join(users)}: remove or change those first",
-            "name",
-        )
+    digests = conn.execute(
+        "SELECT name FROM digests WHERE destination_id = ? ORDER BY name", (found.id,)
+    )
+    check_unused(name, rules(conn), [digest for (digest,) in digests])
     with tx.atomic():
         conn.execute("DELETE FROM deliveries WHERE destination_id = ?", (found.id,))
         conn.execute("DELETE FROM destinations WHERE id = ?", (found.id,))
@@ -171,15 +147,7 @@ def rule(conn: sqlite3.Connection, name: str) -> Rule:
 
 def create_rule(conn: sqlite3.Connection, tx: Tx, new: Rule) -> Rule:
     """Store a rule; every destination it notifies must exist (checked in this transaction)."""
-    known = {name for (name,) in conn.execute("SELECT name FROM destinations")}
-    missing = [name for name in new.notify if name not in known]
-    if missing:
-        raise Refused(
-            "destination_not_found",
-            f"no destination is named {missing[0]!r}: add it first with"
-            " `scorelet destination add` (known: " + (", ".join(sorted(known)) or "none") + ")",
-            "notify",
-        )
+    check_notified(new, [name for (name,) in conn.execute("SELECT name FROM destinations")])
     try:
         conn.execute(
             "INSERT INTO rules (name, definition, created_at) VALUES (?, ?, ?)",
@@ -218,19 +186,7 @@ def create_digest(conn: sqlite3.Connection, tx: Tx, new: Digest, now: float) -> 
     target = conn.execute(
         "SELECT id, kind FROM destinations WHERE name = ?", (new.destination,)
     ).fetchone()
-    if target is None:
-        raise Refused(
-            "destination_not_found",
-            f"no destination is named {new.destination!r}: add it first with"
-            " `scorelet destination add`",
-            "destination",
-        )
-    if target[1] == "linear":
-        raise Refused(
-            "digest_destination",
-            "digests go to Slack or a webhook, not to Linear (a summary is not an issue)",
-            "destination",
-        )
+    check_digest_target(new.destination, None if target is None else target[1])
     try:
         conn.execute(
             "INSERT INTO digests (name, destination_id, every, touchpoints, tz, at, last_period,"

@@ -12,16 +12,13 @@ it (bench/tags.py measures it).
 
 from __future__ import annotations
 
-import bisect
-import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
-from scorelet.routing.rules import Decision
 from scorelet.routing.table import Table
-from scorelet.store.errors import NotFound, Refused
+from scorelet.store import routing
+from scorelet.store.errors import NotFound
 from scorelet.store.records import Backfilled, IssueLink, Response, Tag, time_ordered_id
 from scorelet.store.sqlite.rows import RESPONSE_COLUMNS, context_path, response_from_row
 from scorelet.store.sqlite.threads import Tx
@@ -37,10 +34,6 @@ DELIVERY_INSERT = (
 )
 
 
-def _tag(row: tuple[Any, ...]) -> Tag:
-    return Tag(row[0], row[1], row[2], tuple(json.loads(row[3])) if row[3] != "[]" else ())
-
-
 def annotate(conn: sqlite3.Connection, responses: list[Response]) -> list[Response]:
     """The ratings with their tags and issues, read in two queries for the whole page."""
     if not responses:
@@ -53,7 +46,7 @@ def annotate(conn: sqlite3.Connection, responses: list[Response]) -> list[Respon
         f" WHERE response_id IN ({marks}) ORDER BY response_id, tag",
         ids,
     ):
-        tags.setdefault(row[0], []).append(_tag(row[1:]))
+        tags.setdefault(row[0], []).append(routing.tag_from_row(row[1:]))
     issues: dict[str, list[IssueLink]] = {}
     for response_id, destination, identifier, url in conn.execute(
         f"SELECT response_id, destination, identifier, url FROM response_issues"
@@ -61,17 +54,12 @@ def annotate(conn: sqlite3.Connection, responses: list[Response]) -> list[Respon
         ids,
     ):
         issues.setdefault(response_id, []).append(IssueLink(destination, identifier, url))
-    if not tags and not issues:
-        return responses
-    return [
-        replace(r, tags=tuple(tags.get(r.id, ())), issues=tuple(issues.get(r.id, ())))
-        for r in responses
-    ]
+    return routing.with_annotations(responses, tags, issues)
 
 
 def tags_of(conn: sqlite3.Connection, response_id: str) -> list[Tag]:
     return [
-        _tag(row)
+        routing.tag_from_row(row)
         for row in conn.execute(
             "SELECT tag, source, rule, matched FROM response_tags WHERE response_id = ?"
             " ORDER BY tag",
@@ -101,30 +89,15 @@ def route(
     now: float,
     existing: Sequence[Tag] = (),
 ) -> Response:
-    """Apply the rules to a rating as stored: its rule tags and its deliveries, in its write.
-
-    Tags of tagging rules that ran are replaced by what they decide now (a
-    comment that no longer mentions billing loses "Billing"); manual tags and
-    tags of rules that didn't run stay.
-    """
-    manual = frozenset(tag.name for tag in existing if tag.source == "manual")
-    decision: Decision = table.decide(
-        response.touchpoint_id, response.score, response.comment, response.context, event, manual
-    )
-    kept = [t for t in existing if t.source == "manual" or t.rule not in decision.evaluated]
-    if any(t.source == "rule" and t.rule in decision.evaluated for t in existing):
+    """Apply the rules to a rating as stored: its rule tags and its deliveries, in its write
+    (store/routing.py decides which tags go and come)."""
+    routed = routing.route(table, response, event, existing)
+    if routed.retag:
         conn.executemany(
             "DELETE FROM response_tags WHERE response_id = ? AND source = 'rule' AND rule = ?",
-            [(response.id, name) for name in decision.evaluated],
+            [(response.id, name) for name in routed.decision.evaluated],
         )
-    names = {t.name for t in kept}
-    added = []
-    for rule_tag in decision.tags:
-        if rule_tag.tag in names:
-            continue
-        names.add(rule_tag.tag)
-        added.append(Tag(rule_tag.tag, "rule", rule_tag.rule, rule_tag.matched))
-    if added:
+    if routed.added:
         conn.executemany(
             TAG_INSERT,
             [
@@ -136,12 +109,12 @@ def route(
                     response.score,
                     "rule",
                     tag.rule,
-                    json.dumps(list(tag.matched), ensure_ascii=False),
+                    routing.matched_json(tag),
                 )
-                for tag in added
+                for tag in routed.added
             ],
         )
-    for notice in decision.notices:
+    for notice in routed.notices:
         destination_id = table.destinations.get(notice.destination)
         if destination_id is None:  # removed meanwhile; rules naming it can't be stored
             continue
@@ -161,10 +134,7 @@ def route(
         )
     if event != "created" and response.comment and table.waits:
         release(conn, response.id, now)
-    if not added and not kept and not response.tags:
-        return response  # the common notify-only case: nothing to copy
-    tags = sorted([*kept, *added], key=lambda tag: tag.name)
-    return replace(response, tags=tuple(tags))
+    return routed.tagged(response)
 
 
 def release(conn: sqlite3.Connection, response_id: str, now: float) -> None:
@@ -240,7 +210,7 @@ def remove_tag(conn: sqlite3.Connection, tx: Tx, response_id: str, tag: str) -> 
             "DELETE FROM response_tags WHERE response_id = ? AND tag = ?", (response_id, tag)
         )
         if cursor.rowcount == 0:
-            raise Refused("tag_not_found", f"this rating has no tag {tag!r}", "tag")
+            raise routing.tag_not_found(tag)
         mark(conn, rating.touchpoint_id)
     return annotate(conn, [rating])[0]
 
@@ -256,14 +226,7 @@ def backfill(
 ) -> Backfilled:
     """Apply one tagging rule to the next `limit` stored ratings after `cursor` (their seq),
     as if each had just been given (event `created`); manual tags are kept."""
-    rule = next((r for r in table.rules if r.name == rule_name), None)
-    if rule is None:
-        raise NotFound("rule", rule_name)
-    if not rule.add_tags:
-        raise Refused(
-            "not_a_tagging_rule", f"{rule_name!r} notifies; only tagging rules backfill", "name"
-        )
-    only = Table(table.version, (rule,), table.destinations, table.touchpoints)
+    only = routing.backfilled_rule(table, rule_name)
     rows = conn.execute(
         f"SELECT seq, {RESPONSE_COLUMNS} FROM responses WHERE seq > ?"
         + (" AND created_at >= ?" if since is not None else "")
@@ -304,6 +267,19 @@ def add_issue(
         ),
     )
     mark(conn, response.touchpoint_id)
+
+
+def restore(conn: sqlite3.Connection, ratings: Sequence[Response]) -> None:
+    """Imported ratings keep the tags and issues they carry (a copy from another database)."""
+    conn.executemany(
+        TAG_INSERT,
+        [row for rating in ratings for row in routing.tag_rows(rating)],
+    )
+    conn.executemany(
+        "INSERT INTO response_issues (delivery_id, response_id, touchpoint_id, destination,"
+        " identifier, url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [row for rating in ratings for row in routing.issue_rows(rating)],
+    )
 
 
 # -- counting by tag -----------------------------------------------------------------------------
@@ -388,12 +364,7 @@ def tag_series(
     if tag is not None:  # a tag filter: counts of the other tags those ratings carry
         where += " AND t.response_id IN (SELECT response_id FROM response_tags WHERE tag = ?)"
         args.append(tag)
-    out: list[dict[str, int]] = [{} for _ in buckets]
-    starts = [start for start, _ in buckets]
-    for name, created_at in conn.execute(
+    rows = conn.execute(
         f"SELECT t.tag, t.created_at FROM response_tags t{_join(filters)} WHERE {where}", args
-    ):
-        index = bisect.bisect_right(starts, created_at) - 1
-        if 0 <= index < len(buckets) and created_at < buckets[index][1]:
-            out[index][name] = out[index].get(name, 0) + 1
-    return [dict(sorted(counts.items())) for counts in out]
+    )
+    return routing.bucket_tags(buckets, rows)

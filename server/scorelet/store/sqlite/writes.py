@@ -259,6 +259,7 @@ def import_ratings(conn: sqlite3.Connection, tx: Tx, ratings: Sequence[Response]
         )
         if cursor.rowcount:
             stored.append(rating)
+    tags.restore(conn, stored)
     return stored
 
 
@@ -300,8 +301,11 @@ def comment(
             stored = tags.route(conn, tx, table, stored, "commented", now, before)
         else:
             stored = replace(stored, tags=tuple(before))
+        retagged = tuple(before) != stored.tags
+        if retagged:  # no count moved, yet other processes' tag-filtered numbers did
+            tags.mark(conn, touchpoint_id)
     annotated = tags.annotate(conn, [stored])[0]
-    return replace(annotated, tags=stored.tags), tuple(before) != stored.tags
+    return replace(annotated, tags=stored.tags), retagged
 
 
 def delete(conn: sqlite3.Connection, tx: Tx, response_id: str) -> Response:
