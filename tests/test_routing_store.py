@@ -19,7 +19,7 @@ from scorelet.routing.destinations import NewDestination
 from scorelet.routing.rules import parse_rule
 from scorelet.store import NewResponse, NotFound, Refused, Response, ResponseQuery, Store
 from scorelet.store.errors import AlreadyExists
-from scorelet.store.records import Digest, IssueLink, Outcome
+from scorelet.store.records import Digest, Identity, IssueLink, Outcome
 from scorelet.timeutil import DAY
 from scorelet.touchpoints import Touchpoint, new_touchpoint_fields
 
@@ -224,6 +224,18 @@ async def test_deleting_a_rating_takes_its_tags_and_deliveries(store: Store) -> 
     await store.add_tag(stored.id, "Spam")
     await store.delete_response(stored.id)
     assert await store.deliveries() == []
+    assert (await store.counts(tp.id, None, None, tag="Spam"))[0] == {}
+
+
+async def test_forgetting_a_person_takes_their_tags_and_unsent_deliveries(store: Store) -> None:
+    tp = await touchpoint(store)
+    await slack(store)
+    await rule(store, name="all", notify=["fires"])
+    ann = await rate(store, tp, 1, comment="call me", identity=Identity("ann"))
+    bob = await rate(store, tp, 2, identity=Identity("bob"))
+    await store.add_tag(ann.id, "Spam")
+    await store.forget_person("ann")
+    assert [d.response_id for d in await store.deliveries()] == [bob.id]
     assert (await store.counts(tp.id, None, None, tag="Spam"))[0] == {}
 
 

@@ -374,6 +374,7 @@ def forget_person(
             existing = stored_row(row)
             _undo(conn, tx, existing)
             conn.execute("DELETE FROM responses WHERE seq = ?", (existing.seq,))
+            tags.forget(conn, existing.response.id)  # and nothing unsent goes out about it
         for touchpoint_id, hour, count in shown:
             conn.execute(
                 "UPDATE impressions SET count = count - ? WHERE touchpoint_id = ? AND hour = ?",
