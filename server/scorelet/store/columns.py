@@ -23,6 +23,7 @@ TOUCHPOINT_COLUMNS = (
 )
 KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
 USER_COLUMNS = "id, email, role, password_hash, session_version, created_at, updated_at"
+USER_FIELDS = frozenset({"password_hash", "role"})  # what `update_user` may change
 
 
 def touchpoint_from_row(row: tuple[Any, ...] | Any) -> Touchpoint:

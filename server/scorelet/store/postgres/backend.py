@@ -28,13 +28,17 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from scorelet.displays import Displays
+from scorelet.eligibility import Seen
+from scorelet.rollups import Counted
 from scorelet.store.errors import Unavailable
 from scorelet.store.interface import (
     Change,
     Commented,
     Counts,
     Deleted,
+    Forgotten,
     Health,
+    History,
     Imported,
     KeySaved,
     Listener,
@@ -43,16 +47,16 @@ from scorelet.store.interface import (
     Registry,
     Reloaded,
     RollupCheck,
+    SettingSaved,
     Shown,
     Snapshot,
     TouchpointRemoved,
     TouchpointSaved,
 )
-from scorelet.store.postgres import fold, reads, writes
+from scorelet.store.postgres import accounts, fold, people, reads, writes
 from scorelet.store.postgres.connection import CHANNEL, CONNECT_TIMEOUT, Connection, Writer, read
 from scorelet.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS
-from scorelet.store.records import ApiKey, NewResponse, Response, ResponseQuery
-from scorelet.timeutil import HOUR
+from scorelet.store.records import ApiKey, Identity, NewResponse, Response, ResponseQuery, User
 from scorelet.touchpoints import Touchpoint
 
 T = TypeVar("T")
@@ -285,11 +289,43 @@ class PostgresBackend:
             partial(writes.delete, response_id=response_id), lambda r: self._emit(Deleted(r))
         )
 
-    async def record_impression(self, touchpoint_id: int, now: float) -> None:
+    async def record_impression(
+        self, touchpoint_id: int, identity: Identity | None, now: float
+    ) -> None:
+        write = partial(
+            people.record_impression, touchpoint_id=touchpoint_id, identity=identity, now=now
+        )
+        await self._write(write, lambda _: self._emit(Shown(touchpoint_id)), touchpoint_id)
+
+    async def record_dismissal(self, touchpoint_id: int, identity: Identity, now: float) -> None:
+        write = partial(
+            people.record_display,
+            touchpoint_id=touchpoint_id,
+            identity=identity,
+            kind="dismissed",
+            now=now,
+        )
+        await self._write(write, touched=touchpoint_id)
+
+    # -- people ------------------------------------------------------------------------
+
+    async def seen(self, person: str) -> dict[int, Seen]:
+        return await self._read(partial(people.seen, person=person))
+
+    async def history(self, person: str) -> History:
+        return await self._read(partial(people.history, person=person))
+
+    async def forget_person(self, person: str) -> Forgotten:
+        async def erase(conn: Connection) -> Forgotten:
+            responses, impressions = await people.forget_person(conn, person)
+            return Forgotten(person, responses, impressions)
+
+        return await self._write(erase, self._emit)
+
+    async def save_setting(self, name: str, value: str) -> None:
         await self._write(
-            partial(writes.record_impression, touchpoint_id=touchpoint_id, hour=int(now // HOUR)),
-            lambda _: self._emit(Shown(touchpoint_id)),
-            touchpoint_id,
+            partial(people.save_setting, name=name, value=value),
+            lambda _: self._emit(SettingSaved(name, value)),
         )
 
     async def response(self, response_id: str) -> Response | None:
@@ -348,6 +384,24 @@ class PostgresBackend:
             partial(reads.list_responses, query=query, limit=limit, after=after)
         )
 
+    async def commented(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+        search: Sequence[str],
+    ) -> list[Counted]:
+        read = partial(
+            reads.commented,
+            touchpoint_id=touchpoint_id,
+            since=since,
+            until=until,
+            filters=filters,
+            words=search,
+        )
+        return await self._read(read)
+
     # -- touchpoints and keys ----------------------------------------------------------
 
     async def create_touchpoint(self, fields: Mapping[str, Any], now: float) -> Touchpoint:
@@ -397,6 +451,35 @@ class PostgresBackend:
             partial(writes.revoke_key, key_id=key_id, now=now),
             lambda key: self._emit(KeySaved(key)),
         )
+
+    # -- dashboard accounts ------------------------------------------------------------
+
+    async def create_user(self, user: User) -> None:
+        await self._write(partial(accounts.create_user, user=user))
+
+    async def update_user(
+        self, user_id: str, fields: Mapping[str, Any], end_sessions: bool, now: float
+    ) -> User:
+        write = partial(
+            accounts.update_user,
+            user_id=user_id,
+            fields=dict(fields),
+            end_sessions=end_sessions,
+            now=now,
+        )
+        return await self._write(write)
+
+    async def delete_user(self, user_id: str) -> User:
+        return await self._write(partial(accounts.delete_user, user_id=user_id))
+
+    async def user(self, user_id: str) -> User | None:
+        return await self._read(partial(accounts.user, column="id", value=user_id))
+
+    async def user_by_email(self, email: str) -> User | None:
+        return await self._read(partial(accounts.user, column="email", value=email))
+
+    async def users(self) -> list[User]:
+        return await self._read(accounts.users)
 
     # -- derived data and upkeep --------------------------------------------------------
 

@@ -35,14 +35,20 @@ from scorelet.store.postgres.reads import (
     response_from_row,
 )
 from scorelet.store.postgres.schema import FOLD_LOCK, XID
-from scorelet.store.records import ApiKey, NewResponse, Response, time_ordered_id
+from scorelet.store.records import ApiKey, Identity, NewResponse, Response, time_ordered_id
 from scorelet.touchpoints import Touchpoint
 
 INSERT = (
     "INSERT INTO responses (id, touchpoint_id, score, comment, subject, context, client,"
-    " created_at, updated_at, shown) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " created_at, updated_at, shown, person) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 ROW = "xid, " + RESPONSE_COLUMNS
+# The traits a person's latest identity token carried, and when they were first and last seen.
+SEEN_PERSON = (
+    "INSERT INTO people (id, traits, first_seen_at, last_seen_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (id) DO UPDATE SET traits = excluded.traits,"
+    " last_seen_at = excluded.last_seen_at"
+)
 
 
 async def _row(conn: Connection, where: str, *args: Any) -> tuple[int, Response] | None:
@@ -63,6 +69,21 @@ def id_conflict() -> Refused:
 
 
 async def record(
+    conn: Connection, new: NewResponse, now: float
+) -> tuple[Response, Response | None]:
+    """Store a rating and, once it is accepted, the traits of the person who gave it
+    (a refused write changes nothing: the batch it is in goes on)."""
+    stored = await _store(conn, new, now)
+    if new.identity is not None:
+        await seen_person(conn, new.identity, now)
+    return stored
+
+
+async def seen_person(conn: Connection, identity: Identity, now: float) -> None:
+    await conn.execute(SEEN_PERSON, (identity.person, Jsonb(dict(identity.traits)), now, now))
+
+
+async def _store(
     conn: Connection, new: NewResponse, now: float
 ) -> tuple[Response, Response | None]:
     response_id = new.id
@@ -112,6 +133,7 @@ async def record(
             now,
             now,
             new.shown,
+            new.identity.person if new.identity else None,
         ),
     )
     stored = Response(
@@ -124,6 +146,7 @@ async def record(
         now,
         now,
         new.shown,
+        person=new.identity.person if new.identity else None,
     )
     return stored, None
 
@@ -151,11 +174,12 @@ async def _replace(
     xid, previous = old
     comment = new.comment if new.comment is not None else previous.comment
     shown = previous.shown or new.shown
+    person = new.identity.person if new.identity else previous.person
     await _undo(conn, xid, previous)
     await conn.execute(
         f"UPDATE responses SET xid = {XID}, score = %s, comment = %s, context = %s,"
-        " updated_at = %s, shown = %s WHERE id = %s",
-        (new.score, comment, Jsonb(dict(new.context)), now, shown, previous.id),
+        " updated_at = %s, shown = %s, person = %s WHERE id = %s",
+        (new.score, comment, Jsonb(dict(new.context)), now, shown, person, previous.id),
     )
     return replace(
         previous,
@@ -164,6 +188,7 @@ async def _replace(
         context=dict(new.context),
         updated_at=now,
         shown=shown,
+        person=person,
     )
 
 
@@ -172,9 +197,9 @@ async def import_ratings(conn: Connection, ratings: Sequence[Response]) -> list[
     subject) are left as they are."""
     cursor = await conn.execute(
         "INSERT INTO responses (id, touchpoint_id, score, comment, subject, context,"
-        " created_at, updated_at, shown)"
+        " created_at, updated_at, shown, person)"
         " SELECT * FROM unnest(%s::text[], %s::integer[], %s::integer[], %s::text[],"
-        " %s::text[], %s::jsonb[], %s::float8[], %s::float8[], %s::boolean[])"
+        " %s::text[], %s::jsonb[], %s::float8[], %s::float8[], %s::boolean[], %s::text[])"
         " ON CONFLICT DO NOTHING RETURNING id",
         (
             [rating.id for rating in ratings],
@@ -186,6 +211,7 @@ async def import_ratings(conn: Connection, ratings: Sequence[Response]) -> list[
             [rating.created_at for rating in ratings],
             [rating.updated_at for rating in ratings],
             [rating.shown for rating in ratings],
+            [rating.person for rating in ratings],
         ),
     )
     stored = {row[0] for row in await cursor.fetchall()}

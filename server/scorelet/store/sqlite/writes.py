@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from scorelet.dedup import ClientWindow
-from scorelet.store.columns import KEY_COLUMNS, touchpoint_row, touchpoint_values
+from scorelet.store.columns import KEY_COLUMNS, USER_FIELDS, touchpoint_row, touchpoint_values
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.interface import Registry
 from scorelet.store.records import Identity, NewResponse, Response, User, time_ordered_id
@@ -529,8 +529,6 @@ def restore_impressions(
 
 
 # -- dashboard accounts --------------------------------------------------------------------
-
-USER_FIELDS = frozenset({"password_hash", "role"})
 
 
 def create_user(conn: sqlite3.Connection, tx: Tx, user: User) -> None:
