@@ -55,6 +55,7 @@ from scorelet.store.interface import (
 )
 from scorelet.store.postgres import accounts, fold, people, reads, writes
 from scorelet.store.postgres.connection import CHANNEL, CONNECT_TIMEOUT, Connection, Writer, read
+from scorelet.store.postgres.pending import PendingRouting
 from scorelet.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS
 from scorelet.store.records import ApiKey, Identity, NewResponse, Response, ResponseQuery, User
 from scorelet.touchpoints import Touchpoint
@@ -133,7 +134,7 @@ async def replace_database_secrets(conninfo: str, signing: tuple[str, ...]) -> N
             )
 
 
-class PostgresBackend:
+class PostgresBackend(PendingRouting):
     def __init__(self, conninfo: str, pool: AsyncConnectionPool[Any], listen_to: str) -> None:
         self.conninfo = conninfo
         self._pool = pool
@@ -337,7 +338,11 @@ class PostgresBackend:
         since: float | None,
         until: float | None,
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> Counts:
+        if tag is not None:
+            raise Unavailable("tags are not stored on PostgreSQL yet")
+
         async def counts(conn: Connection) -> Counts:
             return await reads.Window(conn, touchpoint_id).counts(since, until, filters)
 
@@ -359,7 +364,10 @@ class PostgresBackend:
         touchpoint_id: int,
         buckets: Sequence[tuple[float, float]],
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> list[tuple[Counts, Displays | None]]:
+        if tag is not None:
+            raise Unavailable("tags are not stored on PostgreSQL yet")
         return await self._read(
             partial(reads.series, touchpoint_id=touchpoint_id, buckets=buckets, filters=filters)
         )
@@ -371,7 +379,11 @@ class PostgresBackend:
         since: float | None,
         until: float | None,
         filters: Mapping[str, str],
+        tag: str | None = None,
     ) -> dict[str, Counts]:
+        if tag is not None:
+            raise Unavailable("tags are not stored on PostgreSQL yet")
+
         async def breakdown(conn: Connection) -> dict[str, Counts]:
             return await reads.Window(conn, touchpoint_id).breakdown(key, since, until, filters)
 
