@@ -92,9 +92,17 @@ def record(
 def _store(
     conn: sqlite3.Connection, tx: Tx, new: NewResponse, now: float, clients: ClientWindow
 ) -> tuple[Response, Response | None]:
-    response_id = new.id
+    """The rating and, once it is accepted, its person's traits: a refused one keeps none."""
+    stored = _store_rating(conn, tx, new, now, clients)
     if new.identity is not None:
         _seen_person(conn, new.identity, now)
+    return stored
+
+
+def _store_rating(
+    conn: sqlite3.Connection, tx: Tx, new: NewResponse, now: float, clients: ClientWindow
+) -> tuple[Response, Response | None]:
+    response_id = new.id
     if new.subject is not None:
         existing = _row(conn, "touchpoint_id = ? AND subject = ?", new.touchpoint_id, new.subject)
         if existing is not None:  # one rating per subject: the latest wins
