@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from backends import database_args, database_env, open_store
+from backends import (
+    database_args,
+    database_env,
+    init_directory,
+    kind_of,
+    open_store,
+    signing_secrets,
+)
 from conftest import clean_env, scorelet_command
-from postgres import URL_FILE, database_for
 from scorelet.cli import main
-from scorelet.config import Settings, resolve_secrets
 from scorelet.store import NewResponse
-from scorelet.store.postgres.backend import database_secrets
 from scorelet.store.records import Identity
 from scorelet.tokens import IdentityClaims, Signer
 
 ON_EVERY_BACKEND = True
-
-
-def kind_of(data: Path) -> str:
-    return "postgres" if (data / URL_FILE).exists() else "sqlite"
 
 
 def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str, str]:
@@ -35,19 +35,8 @@ def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int
 
 
 @pytest.fixture
-def data(tmp_path: Path, backend: str, capsys: pytest.CaptureFixture[str]) -> Path:
-    data = tmp_path / "data"
-    if backend == "postgres":
-        database_for(data)
-    assert main(["init", "--no-demos", *database_args(backend, data)]) == 0
-    capsys.readouterr()
-    return data
-
-
-def signer(data: Path) -> Signer:
-    if kind_of(data) == "postgres":
-        return Signer(list(asyncio.run(database_secrets(database_for(data)))))
-    return Signer(resolve_secrets(Settings(data_dir=data)).secrets)
+def data(tmp_path: Path, backend: str) -> Path:
+    return init_directory(tmp_path / "data", backend)
 
 
 def rate(data: Path, slug: str, ratings: list[tuple[str | None, int]]) -> None:
@@ -76,7 +65,7 @@ def test_identity_prints_a_signed_expiring_token_with_traits(
         "signed_up_at=2026-01-31", "--ttl", "1h",
     )  # fmt: skip
     assert code == 0
-    claims = signer(data).verify(out.strip())
+    claims = Signer(signing_secrets(data)).verify(out.strip())
     assert isinstance(claims, IdentityClaims)
     assert (claims.person, dict(claims.traits)) == (
         "user_1",
