@@ -1,12 +1,14 @@
 """Copying everything from one database to another (`scorelet copy`), either direction.
 
-Touchpoints (with their token versions), retired slugs, API keys (hashed),
-ratings with their ids, times, comments and context, and impressions go
-across; rollups are rebuilt on the target by its own fold and checked
-against a recount of its raw rows. Every step matches what is already
-there (touchpoints by slug, keys and ratings by id, impressions per hour as
-"at least"), so running the same copy again changes nothing and an
-interrupted copy can simply be run again.
+Touchpoints (with their token versions and policies), retired slugs, API
+keys (hashed), dashboard accounts, settings, people's traits, ratings with
+their ids, times, comments, context and person, impressions, and the
+displays kept per person go across; rollups are rebuilt on the target by
+its own fold and checked against a recount of its raw rows. Every step
+matches what is already there (touchpoints by slug, keys, accounts and
+ratings by id, impressions per hour as "at least", a person's displays by
+time), so running the same copy again changes nothing and an interrupted
+copy can simply be run again.
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ async def copy_everything(
         if shown:
             await target.restore_impressions(there.id, shown)
             hours += len(shown)
+        kept = await source.person_displays(touchpoint.id)
+        if kept:
+            await target.restore_person_displays(there.id, kept)
     while await target.fold():
         pass
     return Copied(

@@ -45,6 +45,19 @@ def user_from_row(row: tuple[Any, ...] | Any) -> User:
     return User(*row)
 
 
+def user_values(user: User) -> tuple[Any, ...]:
+    """An account's column values, in USER_COLUMNS order."""
+    return (
+        user.id,
+        user.email,
+        user.role,
+        user.password_hash,
+        user.session_version,
+        user.created_at,
+        user.updated_at,
+    )
+
+
 def touchpoint_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Validated touchpoint fields (touchpoints.py) as column values."""
     encoded = dict(fields)

@@ -1,4 +1,5 @@
-"""What a person saw and answered, per touchpoint, from two aggregates any backend reads.
+"""What a person saw and answered, per touchpoint, from two aggregates any backend reads;
+and which of a copy's displays a database lacks.
 
 Both backends count a person's ratings and displays per touchpoint in SQL
 (one indexed read each) and hand the rows here, so `Seen` is built one way.
@@ -7,6 +8,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +18,8 @@ from scorelet.eligibility import Seen
 Answers = Iterable[tuple[int, int, float]]
 # (touchpoint_id, kind "shown" or "dismissed", how many, last time)
 Shown = Iterable[tuple[int, str, int, float]]
+# A display kept for a person, as a copy carries it: (person, kind, at)
+KeptDisplay = tuple[str, str, float]
 
 
 def seen_from(answers: Answers, shown: Shown) -> dict[int, Seen]:
@@ -28,3 +32,18 @@ def seen_from(answers: Answers, shown: Shown) -> dict[int, Seen]:
             {f"{name}s": int(count), f"last_{name}_at": last}
         )
     return {touchpoint_id: Seen(**values) for touchpoint_id, values in facts.items()}
+
+
+def missing_displays(
+    have: Iterable[KeptDisplay], given: Iterable[KeptDisplay]
+) -> list[KeptDisplay]:
+    """The displays of `given` not kept yet, as many times as `given` holds each beyond the
+    kept ones (a copy run twice adds each once; two displays in one instant stay two)."""
+    kept = Counter(have)
+    missing = []
+    for display in given:
+        if kept[display]:
+            kept[display] -= 1
+        else:
+            missing.append(display)
+    return missing

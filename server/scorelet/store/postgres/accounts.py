@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from scorelet.store.columns import USER_COLUMNS, USER_FIELDS, user_from_row
+from scorelet.store.columns import USER_COLUMNS, USER_FIELDS, user_from_row, user_values
 from scorelet.store.errors import AlreadyExists, NotFound
 from scorelet.store.postgres.connection import Connection
 from scorelet.store.postgres.reads import all_rows
@@ -23,15 +23,7 @@ async def create_user(conn: Connection, user: User) -> None:
         async with conn.transaction():  # a savepoint: a taken address must not sink the batch
             await conn.execute(
                 f"INSERT INTO users ({USER_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    user.id,
-                    user.email,
-                    user.role,
-                    user.password_hash,
-                    user.session_version,
-                    user.created_at,
-                    user.updated_at,
-                ),
+                user_values(user),
             )
     except psycopg.errors.UniqueViolation:
         raise AlreadyExists("user", user.email) from None

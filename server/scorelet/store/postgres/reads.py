@@ -18,12 +18,14 @@ from scorelet.rollups import Counted, hour_of, matches
 from scorelet.store.columns import (
     KEY_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    USER_COLUMNS,
     key_from_row,
     touchpoint_from_row,
+    user_from_row,
 )
 from scorelet.store.interface import Counts, Registry, Snapshot
 from scorelet.store.postgres.connection import Connection
-from scorelet.store.records import Response, ResponseQuery
+from scorelet.store.records import Person, Response, ResponseQuery
 from scorelet.timeutil import DAY, HOUR
 
 Span = tuple[float, float]
@@ -464,7 +466,27 @@ async def unfolded_count(conn: Connection) -> int:
 async def registry(conn: Connection) -> Registry:
     now = await snapshot(conn)
     retired = await all_rows(conn, "SELECT slug, token_version FROM retired_slugs")
-    return Registry(now.touchpoints, {slug: int(v) for slug, v in retired}, now.keys)
+    users = await all_rows(conn, f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email")
+    people = await all_rows(
+        conn, "SELECT id, traits, first_seen_at, last_seen_at FROM people ORDER BY id"
+    )
+    return Registry(
+        now.touchpoints,
+        {slug: int(v) for slug, v in retired},
+        now.keys,
+        [user_from_row(row) for row in users],
+        now.settings,
+        [Person(*row) for row in people],
+    )
+
+
+async def person_displays(conn: Connection, touchpoint_id: int) -> list[tuple[str, str, float]]:
+    rows = await all_rows(
+        conn,
+        "SELECT person, kind, at FROM person_displays WHERE touchpoint_id = %s ORDER BY at, id",
+        (touchpoint_id,),
+    )
+    return [(person, kind, at) for person, kind, at in rows]
 
 
 async def impression_hours(conn: Connection, touchpoint_id: int) -> list[tuple[int, int]]:

@@ -21,9 +21,11 @@ from scorelet.dedup import EDIT_WINDOW, MARGIN
 from scorelet.store.columns import (
     KEY_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    USER_COLUMNS,
     touchpoint_from_row,
     touchpoint_row,
     touchpoint_values,
+    user_values,
 )
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.interface import Registry
@@ -36,6 +38,7 @@ from scorelet.store.postgres.reads import (
 )
 from scorelet.store.postgres.schema import FOLD_LOCK, XID
 from scorelet.store.records import ApiKey, Identity, NewResponse, Response, time_ordered_id
+from scorelet.store.seen import missing_displays
 from scorelet.touchpoints import Touchpoint
 
 INSERT = (
@@ -381,6 +384,50 @@ async def restore_registry(conn: Connection, registry: Registry) -> None:
             " ON CONFLICT (id)"
             " DO UPDATE SET revoked_at = coalesce(api_keys.revoked_at, excluded.revoked_at)",
             [(k.id, k.name, k.scope, k.hash, k.created_at, k.revoked_at) for k in registry.keys],
+        )
+        await cursor.executemany(
+            f"INSERT INTO users ({USER_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [user_values(user) for user in registry.users],
+        )
+        await cursor.executemany(
+            "INSERT INTO settings (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            list(registry.settings.items()),
+        )
+        await cursor.executemany(
+            RESTORE_PERSON,
+            [
+                (p.id, Jsonb(dict(p.traits)), p.first_seen_at, p.last_seen_at)
+                for p in registry.people
+            ],
+        )
+
+
+# A copied person: the traits of whichever database saw them last.
+RESTORE_PERSON = (
+    "INSERT INTO people (id, traits, first_seen_at, last_seen_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (id) DO UPDATE"
+    " SET first_seen_at = LEAST(people.first_seen_at, excluded.first_seen_at),"
+    " traits = CASE WHEN excluded.last_seen_at > people.last_seen_at THEN excluded.traits"
+    " ELSE people.traits END, last_seen_at = GREATEST(people.last_seen_at, excluded.last_seen_at)"
+)
+
+
+async def restore_person_displays(
+    conn: Connection, touchpoint_id: int, displays: Sequence[tuple[str, str, float]]
+) -> None:
+    have = await all_rows(
+        conn,
+        "SELECT person, kind, at FROM person_displays WHERE touchpoint_id = %s FOR UPDATE",
+        (touchpoint_id,),
+    )
+    async with conn.cursor() as cursor:
+        await cursor.executemany(
+            "INSERT INTO person_displays (person, touchpoint_id, kind, at) VALUES (%s, %s, %s, %s)",
+            [
+                (p, touchpoint_id, kind, at)
+                for p, kind, at in missing_displays([tuple(r) for r in have], displays)
+            ],
         )
 
 

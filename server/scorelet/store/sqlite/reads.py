@@ -516,7 +516,28 @@ def recent_clients(conn: sqlite3.Connection, since: float) -> list[tuple[int, st
 def registry(conn: sqlite3.Connection) -> Registry:
     snapshot_now = snapshot(conn)
     retired = dict(conn.execute("SELECT slug, token_version FROM retired_slugs"))
-    return Registry(snapshot_now.touchpoints, retired, snapshot_now.keys)
+    people = [
+        Person(row[0], json.loads(row[1]), row[2], row[3])
+        for row in conn.execute(
+            "SELECT id, traits, first_seen_at, last_seen_at FROM people ORDER BY id"
+        )
+    ]
+    return Registry(
+        snapshot_now.touchpoints,
+        retired,
+        snapshot_now.keys,
+        users(conn),
+        snapshot_now.settings,
+        people,
+    )
+
+
+def person_displays(conn: sqlite3.Connection, touchpoint_id: int) -> list[tuple[str, str, float]]:
+    rows = conn.execute(
+        "SELECT person, kind, at FROM person_displays WHERE touchpoint_id = ? ORDER BY at, id",
+        (touchpoint_id,),
+    )
+    return [(person, kind, at) for person, kind, at in rows]
 
 
 def impression_hours(conn: sqlite3.Connection, touchpoint_id: int) -> list[tuple[int, int]]:
