@@ -7,16 +7,19 @@ never through a backend's SQL, so every backend runs the same tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from postgres import database_for
+from postgres import URL_FILE, database_for
+from scorelet.config import Settings, resolve_secrets
 from scorelet.store import Response, ResponseQuery, Store
 from scorelet.store.interface import Backend, RollupCheck
-from scorelet.store.postgres.backend import PostgresBackend
+from scorelet.store.postgres.backend import PostgresBackend, database_secrets
 from scorelet.store.sqlite.backend import SqliteBackend
 
 BACKENDS = ("sqlite", "postgres")
@@ -65,6 +68,30 @@ def database_args(kind: str, directory: Path) -> list[str]:
     return ["--data", str(directory)] + (
         ["--database", database_for(directory)] if kind == "postgres" else []
     )
+
+
+def kind_of(directory: Path) -> str:
+    """Which backend a data directory's database is on (a PostgreSQL one left its URL)."""
+    return "postgres" if (directory / URL_FILE).exists() else "sqlite"
+
+
+def init_directory(directory: Path, kind: str) -> Path:
+    """A data directory as `scorelet init --no-demos` leaves it, on a database of `kind`;
+    `database_args(kind_of(directory), directory)` points commands at it."""
+    from scorelet.cli import main
+
+    if kind == "postgres":
+        database_for(directory)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["init", "--no-demos", *database_args(kind, directory)]) == 0
+    return directory
+
+
+def signing_secrets(directory: Path) -> tuple[str, ...]:
+    """The secrets a data directory's commands sign with (a PostgreSQL one's are in it)."""
+    if kind_of(directory) == "postgres":
+        return asyncio.run(database_secrets(database_for(directory)))
+    return resolve_secrets(Settings(data_dir=directory)).secrets
 
 
 def read_contents(directory: Path, kind: str = "sqlite") -> Contents:

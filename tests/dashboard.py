@@ -35,7 +35,7 @@ def add_user(server: LiveServer, email: str, role: str, password: str | None = P
     set-password link token when no password is given."""
 
     async def add() -> str:
-        store = await Store.open(server.settings.database)
+        store = await Store.open(server.settings.storage)
         try:
             accounts = Accounts(store, server.settings.secrets)
             user = await accounts.add(email, role, password)
@@ -50,7 +50,7 @@ def api_keys(server: LiveServer) -> list[ApiKey]:
     """The keys stored on the server's database, read as a new process would."""
 
     async def read() -> list[ApiKey]:
-        store = await Store.open(server.settings.database)
+        store = await Store.open(server.settings.storage)
         try:
             return store.api_keys()
         finally:

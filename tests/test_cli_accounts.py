@@ -9,20 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import init_data
+from backends import database_args, init_directory, kind_of, open_store, signing_secrets
 from scorelet.accounts import Accounts
 from scorelet.cli import main
-from scorelet.config import Settings, resolve_secrets
 from scorelet.passwords import verify
-from scorelet.store import ResponseQuery, Store, User
+from scorelet.store import ResponseQuery, User
 
+ON_EVERY_BACKEND = True
 LINK = re.compile(r"/dashboard/password/(\S+)")
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> Path:
-    init_data(tmp_path / "data")
-    return tmp_path / "data"
+def data(tmp_path: Path, backend: str) -> Path:
+    return init_directory(tmp_path / "data", backend)
 
 
 def run(
@@ -30,14 +29,14 @@ def run(
 ) -> tuple[int, str, str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main([*argv[:2], "--data", str(data), *argv[2:]])
+        code = main([*argv[:2], *database_args(kind_of(data), data), *argv[2:]])
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def users(data: Path) -> list[User]:
     async def read() -> list[User]:
-        store = await Store.open(data / "scorelet.sqlite3")
+        store = await open_store(kind_of(data), data)
         try:
             return await store.users()
         finally:
@@ -57,10 +56,11 @@ def test_user_add_prints_a_one_time_link_that_names_the_account(
     (user,) = users(data)
     assert (user.email, user.role, user.password_hash) == ("ana@example.com", "admin", None)
 
+    secrets = signing_secrets(data)
+
     async def linked() -> User:
-        store = await Store.open(data / "scorelet.sqlite3")
+        store = await open_store(kind_of(data), data)
         try:
-            secrets = resolve_secrets(Settings(data_dir=data)).secrets
             return await Accounts(store, secrets).linked_user(token[1])
         finally:
             await store.close()
@@ -146,17 +146,16 @@ def test_user_list_reset_and_remove(capsys: pytest.CaptureFixture[str], data: Pa
 
 
 def test_demo_history_is_marked_repeatable_and_removable(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, backend: str
 ) -> None:
-    data = tmp_path / "empty"
-    init_data(data)
+    data = init_directory(tmp_path / "empty", backend)
     code, out, _ = run(capsys, data, "demo", "--history")
     assert code == 0
     added = int(re.search(r"Added ([\d,]+) demo ratings", out)[1].replace(",", ""))  # type: ignore[index]
     assert added > 3000
 
     async def read() -> tuple[list[str], set[str], int]:
-        store = await Store.open(data / "scorelet.sqlite3")
+        store = await open_store(kind_of(data), data)
         try:
             slugs = [tp.slug for tp in store.touchpoints()]
             marks, total = set(), 0

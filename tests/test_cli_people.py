@@ -9,31 +9,39 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, init_data, scorelet_command
+from backends import (
+    database_args,
+    database_env,
+    init_directory,
+    kind_of,
+    open_store,
+    signing_secrets,
+)
+from conftest import clean_env, scorelet_command
 from scorelet.cli import main
-from scorelet.config import Settings, resolve_secrets
-from scorelet.store import NewResponse, Store
+from scorelet.store import NewResponse
 from scorelet.store.records import Identity
 from scorelet.tokens import IdentityClaims, Signer
+
+ON_EVERY_BACKEND = True
 
 
 def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str, str]:
     groups = ("touchpoint", "settings", "people")
     at = 2 if argv[0] in groups else 1
-    code = main([*argv[:at], "--data", str(data), *argv[at:]])
+    code = main([*argv[:at], *database_args(kind_of(data), data), *argv[at:]])
     out, err = capsys.readouterr()
     return code, out, err
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> Path:
-    init_data(tmp_path / "data")
-    return tmp_path / "data"
+def data(tmp_path: Path, backend: str) -> Path:
+    return init_directory(tmp_path / "data", backend)
 
 
 def rate(data: Path, slug: str, ratings: list[tuple[str | None, int]]) -> None:
     async def go() -> None:
-        store = await Store.open(data / "scorelet.sqlite3")
+        store = await open_store(kind_of(data), data)
         try:
             touchpoint = store.touchpoint(slug)
             assert touchpoint is not None
@@ -57,7 +65,7 @@ def test_identity_prints_a_signed_expiring_token_with_traits(
         "signed_up_at=2026-01-31", "--ttl", "1h",
     )  # fmt: skip
     assert code == 0
-    claims = Signer(resolve_secrets(Settings(data_dir=data)).secrets).verify(out.strip())
+    claims = Signer(signing_secrets(data)).verify(out.strip())
     assert isinstance(claims, IdentityClaims)
     assert (claims.person, dict(claims.traits)) == (
         "user_1",
@@ -177,11 +185,11 @@ def test_people_show_export_by_group_and_forget(
 
 def test_people_forget_asks_for_yes_when_not_on_a_terminal(data: Path) -> None:
     result = subprocess.run(
-        scorelet_command("people", "forget", "ann", "--data", str(data)),
+        scorelet_command("people", "forget", "ann", *database_args(kind_of(data), data)),
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
-        env=clean_env(),
+        env=clean_env(**database_env(kind_of(data), data)),
         timeout=60,
     )
     assert result.returncode == 1

@@ -10,6 +10,7 @@ refused.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import io
@@ -34,7 +35,7 @@ from scorelet.copying import copy_everything
 from scorelet.routing.destinations import NewDestination
 from scorelet.routing.rules import parse_rule
 from scorelet.store import NewResponse, ResponseQuery, Store
-from scorelet.store.records import Digest, IssueLink, Outcome
+from scorelet.store.records import Digest, Identity, IssueLink, Outcome
 from scorelet.touchpoints import new_touchpoint_fields
 
 SINCE = int(time.time()) - 10 * 86400  # the ratings span the last six days
@@ -359,3 +360,65 @@ async def test_tags_issues_rules_destinations_and_digests_go_across(
     finally:
         await target.close()
         await source.close()
+
+
+def test_people_accounts_settings_and_policies_go_across_both_ways_and_once(
+    tmp_path: Path,
+) -> None:
+    """What when-to-ask and the dashboard keep: a person's traits, ratings and displays, the
+    touchpoint's policy, accounts and the global throttle, SQLite -> PostgreSQL -> SQLite."""
+    now = time.time()
+
+    async def fill(store: Store) -> None:
+        checkout = await store.create_touchpoint(
+            new_touchpoint_fields(
+                {"slug": "checkout", "metric": "csat", "recontact_days": 30, "sample": 50}
+            )
+        )
+        ann = Identity("ann", {"plan": "pro"})
+        await store.record_impression(checkout.id, ann)
+        await store.record_dismissal(checkout.id, ann)
+        await store.record_impression(checkout.id, ann)
+        await store.record_response(
+            NewResponse(checkout.id, 4, "ok", None, identity=ann, shown=True)
+        )
+        await store.save_setting("recontact-days", "14")
+        await store.create_user("ana@example.com", "admin", "hash")
+
+    async def held(store: Store) -> tuple[Any, ...]:
+        checkout = store.touchpoint("checkout")
+        assert checkout is not None
+        history = await store.history("ann")
+        return (
+            (checkout.recontact_days, checkout.sample),
+            store.settings(),
+            [(u.email, u.role, u.password_hash) for u in await store.users()],
+            history.person and (history.person.id, dict(history.person.traits)),
+            [(r.score, r.person) for r in history.responses],
+            [(d.kind, d.at) for d in history.displays],
+            store.totals(checkout.id),
+        )
+
+    async def run() -> None:
+        (tmp_path / "source").mkdir()
+        (tmp_path / "back").mkdir()
+        source = await open_store("sqlite", tmp_path / "source", clock=lambda: now)
+        target = await open_store("postgres", tmp_path / "pg")
+        back = await open_store("sqlite", tmp_path / "back")
+        try:
+            await fill(source)
+            await source.maintain()
+            expected = await held(source)
+            assert expected[3] == ("ann", {"plan": "pro"})
+            assert len(expected[5]) == 3
+            for _ in range(2):  # a second copy changes nothing
+                await copy_everything(source, target, merge=True)
+                assert await held(target) == expected
+            for _ in range(2):
+                await copy_everything(target, back, merge=True)
+                assert await held(back) == expected
+        finally:
+            for store in (source, target, back):
+                await store.close()
+
+    asyncio.run(run())

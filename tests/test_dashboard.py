@@ -14,6 +14,8 @@ from backends import Given
 from conftest import Clock, LiveServer, run_server
 from dashboard import PASSWORD, add_user, admin_get, close_clients, csrf_of, sign_in
 
+ON_EVERY_BACKEND = True
+
 
 @pytest.fixture(scope="module")
 def clock() -> Clock:
@@ -21,8 +23,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[LiveServer]:
-    yield from run_server(tmp_path_factory.mktemp("dash"), clock=clock)
+def site(
+    tmp_path_factory: pytest.TempPathFactory, clock: Clock, backend: str
+) -> Iterator[LiveServer]:
+    yield from run_server(tmp_path_factory.mktemp("dash"), clock=clock, backend=backend)
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from scorelet.mint import mint_identity_token
 from scorelet.tokens import Signer
 from test_openapi import check, spec
 
+ON_EVERY_BACKEND = True
 DAY = 86400
 SIGNER = Signer([SECRET])
 
@@ -28,8 +29,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def live(tmp_path: Path, clock: Clock) -> Iterator[LiveServer]:
-    yield from run_server(tmp_path / "data", clock=clock)
+def live(tmp_path: Path, clock: Clock, backend: str) -> Iterator[LiveServer]:
+    yield from run_server(tmp_path / "data", clock=clock, backend=backend)
 
 
 def post(server: LiveServer, path: str, **body: Any) -> Any:

@@ -25,7 +25,15 @@ from backends import BACKENDS, open_store
 from scorelet.displays import Displays
 from scorelet.eligibility import Policy, Seen
 from scorelet.rollups import matches
-from scorelet.store import AlreadyExists, NewResponse, NotFound, Refused, ResponseQuery, Store
+from scorelet.store import (
+    AlreadyExists,
+    NewResponse,
+    NotFound,
+    Refused,
+    Response,
+    ResponseQuery,
+    Store,
+)
 from scorelet.store.errors import Unavailable
 from scorelet.store.records import Display, Identity, Person, time_ordered_id
 from scorelet.timeutil import DAY, HOUR
@@ -906,6 +914,51 @@ async def test_a_search_ignores_case_in_any_script(store: Store) -> None:
     assert len(everything_said) == 3
 
 
+async def test_a_search_pages_through_many_comments_that_dont_match(store: Store) -> None:
+    """Matches few and far between, behind more non-matching comments than one read takes:
+    keyset pages of a search still list every match once, newest first."""
+    touchpoint = await add_touchpoint(store)
+    ratings = [
+        Response(
+            str(uuid.uuid4()),
+            touchpoint.id,
+            3,
+            f"Ärger number {n}" if n % 700 == 0 else f"fine {n}",
+            None,
+            {},
+            T0 + n,
+            T0 + n,
+        )
+        for n in range(2_200)
+    ]
+    await store.import_ratings(ratings)
+    query = ResponseQuery(touchpoint.id, search=("ärger",))
+    pages: list[list[int]] = []
+    after: tuple[float, str] | None = None
+    while True:
+        page = await store.list_responses(query, limit=2, after=after)
+        pages.append([int(r.created_at - T0) for r in page])
+        if len(page) < 2:
+            break
+        after = (page[-1].created_at, page[-1].id)
+    assert pages == [[2100, 1400], [700, 0], []]
+    assert [len(p) for p in [await everything(store, touchpoint)]] == [2_200]
+
+
+async def test_another_processs_setting_is_picked_up(kind: str, tmp_path: Path) -> None:
+    server = await open_store(kind, tmp_path)
+    try:
+        cli = await open_store(kind, tmp_path)
+        try:
+            await cli.save_setting("recontact-days", "45")
+        finally:
+            await cli.close()
+        await server.refresh_if_changed()
+        assert server.settings() == {"recontact-days": "45"}
+    finally:
+        await server.close()
+
+
 # -- dashboard accounts ----------------------------------------------------------------------
 
 
@@ -1036,6 +1089,37 @@ async def test_forgetting_a_person_leaves_every_count_as_if_they_never_rated(
     finally:
         await store.close()
         await others.close()
+
+
+async def test_forgetting_before_the_fold_takes_back_unfolded_impressions(
+    store: Store, clock: Clock
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    await store.record_impression(touchpoint.id, ANN)
+    await store.record_impression(touchpoint.id)
+    await store.maintain()  # one display folded, the next ones not
+    clock.now += HOUR
+    await store.record_impression(touchpoint.id, ANN)
+    await store.record_response(rating(touchpoint, 4, identity=ANN, shown=True))
+    gone = await store.forget_person("ann")
+    assert gone.impressions == {touchpoint.id: 2}
+    expected = ({}, Displays(impressions=1))
+    assert store.totals(touchpoint.id) == expected
+    assert await store.counts(touchpoint.id, T0, T0 + DAY) == expected
+    await store.maintain()
+    await store.refresh_if_changed()
+    assert store.totals(touchpoint.id) == expected
+    assert await store.counts(touchpoint.id, T0 - DAY, T0 + DAY) == expected
+    await assert_rollups_exact(store)
+
+
+async def test_a_refused_rating_keeps_no_traits(store: Store) -> None:
+    checkout = await add_touchpoint(store, "checkout")
+    other = await add_touchpoint(store, "other")
+    theirs = await store.record_response(rating(other, 2))
+    with pytest.raises(Refused):
+        await store.record_response(rating(checkout, 5, id=theirs.response.id, identity=ANN))
+    assert (await store.history("ann")).person is None
 
 
 async def test_settings_are_kept_and_seen_by_a_reopened_store(kind: str, tmp_path: Path) -> None:

@@ -571,7 +571,7 @@ def cmd_settings_set(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_people_show(args: argparse.Namespace, settings: Settings) -> int:
     async def show(store: Store) -> dict[str, Any]:
-        return await Ratings(store, signer_for(settings)).person(person_arg(args.person))
+        return await Ratings(store, await async_signer(settings)).person(person_arg(args.person))
 
     person = with_store(settings, show)
     if args.json:
@@ -597,7 +597,7 @@ def cmd_people_forget(args: argparse.Namespace, settings: Settings) -> int:
             return 1
 
     async def forget(store: Store) -> tuple[int, int]:
-        gone = await Ratings(store, signer_for(settings)).forget(person)
+        gone = await Ratings(store, await async_signer(settings)).forget(person)
         return len(gone.responses), sum(gone.impressions.values())
 
     ratings, displays = with_store(settings, forget)

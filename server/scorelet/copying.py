@@ -1,15 +1,17 @@
 """Copying everything from one database to another (`scorelet copy`), either direction.
 
-Touchpoints (with their token versions), retired slugs, API keys (hashed),
-destinations (secrets included), rules and digests (with the last period
-each sent), ratings with their ids, times, comments, context, tags and
-issues, and impressions go across; rollups are rebuilt on the target by
-its own fold and checked against a recount of its raw rows. Every step
-matches what is already there (touchpoints by slug, keys and ratings by id,
-destinations, rules and digests by name, impressions per hour as "at
-least"), so running the same copy again changes nothing and an interrupted
-copy can simply be run again. The outbox stays behind: deliveries were
-for the source's receivers at the source's time.
+Touchpoints (with their token versions and policies), retired slugs, API
+keys (hashed), dashboard accounts, settings, destinations (secrets
+included), rules and digests (with the last period each sent), people's
+traits, ratings with their ids, times, comments, context, person, tags and
+issues, impressions, and the displays kept per person go across; rollups
+are rebuilt on the target by its own fold and checked against a recount of
+its raw rows. Every step matches what is already there (touchpoints by
+slug, keys, accounts and ratings by id, destinations, rules and digests by
+name, impressions per hour as "at least", a person's displays by time), so
+running the same copy again changes nothing and an interrupted copy can
+simply be run again. The outbox stays behind: deliveries were for the
+source's receivers at the source's time.
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ async def copy_everything(
         if shown:
             await target.restore_impressions(there.id, shown)
             hours += len(shown)
+        kept = await source.person_displays(touchpoint.id)
+        if kept:
+            await target.restore_person_displays(there.id, kept)
     while await target.fold():
         pass
     return Copied(

@@ -502,6 +502,14 @@ class Store:
         await self.backend.restore_impressions(touchpoint_id, hours)
         await self.load()
 
+    async def person_displays(self, touchpoint_id: int) -> list[tuple[str, str, float]]:
+        return await self.backend.person_displays(touchpoint_id)
+
+    async def restore_person_displays(
+        self, touchpoint_id: int, displays: Sequence[tuple[str, str, float]]
+    ) -> None:
+        await self.backend.restore_person_displays(touchpoint_id, displays)
+
     async def fold(self) -> int:
         """Fold everything committed so far into the rollups now (a copy's last step)."""
         return await self.backend.fold()

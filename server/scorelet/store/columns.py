@@ -23,6 +23,7 @@ TOUCHPOINT_COLUMNS = (
 )
 KEY_COLUMNS = "id, name, scope, hash, created_at, revoked_at"
 USER_COLUMNS = "id, email, role, password_hash, session_version, created_at, updated_at"
+USER_FIELDS = frozenset({"password_hash", "role"})  # what `update_user` may change
 
 
 def touchpoint_from_row(row: tuple[Any, ...] | Any) -> Touchpoint:
@@ -42,6 +43,19 @@ def key_from_row(row: tuple[Any, ...] | Any) -> ApiKey:
 
 def user_from_row(row: tuple[Any, ...] | Any) -> User:
     return User(*row)
+
+
+def user_values(user: User) -> tuple[Any, ...]:
+    """An account's column values, in USER_COLUMNS order."""
+    return (
+        user.id,
+        user.email,
+        user.role,
+        user.password_hash,
+        user.session_version,
+        user.created_at,
+        user.updated_at,
+    )
 
 
 def touchpoint_values(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -77,6 +77,9 @@ class Registry:
     touchpoints: Sequence[Touchpoint]  # with their token versions
     retired: Mapping[str, int]  # a deleted touchpoint's slug -> its last token version
     keys: Sequence[ApiKey]  # hashed, revoked ones too
+    users: Sequence[User] = ()  # dashboard accounts, password hashes and all
+    settings: Mapping[str, str] = field(default_factory=dict)
+    people: Sequence[Person] = ()  # identified people's traits
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +396,21 @@ class Backend(Protocol):
     async def restore_registry(self, registry: Registry) -> None:
         """Add a copy's registry. A touchpoint is matched by slug: one already here keeps
         its settings and takes the higher token version (so no revoked token comes back);
-        retired slugs likewise; a key is matched by id and keeps a revocation."""
+        retired slugs likewise; a key is matched by id and keeps a revocation. Accounts
+        (by id or address) and settings already here stay as they are; a person already
+        here takes the traits of whichever copy saw them last."""
+        ...
+
+    async def person_displays(self, touchpoint_id: int) -> list[tuple[str, str, float]]:
+        """(person, kind, at) of every display and dismissal kept for a person, oldest first."""
+        ...
+
+    async def restore_person_displays(
+        self, touchpoint_id: int, displays: Sequence[tuple[str, str, float]]
+    ) -> None:
+        """Add the displays not kept already (the same person, kind and time, as many times
+        as given): copying twice keeps each once. Impressions are restored on their own
+        (`restore_impressions`)."""
         ...
 
     async def impression_hours(self, touchpoint_id: int) -> list[tuple[int, int]]:

@@ -28,6 +28,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from scorelet.displays import Displays
+from scorelet.eligibility import Seen
+from scorelet.rollups import Counted
 from scorelet.routing.destinations import Destination, NewDestination
 from scorelet.routing.rules import Rule
 from scorelet.store.errors import Unavailable
@@ -37,7 +39,9 @@ from scorelet.store.interface import (
     Commented,
     Counts,
     Deleted,
+    Forgotten,
     Health,
+    History,
     Imported,
     KeySaved,
     Listener,
@@ -46,12 +50,13 @@ from scorelet.store.interface import (
     Registry,
     Reloaded,
     RollupCheck,
+    SettingSaved,
     Shown,
     Snapshot,
     TouchpointRemoved,
     TouchpointSaved,
 )
-from scorelet.store.postgres import fold, outbox, reads, routing, tags, writes
+from scorelet.store.postgres import accounts, fold, outbox, people, reads, routing, tags, writes
 from scorelet.store.postgres.connection import (
     CHANNEL,
     CONNECT_TIMEOUT,
@@ -67,12 +72,13 @@ from scorelet.store.records import (
     Claimed,
     Delivery,
     Digest,
+    Identity,
     NewResponse,
     Outcome,
     Response,
     ResponseQuery,
+    User,
 )
-from scorelet.timeutil import HOUR
 from scorelet.touchpoints import Touchpoint
 
 T = TypeVar("T")
@@ -310,11 +316,43 @@ class PostgresBackend:
             partial(tags.delete, response_id=response_id), lambda r: self._emit(Deleted(r))
         )
 
-    async def record_impression(self, touchpoint_id: int, now: float) -> None:
+    async def record_impression(
+        self, touchpoint_id: int, identity: Identity | None, now: float
+    ) -> None:
+        write = partial(
+            people.record_impression, touchpoint_id=touchpoint_id, identity=identity, now=now
+        )
+        await self._write(write, lambda _: self._emit(Shown(touchpoint_id)), touchpoint_id)
+
+    async def record_dismissal(self, touchpoint_id: int, identity: Identity, now: float) -> None:
+        write = partial(
+            people.record_display,
+            touchpoint_id=touchpoint_id,
+            identity=identity,
+            kind="dismissed",
+            now=now,
+        )
+        await self._write(write, touched=touchpoint_id)
+
+    # -- people ------------------------------------------------------------------------
+
+    async def seen(self, person: str) -> dict[int, Seen]:
+        return await self._read(partial(people.seen, person=person))
+
+    async def history(self, person: str) -> History:
+        return await self._read(partial(people.history, person=person))
+
+    async def forget_person(self, person: str) -> Forgotten:
+        async def erase(conn: Connection) -> Forgotten:
+            responses, impressions = await people.forget_person(conn, person)
+            return Forgotten(person, responses, impressions)
+
+        return await self._write(erase, self._emit)
+
+    async def save_setting(self, name: str, value: str) -> None:
         await self._write(
-            partial(writes.record_impression, touchpoint_id=touchpoint_id, hour=int(now // HOUR)),
-            lambda _: self._emit(Shown(touchpoint_id)),
-            touchpoint_id,
+            partial(people.save_setting, name=name, value=value),
+            lambda _: self._emit(SettingSaved(name, value)),
         )
 
     async def response(self, response_id: str) -> Response | None:
@@ -419,6 +457,24 @@ class PostgresBackend:
     ) -> list[Response]:
         return await self._read(partial(tags.list_responses, query=query, limit=limit, after=after))
 
+    async def commented(
+        self,
+        touchpoint_id: int,
+        since: float | None,
+        until: float | None,
+        filters: Mapping[str, str],
+        search: Sequence[str],
+    ) -> list[Counted]:
+        read = partial(
+            reads.commented,
+            touchpoint_id=touchpoint_id,
+            since=since,
+            until=until,
+            filters=filters,
+            words=search,
+        )
+        return await self._read(read)
+
     # -- touchpoints and keys ----------------------------------------------------------
 
     async def create_touchpoint(self, fields: Mapping[str, Any], now: float) -> Touchpoint:
@@ -454,6 +510,17 @@ class PostgresBackend:
 
     async def impression_hours(self, touchpoint_id: int) -> list[tuple[int, int]]:
         return await self._read(partial(reads.impression_hours, touchpoint_id=touchpoint_id))
+
+    async def person_displays(self, touchpoint_id: int) -> list[tuple[str, str, float]]:
+        return await self._read(partial(reads.person_displays, touchpoint_id=touchpoint_id))
+
+    async def restore_person_displays(
+        self, touchpoint_id: int, displays: Sequence[tuple[str, str, float]]
+    ) -> None:
+        write = partial(
+            writes.restore_person_displays, touchpoint_id=touchpoint_id, displays=displays
+        )
+        await self._write(write, touched=touchpoint_id)
 
     async def restore_impressions(
         self, touchpoint_id: int, hours: Sequence[tuple[int, int]]
@@ -571,6 +638,35 @@ class PostgresBackend:
             now=now,
         )
         return await self._write(write, touched=QUIET)
+
+    # -- dashboard accounts ------------------------------------------------------------
+
+    async def create_user(self, user: User) -> None:
+        await self._write(partial(accounts.create_user, user=user))
+
+    async def update_user(
+        self, user_id: str, fields: Mapping[str, Any], end_sessions: bool, now: float
+    ) -> User:
+        write = partial(
+            accounts.update_user,
+            user_id=user_id,
+            fields=dict(fields),
+            end_sessions=end_sessions,
+            now=now,
+        )
+        return await self._write(write)
+
+    async def delete_user(self, user_id: str) -> User:
+        return await self._write(partial(accounts.delete_user, user_id=user_id))
+
+    async def user(self, user_id: str) -> User | None:
+        return await self._read(partial(accounts.user, column="id", value=user_id))
+
+    async def user_by_email(self, email: str) -> User | None:
+        return await self._read(partial(accounts.user, column="email", value=email))
+
+    async def users(self) -> list[User]:
+        return await self._read(accounts.users)
 
     # -- derived data and upkeep --------------------------------------------------------
 

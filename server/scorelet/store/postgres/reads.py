@@ -12,28 +12,35 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scorelet import search
 from scorelet.displays import Displays
 from scorelet.rollups import Counted, hour_of, matches
 from scorelet.store.columns import (
     KEY_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    USER_COLUMNS,
     key_from_row,
     touchpoint_from_row,
+    user_from_row,
 )
 from scorelet.store.interface import Counts, Registry, Snapshot
 from scorelet.store.postgres.connection import Connection
-from scorelet.store.records import Response, ResponseQuery
+from scorelet.store.records import Person, Response, ResponseQuery
 from scorelet.timeutil import DAY, HOUR
 
 Span = tuple[float, float]
 RESPONSE_COLUMNS = (
-    "id, touchpoint_id, score, comment, subject, context, created_at, updated_at, shown"
+    "id, touchpoint_id, score, comment, subject, context, created_at, updated_at, shown, person"
 )
 COUNTED_COLUMNS = "touchpoint_id, created_at, score, context, shown"
+# A search reads commented ratings in pages of this many, and keeps those that match.
+SEARCH_BATCH = 500
 
 
 def response_from_row(row: Sequence[Any]) -> Response:
-    return Response(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+    return Response(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], person=row[9]
+    )
 
 
 def counted(row: Sequence[Any]) -> Counted:
@@ -332,8 +339,9 @@ async def list_responses(
     if query.max_score is not None:
         where += " AND score <= %s"
         args.append(query.max_score)
-    if query.has_comment is not None:
-        where += " AND comment IS NOT NULL" if query.has_comment else " AND comment IS NULL"
+    if query.has_comment is not None or query.search:
+        without = query.has_comment is False
+        where += " AND comment IS NULL" if without else " AND comment IS NOT NULL"
     if query.subject is not None:
         where += " AND subject = %s"
         args.append(query.subject)
@@ -343,9 +351,27 @@ async def list_responses(
             " WHERE touchpoint_id = %s AND tag = %s)"
         )
         args += [query.touchpoint_id, query.tag]
+    if query.person is not None:
+        where += " AND person = %s"
+        args.append(query.person)
+    if not query.search:
+        return await _page(conn, where, args, limit, after)
+    found: list[Response] = []
+    while len(found) < limit:  # the commented rows, newest first, until a page matches
+        batch = await _page(conn, where, args, max(limit, SEARCH_BATCH), after)
+        found += [r for r in batch if search.matches(r.comment, query.search)]
+        if len(batch) < max(limit, SEARCH_BATCH):
+            break
+        after = (batch[-1].created_at, batch[-1].id)
+    return found[:limit]
+
+
+async def _page(
+    conn: Connection, where: str, args: list[Any], limit: int, after: tuple[float, str] | None
+) -> list[Response]:
     if after is not None:
         where += " AND (created_at, id) < (%s, %s)"
-        args += list(after)
+        args = [*args, *after]
     rows = await all_rows(
         conn,
         f"SELECT {RESPONSE_COLUMNS} FROM responses WHERE {where}"
@@ -353,6 +379,27 @@ async def list_responses(
         [*args, limit],
     )
     return [response_from_row(row) for row in rows]
+
+
+async def commented(
+    conn: Connection,
+    touchpoint_id: int,
+    since: float | None,
+    until: float | None,
+    filters: Mapping[str, str],
+    words: Sequence[str],
+) -> list[Counted]:
+    """The commented ratings of a window (through the index that holds only those) whose
+    comment holds every word: search.py's case folding, applied here as SQLite applies it
+    in its function (PostgreSQL's own lower() and ILIKE fold less: "straße", "STRASSE")."""
+    where, args = _raw_where(touchpoint_id, since, until, filters)
+    rows = await all_rows(
+        conn,
+        f"SELECT {COUNTED_COLUMNS}, comment FROM responses WHERE {where} AND comment IS NOT NULL",
+        args,
+    )
+    terms = tuple(words)
+    return [counted(row) for row in rows if search.matches(row[-1], terms)]
 
 
 async def snapshot(conn: Connection) -> Snapshot:
@@ -392,6 +439,7 @@ async def snapshot(conn: Connection) -> Snapshot:
         keys,
         {tp: _nonzero(counts) for tp, counts in totals.items()},
         {tp: Displays(impressions, answered) for tp, (impressions, answered) in shown.items()},
+        settings=dict(await all_rows(conn, "SELECT name, value FROM settings")),
     )
 
 
@@ -424,7 +472,27 @@ async def unfolded_count(conn: Connection) -> int:
 async def registry(conn: Connection) -> Registry:
     now = await snapshot(conn)
     retired = await all_rows(conn, "SELECT slug, token_version FROM retired_slugs")
-    return Registry(now.touchpoints, {slug: int(v) for slug, v in retired}, now.keys)
+    users = await all_rows(conn, f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email")
+    people = await all_rows(
+        conn, "SELECT id, traits, first_seen_at, last_seen_at FROM people ORDER BY id"
+    )
+    return Registry(
+        now.touchpoints,
+        {slug: int(v) for slug, v in retired},
+        now.keys,
+        [user_from_row(row) for row in users],
+        now.settings,
+        [Person(*row) for row in people],
+    )
+
+
+async def person_displays(conn: Connection, touchpoint_id: int) -> list[tuple[str, str, float]]:
+    rows = await all_rows(
+        conn,
+        "SELECT person, kind, at FROM person_displays WHERE touchpoint_id = %s ORDER BY at, id",
+        (touchpoint_id,),
+    )
+    return [(person, kind, at) for person, kind, at in rows]
 
 
 async def impression_hours(conn: Connection, touchpoint_id: int) -> list[tuple[int, int]]:

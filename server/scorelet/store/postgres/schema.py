@@ -169,22 +169,60 @@ MIGRATIONS: tuple[str, ...] = (
         secret text NOT NULL
     );
     """,
-    # 2 (TEMPORARY, for testing only: the port of issue 17 adds these columns in its own
-    # migration; drop this entry on merge and keep that one): the touchpoint policy columns
-    # store/columns.py already lists, so touchpoints can be stored at all.
+    # 2 (the dashboard, when to ask): SQLite's migrations 9 and 10. Accounts; an index of
+    # the commented ratings only (filters about comments read those rows and no others);
+    # touchpoints' eligibility policy; ratings name the identified person who gave them
+    # (a partial index: anonymous ones cost nothing); `person_displays` keeps each display
+    # and dismissal per person; `people` the traits their latest identity token carried;
+    # `settings` the install-wide ones (the global throttle).
     """
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS recontact_days integer NOT NULL DEFAULT 0;
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS redisplay_days integer NOT NULL DEFAULT 0;
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS max_displays integer;
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS sample double precision NOT NULL DEFAULT 100;
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS min_days_since_signup integer NOT NULL
-        DEFAULT 0;
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS anniversary_window integer;
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS trigger text NOT NULL DEFAULT 'load';
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS require_identity boolean NOT NULL
-        DEFAULT false;
-    ALTER TABLE touchpoints ADD COLUMN IF NOT EXISTS ignore_global_throttle boolean NOT NULL
-        DEFAULT false;
+    CREATE TABLE users (
+        id text PRIMARY KEY,
+        email text NOT NULL UNIQUE,
+        role text NOT NULL CHECK (role IN ('admin', 'viewer')),
+        password_hash text,
+        session_version integer NOT NULL DEFAULT 1,
+        created_at double precision NOT NULL,
+        updated_at double precision NOT NULL
+    );
+    CREATE INDEX responses_commented
+        ON responses (touchpoint_id, created_at, id) WHERE comment IS NOT NULL;
+
+    ALTER TABLE touchpoints
+        ADD COLUMN recontact_days integer NOT NULL DEFAULT 0,
+        ADD COLUMN redisplay_days integer NOT NULL DEFAULT 0,
+        ADD COLUMN max_displays integer,
+        ADD COLUMN sample double precision NOT NULL DEFAULT 100,
+        ADD COLUMN min_days_since_signup integer NOT NULL DEFAULT 0,
+        ADD COLUMN anniversary_window integer,
+        ADD COLUMN trigger text NOT NULL DEFAULT 'load',
+        ADD COLUMN require_identity boolean NOT NULL DEFAULT false,
+        ADD COLUMN ignore_global_throttle boolean NOT NULL DEFAULT false;
+
+    ALTER TABLE responses ADD COLUMN person text;
+    CREATE INDEX responses_by_person ON responses (person, touchpoint_id, created_at)
+        WHERE person IS NOT NULL;
+
+    CREATE TABLE person_displays (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        person text NOT NULL,
+        touchpoint_id integer NOT NULL REFERENCES touchpoints (id) ON DELETE CASCADE,
+        kind text NOT NULL CHECK (kind IN ('shown', 'dismissed')),
+        at double precision NOT NULL
+    );
+    CREATE INDEX person_displays_by_person ON person_displays (person, touchpoint_id, kind, at);
+
+    CREATE TABLE people (
+        id text PRIMARY KEY,
+        traits jsonb NOT NULL DEFAULT '{}',
+        first_seen_at double precision NOT NULL,
+        last_seen_at double precision NOT NULL
+    );
+
+    CREATE TABLE settings (
+        name text PRIMARY KEY,
+        value text NOT NULL
+    );
     """,
     # 3 (tags, rules and deliveries; SQLite's 8): tags on ratings, tagging and notify rules,
     # destinations, the durable outbox of deliveries, issues created for ratings, digests.

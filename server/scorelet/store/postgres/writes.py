@@ -21,9 +21,11 @@ from scorelet.dedup import EDIT_WINDOW, MARGIN
 from scorelet.store.columns import (
     KEY_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    USER_COLUMNS,
     touchpoint_from_row,
     touchpoint_row,
     touchpoint_values,
+    user_values,
 )
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.interface import Registry
@@ -35,14 +37,21 @@ from scorelet.store.postgres.reads import (
     response_from_row,
 )
 from scorelet.store.postgres.schema import FOLD_LOCK, XID
-from scorelet.store.records import ApiKey, NewResponse, Response, time_ordered_id
+from scorelet.store.records import ApiKey, Identity, NewResponse, Response, time_ordered_id
+from scorelet.store.seen import missing_displays
 from scorelet.touchpoints import Touchpoint
 
 INSERT = (
     "INSERT INTO responses (id, touchpoint_id, score, comment, subject, context, client,"
-    " created_at, updated_at, shown) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " created_at, updated_at, shown, person) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 ROW = "xid, " + RESPONSE_COLUMNS
+# The traits a person's latest identity token carried, and when they were first and last seen.
+SEEN_PERSON = (
+    "INSERT INTO people (id, traits, first_seen_at, last_seen_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (id) DO UPDATE SET traits = excluded.traits,"
+    " last_seen_at = excluded.last_seen_at"
+)
 
 
 async def _row(conn: Connection, where: str, *args: Any) -> tuple[int, Response] | None:
@@ -63,6 +72,21 @@ def id_conflict() -> Refused:
 
 
 async def record(
+    conn: Connection, new: NewResponse, now: float
+) -> tuple[Response, Response | None]:
+    """Store a rating and, once it is accepted, the traits of the person who gave it
+    (a refused write changes nothing: the batch it is in goes on)."""
+    stored = await _store(conn, new, now)
+    if new.identity is not None:
+        await seen_person(conn, new.identity, now)
+    return stored
+
+
+async def seen_person(conn: Connection, identity: Identity, now: float) -> None:
+    await conn.execute(SEEN_PERSON, (identity.person, Jsonb(dict(identity.traits)), now, now))
+
+
+async def _store(
     conn: Connection, new: NewResponse, now: float
 ) -> tuple[Response, Response | None]:
     response_id = new.id
@@ -112,6 +136,7 @@ async def record(
             now,
             now,
             new.shown,
+            new.identity.person if new.identity else None,
         ),
     )
     stored = Response(
@@ -124,6 +149,7 @@ async def record(
         now,
         now,
         new.shown,
+        person=new.identity.person if new.identity else None,
     )
     return stored, None
 
@@ -151,11 +177,12 @@ async def _replace(
     xid, previous = old
     comment = new.comment if new.comment is not None else previous.comment
     shown = previous.shown or new.shown
+    person = new.identity.person if new.identity else previous.person
     await _undo(conn, xid, previous)
     await conn.execute(
         f"UPDATE responses SET xid = {XID}, score = %s, comment = %s, context = %s,"
-        " updated_at = %s, shown = %s WHERE id = %s",
-        (new.score, comment, Jsonb(dict(new.context)), now, shown, previous.id),
+        " updated_at = %s, shown = %s, person = %s WHERE id = %s",
+        (new.score, comment, Jsonb(dict(new.context)), now, shown, person, previous.id),
     )
     return replace(
         previous,
@@ -164,6 +191,7 @@ async def _replace(
         context=dict(new.context),
         updated_at=now,
         shown=shown,
+        person=person,
     )
 
 
@@ -172,9 +200,9 @@ async def import_ratings(conn: Connection, ratings: Sequence[Response]) -> list[
     subject) are left as they are."""
     cursor = await conn.execute(
         "INSERT INTO responses (id, touchpoint_id, score, comment, subject, context,"
-        " created_at, updated_at, shown)"
+        " created_at, updated_at, shown, person)"
         " SELECT * FROM unnest(%s::text[], %s::integer[], %s::integer[], %s::text[],"
-        " %s::text[], %s::jsonb[], %s::float8[], %s::float8[], %s::boolean[])"
+        " %s::text[], %s::jsonb[], %s::float8[], %s::float8[], %s::boolean[], %s::text[])"
         " ON CONFLICT DO NOTHING RETURNING id",
         (
             [rating.id for rating in ratings],
@@ -186,6 +214,7 @@ async def import_ratings(conn: Connection, ratings: Sequence[Response]) -> list[
             [float(rating.created_at) for rating in ratings],
             [float(rating.updated_at) for rating in ratings],
             [rating.shown for rating in ratings],
+            [rating.person for rating in ratings],
         ),
     )
     stored = {row[0] for row in await cursor.fetchall()}
@@ -355,6 +384,50 @@ async def restore_registry(conn: Connection, registry: Registry) -> None:
             " ON CONFLICT (id)"
             " DO UPDATE SET revoked_at = coalesce(api_keys.revoked_at, excluded.revoked_at)",
             [(k.id, k.name, k.scope, k.hash, k.created_at, k.revoked_at) for k in registry.keys],
+        )
+        await cursor.executemany(
+            f"INSERT INTO users ({USER_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [user_values(user) for user in registry.users],
+        )
+        await cursor.executemany(
+            "INSERT INTO settings (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            list(registry.settings.items()),
+        )
+        await cursor.executemany(
+            RESTORE_PERSON,
+            [
+                (p.id, Jsonb(dict(p.traits)), p.first_seen_at, p.last_seen_at)
+                for p in registry.people
+            ],
+        )
+
+
+# A copied person: the traits of whichever database saw them last.
+RESTORE_PERSON = (
+    "INSERT INTO people (id, traits, first_seen_at, last_seen_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (id) DO UPDATE"
+    " SET first_seen_at = LEAST(people.first_seen_at, excluded.first_seen_at),"
+    " traits = CASE WHEN excluded.last_seen_at > people.last_seen_at THEN excluded.traits"
+    " ELSE people.traits END, last_seen_at = GREATEST(people.last_seen_at, excluded.last_seen_at)"
+)
+
+
+async def restore_person_displays(
+    conn: Connection, touchpoint_id: int, displays: Sequence[tuple[str, str, float]]
+) -> None:
+    have = await all_rows(
+        conn,
+        "SELECT person, kind, at FROM person_displays WHERE touchpoint_id = %s FOR UPDATE",
+        (touchpoint_id,),
+    )
+    async with conn.cursor() as cursor:
+        await cursor.executemany(
+            "INSERT INTO person_displays (person, touchpoint_id, kind, at) VALUES (%s, %s, %s, %s)",
+            [
+                (p, touchpoint_id, kind, at)
+                for p, kind, at in missing_displays([tuple(r) for r in have], displays)
+            ],
         )
 
 

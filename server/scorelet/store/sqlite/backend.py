@@ -356,6 +356,17 @@ class SqliteBackend:
     async def impression_hours(self, touchpoint_id: int) -> list[tuple[int, int]]:
         return await self._reader.read(reads.impression_hours, touchpoint_id)
 
+    async def person_displays(self, touchpoint_id: int) -> list[tuple[str, str, float]]:
+        return await self._reader.read(reads.person_displays, touchpoint_id)
+
+    async def restore_person_displays(
+        self, touchpoint_id: int, displays: Sequence[tuple[str, str, float]]
+    ) -> None:
+        write = partial(
+            writes.restore_person_displays, touchpoint_id=touchpoint_id, displays=displays
+        )
+        await self._writer.write(write)
+
     async def restore_impressions(
         self, touchpoint_id: int, hours: Sequence[tuple[int, int]]
     ) -> None:

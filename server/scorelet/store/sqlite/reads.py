@@ -22,6 +22,7 @@ from scorelet.eligibility import Seen
 from scorelet.rollups import Counted, hour_of, matches
 from scorelet.store.interface import Counts, History, Registry, Snapshot
 from scorelet.store.records import Display, Person, Response, ResponseQuery, User
+from scorelet.store.seen import seen_from
 from scorelet.store.sqlite import tags
 from scorelet.store.sqlite.rows import (
     COUNTED_COLUMNS,
@@ -515,7 +516,28 @@ def recent_clients(conn: sqlite3.Connection, since: float) -> list[tuple[int, st
 def registry(conn: sqlite3.Connection) -> Registry:
     snapshot_now = snapshot(conn)
     retired = dict(conn.execute("SELECT slug, token_version FROM retired_slugs"))
-    return Registry(snapshot_now.touchpoints, retired, snapshot_now.keys)
+    people = [
+        Person(row[0], json.loads(row[1]), row[2], row[3])
+        for row in conn.execute(
+            "SELECT id, traits, first_seen_at, last_seen_at FROM people ORDER BY id"
+        )
+    ]
+    return Registry(
+        snapshot_now.touchpoints,
+        retired,
+        snapshot_now.keys,
+        users(conn),
+        snapshot_now.settings,
+        people,
+    )
+
+
+def person_displays(conn: sqlite3.Connection, touchpoint_id: int) -> list[tuple[str, str, float]]:
+    rows = conn.execute(
+        "SELECT person, kind, at FROM person_displays WHERE touchpoint_id = ? ORDER BY at, id",
+        (touchpoint_id,),
+    )
+    return [(person, kind, at) for person, kind, at in rows]
 
 
 def impression_hours(conn: sqlite3.Connection, touchpoint_id: int) -> list[tuple[int, int]]:
@@ -534,21 +556,17 @@ def impression_hours(conn: sqlite3.Connection, touchpoint_id: int) -> list[tuple
 
 def seen(conn: sqlite3.Connection, person: str) -> dict[int, Seen]:
     """Per touchpoint, what the person answered and was shown: two indexed aggregates."""
-    facts: dict[int, dict[str, Any]] = {}
-    for touchpoint_id, count, last in conn.execute(
+    answers = conn.execute(
         "SELECT touchpoint_id, count(*), max(created_at) FROM responses WHERE person = ?"
         " GROUP BY touchpoint_id",
         (person,),
-    ):
-        facts.setdefault(touchpoint_id, {}).update(answers=count, last_answer_at=last)
-    for touchpoint_id, kind, count, last in conn.execute(
+    )
+    shown = conn.execute(
         "SELECT touchpoint_id, kind, count(*), max(at) FROM person_displays WHERE person = ?"
         " GROUP BY touchpoint_id, kind",
         (person,),
-    ):
-        name = "display" if kind == "shown" else "dismissal"
-        facts.setdefault(touchpoint_id, {}).update({f"{name}s": count, f"last_{name}_at": last})
-    return {touchpoint_id: Seen(**values) for touchpoint_id, values in facts.items()}
+    )
+    return seen_from(answers, shown)
 
 
 def history(conn: sqlite3.Connection, person: str) -> History:

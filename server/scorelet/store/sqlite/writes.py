@@ -14,10 +14,17 @@ from dataclasses import replace
 from typing import Any
 
 from scorelet.dedup import ClientWindow
-from scorelet.store.columns import KEY_COLUMNS, touchpoint_row, touchpoint_values
+from scorelet.store.columns import (
+    KEY_COLUMNS,
+    USER_FIELDS,
+    touchpoint_row,
+    touchpoint_values,
+    user_values,
+)
 from scorelet.store.errors import AlreadyExists, NotFound, Refused
 from scorelet.store.interface import Registry
 from scorelet.store.records import Identity, NewResponse, Response, User, time_ordered_id
+from scorelet.store.seen import missing_displays
 from scorelet.store.sqlite import tags
 from scorelet.store.sqlite.routing import RoutingCache, bump
 from scorelet.store.sqlite.rows import (
@@ -92,9 +99,17 @@ def record(
 def _store(
     conn: sqlite3.Connection, tx: Tx, new: NewResponse, now: float, clients: ClientWindow
 ) -> tuple[Response, Response | None]:
-    response_id = new.id
+    """The rating and, once it is accepted, its person's traits: a refused one keeps none."""
+    stored = _store_rating(conn, tx, new, now, clients)
     if new.identity is not None:
         _seen_person(conn, new.identity, now)
+    return stored
+
+
+def _store_rating(
+    conn: sqlite3.Connection, tx: Tx, new: NewResponse, now: float, clients: ClientWindow
+) -> tuple[Response, Response | None]:
+    response_id = new.id
     if new.subject is not None:
         existing = _row(conn, "touchpoint_id = ? AND subject = ?", new.touchpoint_id, new.subject)
         if existing is not None:  # one rating per subject: the latest wins
@@ -521,6 +536,44 @@ def restore_registry(conn: sqlite3.Connection, tx: Tx, registry: Registry) -> No
         " DO UPDATE SET revoked_at = coalesce(api_keys.revoked_at, excluded.revoked_at)",
         [(k.id, k.name, k.scope, k.hash, k.created_at, k.revoked_at) for k in registry.keys],
     )
+    conn.executemany(
+        f"INSERT OR IGNORE INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [user_values(user) for user in registry.users],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)", registry.settings.items()
+    )
+    conn.executemany(
+        RESTORE_PERSON,
+        [
+            (p.id, encode_context(p.traits), p.first_seen_at, p.last_seen_at)
+            for p in registry.people
+        ],
+    )
+
+
+# A copied person: the traits of whichever database saw them last.
+RESTORE_PERSON = (
+    "INSERT INTO people (id, traits, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET first_seen_at = min(first_seen_at, excluded.first_seen_at),"
+    " traits = CASE WHEN excluded.last_seen_at > last_seen_at THEN excluded.traits"
+    " ELSE traits END, last_seen_at = max(last_seen_at, excluded.last_seen_at)"
+)
+
+
+def restore_person_displays(
+    conn: sqlite3.Connection,
+    tx: Tx,
+    touchpoint_id: int,
+    displays: Sequence[tuple[str, str, float]],
+) -> None:
+    have = conn.execute(
+        "SELECT person, kind, at FROM person_displays WHERE touchpoint_id = ?", (touchpoint_id,)
+    ).fetchall()
+    conn.executemany(
+        "INSERT INTO person_displays (person, touchpoint_id, kind, at) VALUES (?, ?, ?, ?)",
+        [(p, touchpoint_id, kind, at) for p, kind, at in missing_displays(have, displays)],
+    )
 
 
 def restore_impressions(
@@ -535,22 +588,11 @@ def restore_impressions(
 
 # -- dashboard accounts --------------------------------------------------------------------
 
-USER_FIELDS = frozenset({"password_hash", "role"})
-
 
 def create_user(conn: sqlite3.Connection, tx: Tx, user: User) -> None:
     try:
         conn.execute(
-            f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                user.id,
-                user.email,
-                user.role,
-                user.password_hash,
-                user.session_version,
-                user.created_at,
-                user.updated_at,
-            ),
+            f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", user_values(user)
         )
     except sqlite3.IntegrityError:
         raise AlreadyExists("user", user.email) from None
