@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from scorelet.eligibility import Seen
 from scorelet.store.interface import History
-from scorelet.store.postgres import writes
+from scorelet.store.postgres import tags, writes
 from scorelet.store.postgres.connection import Connection
 from scorelet.store.postgres.reads import RESPONSE_COLUMNS, all_rows, response_from_row
 from scorelet.store.records import Display, Identity, Person, Response
@@ -49,7 +49,9 @@ async def forget_person(conn: Connection, person: str) -> tuple[list[Response], 
     ids = await all_rows(
         conn, "SELECT id FROM responses WHERE person = %s ORDER BY created_at, id", (person,)
     )
-    removed = [await writes.delete(conn, response_id) for (response_id,) in ids]
+    # The delete path: the fold takes them out of every rollup; tags, issues and unsent
+    # deliveries go with them.
+    removed = [await tags.delete(conn, response_id) for (response_id,) in ids]
     shown = await all_rows(
         conn,
         "SELECT touchpoint_id, floor(at / %s)::bigint, count(*) FROM person_displays"
