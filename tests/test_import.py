@@ -379,3 +379,19 @@ def test_a_running_server_counts_imported_ratings(
     code, _, err = scorelet(capsys, "import", str(path), "--touchpoint", slug, *where)
     assert code == 0, err
     wait_for(lambda: fresh_server.score(slug)["responses"] == 50, what="the imported ratings")
+
+
+def test_another_touchpoints_export_gets_ids_of_its_own_in_the_same_database(
+    backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = installation(capsys, backend, tmp_path / "data")
+    seeded(backend, tmp_path / "data")
+    exported = tmp_path / "support.csv"
+    assert scorelet(capsys, "export", "support", "-o", str(exported), *where)[0] == 0
+    assert scorelet(capsys, "touchpoint", "add", "copy", "--metric", "csat", *where)[0] == 0
+    argv = ["import", str(exported), "--touchpoint", "copy", *where]
+    code, out, err = scorelet(capsys, *argv)
+    assert code == 0, err
+    assert "Imported 120 ratings into copy (0 were there already)" in out
+    assert "Imported 0 ratings into copy (120 were there already)" in scorelet(capsys, *argv)[1]
+    assert len(stored(backend, tmp_path / "data")) == 120, "the original is untouched"

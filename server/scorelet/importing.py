@@ -14,9 +14,10 @@ Three formats:
   and `tags`.
 
 Every row gets a stable id, so importing the same file twice stores it once:
-its own `id` column if it has one (a Scorelet export), else one derived from
-an external id column (`--id-column`, Delighted's `id`), else one derived from
-the row's content.
+its own `id` column if it has one (a Scorelet export of a touchpoint by the
+same name; another touchpoint's export gets ids derived from its own), else
+one derived from an external id column (`--id-column`, Delighted's `id`),
+else one derived from the row's content.
 """
 
 from __future__ import annotations
@@ -198,6 +199,11 @@ def _scorelet(
         rating_id = derived_id(created, touchpoint.slug, str(external))
     elif value("id") is not None:
         rating_id = check_uuid(value("id"))
+        source = value("touchpoint")
+        if source is not None and source != touchpoint.slug:
+            # Another touchpoint's export: its ids are that touchpoint's ratings (in this
+            # database too, maybe), so these copies get ids of their own, the same each time.
+            rating_id = derived_id(created, touchpoint.slug, f"{source}:{rating_id}")
     else:
         content = json.dumps([score, created, comment, subject, person, context], sort_keys=True)
         rating_id = derived_id(created, touchpoint.slug, content)
