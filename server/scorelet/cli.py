@@ -299,7 +299,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     datadir.ensure(settings.data_dir)
     where = settings.storage_name if settings.database_url else settings.data_dir.resolve()
     if not asyncio.run(initialize(settings, demos=not args.no_demos)):
-        print(f"{where} is already a Scorelet database; nothing changed.")
+        kind = "database" if settings.database_url else "data directory"
+        print(f"{where} is already a Scorelet {kind}; nothing changed.")
         return 0
     made = ["the database"]
     if not settings.secrets:
