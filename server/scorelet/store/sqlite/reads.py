@@ -62,8 +62,10 @@ class Unfolded:
 
     def __init__(self, conn: sqlite3.Connection, touchpoint_id: int | None) -> None:
         mark = watermark(conn)
+        # `+touchpoint_id`: read the few rows past the watermark by rowid. Left to itself the
+        # planner walks the touchpoint's time index instead, every row it has (72 ms at 1M).
         where, args = (
-            ("", ()) if touchpoint_id is None else (" AND touchpoint_id = ?", (touchpoint_id,))
+            ("", ()) if touchpoint_id is None else (" AND +touchpoint_id = ?", (touchpoint_id,))
         )
         self.changes: list[tuple[Counted, int]] = [
             (counted(row), 1)
