@@ -90,7 +90,9 @@ class Cluster:
         # Durability settings are the server's defaults except fsync, which costs the
         # tests minutes and proves nothing about Scorelet (the commit is what we await).
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-        options += " -c max_connections=300"
+        # Every process a test starts holds a pool of connections, and a SIGKILLed one holds
+        # its slots until its backends notice: room enough for a whole session of them.
+        options += " -c max_connections=1000"
         if not self.durable:
             options += " -c fsync=off -c full_page_writes=off"
         self._run(

@@ -44,7 +44,7 @@ def serving(
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 45  # a slow start on a loaded 2-core machine, not a hang
     while True:
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
