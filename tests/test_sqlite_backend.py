@@ -160,24 +160,17 @@ async def test_a_fold_computed_before_another_is_dropped(store: Store) -> None:
     assert (await store.recount()).equal
 
 
-async def test_a_backlog_is_folded_in_bounded_steps(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_backlog_is_folded_in_bounded_steps(store: Store) -> None:
     touchpoint = await add_touchpoint(store)
     await asyncio.gather(
         *(store.record_response(NewResponse(touchpoint.id, 3, None, None)) for _ in range(250))
     )
-    steps: list[int] = []
-    collect = fold.collect
-
-    def small(conn: sqlite3.Connection) -> fold.Pending:
-        pending = collect(conn, limit=100)
-        steps.append(pending.changes)
-        return pending
-
-    monkeypatch.setattr(fold, "collect", small)
-    assert await backend(store).fold() == 250
-    assert steps == [100, 100, 50, 0]
+    folding = backend(store)
+    folding.fold_limit = 100
+    before = folding.health().writes
+    assert await folding.fold() == 250
+    assert folding.health().writes - before == 3, "steps of 100, 100 and 50"
+    assert await store.unfolded() == 0
     assert (await store.recount()).equal
 
 

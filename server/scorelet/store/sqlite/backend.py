@@ -99,6 +99,7 @@ def _connect(path: Path, synchronous: str, read_only: bool) -> tuple[sqlite3.Con
 class SqliteBackend:
     def __init__(self, path: Path, writer: sqlite3.Connection, reader: sqlite3.Connection) -> None:
         self.path = path
+        self.fold_limit = fold.FOLD_LIMIT  # ratings per fold step (a backlog takes several)
         self._writer_conn = writer
         self._writer = Writer(writer)
         self._reader = Reader(reader)
@@ -507,7 +508,7 @@ class SqliteBackend:
     async def fold(self) -> int:
         folded = 0
         while True:
-            pending = await self._reader.read(fold.collect)
+            pending = await self._reader.read(partial(fold.collect, limit=self.fold_limit))
             if pending.top == pending.start:
                 return folded
             if not await self._writer.write(partial(fold.apply, pending=pending)):
