@@ -35,6 +35,7 @@ from scorelet.errors import Problem
 from scorelet.export import CSV_COLUMNS, DEFUSED_STARTS
 from scorelet.routing.tags import TagError, check_tag
 from scorelet.store import Response
+from scorelet.store.records import timed_uuid
 from scorelet.timeutil import parse_instant
 from scorelet.touchpoints import Touchpoint
 from scorelet.validation import (
@@ -302,13 +303,4 @@ def derived_id(created_at: float, slug: str, key: str) -> str:
     milliseconds first (so ids still sort by time), then 74 bits of a hash of what names
     it. The same row imported again gets the same id and is stored once."""
     digest = int.from_bytes(hashlib.sha256(f"{slug}\0{key}".encode()).digest()[:10])
-    random = digest >> 6  # 74 bits
-    value = (
-        (int(created_at * 1000) & 0xFFFF_FFFF_FFFF) << 80
-        | 0x8 << 76
-        | (random >> 62) << 64
-        | 0b10 << 62
-        | (random & (2**62 - 1))
-    )
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return timed_uuid(created_at, digest >> 6, version=8)  # 74 of the hash's 80 bits
