@@ -7,6 +7,7 @@ database that stops, comes back, or drops connections mid-batch.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -28,6 +29,7 @@ from backends import Contents, database_args, database_env, read_contents
 from conftest import clean_env, scorelet_command
 from postgres import Cluster, database_for, new_database
 from scorelet.cli import main
+from scorelet.store.postgres.backend import PostgresBackend
 from test_serve import serving, setup_touchpoint
 
 VISIBLE_WITHIN = 1.0  # seconds: what another process's change may take to show
@@ -425,3 +427,15 @@ def test_a_database_url_that_cannot_work_is_one_clear_line(
     assert says in err
     assert "secret" not in err  # the password is never printed
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_closing_as_a_hint_arrives_does_not_hang(tmp_path: Path) -> None:
+    """A change from another process noted just as the store closes: the resync loop must
+    still end (asyncio.wait_for on 3.11 swallowed that cancel and close waited forever)."""
+    backend = await PostgresBackend.open(database_for(tmp_path))
+    backend.listen(lambda change: None)  # starts the listener and the resync loop
+    await asyncio.sleep(0)  # let them start waiting
+    backend._stale.set()  # what the listener does on another process's NOTIFY
+    closing = asyncio.create_task(backend.close())
+    done, _ = await asyncio.wait({closing}, timeout=30)  # a hang, not a speed: it takes ms
+    assert closing in done, "close() is still waiting for the resync loop"

@@ -35,7 +35,8 @@ def serving(
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SCORELET_")}
-    environ |= {"SCORELET_PORT": str(port), **(env or {})}
+    # faulthandler: a start that hangs is aborted below and says where it hung.
+    environ |= {"SCORELET_PORT": str(port), "PYTHONFAULTHANDLER": "1", **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "scorelet", "serve", "--data", str(data), *args],
         env=environ,
@@ -52,8 +53,14 @@ def serving(
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"server did not start: {process.communicate()[0]}")
+            if process.poll() is None:
+                process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            try:
+                output = process.communicate(timeout=10)[0]
+            except subprocess.TimeoutExpired:
+                process.kill()
+                output = process.communicate()[0]
+            raise AssertionError(f"server did not start: {output}{database_activity(environ)}")
         time.sleep(0.05)
     try:
         yield process, url
@@ -63,6 +70,28 @@ def serving(
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+def database_activity(environ: dict[str, str]) -> str:
+    """What the PostgreSQL server was doing, for a start that failed (nothing for SQLite)."""
+    url = environ.get("SCORELET_DATABASE_URL")
+    if not url:
+        return ""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT a.pid, a.state, a.wait_event_type, a.wait_event, l.locktype, l.granted,"
+                " left(a.query, 80) FROM pg_stat_activity a LEFT JOIN pg_locks l"
+                " ON l.pid = a.pid AND l.locktype = 'advisory'"
+                " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+            ).fetchall()
+            total = conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()
+    except Exception as error:  # the report is best effort: the failure is the start's
+        return f"\n(database: {error})"
+    lines = "\n".join(map(str, rows))
+    return f"\ndatabase sessions ({total[0] if total else '?'} on the server):\n{lines}"
 
 
 def setup_touchpoint(data: Path, slug: str = "checkout", kind: str = "sqlite") -> str:

@@ -73,7 +73,8 @@ class Sender:
     ) -> tuple[Answer, Any]:
         """POST `body` to `url` through the SSRF check; the answer and its JSON (if any)."""
         try:
-            return await asyncio.wait_for(self._post(url, body, headers, now), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await self._post(url, body, headers, now)
         except TimeoutError:
             return Answer(False, error=f"no answer within {self.timeout:g} s"), None
 

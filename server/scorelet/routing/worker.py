@@ -83,8 +83,9 @@ class Worker:
                     log.warning("deliveries: %s", error)
                 except Exception:
                     log.exception("the delivery worker hit an unexpected error")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL)
+                with contextlib.suppress(TimeoutError):  # (not wait_for: it can eat a cancel)
+                    async with asyncio.timeout(POLL):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
             renewing.cancel()

@@ -622,7 +622,8 @@ async def _wait(waiters: list[asyncio.Future[None]], seconds: float) -> bool:
     waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     waiters.append(waiter)
     try:
-        await asyncio.wait_for(waiter, seconds)
+        async with asyncio.timeout(seconds):
+            await waiter
     except TimeoutError:
         return False
     finally:

@@ -245,8 +245,11 @@ class PostgresBackend:
         database is away, every second (so /healthz sees it come back)."""
         every = RESYNC_EVERY
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands as
+            # the event is set, and close() would wait for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stale.wait(), every)
+                async with asyncio.timeout(every):
+                    await self._stale.wait()
             await asyncio.sleep(RESYNC_AFTER)
             self._stale.clear()
             touched, self._touched = self._touched, set()
