@@ -23,7 +23,9 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM = 64 * 1024
 
 
-class Redirect(Exception):  # noqa: N818: it is not an error, it is where to go
+class Redirect(Exception):
+    """Not an error: where to go next (raised from deep in a page's handler)."""
+
     def __init__(self, url: str, cookies: dict[str, str | None] | None = None) -> None:
         super().__init__(url)
         self.url = url
