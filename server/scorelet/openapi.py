@@ -6,14 +6,16 @@ the tests check real responses against these schemas.
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from scorelet import __version__
-from scorelet.eligibility import REASONS
+from scorelet.eligibility import MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW, REASONS
 from scorelet.routing.messages import PAYLOAD_SCHEMA
+from scorelet.routing.tags import MAX_TAG
 from scorelet.series import INTERVALS
 from scorelet.shapes import COMMENT_EDIT, IMPRESSION, NEW_IDENTITY, SUBMISSION
-from scorelet.validation import MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE
+from scorelet.validation import MAX_CONTEXT_KEY, MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE
 
 Schema = dict[str, Any]
 
@@ -38,12 +40,32 @@ STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
 NUMBER = {"type": "number"}
 TIME = {"type": "string", "format": "date-time"}
+# What the server's checks accept, as patterns, so a client (or a fuzzer) can know ahead.
+SLUG_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+NAME_PATTERN = "^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
+# Epoch seconds, or an ISO 8601 date or date-time (no zone: UTC) from 1980 to 8999.
+INSTANT = {
+    "type": "string",
+    "pattern": r"^(?:[0-9]{1,11}(?:\.[0-9]{1,6})?|(?:19[89][0-9]|[2-8][0-9]{3})-(?:0[1-9]|1[0-2])"
+    r"-(?:0[1-9]|1[0-9]|2[0-8])(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9])?)?)$",
+}
+TAG = {
+    "type": "string",
+    "pattern": rf"^[\w.&/+#-](?:[\w .&/+#-]{{0,{MAX_TAG - 2}}}[\w.&/+#-])?$",
+    "description": "letters, digits, spaces and - _ . & / + #, e.g. Billing",
+}
+CONTEXT_KEY = {"type": "string", "pattern": f"^[A-Za-z0-9_.-]{{1,{MAX_CONTEXT_KEY}}}$"}
+# One line of text: no control characters.
+LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+TIME_ZONE = {"enum": sorted(zoneinfo.available_timezones())}
 CONTEXT = {
     "type": "object",
     "maxProperties": MAX_CONTEXT_KEYS,
     "additionalProperties": {"type": "string", "maxLength": MAX_CONTEXT_VALUE},
 }
 GROUP = obj({"count": INTEGER, "percent": nullable(NUMBER)})
+DAYS = {"type": "integer", "minimum": 0, "maximum": MAX_DAYS}
 SETTINGS: dict[str, Schema] = {
     "question": nullable(STRING),
     "low_label": nullable(STRING),
@@ -53,7 +75,7 @@ SETTINGS: dict[str, Schema] = {
     "locale": nullable(STRING),
     "origins": {"type": "array", "items": STRING},
     "satisfied_from": nullable(INTEGER),
-    "cooldown_days": INTEGER,
+    "cooldown_days": {**INTEGER, "minimum": 0, "maximum": 3650},
     "active": {"type": "boolean"},
     "comment_prompts": {
         "type": "object",
@@ -64,13 +86,25 @@ SETTINGS: dict[str, Schema] = {
     "brand_name": nullable({**STRING, "description": "product name on the hosted page"}),
     "brand_logo": nullable({**STRING, "description": "logo image URL (http or https)"}),
     "brand_accent": nullable({**STRING, "pattern": "^#([0-9a-fA-F]{3}){1,2}$"}),
-    "recontact_days": {**INTEGER, "description": "after an answer, wait N days (0: off)"},
-    "redisplay_days": {**INTEGER, "description": "after a close or unanswered display"},
-    "max_displays": nullable({**INTEGER, "description": "show a person at most N times"}),
-    "sample": {**NUMBER, "description": "percent of people asked (stable per person)"},
-    "min_days_since_signup": {**INTEGER, "description": "needs the signed_up_at trait"},
+    "recontact_days": {**DAYS, "description": "after an answer, wait N days (0: off)"},
+    "redisplay_days": {**DAYS, "description": "after a close or unanswered display"},
+    "max_displays": nullable(
+        {**INTEGER, "minimum": 1, "maximum": MAX_DISPLAYS, "description": "at most N times"}
+    ),
+    "sample": {
+        **NUMBER,
+        "exclusiveMinimum": 0,
+        "maximum": 100,
+        "description": "percent of people asked (stable per person), to two decimals",
+    },
+    "min_days_since_signup": {**DAYS, "description": "needs the signed_up_at trait"},
     "anniversary_window": nullable(
-        {**INTEGER, "description": "ask within N days of each signup anniversary"}
+        {
+            **INTEGER,
+            "minimum": 0,
+            "maximum": MAX_WINDOW,
+            "description": "ask within N days of each signup anniversary",
+        }
     ),
     "trigger": {**STRING, "pattern": "^(load|event:[A-Za-z0-9_.:-]{1,64})$"},
     "require_identity": {"type": "boolean"},
@@ -166,15 +200,18 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Erased": obj({"person": STRING, "responses_removed": INTEGER, "impressions_removed": INTEGER}),
-    "Settings": obj(
-        {
-            "recontact-days": {
-                **INTEGER,
-                "description": "the global throttle: one survey per person per N days (0: off)",
-            }
-        },
-        [],
-    ),
+    "Settings": {
+        **obj(
+            {
+                "recontact-days": {
+                    **DAYS,
+                    "description": "the global throttle: one survey per person per N days (0: off)",
+                }
+            },
+            [],
+        ),
+        "additionalProperties": False,
+    },
     "TouchpointSettings": obj(SETTINGS, []),
     "NewTouchpoint": {
         "allOf": [
@@ -341,20 +378,20 @@ WINDOW = [
     {
         "name": "since",
         "in": "query",
-        "schema": STRING,
+        "schema": INSTANT,
         "description": "from this instant: ISO 8601 or epoch seconds (inclusive)",
     },
     {
         "name": "until",
         "in": "query",
-        "schema": STRING,
+        "schema": INSTANT,
         "description": "before this instant: ISO 8601 or epoch seconds (exclusive)",
     },
 ]
 TAG_FILTER = {
     "name": "tag",
     "in": "query",
-    "schema": STRING,
+    "schema": TAG,
     "description": "only ratings carrying this tag, e.g. tag=Billing",
 }
 CONTEXT_FILTERS = {
@@ -362,7 +399,11 @@ CONTEXT_FILTERS = {
     "in": "query",
     "style": "form",
     "explode": True,
-    "schema": {"type": "object", "additionalProperties": STRING},
+    "schema": {
+        "type": "object",
+        "propertyNames": CONTEXT_KEY,
+        "additionalProperties": {**STRING, "maxLength": MAX_CONTEXT_VALUE, "pattern": LINE},
+    },
     "description": "any other parameter filters by context, e.g. agent=alice",
 }
 RATING_FILTERS = [
@@ -555,7 +596,7 @@ def polling_paths() -> dict[str, Any]:
                         "day (default), week or month",
                         {"enum": ["day", "week", "month"]},
                     ),
-                    query("tz", "IANA time zone for bucket edges, default UTC"),
+                    query("tz", "IANA time zone for bucket edges, default UTC", TIME_ZONE),
                     query(
                         "tags",
                         "true: each bucket counts its ratings per tag",
@@ -575,7 +616,8 @@ def polling_paths() -> dict[str, Any]:
                 "security": READ,
                 "parameters": [
                     SLUG,
-                    query("by", "the context key to group by, or tag", STRING) | {"required": True},
+                    query("by", "the context key to group by, or tag", CONTEXT_KEY)
+                    | {"required": True},
                     *WINDOW,
                     TAG_FILTER,
                     *RATING_FILTERS,
@@ -696,7 +738,11 @@ def people_paths() -> dict[str, Any]:
                 "parameters": [
                     query("token", "the touchpoint's embed or subject token") | {"required": True},
                     query("identity", "the person's identity token (none: anonymous)"),
-                    query("event", "the event the page tracked, for --trigger event:NAME"),
+                    query(
+                        "event",
+                        "the event the page tracked, for --trigger event:NAME",
+                        {**STRING, "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+                    ),
                 ],
                 "responses": {
                     **ok(200, "Eligibility", "the decision"),
@@ -1083,7 +1129,7 @@ SCHEMAS["NewDigest"] = {
     "additionalProperties": False,
 }
 SCHEMAS["WebhookPayload"] = PAYLOAD_SCHEMA
-SCHEMAS["TagBody"] = {**obj({"tag": STRING}), "additionalProperties": False}
+SCHEMAS["TagBody"] = {**obj({"tag": TAG}), "additionalProperties": False}
 
 
 def listed(name: str, schema: str) -> dict[str, Any]:
@@ -1197,7 +1243,7 @@ def routing_paths() -> dict[str, Any]:
                     "required": True,
                     "content": {
                         "application/json": {
-                            "schema": {**obj({"since": STRING}, []), "additionalProperties": False}
+                            "schema": {**obj({"since": INSTANT}, []), "additionalProperties": False}
                         }
                     },
                 },
@@ -1260,7 +1306,7 @@ def routing_paths() -> dict[str, Any]:
             "delete": admin(
                 "Take a tag off a rating (?tag= or a {tag} body)",
                 {**ok(200, "Response", "the rating with its tags"), **body_errors},
-                parameters=[ID_PATH, query("tag", "the tag to take off")],
+                parameters=[ID_PATH, query("tag", "the tag to take off", TAG) | {"required": True}],
             ),
         },
     }
