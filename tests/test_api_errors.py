@@ -120,7 +120,13 @@ CASES: list[Case] = [
         "score_out_of_range",
         "score",
     ),
-    ("float score", post(lambda e: {"token": e.token, "score": 4.0}), 422, "wrong_type", "score"),
+    (
+        "fractional score",
+        post(lambda e: {"token": e.token, "score": 4.5}),
+        422,
+        "wrong_type",
+        "score",
+    ),
     ("string score", post(lambda e: {"token": e.token, "score": "4"}), 422, "wrong_type", "score"),
     (
         "boolean score",

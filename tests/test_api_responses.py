@@ -58,6 +58,28 @@ def test_text_plain_bodies_are_accepted_for_the_widget(server: LiveServer) -> No
     assert score_of(server, tp["slug"])["responses"] == 1
 
 
+def test_a_number_without_a_fraction_is_that_integer(server: LiveServer) -> None:
+    """JSON has one number type: 4.0 and 4e0 are the score 4 (as JavaScript reads them)."""
+    tp = server.add_touchpoint()
+    with server.client() as client:
+        for text in ("4.0", "4e0"):
+            body = f'{{"token": "{tp["embed_token"]}", "score": {text}}}'
+            response = client.post(
+                "/api/v1/responses", content=body, headers={"content-type": "application/json"}
+            )
+            assert (response.status_code, response.json()["score"]) == (201, 4), response.text
+    assert score_of(server, tp["slug"])["distribution"]["4"] == 2
+
+
+def test_other_methods_on_the_current_rating_are_405_with_allow(server: LiveServer) -> None:
+    with server.client() as client:
+        for method in ("PATCH", "DELETE"):
+            response = client.request(method, "/api/v1/responses/current")
+            assert response.status_code == 405, response.text
+            assert response.headers["allow"] == "GET"
+            assert response.json()["code"] == "method_not_allowed"
+
+
 def test_reposting_the_same_client_id_is_idempotent(server: LiveServer) -> None:
     tp = server.add_touchpoint()
     client_id = str(uuid.uuid4())

@@ -130,7 +130,7 @@ def test_touchpoint_flags_set_and_clear_the_policy(
     ("flag", "value", "says"),
     [
         ("--trigger", "click", "(trigger): trigger must be load or event:NAME"),
-        ("--sample", "0", "(sample): sample must be a percent more than 0"),
+        ("--sample", "0", "(sample): sample must be a percent from 0.01 to 100"),
         ("--recontact-days", "5000", "(recontact_days): recontact_days must be between 0 and"),
     ],
 )

@@ -434,3 +434,23 @@ def test_a_series_from_a_future_since_is_empty(server: LiveServer) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["buckets"] == []
+
+
+def test_a_window_that_holds_no_instant_counts_nothing_everywhere(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    post(server, tp["embed_token"], 5, context={"agent": "alice"})
+    now = time.time()
+    slug = tp["slug"]
+    for since, until in ((now - 60, now - 60), (now + 60, now - 3600), (now - 1, now - 86400 * 3)):
+        window = {"since": f"{since:.3f}", "until": f"{until:.3f}"}
+        score = get(server, f"/api/v1/touchpoints/{slug}/score", params=window)
+        assert (score.status_code, score.json()["responses"]) == (200, 0), score.text
+        series = get(server, f"/api/v1/touchpoints/{slug}/series", params=window).json()
+        assert sum(bucket["responses"] for bucket in series["buckets"]) == 0
+        by = get(server, f"/api/v1/touchpoints/{slug}/breakdown", params={**window, "by": "agent"})
+        assert by.json()["groups"] == []
+        listed = get(server, f"/api/v1/touchpoints/{slug}/responses", params=window)
+        assert listed.json()["responses"] == []
+        scores = get(server, "/api/v1/scores", params=window).json()["touchpoints"]
+        assert next(t for t in scores if t["touchpoint"] == slug)["responses"] == 0
+    assert get(server, f"/api/v1/touchpoints/{slug}/score").json()["responses"] == 1

@@ -26,13 +26,15 @@ import psycopg
 import pytest
 
 from backends import Contents, database_args, database_env, read_contents
-from conftest import clean_env, scorelet_command
+from conftest import TLS, clean_env, scorelet_command
 from postgres import Cluster, database_for, new_database
 from scorelet.cli import main
 from scorelet.store.postgres.backend import PostgresBackend
 from test_serve import serving, setup_touchpoint
 
 VISIBLE_WITHIN = 1.0  # seconds: what another process's change may take to show
+# One client for the checks (a client per call would load the CA bundle each time).
+http = httpx.Client(timeout=5, verify=TLS)
 
 
 def wait_for(condition: Callable[[], bool], within: float, what: str) -> float:
@@ -84,7 +86,7 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def score(url: str, key: str, slug: str = "checkout") -> dict[str, Any]:
-    response = httpx.get(f"{url}/api/v1/touchpoints/{slug}/score", headers=bearer(key))
+    response = http.get(f"{url}/api/v1/touchpoints/{slug}/score", headers=bearer(key))
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -104,7 +106,7 @@ def test_two_processes_agree_on_every_score(tmp_path: Path) -> None:
         for n, value in enumerate(scores):
             url = pair.urls[n % 2]
             body = {"token": token, "score": value}
-            assert httpx.post(f"{url}/api/v1/responses", json=body).status_code == 201
+            assert http.post(f"{url}/api/v1/responses", json=body).status_code == 201
         expected = round(100 * sum(1 for s in scores if s >= 4) / len(scores), 1)
         for url in pair.urls:
             wait_for(
@@ -121,7 +123,7 @@ def test_two_processes_agree_on_every_score(tmp_path: Path) -> None:
 def test_a_touchpoint_added_through_one_is_rateable_through_the_other(tmp_path: Path) -> None:
     with two_processes(tmp_path) as pair:
         first, second = pair.urls
-        added = httpx.post(
+        added = http.post(
             f"{first}/api/v1/touchpoints",
             json={"slug": "signup", "metric": "nps"},
             headers=bearer(pair.admin),
@@ -131,7 +133,7 @@ def test_a_touchpoint_added_through_one_is_rateable_through_the_other(tmp_path: 
 
         def rateable() -> bool:
             body = {"token": token, "score": 9}
-            return httpx.post(f"{second}/api/v1/responses", json=body).status_code == 201
+            return http.post(f"{second}/api/v1/responses", json=body).status_code == 201
 
         wait_for(rateable, VISIBLE_WITHIN, "the new touchpoint on the other process")
         wait_for(
@@ -147,7 +149,7 @@ def test_revocations_rotations_streams_and_metrics_reach_the_other_process(
     with two_processes(tmp_path) as pair:
         first, second = pair.urls
         token = embed_token(pair)
-        etag = httpx.get(
+        etag = http.get(
             f"{second}/api/v1/touchpoints/checkout/score", headers=bearer(pair.reader)
         ).headers["etag"]
         events: list[str] = []
@@ -170,11 +172,11 @@ def test_revocations_rotations_streams_and_metrics_reach_the_other_process(
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
         assert opened.wait(5)
-        posted = httpx.post(f"{first}/api/v1/responses", json={"token": token, "score": 5})
+        posted = http.post(f"{first}/api/v1/responses", json={"token": token, "score": 5})
         assert posted.status_code == 201
 
         def changed() -> bool:
-            response = httpx.get(
+            response = http.get(
                 f"{second}/api/v1/touchpoints/checkout/score",
                 headers={**bearer(pair.reader), "if-none-match": etag},
             )
@@ -182,12 +184,12 @@ def test_revocations_rotations_streams_and_metrics_reach_the_other_process(
 
         wait_for(changed, VISIBLE_WITHIN, "the new ETag")
         wait_for(lambda: not listener.is_alive(), VISIBLE_WITHIN, "the stream's event")
-        metrics = httpx.get(f"{second}/metrics", headers=bearer(pair.reader)).text
+        metrics = http.get(f"{second}/metrics", headers=bearer(pair.reader)).text
         assert 'scorelet_responses{touchpoint="checkout"} 1.0' in metrics
 
         # A key revoked through the CLI stops working on both processes.
         doomed = cli("key", "create", "--scope", "read", "--name", "doomed", *pair.where)
-        listed = httpx.get(f"{second}/api/v1/touchpoints", headers=bearer(doomed))
+        listed = http.get(f"{second}/api/v1/touchpoints", headers=bearer(doomed))
         assert listed.status_code == 200
         keys = json.loads(cli("key", "list", "--json", *pair.where))
         revoke_id = next(key["id"] for key in keys if key["name"] == "doomed")
@@ -195,15 +197,14 @@ def test_revocations_rotations_streams_and_metrics_reach_the_other_process(
         for url in pair.urls:
             wait_for(
                 lambda url=url: (
-                    httpx.get(f"{url}/api/v1/touchpoints", headers=bearer(doomed)).status_code
-                    == 401
+                    http.get(f"{url}/api/v1/touchpoints", headers=bearer(doomed)).status_code == 401
                 ),
                 VISIBLE_WITHIN,
                 "the revocation",
             )
 
         # An embed token rotated through one process is refused by the other.
-        rotated = httpx.patch(
+        rotated = http.patch(
             f"{first}/api/v1/touchpoints/checkout",
             json={"rotate_token": True},
             headers=bearer(pair.admin),
@@ -211,7 +212,7 @@ def test_revocations_rotations_streams_and_metrics_reach_the_other_process(
         assert rotated.status_code == 200, rotated.text
         wait_for(
             lambda: (
-                httpx.post(
+                http.post(
                     f"{second}/api/v1/responses", json={"token": token, "score": 4}
                 ).status_code
                 == 403
@@ -319,8 +320,8 @@ def test_a_stopped_database_gets_503s_then_everything_resumes(
         assert problem.headers["content-type"] == "application/problem+json"
         assert problem.json()["code"] == "storage_unavailable"
         assert 1 <= int(problem.headers["retry-after"]) <= 60
-        wait_for(lambda: httpx.get(f"{url}/healthz").status_code == 503, 10, "/healthz failing")
-        assert httpx.get(f"{url}/healthz").json()["status"] == "failing"
+        wait_for(lambda: http.get(f"{url}/healthz").status_code == 503, 10, "/healthz failing")
+        assert http.get(f"{url}/healthz").json()["status"] == "failing"
         # The all-time score is kept in memory: it still answers, with every rating
         # acknowledged so far.
         held = score(url, reader)
@@ -328,7 +329,7 @@ def test_a_stopped_database_gets_503s_then_everything_resumes(
         down = load.count(201)
         own_cluster.start()
         wait_for(lambda: load.count(201) > down + 50, 30, "ratings after the restart")
-        wait_for(lambda: httpx.get(f"{url}/healthz").status_code == 200, 10, "/healthz ok")
+        wait_for(lambda: http.get(f"{url}/healthz").status_code == 200, 10, "/healthz ok")
     assert set(load.statuses) <= {201, 503}
     # No request waited longer than the pool's connect timeout twice over (its batch's
     # and the one before it), however long the database was away.

@@ -322,19 +322,19 @@ def test_bad_rules_and_destinations_are_refused_and_store_nothing(live: LiveServ
     tp = live.add_touchpoint()
     with live.admin() as admin:
         cases = [
-            ({"name": "r1", "score": "1..2"}, "missing_action", "notify"),
-            ({"name": "r2", "notify": ["nowhere"]}, "destination_not_found", "notify"),
-            ({"name": "r3", "add_tags": ["X"], "comment_matches": "(a"}, "invalid_regex",
+            ({"name": "r1", "score": "1..2"}, 422, "missing_action", "notify"),
+            ({"name": "r2", "notify": ["nowhere"]}, 404, "destination_not_found", "notify"),
+            ({"name": "r3", "add_tags": ["X"], "comment_matches": "(a"}, 422, "invalid_regex",
              "comment_matches"),
-            ({"name": "r4", "add_tags": ["X"], "comment_matches": "(a+)+\\1"}, "invalid_regex",
-             "comment_matches"),
-            ({"name": "r5", "add_tags": ["X"], "touchpoints": ["nope"]}, "touchpoint_not_found",
-             "touchpoints"),
-            ({"name": "r6", "add_tags": ["X"], "notify": ["a"]}, "two_actions", "add_tags"),
+            ({"name": "r4", "add_tags": ["X"], "comment_matches": "(a+)+\\1"}, 422,
+             "invalid_regex", "comment_matches"),
+            ({"name": "r5", "add_tags": ["X"], "touchpoints": ["nope"]}, 404,
+             "touchpoint_not_found", "touchpoints"),
+            ({"name": "r6", "add_tags": ["X"], "notify": ["a"]}, 422, "two_actions", "add_tags"),
         ]  # fmt: skip
-        for body, code, field in cases:
+        for body, status, code, field in cases:
             answer = admin.post("/api/v1/rules", json=body)
-            assert answer.status_code == 422, (body, answer.text)
+            assert answer.status_code == status, (body, answer.text)
             assert answer.headers["content-type"] == "application/problem+json"
             assert (answer.json()["code"], answer.json()["field"]) == (code, field)
         assert {r["name"] for r in admin.get("/api/v1/rules").json()["rules"]}.isdisjoint(

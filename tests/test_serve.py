@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from backends import database_args, database_env, read_contents
+from conftest import TLS
 from scorelet.cli import main
 
 
@@ -46,9 +47,10 @@ def serving(
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 45  # a slow start on a loaded 2-core machine, not a hang
+    poll = httpx.Client(timeout=1, verify=TLS)
     while True:
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            if poll.get(url + "/healthz").status_code == 200:
                 break
         except httpx.TransportError:
             pass
@@ -60,8 +62,10 @@ def serving(
             except subprocess.TimeoutExpired:
                 process.kill()
                 output = process.communicate()[0]
+            poll.close()
             raise AssertionError(f"server did not start: {output}{database_activity(environ)}")
         time.sleep(0.05)
+    poll.close()
     try:
         yield process, url
     finally:

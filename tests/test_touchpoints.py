@@ -138,7 +138,7 @@ def test_update_null_satisfied_from_resets_the_default() -> None:
     ("body", "code", "field"),
     [
         ({"satisfied_from": 6}, "out_of_range", "satisfied_from"),
-        ({"satisfied_from": 4.0}, "wrong_type", "satisfied_from"),
+        ({"satisfied_from": 4.5}, "wrong_type", "satisfied_from"),
         ({"satisfied_from": 1}, "out_of_range", "satisfied_from"),
         ({"cooldown_days": -1}, "out_of_range", "cooldown_days"),
         ({"cooldown_days": 3651}, "out_of_range", "cooldown_days"),

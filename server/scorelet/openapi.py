@@ -10,12 +10,25 @@ import zoneinfo
 from typing import Any
 
 from scorelet import __version__
+from scorelet.api.listing import CURSOR
+from scorelet.brand import MAX_NAME
 from scorelet.eligibility import MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW, REASONS
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.routing.tags import MAX_TAG
+from scorelet.scales import csat_scales
 from scorelet.series import INTERVALS
-from scorelet.shapes import COMMENT_EDIT, IMPRESSION, NEW_IDENTITY, SUBMISSION
-from scorelet.validation import MAX_CONTEXT_KEY, MAX_CONTEXT_KEYS, MAX_CONTEXT_VALUE
+from scorelet.shapes import COMMENT_EDIT, CONTEXT_SCHEMA, IMPRESSION, NEW_IDENTITY, SUBMISSION
+from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
+from scorelet.touchpoints import GROUPS, TEXT_LIMITS
+from scorelet.validation import (
+    LINE_PATTERN,
+    LOCALE,
+    MAX_CONTEXT_KEY,
+    MAX_CONTEXT_VALUE,
+    MAX_ORIGINS,
+    MAX_SUBJECT,
+    SUBJECT_PATTERN,
+)
 
 Schema = dict[str, Any]
 
@@ -56,35 +69,52 @@ TAG = {
     "description": "letters, digits, spaces and - _ . & / + #, e.g. Billing",
 }
 CONTEXT_KEY = {"type": "string", "pattern": f"^[A-Za-z0-9_.-]{{1,{MAX_CONTEXT_KEY}}}$"}
-# One line of text: no control characters.
-LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
-TIME_ZONE = {"enum": sorted(zoneinfo.available_timezones())}
-CONTEXT = {
-    "type": "object",
-    "maxProperties": MAX_CONTEXT_KEYS,
-    "additionalProperties": {"type": "string", "maxLength": MAX_CONTEXT_VALUE},
+SUBJECT = {"type": "string", "maxLength": MAX_SUBJECT, "pattern": SUBJECT_PATTERN}
+TTL = {
+    "anyOf": [
+        {"type": "string", "pattern": DURATION_PATTERN},
+        {"type": "integer", "minimum": 1, "maximum": MAX_TTL_SECONDS},
+    ],
 }
+TIME_ZONE = {"enum": sorted(zoneinfo.available_timezones())}
+CONTEXT = {"type": "object", **CONTEXT_SCHEMA}
 GROUP = obj({"count": INTEGER, "percent": nullable(NUMBER)})
 DAYS = {"type": "integer", "minimum": 0, "maximum": MAX_DAYS}
+HOST = "[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?){0,3}"
+
+
+def text(limit: int) -> Schema:
+    return nullable({**STRING, "maxLength": limit, "pattern": LINE_PATTERN})
+
+
 SETTINGS: dict[str, Schema] = {
-    "question": nullable(STRING),
-    "low_label": nullable(STRING),
-    "high_label": nullable(STRING),
-    "comment_prompt": nullable(STRING),
-    "thank_you": nullable(STRING),
-    "locale": nullable(STRING),
-    "origins": {"type": "array", "items": STRING},
+    **{name: text(limit) for name, limit in TEXT_LIMITS.items()},
+    "locale": nullable({**STRING, "maxLength": 35, "pattern": LOCALE.pattern}),
+    "origins": {
+        "type": "array",
+        "maxItems": MAX_ORIGINS,
+        "items": {**STRING, "pattern": f"^https?://{HOST}(?::[1-9][0-9]{{0,3}})?/?$"},
+    },
     "satisfied_from": nullable(INTEGER),
     "cooldown_days": {**INTEGER, "minimum": 0, "maximum": 3650},
     "active": {"type": "boolean"},
     "comment_prompts": {
         "type": "object",
-        "additionalProperties": nullable(STRING),
+        "propertyNames": {"enum": [group for groups in GROUPS.values() for group in groups]},
+        "additionalProperties": text(TEXT_LIMITS["comment_prompt"]),
         "description": "follow-up question per group of scores: low, neutral, high (CSAT) or"
         " detractor, passive, promoter (NPS); null or left out: the built-in one",
     },
-    "brand_name": nullable({**STRING, "description": "product name on the hosted page"}),
-    "brand_logo": nullable({**STRING, "description": "logo image URL (http or https)"}),
+    "brand_name": nullable(
+        {**text(MAX_NAME)["anyOf"][0], "description": "product name on the hosted page"}
+    ),
+    "brand_logo": nullable(
+        {
+            **STRING,
+            "pattern": f"^https?://{HOST}(?:/[A-Za-z0-9._~%/-]{{0,100}})?$",
+            "description": "logo image URL (http or https)",
+        }
+    ),
     "brand_accent": nullable({**STRING, "pattern": "^#([0-9a-fA-F]{3}){1,2}$"}),
     "recontact_days": {**DAYS, "description": "after an answer, wait N days (0: off)"},
     "redisplay_days": {**DAYS, "description": "after a close or unanswered display"},
@@ -93,9 +123,9 @@ SETTINGS: dict[str, Schema] = {
     ),
     "sample": {
         **NUMBER,
-        "exclusiveMinimum": 0,
+        "minimum": 0.01,
         "maximum": 100,
-        "description": "percent of people asked (stable per person), to two decimals",
+        "description": "percent of people asked (stable per person), kept to two decimals",
     },
     "min_days_since_signup": {**DAYS, "description": "needs the signed_up_at trait"},
     "anniversary_window": nullable(
@@ -110,6 +140,55 @@ SETTINGS: dict[str, Schema] = {
     "require_identity": {"type": "boolean"},
     "ignore_global_throttle": {"type": "boolean"},
 }
+
+
+def new_touchpoint() -> Schema:
+    """A new touchpoint: which scales, prompt groups and satisfied_from each metric takes
+    come from the scale rules (scales.py), one branch per scale."""
+    scale = {
+        **STRING,
+        "description": "stars (default), smileys, smileys3, numeric:N (3-10); nps for NPS",
+    }
+    nps = obj(
+        {
+            "metric": {"const": "nps"},
+            "scale": {"enum": ["nps", None]},
+            "satisfied_from": {"type": "null"},
+            "comment_prompts": {"type": "object", "propertyNames": {"enum": list(GROUPS["nps"])}},
+        },
+        ["metric"],
+    )
+    csat = [
+        obj(
+            {
+                "metric": {"const": "csat"},
+                "scale": {"enum": [each.name, None] if each.name == "stars" else [each.name]},
+                "satisfied_from": nullable(
+                    {**INTEGER, "minimum": each.low + 1, "maximum": each.high}
+                ),
+                "comment_prompts": {
+                    "type": "object",
+                    "propertyNames": {"enum": list(GROUPS["csat"])},
+                },
+            },
+            ["metric"] if each.name == "stars" else ["metric", "scale"],
+        )
+        for each in csat_scales()
+    ]
+    return {
+        **obj(
+            {
+                **SETTINGS,
+                "slug": {**STRING, "pattern": SLUG_PATTERN},
+                "metric": {"enum": ["csat", "nps"]},
+                "scale": nullable(scale),
+            },
+            ["slug", "metric"],
+        ),
+        "additionalProperties": False,
+        "oneOf": [nps, *csat],
+    }
+
 
 SCHEMAS: dict[str, Schema] = {
     "Problem": obj(
@@ -213,27 +292,10 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": False,
     },
     "TouchpointSettings": obj(SETTINGS, []),
-    "NewTouchpoint": {
-        "allOf": [
-            ref("TouchpointSettings"),
-            obj(
-                {
-                    "slug": {**STRING, "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"},
-                    "metric": {"enum": ["csat", "nps"]},
-                    "scale": {
-                        **STRING,
-                        "description": "stars, smileys, smileys3, numeric:N (3-10); nps for NPS",
-                    },
-                },
-                ["slug", "metric"],
-            ),
-        ]
-    },
+    "NewTouchpoint": new_touchpoint(),
     "TouchpointUpdate": {
-        "allOf": [
-            ref("TouchpointSettings"),
-            obj({"rotate_token": {"type": "boolean"}}, []),
-        ]
+        **obj({**SETTINGS, "rotate_token": {"type": "boolean"}}, []),
+        "additionalProperties": False,
     },
     "Touchpoint": obj(
         {
@@ -242,7 +304,10 @@ SCHEMAS: dict[str, Schema] = {
             "scale": STRING,
             "min": INTEGER,
             "max": INTEGER,
+            # As stored: the input patterns above are a part of what the checks accept.
             **SETTINGS,
+            "origins": {"type": "array", "items": STRING},
+            "brand_logo": nullable(STRING),
             "embed_token": STRING,
             "embed_url": STRING,
         }
@@ -293,11 +358,11 @@ SCHEMAS: dict[str, Schema] = {
     "NewToken": {
         **obj(
             {
-                "touchpoint": STRING,
-                "subject": {**STRING, "description": "the conversation, ticket or order rated"},
+                "touchpoint": {**STRING, "pattern": SLUG_PATTERN},
+                "subject": {**SUBJECT, "description": "the conversation, ticket or order rated"},
                 "context": CONTEXT,
                 "ttl": {
-                    "anyOf": [STRING, INTEGER],
+                    **TTL,
                     "description": "lifetime: 14d, 12h, 30m or seconds (default 7d, at most 366d)",
                 },
             },
@@ -374,6 +439,7 @@ ID_PATH = {
     "schema": {"type": "string", "format": "uuid"},
 }
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000}
+SCORE_BOUND = {"type": "integer", "minimum": 0, "maximum": 10}
 WINDOW = [
     {
         "name": "since",
@@ -402,13 +468,13 @@ CONTEXT_FILTERS = {
     "schema": {
         "type": "object",
         "propertyNames": CONTEXT_KEY,
-        "additionalProperties": {**STRING, "maxLength": MAX_CONTEXT_VALUE, "pattern": LINE},
+        "additionalProperties": {**STRING, "maxLength": MAX_CONTEXT_VALUE, "pattern": LINE_PATTERN},
     },
     "description": "any other parameter filters by context, e.g. agent=alice",
 }
 RATING_FILTERS = [
-    {"name": "min_score", "in": "query", "schema": INTEGER, "description": "lowest score"},
-    {"name": "max_score", "in": "query", "schema": INTEGER, "description": "highest score"},
+    {"name": "min_score", "in": "query", "schema": SCORE_BOUND, "description": "lowest score"},
+    {"name": "max_score", "in": "query", "schema": SCORE_BOUND, "description": "highest score"},
     {
         "name": "has_comment",
         "in": "query",
@@ -633,11 +699,15 @@ def polling_paths() -> dict[str, Any]:
                 "parameters": [
                     SLUG,
                     query("limit", "page size, 1-1000 (default 50)", LIMIT),
-                    query("cursor", "next_cursor from the previous page"),
-                    query("min_score", "lowest score", INTEGER),
-                    query("max_score", "highest score", INTEGER),
+                    query(
+                        "cursor",
+                        "next_cursor from the previous page",
+                        {**STRING, "pattern": CURSOR.pattern},
+                    ),
+                    query("min_score", "lowest score", SCORE_BOUND),
+                    query("max_score", "highest score", SCORE_BOUND),
                     query("has_comment", "true or false", {"enum": ["true", "false"]}),
-                    query("subject", "one subject's rating, e.g. a conversation id"),
+                    query("subject", "one subject's rating, e.g. a conversation id", SUBJECT),
                     query(
                         "group",
                         "one group of scores: promoter, passive, detractor (NPS);"
@@ -718,7 +788,7 @@ def people_paths() -> dict[str, Any]:
         "name": "id",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,200}$"},
+        "schema": SUBJECT,
     }
     return {
         "/api/v1/identities": {
@@ -1037,21 +1107,47 @@ SCHEMAS["Destination"] = obj(
     },
     ["name", "type", "url", "enabled"],
 )
+# An http(s) URL; the server also resolves its host and refuses private addresses (SSRF).
+URL = {
+    **STRING,
+    "pattern": f"^https?://{HOST}(?::[1-9][0-9]{{0,3}})?(?:/[A-Za-z0-9._~%/-]{{0,200}})?$",
+}
 SCHEMAS["NewDestination"] = {
-    **obj(
+    "oneOf": [
         {
-            "name": {**STRING, "pattern": "^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"},
-            "type": {"enum": ["slack", "webhook", "linear"]},
-            "url": {**STRING, "description": "Slack incoming webhook or webhook receiver URL"},
-            "api_key": {**STRING, "description": "Linear personal API key"},
-            "team": {**STRING, "description": "Linear team id"},
-            "priority": {"type": "integer", "minimum": 0, "maximum": 4},
-            "labels": STRINGS,
-            "api_url": {**STRING, "description": "Linear GraphQL endpoint (default Linear's)"},
+            **obj(
+                {
+                    "name": {**STRING, "pattern": NAME_PATTERN},
+                    "type": {"enum": ["slack", "webhook"]},
+                    "url": {**URL, "description": "Slack incoming webhook or receiver URL"},
+                }
+            ),
+            "additionalProperties": False,
         },
-        ["name", "type"],
-    ),
-    "additionalProperties": False,
+        {
+            **obj(
+                {
+                    "name": {**STRING, "pattern": NAME_PATTERN},
+                    "type": {"const": "linear"},
+                    "api_key": {
+                        **STRING,
+                        "pattern": "^[A-Za-z0-9_-]{8,200}$",
+                        "description": "Linear personal API key",
+                    },
+                    "team": {**STRING, "pattern": "^[A-Za-z0-9-]{1,64}$", "description": "team id"},
+                    "priority": {"type": "integer", "minimum": 0, "maximum": 4},
+                    "labels": {
+                        "type": "array",
+                        "maxItems": 10,
+                        "items": {**STRING, "minLength": 1, "maxLength": 80},
+                    },
+                    "api_url": {**URL, "description": "Linear GraphQL endpoint (default Linear's)"},
+                },
+                ["name", "type", "api_key", "team"],
+            ),
+            "additionalProperties": False,
+        },
+    ]
 }
 RULE_FIELDS: dict[str, Schema] = {
     "name": {**STRING, "pattern": "^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"},
@@ -1068,23 +1164,71 @@ RULE_FIELDS: dict[str, Schema] = {
     "add_tags": STRINGS,
 }
 SCHEMAS["Rule"] = obj(RULE_FIELDS)
-SCHEMAS["NewRule"] = {
-    **obj(
-        {
-            **RULE_FIELDS,
-            "score": {
-                "anyOf": [STRING, INTEGER, obj({"min": INTEGER, "max": INTEGER})],
-                "description": '"MIN..MAX", one score, or {"min", "max"}',
-            },
-            "wait_for_comment": {
-                "anyOf": [STRING, INTEGER],
-                "description": "5m, 90s, 1h or seconds",
-            },
+
+
+def new_rule() -> Schema:
+    """A rule's body: what parse_rule accepts, with its two kinds (notify or add tags)."""
+    ranges = [(low, high) for low in range(11) for high in range(low, 11)]
+    one_score = {"type": "integer", "minimum": 0, "maximum": 10}
+    fields: dict[str, Schema] = {
+        "name": {**STRING, "pattern": NAME_PATTERN},
+        "touchpoints": nullable(
+            {"type": "array", "maxItems": 50, "items": {**STRING, "pattern": SLUG_PATTERN}}
+        ),
+        "score": nullable(
+            {
+                "anyOf": [
+                    one_score,
+                    {"enum": [str(n) for n in range(11)] + [f"{a}..{b}" for a, b in ranges]},
+                    {"enum": [{"min": a, "max": b} for a, b in ranges]},
+                ],
+                "description": '"MIN..MAX", one score, or {"min", "max"} within 0..10',
+            }
+        ),
+        "group": RULE_FIELDS["group"],
+        "has_comment": {"type": "boolean"},
+        "comment_matches": nullable(
+            {
+                **STRING,
+                "pattern": "^[\\w|]{1,100}$",
+                "description": "RE2 pattern, case-insensitive, e.g. refund|invoice",
+            }
+        ),
+        "context": nullable(
+            {"type": "object", "propertyNames": CONTEXT_KEY, "additionalProperties": STRING}
+        ),
+        "tag": nullable(TAG),
+        "events": nullable(
+            {"type": "array", "maxItems": 3, "items": {"enum": ["created", "updated", "commented"]}}
+        ),
+        "wait_for_comment": {
+            "anyOf": [
+                {"type": "null"},
+                {"type": "integer", "minimum": 0, "maximum": 86400},
+                {**STRING, "pattern": "^(?:[0-9]{1,4}s?|[0-9]{1,3}m|1?[0-9]h|2[0-4]h)$"},
+            ],
+            "description": "5m, 90s, 1h or seconds; at most 24h",
         },
-        ["name"],
-    ),
-    "additionalProperties": False,
-}
+    }
+    names: Schema = {"type": "array", "minItems": 1, "maxItems": 10, "items": NAME_STRING}
+    tags: Schema = {"type": "array", "minItems": 1, "maxItems": 10, "items": TAG}
+    nothing: Schema = nullable({"type": "array", "maxItems": 0})
+    return {
+        "oneOf": [
+            {
+                **obj({**fields, "notify": names, "add_tags": nothing}, ["name", "notify"]),
+                "additionalProperties": False,
+            },
+            {
+                **obj({**fields, "add_tags": tags, "notify": nothing}, ["name", "add_tags"]),
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+
+NAME_STRING = {**STRING, "pattern": NAME_PATTERN}
+SCHEMAS["NewRule"] = new_rule()
 SCHEMAS["Delivery"] = obj(
     {
         "id": STRING,
@@ -1114,20 +1258,38 @@ SCHEMAS["Digest"] = obj(
         "last_period": nullable(STRING),
     }
 )
-SCHEMAS["NewDigest"] = {
-    **obj(
-        {
-            "name": STRING,
-            "destination": STRING,
-            "every": {"enum": ["week", "month", "quarter"]},
-            "touchpoints": STRINGS,
-            "tz": STRING,
-            "at": {**STRING, "description": '"mon 09:00" for weeks, "09:00" otherwise'},
-        },
-        ["name", "destination"],
-    ),
-    "additionalProperties": False,
-}
+CLOCK = "(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
+
+
+def new_digest() -> Schema:
+    """A digest's body; `at` names a weekday for weekly digests only (periods.parse_at)."""
+    fields: dict[str, Schema] = {
+        "name": {**STRING, "pattern": NAME_PATTERN},
+        "destination": {**STRING, "pattern": NAME_PATTERN},
+        "touchpoints": {"type": "array", "items": {**STRING, "pattern": SLUG_PATTERN}},
+        "tz": nullable(TIME_ZONE),
+    }
+    weekly = {
+        "every": {"enum": ["week"]},
+        "at": nullable({**STRING, "pattern": f"^(?:mon|tue|wed|thu|fri|sat|sun) {CLOCK}$"}),
+    }
+    other = {
+        "every": {"enum": ["month", "quarter"]},
+        "at": nullable({**STRING, "pattern": f"^{CLOCK}$"}),
+    }
+    return {
+        "oneOf": [
+            {**obj({**fields, **weekly}, ["name", "destination"]), "additionalProperties": False},
+            {
+                **obj({**fields, **other}, ["name", "destination", "every"]),
+                "additionalProperties": False,
+            },
+        ],
+        "description": 'at: "mon 09:00" for weeks (the default), "09:00" otherwise',
+    }
+
+
+SCHEMAS["NewDigest"] = new_digest()
 SCHEMAS["WebhookPayload"] = PAYLOAD_SCHEMA
 SCHEMAS["TagBody"] = {**obj({"tag": TAG}), "additionalProperties": False}
 
@@ -1243,7 +1405,10 @@ def routing_paths() -> dict[str, Any]:
                     "required": True,
                     "content": {
                         "application/json": {
-                            "schema": {**obj({"since": INSTANT}, []), "additionalProperties": False}
+                            "schema": {
+                                **obj({"since": nullable(INSTANT)}, []),
+                                "additionalProperties": False,
+                            }
                         }
                     },
                 },
@@ -1273,8 +1438,27 @@ def routing_paths() -> dict[str, Any]:
                     "content": {
                         "application/json": {
                             "schema": {
-                                **obj({"ids": STRINGS, "all_dead": {"type": "boolean"}}, []),
-                                "additionalProperties": False,
+                                "oneOf": [
+                                    {
+                                        **obj(
+                                            {
+                                                "ids": {
+                                                    "type": "array",
+                                                    "minItems": 1,
+                                                    "maxItems": 1000,
+                                                    "items": {**STRING, "format": "uuid"},
+                                                },
+                                                "all_dead": {"const": False},
+                                            },
+                                            ["ids"],
+                                        ),
+                                        "additionalProperties": False,
+                                    },
+                                    {
+                                        **obj({"all_dead": {"const": True}}),
+                                        "additionalProperties": False,
+                                    },
+                                ]
                             }
                         }
                     },

@@ -52,6 +52,12 @@ _NAMED = {
 }
 
 
+def csat_scales() -> list[Scale]:
+    """Every scale a CSAT touchpoint can have, by its canonical name (for /openapi.json)."""
+    numeric = [Scale(f"numeric:{n}", 1, n) for n in range(3, NUMERIC_MAX + 1)]
+    return [scale for scale in _NAMED.values() if scale.name != "nps"] + numeric
+
+
 def parse_scale(name: str) -> Scale:
     """Parse a scale name such as `stars` or `numeric:7`."""
     if name in _NAMED:

@@ -26,11 +26,15 @@ from typing import Any, Generic, TypeVar
 from scorelet.dedup import check_client
 from scorelet.errors import invalid
 from scorelet.people import check_person, check_traits
+from scorelet.tokens import DURATION_PATTERN
 from scorelet.validation import (
+    LINE_PATTERN,
     MAX_COMMENT,
     MAX_CONTEXT_KEY,
     MAX_CONTEXT_KEYS,
     MAX_CONTEXT_VALUE,
+    MAX_SUBJECT,
+    SUBJECT_PATTERN,
     check_context,
     check_optional_text,
     check_uuid,
@@ -149,10 +153,14 @@ IDENTITY = (
     "the signed-in person's identity token (i.…) from your backend: their traits join the"
     " rating's context, and when-to-ask rules count per person"
 )
-_CONTEXT_SCHEMA = {
+CONTEXT_SCHEMA = {
     "maxProperties": MAX_CONTEXT_KEYS,
     "propertyNames": {"pattern": "^[A-Za-z0-9_.-]+$", "maxLength": MAX_CONTEXT_KEY},
-    "additionalProperties": {"type": "string", "maxLength": MAX_CONTEXT_VALUE},
+    "additionalProperties": {
+        "type": "string",
+        "maxLength": MAX_CONTEXT_VALUE,
+        "pattern": LINE_PATTERN,
+    },
 }
 
 
@@ -172,7 +180,7 @@ class Submission:
             'embed tokens only: page context such as {"plan": "pro"}; a subject token\'s'
             " context is signed into it",
             check_context,
-            **_CONTEXT_SCHEMA,
+            **CONTEXT_SCHEMA,
         ),
     )
     id: str | None = field(
@@ -233,7 +241,12 @@ class NewIdentity:
     """`POST /api/v1/identities`: an identity token for a signed-in person."""
 
     person: str = field(
-        metadata=about("your own id of the person, e.g. user_1234", _person, maxLength=200)
+        metadata=about(
+            "your own id of the person, e.g. user_1234",
+            _person,
+            maxLength=MAX_SUBJECT,
+            pattern=SUBJECT_PATTERN,
+        )
     )
     traits: dict[str, str] | None = field(
         default=None,
@@ -241,12 +254,15 @@ class NewIdentity:
             'signed traits, e.g. {"plan": "pro", "signed_up_at": "2026-01-31",'
             ' "timezone": "Europe/Berlin"}: stored as context on the person\'s ratings',
             _traits,
-            **_CONTEXT_SCHEMA,
+            **CONTEXT_SCHEMA,
         ),
     )
     ttl: str | None = field(
         default=None,
-        metadata=about("lifetime: 1h, 30m, 1d (default) or seconds; at most 366d"),
+        metadata=about(
+            "lifetime: 1h, 30m, 1d (default) or seconds; at most 366d",
+            pattern=DURATION_PATTERN,
+        ),
     )
 
 

@@ -38,6 +38,11 @@ API_KEY_PREFIX = "slk"
 MAX_TOKEN_LENGTH = 4096
 MAX_TTL_SECONDS = 366 * 86400
 _DURATION = re.compile(r"^(\d{1,9})([smhdw]?)$")
+# Durations parse_duration accepts, as a JSON Schema pattern (each unit up to a year's worth).
+DURATION_PATTERN = (
+    "^(?:[1-9][0-9]{0,6}s?|[1-9][0-9]{0,4}m|[1-9][0-9]{0,2}h|[1-9][0-9]?d"
+    "|[1-9]w|[1-4][0-9]w|5[0-2]w)$"
+)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 

@@ -249,18 +249,16 @@ def changed_fields(metric: str, scale: Scale, body: Mapping[str, Any]) -> dict[s
 
 
 def _check_sample(value: Any) -> float:
-    """A percentage of people, more than 0 and at most 100, to two decimals."""
+    """A percentage of people from 0.01 to 100, kept to two decimals (25, 2.5, 33.33)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid(
             "sample", "sample must be a number: the percent of people asked", "wrong_type"
         )
-    if not 0 < value <= 100 or round(value, 2) != value:
+    if not 0.01 <= value <= 100:
         raise invalid(
-            "sample",
-            "sample must be a percent more than 0 and at most 100, e.g. 25 or 2.5",
-            "out_of_range",
+            "sample", "sample must be a percent from 0.01 to 100, e.g. 25 or 2.5", "out_of_range"
         )
-    return float(value)
+    return round(float(value), 2)
 
 
 def _check_brand(name: str, value: Any) -> str | None:

@@ -48,6 +48,13 @@ RESERVED_KEYS = frozenset(
 )
 # Control characters (Unicode category Cc: U+0000-001F, U+007F-009F) and lone surrogates
 # (Cs), found by one regex search instead of a category lookup per character.
+# The same rules as JSON Schema patterns, for /openapi.json: a line of text, and a subject
+# (a line with something besides whitespace in it).
+LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+SUBJECT_PATTERN = (
+    "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f]"
+    "[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+)
 _BAD_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _BAD_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -6,7 +6,9 @@ and UTF-32 are refused, and so is a declared charset other than UTF-8), not
 compressed, and an object names each key once, since `{"score": 1,
 "score": 5}` means different things to different parsers. JSON's `-0` is
 kept as the float it is (Python would read it as the integer 0), so it
-fails every integer field instead of passing for a 0.
+fails every integer field instead of passing for a 0. Any other number without
+a fractional part (`4.0`, `1e2`) is that integer, as JSON Schema and JavaScript
+read it; `4.5` stays a float and fails an integer field.
 """
 
 from __future__ import annotations
@@ -50,8 +52,18 @@ def _integer(text: str) -> int | float:
     return -0.0 if text == "-0" else int(text)
 
 
+def _number(text: str) -> int | float:
+    value = float(text)
+    if value.is_integer() and not (value == 0 and text.startswith("-")):
+        return int(value)
+    return value
+
+
 _DECODER = json.JSONDecoder(
-    parse_constant=_no_constants, object_pairs_hook=_object, parse_int=_integer
+    parse_constant=_no_constants,
+    object_pairs_hook=_object,
+    parse_int=_integer,
+    parse_float=_number,
 )
 
 

@@ -49,7 +49,10 @@ class PeopleApi:
         await authorize(request, self.services.store, "mint")
         body = NEW_IDENTITY.decode(await read_json(request, self.services.settings.max_body))
         minted = mint_identity_token(
-            self.services.signer, body.person, body.traits, body.ttl or DEFAULT_IDENTITY_TTL
+            self.services.signer,
+            body.person,
+            body.traits,
+            body.ttl if body.ttl is not None else DEFAULT_IDENTITY_TTL,
         )
         return JSONResponse(
             {

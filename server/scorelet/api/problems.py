@@ -27,7 +27,7 @@ _NOT_FOUND = {
 _EXISTS = {"user": ("email", "{key} has a dashboard account already (scorelet user list)")}
 _REFUSED_STATUS = {
     "token_mismatch": 403,
-    "destination_not_found": 422,
+    "destination_not_found": 404,  # named in a body, as a token names its touchpoint
     "digest_destination": 422,
     "not_a_tagging_rule": 422,
     "tag_not_found": 404,

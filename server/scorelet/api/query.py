@@ -8,7 +8,6 @@ from dataclasses import replace
 from scorelet.errors import Problem, bad_query
 from scorelet.ratings import Window
 from scorelet.routing.tags import TagError, check_tag
-from scorelet.scales import Scale
 from scorelet.timeutil import parse_instant
 from scorelet.validation import MAX_CONTEXT_VALUE, check_context_key, check_text
 
@@ -58,8 +57,8 @@ def parse_window(
                     name[:64], f"unknown parameter or bad context filter: {problem.detail}"
                 ) from None
             filters[name] = value
-    if since is not None and until is not None and since >= until:
-        raise bad_query("until", "until must be later than since")
+    # until at or before since is a window holding no instant: it counts nothing (as a since
+    # after now leaves a series no buckets), which is an answer, not a mistake to refuse.
     return Window(since, until, filters, tag), others
 
 
@@ -80,11 +79,18 @@ def bool_param(params: dict[str, str], name: str) -> bool | None:
     return params[name] == "true"
 
 
-def with_rating_filters(window: Window, params: dict[str, str], scale: Scale) -> Window:
+def score_bounds(params: dict[str, str]) -> tuple[int | None, int | None]:
+    """`min_score` and `max_score`: bounds on 0-10, the widest scale, whatever the touchpoint's
+    (a bound outside its scale just keeps or leaves out everything on that side)."""
+    return int_param(params, "min_score", 0, 10), int_param(params, "max_score", 0, 10)
+
+
+def with_rating_filters(window: Window, params: dict[str, str]) -> Window:
     """The window narrowed by `min_score`, `max_score` and `has_comment`, if given."""
+    low, high = score_bounds(params)
     return replace(
         window,
-        min_score=int_param(params, "min_score", scale.low, scale.high),
-        max_score=int_param(params, "max_score", scale.low, scale.high),
+        min_score=low,
+        max_score=high,
         has_comment=bool_param(params, "has_comment"),
     )

@@ -16,7 +16,7 @@ from scorelet.api.body import read_json
 from scorelet.api.caching import Prepared, encode
 from scorelet.api.claims import check_origin
 from scorelet.api.services import Services
-from scorelet.errors import invalid
+from scorelet.errors import Problem, invalid
 from scorelet.ratings import Bearer
 from scorelet.shapes import COMMENT_EDIT, IMPRESSION, SUBMISSION, Shape
 from scorelet.validation import SLUG, check_uuid
@@ -46,6 +46,19 @@ def require_token(body: dict[str, Any]) -> None:
     raise invalid("token", detail, "missing_field")
 
 
+def rating_id(request: Request) -> str:
+    """The rating id in the path; `current` is the conversation's own rating, which is only
+    read (GET), so another method on it is a 405, not a malformed id."""
+    if request.path_params["id"] == "current":
+        raise Problem(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.url.path}",
+            headers={"Allow": "GET"},
+        )
+    return check_uuid(request.path_params["id"])
+
+
 class RatingsApi:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -73,7 +86,7 @@ class RatingsApi:
         return Prepared(201 if recorded.created else 200, body, headers)
 
     async def comment(self, request: Request) -> Response:
-        response_id = check_uuid(request.path_params["id"])
+        response_id = rating_id(request)
         edit, bearer = await self._read(request, COMMENT_EDIT)
         stored = await self.services.ratings.comment(bearer, response_id, edit.comment)
         return JSONResponse(stored.public(bearer.touchpoint.slug))
@@ -98,6 +111,7 @@ class RatingsApi:
     async def delete(self, request: Request) -> Response:
         """`DELETE /api/v1/responses/{id}` (admin key): a test or spam rating, gone from every
         score, series, breakdown, listing and export."""
+        response_id = rating_id(request)  # `current` is a 405 before any key is asked for
         await authorize(request, self.services.store, "admin")
-        await self.services.ratings.delete(check_uuid(request.path_params["id"]))
+        await self.services.ratings.delete(response_id)
         return Response(status_code=204)

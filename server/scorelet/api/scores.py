@@ -41,7 +41,7 @@ class ScoresApi:
         cached = self.cache.get(key, generation)
         if cached is None:
             window, extra = parse_window(request.query_params.multi_items(), RATING_PARAMS)
-            window = with_rating_filters(window, extra, touchpoint.scale)
+            window = with_rating_filters(window, extra)
             body = await self.services.ratings.score(touchpoint, window)
             cached = self.cache.put(key, generation, body)
         return answer(request, cached)
@@ -51,7 +51,7 @@ class ScoresApi:
         await authorize(request, store, "read")
         touchpoint = await self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), SERIES_PARAMS)
-        window = with_rating_filters(window, extra, touchpoint.scale)
+        window = with_rating_filters(window, extra)
         interval = extra.get("interval", "day")
         spans, tz = ratings.buckets(window, interval, extra.get("tz", "UTC"), time.time())
         # The buckets' span is in the key: without `until` the last bucket moves with the clock.
@@ -73,7 +73,7 @@ class ScoresApi:
         await authorize(request, store, "read")
         touchpoint = await self.services.touchpoint(request.path_params["slug"])
         window, extra = parse_window(request.query_params.multi_items(), BREAKDOWN_PARAMS)
-        window = with_rating_filters(window, extra, touchpoint.scale)
+        window = with_rating_filters(window, extra)
         if "by" not in extra:
             raise bad_query("by", "by is required: the context key to group by, e.g. by=agent")
         key = ("breakdown", touchpoint.id, query_key(request))

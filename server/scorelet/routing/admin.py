@@ -131,8 +131,11 @@ class Routing:
             if self.store.touchpoint(slug) is None:
                 await self.store.refresh_if_changed()
             if self.store.touchpoint(slug) is None:
-                raise invalid(
-                    "touchpoints", f"no touchpoint is named {slug[:64]!r}", "touchpoint_not_found"
+                raise Problem(
+                    404,
+                    "touchpoint_not_found",
+                    f"no touchpoint is named {slug[:64]!r}",
+                    "touchpoints",
                 )
         return await self.store.create_rule(rule)
 
@@ -194,6 +197,9 @@ class Routing:
             raise invalid("destination", "destination is required", "missing_field")
         every = body.get("every", "week")
         tz_name = body.get("tz") or "UTC"
+        for name, value in (("every", every), ("at", body.get("at")), ("tz", tz_name)):
+            if value is not None and not isinstance(value, str):
+                raise invalid(name, f"{name} must be a string", "wrong_type")
         try:
             at = periods.parse_at(str(every), body.get("at"))
             tz = zone(str(tz_name))
@@ -206,8 +212,11 @@ class Routing:
             raise invalid("touchpoints", "touchpoints must be a list of slugs", "wrong_type")
         for slug in touchpoints:
             if self.store.touchpoint(slug) is None:
-                raise invalid(
-                    "touchpoints", f"no touchpoint is named {slug[:64]!r}", "touchpoint_not_found"
+                raise Problem(
+                    404,
+                    "touchpoint_not_found",
+                    f"no touchpoint is named {slug[:64]!r}",
+                    "touchpoints",
                 )
         at_text = str(body.get("at") or periods.DEFAULT_AT[str(every)]).strip().lower()
         # The period already due when it is made is not sent: the first digest is the next.
