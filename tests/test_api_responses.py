@@ -73,10 +73,10 @@ def test_a_number_without_a_fraction_is_that_integer(server: LiveServer) -> None
 
 def test_other_methods_on_the_current_rating_are_405_with_allow(server: LiveServer) -> None:
     with server.client() as client:
-        for method in ("PATCH", "DELETE"):
+        for method in ("PATCH", "DELETE", "OPTIONS"):
             response = client.request(method, "/api/v1/responses/current")
             assert response.status_code == 405, response.text
-            assert response.headers["allow"] == "GET"
+            assert response.headers["allow"] == "HEAD, GET"
             assert response.json()["code"] == "method_not_allowed"
 
 

@@ -454,3 +454,30 @@ def test_a_window_that_holds_no_instant_counts_nothing_everywhere(server: LiveSe
         scores = get(server, "/api/v1/scores", params=window).json()["touchpoints"]
         assert next(t for t in scores if t["touchpoint"] == slug)["responses"] == 0
     assert get(server, f"/api/v1/touchpoints/{slug}/score").json()["responses"] == 1
+
+
+def test_tag_combines_with_has_comment(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    tagged_commented = post(server, tp["embed_token"], 5, comment="the invoice was wrong")
+    tagged_silent = post(server, tp["embed_token"], 2)
+    post(server, tp["embed_token"], 4, comment="fine")
+    with server.admin() as admin:
+        for rating in (tagged_commented, tagged_silent):
+            added = admin.post(f"/api/v1/responses/{rating['id']}/tags", json={"tag": "Billing"})
+            assert added.status_code == 201, added.text
+    url = f"/api/v1/touchpoints/{tp['slug']}/score"
+    for has_comment, expected in (("true", {"5": 1}), ("false", {"2": 1})):
+        body = get(server, url, params={"tag": "Billing", "has_comment": has_comment}).json()
+        assert {k: v for k, v in body["distribution"].items() if v} == expected, body
+
+
+def test_a_series_of_more_than_1000_buckets_is_refused_naming_since(server: LiveServer) -> None:
+    tp = server.add_touchpoint()
+    url = f"/api/v1/touchpoints/{tp['slug']}/series"
+    window = {"since": "2020-01-01", "until": "2022-12-31"}
+    refused = get(server, url, params={**window, "interval": "day"})
+    assert refused.status_code == 400
+    assert (refused.json()["code"], refused.json()["field"]) == ("bad_query", "since")
+    assert "1000 buckets" in refused.json()["detail"]
+    weekly = get(server, url, params={**window, "interval": "week"})  # the same years, 157 weeks
+    assert (weekly.status_code, len(weekly.json()["buckets"])) == (200, 157)

@@ -91,11 +91,18 @@ async def handle_http(request: Request, error: Exception) -> Response:
 
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route takes at this path. Starlette's own 405 names only the
-    methods of the first route that matched the path, where each method has its route."""
+    methods of the first route that matched the path, where each method has its route.
+    A path spelled out in full (`/api/v1/responses/current`) takes only its own routes'
+    methods, not those of a pattern it also fits (`/api/v1/responses/{id}`)."""
+    matching = [
+        route
+        for route in request.app.routes
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+    ]
+    literal = [route for route in matching if not route.param_convertors]
     methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods or set()
+    for route in literal or matching:
+        methods |= route.methods or set()
     order = ("HEAD", "GET", "POST", "PUT", "PATCH", "DELETE")
     return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
 

@@ -28,6 +28,7 @@ from scorelet.validation import (
     MAX_ORIGINS,
     MAX_SUBJECT,
     SUBJECT_PATTERN,
+    TEXT_PATTERN,
 )
 
 Schema = dict[str, Any]
@@ -111,11 +112,11 @@ SETTINGS: dict[str, Schema] = {
     "brand_logo": nullable(
         {
             **STRING,
-            "pattern": f"^https?://{HOST}(?:/[A-Za-z0-9._~%/-]{{0,100}})?$",
-            "description": "logo image URL (http or https)",
+            "pattern": f"^(?:https?://{HOST}(?:/[A-Za-z0-9._~%/-]{{0,100}})?)?$",
+            "description": "logo image URL (http or https); empty or null: none",
         }
     ),
-    "brand_accent": nullable({**STRING, "pattern": "^#([0-9a-fA-F]{3}){1,2}$"}),
+    "brand_accent": nullable({**STRING, "pattern": "^(?:#(?:[0-9a-fA-F]{3}){1,2})?$"}),
     "recontact_days": {**DAYS, "description": "after an answer, wait N days (0: off)"},
     "redisplay_days": {**DAYS, "description": "after a close or unanswered display"},
     "max_displays": nullable(
@@ -525,7 +526,7 @@ def chat_paths() -> dict[str, Any]:
                 "summary": "Hosted rating page; ?score=N preselects a score (a GET never records)",
                 "parameters": [
                     TOKEN_PATH,
-                    {"name": "score", "in": "query", "required": False, "schema": INTEGER},
+                    {"name": "score", "in": "query", "required": False, "schema": SCORE_BOUND},
                 ],
                 "responses": {
                     "200": html("the rating page, or the confirm step for ?score=N"),
@@ -542,7 +543,17 @@ def chat_paths() -> dict[str, Any]:
                     "required": True,
                     "content": {
                         "application/x-www-form-urlencoded": {
-                            "schema": obj({"score": INTEGER, "comment": STRING, "id": STRING}, [])
+                            "schema": {
+                                **obj(
+                                    {
+                                        "score": SCORE_BOUND,
+                                        "comment": {**STRING, "pattern": TEXT_PATTERN},
+                                        "id": {**STRING, "format": "uuid"},
+                                    },
+                                    [],
+                                ),
+                                "additionalProperties": False,
+                            }
                         }
                     },
                 },
@@ -1445,7 +1456,8 @@ def routing_paths() -> dict[str, Any]:
                                                 "ids": {
                                                     "type": "array",
                                                     "minItems": 1,
-                                                    "maxItems": 1000,
+                                                    # what fits the default body limit
+                                                    "maxItems": 300,
                                                     "items": {**STRING, "format": "uuid"},
                                                 },
                                                 "all_dead": {"const": False},

@@ -422,10 +422,8 @@ class Ratings:
         return tally.within(counts, window.min_score, window.max_score), displays
 
     async def _commented(self, touchpoint: Touchpoint, window: Window) -> list[Counted]:
-        if window.tag is not None:  # the commented rows carry no tags
-            raise bad_query("tag", "tag= can't be combined with has_comment or search yet")
         return await self.store.commented(
-            touchpoint.id, window.since, window.until, window.filters, window.search
+            touchpoint.id, window.since, window.until, window.filters, window.search, window.tag
         )
 
     async def _spans(

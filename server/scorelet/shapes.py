@@ -35,6 +35,7 @@ from scorelet.validation import (
     MAX_CONTEXT_VALUE,
     MAX_SUBJECT,
     SUBJECT_PATTERN,
+    TEXT_PATTERN,
     check_context,
     check_optional_text,
     check_uuid,
@@ -172,7 +173,9 @@ class Submission:
     score: int = field(metadata=about("a point on the touchpoint's scale (stars 1-5, NPS 0-10)"))
     comment: str | None = field(
         default=None,
-        metadata=about("an optional comment", _comment, maxLength=MAX_COMMENT),
+        metadata=about(
+            "an optional comment", _comment, maxLength=MAX_COMMENT, pattern=TEXT_PATTERN
+        ),
     )
     context: dict[str, str] | None = field(
         default=None,
@@ -215,7 +218,9 @@ class CommentEdit:
 
     token: str = field(metadata=about("the token the rating was given with"))
     comment: str | None = field(
-        metadata=about("the comment; null clears it", _comment, maxLength=MAX_COMMENT)
+        metadata=about(
+            "the comment; null clears it", _comment, maxLength=MAX_COMMENT, pattern=TEXT_PATTERN
+        )
     )
 
 

@@ -51,6 +51,7 @@ RESERVED_KEYS = frozenset(
 # The same rules as JSON Schema patterns, for /openapi.json: a line of text, and a subject
 # (a line with something besides whitespace in it).
 LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"  # tab, CR, LF
 SUBJECT_PATTERN = (
     "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f]"
     "[^\\u0000-\\u001f\\u007f-\\u009f]*$"

@@ -142,6 +142,8 @@ class RatingPages:
         form = await self._form(request)
         ratings, token = self.services.ratings, _token(request)
         try:
+            if "id" in form:  # whichever step sent it, a malformed id is a bad form
+                check_uuid(form["id"])
             if "score" in form:
                 score = _score(form["score"], bearer)
                 if score is None:

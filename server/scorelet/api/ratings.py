@@ -16,7 +16,7 @@ from scorelet.api.body import read_json
 from scorelet.api.caching import Prepared, encode
 from scorelet.api.claims import check_origin
 from scorelet.api.services import Services
-from scorelet.errors import Problem, invalid
+from scorelet.errors import Problem, allowed_methods, invalid
 from scorelet.ratings import Bearer
 from scorelet.shapes import COMMENT_EDIT, IMPRESSION, SUBMISSION, Shape
 from scorelet.validation import SLUG, check_uuid
@@ -54,7 +54,7 @@ def rating_id(request: Request) -> str:
             405,
             "method_not_allowed",
             f"{request.method} is not allowed on {request.url.path}",
-            headers={"Allow": "GET"},
+            headers={"Allow": ", ".join(allowed_methods(request))},
         )
     return check_uuid(request.path_params["id"])
 

@@ -450,9 +450,10 @@ class Store:
         until: float | None = None,
         filters: Mapping[str, str] | None = None,
         search: Sequence[str] = (),
+        tag: str | None = None,
     ) -> list[Counted]:
         """The window's ratings that have a comment (with every word of `search` in it)."""
-        return await self.backend.commented(touchpoint_id, since, until, filters or {}, search)
+        return await self.backend.commented(touchpoint_id, since, until, filters or {}, search, tag)
 
     async def unfolded(self) -> int:
         return await self.backend.unfolded()

@@ -367,8 +367,10 @@ class Backend(Protocol):
         until: float | None,
         filters: Mapping[str, str],
         search: Sequence[str],
+        tag: str | None = None,
     ) -> list[Counted]:
-        """Every rating in [since, until) with a comment (holding every word of `search`),
+        """Every rating in [since, until) with a comment (holding every word of `search`;
+        carrying `tag`, if given),
         as rollups count it: what the dashboard tallies when a filter is about comments.
         Its cost follows the commented ratings in the window, not all of them."""
         ...

@@ -467,6 +467,7 @@ class PostgresBackend:
         until: float | None,
         filters: Mapping[str, str],
         search: Sequence[str],
+        tag: str | None = None,
     ) -> list[Counted]:
         read = partial(
             reads.commented,
@@ -475,6 +476,7 @@ class PostgresBackend:
             until=until,
             filters=filters,
             words=search,
+            tag=tag,
         )
         return await self._read(read)
 

@@ -388,11 +388,15 @@ async def commented(
     until: float | None,
     filters: Mapping[str, str],
     words: Sequence[str],
+    tag: str | None = None,
 ) -> list[Counted]:
     """The commented ratings of a window (through the index that holds only those) whose
     comment holds every word: search.py's case folding, applied here as SQLite applies it
     in its function (PostgreSQL's own lower() and ILIKE fold less: "straße", "STRASSE")."""
     where, args = _raw_where(touchpoint_id, since, until, filters)
+    if tag is not None:
+        where += " AND id IN (SELECT response_id FROM response_tags WHERE tag = %s)"
+        args = [*args, tag]
     rows = await all_rows(
         conn,
         f"SELECT {COUNTED_COLUMNS}, comment FROM responses WHERE {where} AND comment IS NOT NULL",

@@ -308,9 +308,10 @@ class SqliteBackend:
         until: float | None,
         filters: Mapping[str, str],
         search: Sequence[str],
+        tag: str | None = None,
     ) -> list[Counted]:
         return await self._reader.read(
-            reads.commented, touchpoint_id, since, until, filters, search
+            reads.commented, touchpoint_id, since, until, filters, search, tag
         )
 
     # -- touchpoints and keys ----------------------------------------------------------

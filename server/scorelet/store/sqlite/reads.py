@@ -427,10 +427,16 @@ def commented(
     until: float | None,
     filters: Mapping[str, str],
     search: Sequence[str],
+    tag: str | None = None,
 ) -> list[Counted]:
     """The commented ratings of a window, through the index that holds only those."""
     where, args = _raw_where(touchpoint_id, since, until, filters)
     where, args = _searching(where + " AND comment IS NOT NULL", args, search)
+    if tag is not None:
+        where += (
+            " AND id IN (SELECT response_id FROM response_tags WHERE touchpoint_id = ? AND tag = ?)"
+        )
+        args = [*args, touchpoint_id, tag]
     rows = conn.execute(f"SELECT {COUNTED_COLUMNS} FROM responses WHERE {where}", args)
     return [counted(row) for row in rows]
 
