@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,14 @@ import httpx
 import psycopg
 import pytest
 
-from backends import Contents, database_args, database_env, read_contents
+from backends import Contents, database_args, database_env, open_store, read_contents
 from conftest import TLS, clean_env, scorelet_command
 from postgres import Cluster, database_for, new_database
 from scorelet.cli import main
+from scorelet.store import NewResponse
+from scorelet.store.postgres import fold
 from scorelet.store.postgres.backend import PostgresBackend
+from scorelet.touchpoints import new_touchpoint_fields
 from test_serve import serving, setup_touchpoint
 
 VISIBLE_WITHIN = 1.0  # seconds: what another process's change may take to show
@@ -440,3 +443,52 @@ async def test_closing_as_a_hint_arrives_does_not_hang(tmp_path: Path) -> None:
     closing = asyncio.create_task(backend.close())
     done, _ = await asyncio.wait({closing}, timeout=30)  # a hang, not a speed: it takes ms
     assert closing in done, "close() is still waiting for the resync loop"
+
+
+class ReplacedMidFold:
+    """The fold's connection, with a rating replaced (and committed, on another connection)
+    right after the fold has taken its top: the moment a statement-level snapshot lost it."""
+
+    def __init__(self, conn: Any, replace: Callable[[], Awaitable[None]]) -> None:
+        self.conn, self.replace, self.replaced = conn, replace, False
+
+    async def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        result = await self.conn.execute(sql, *args, **kwargs)
+        if "pg_snapshot_xmin" in sql and not self.replaced:
+            self.replaced = True
+            await self.replace()
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+async def test_a_rating_replaced_while_a_fold_runs_is_counted_once(tmp_path: Path) -> None:
+    store = await open_store("postgres", tmp_path)
+    try:
+        fields = new_touchpoint_fields({"slug": "checkout", "metric": "csat"})
+        touchpoint = await store.create_touchpoint(fields)
+
+        def rating(score: int) -> NewResponse:
+            return NewResponse(touchpoint.id, score, None, "conv-1", {"agent": "alice"})
+
+        await store.record_response(rating(1))
+        backend = store.backend
+        assert isinstance(backend, PostgresBackend)
+
+        async def replace() -> None:
+            await store.record_response(rating(4))
+
+        async with backend._pool.connection() as conn, conn.transaction():
+            interleaved = ReplacedMidFold(conn, replace)
+            assert await fold.fold(interleaved) is not None
+        assert interleaved.replaced
+        await store.fold()
+        check = await store.recount()
+        assert check.stored == check.recounted
+        counts, _ = await store.counts(touchpoint.id, since=0.0)
+        assert counts == {4: 1}
+        groups = await store.breakdown(touchpoint.id, "agent")
+        assert groups == {"alice": {4: 1}}
+    finally:
+        await store.close()

@@ -685,6 +685,8 @@ class PostgresBackend:
                     conn.transaction(),
                 ):
                     changes = await fold.fold(conn)
+            except psycopg.errors.SerializationFailure:
+                return folded  # another process folded after this snapshot: theirs stands
             except psycopg.Error as error:
                 raise Unavailable(f"the fold failed: {error}") from error
             if not changes:

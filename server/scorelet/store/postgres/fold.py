@@ -53,7 +53,13 @@ PARTS = tuple(UPSERTS)
 
 async def fold(conn: Connection, limit: int = FOLD_LIMIT) -> int | None:
     """One fold in the caller's transaction; the changes folded, or None if another
-    process holds the fold."""
+    process holds the fold.
+
+    Every statement reads one snapshot (repeatable read): under read committed, a rating
+    replaced between the statement that takes `top` and the one that reads the ratings
+    would leave the range with its old version never counted, though its undone row says
+    it was, and the rollups would be one short for good."""
+    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     locked = await all_rows(conn, "SELECT pg_try_advisory_xact_lock(%s)", (FOLD_LOCK,))
     if not locked[0][0]:
         return None
