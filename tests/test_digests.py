@@ -58,6 +58,9 @@ def test_the_weekly_digest_reports_each_touchpoint_against_a_recount(
                     "at": "mon 00:00",
                     "tz": "UTC",
                 }
+                for field, wrong in (("at", 9.5), ("every", ["week"]), ("tz", 1)):
+                    refused = admin.post("/api/v1/digests", json={**digest, field: wrong})
+                    assert (refused.status_code, refused.json()["field"]) == (422, field)
                 answer = admin.post("/api/v1/digests", json=digest)
                 assert answer.status_code == 201, answer.text
                 assert hook.payloads == []  # the week already over when it was made isn't sent

@@ -197,9 +197,9 @@ class Routing:
             raise invalid("destination", "destination is required", "missing_field")
         every = body.get("every", "week")
         tz_name = body.get("tz") or "UTC"
-        for name, value in (("every", every), ("at", body.get("at")), ("tz", tz_name)):
+        for field, value in (("every", every), ("at", body.get("at")), ("tz", tz_name)):
             if value is not None and not isinstance(value, str):
-                raise invalid(name, f"{name} must be a string", "wrong_type")
+                raise invalid(field, f"{field} must be a string", "wrong_type")
         try:
             at = periods.parse_at(str(every), body.get("at"))
             tz = zone(str(tz_name))
