@@ -54,6 +54,11 @@ def invalid(field: str, detail: str, code: str = "invalid_value", status: int = 
     return Problem(status, code, detail, field)
 
 
+def touchpoint_not_found(slug: str, field: str) -> Problem:
+    """A touchpoint named in a path or a body that doesn't exist (or no longer does)."""
+    return Problem(404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", field)
+
+
 def bad_query(field: str, detail: str) -> Problem:
     """A query parameter of a read endpoint (or a CLI flag standing for one) that can't be used."""
     return Problem(400, "bad_query", detail, field)

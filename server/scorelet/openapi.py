@@ -12,10 +12,11 @@ from typing import Any
 from scorelet import __version__
 from scorelet.api.listing import CURSOR
 from scorelet.brand import MAX_NAME
-from scorelet.eligibility import MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW, REASONS
+from scorelet.eligibility import EVENT_NAME, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW, REASONS
 from scorelet.routing.messages import PAYLOAD_SCHEMA
+from scorelet.routing.rules import NAME
 from scorelet.routing.tags import MAX_TAG
-from scorelet.scales import csat_scales
+from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
 from scorelet.series import INTERVALS
 from scorelet.shapes import COMMENT_EDIT, CONTEXT_SCHEMA, IMPRESSION, NEW_IDENTITY, SUBMISSION
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
@@ -23,13 +24,13 @@ from scorelet.touchpoints import GROUPS, TEXT_LIMITS
 from scorelet.validation import (
     LINE_PATTERN,
     LOCALE,
-    MAX_CONTEXT_KEY,
     MAX_CONTEXT_VALUE,
     MAX_ORIGINS,
     MAX_SUBJECT,
     SUBJECT_PATTERN,
     TEXT_PATTERN,
 )
+from scorelet.validation import SLUG as SLUG_RULE
 
 Schema = dict[str, Any]
 
@@ -55,8 +56,8 @@ INTEGER = {"type": "integer"}
 NUMBER = {"type": "number"}
 TIME = {"type": "string", "format": "date-time"}
 # What the server's checks accept, as patterns, so a client (or a fuzzer) can know ahead.
-SLUG_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-NAME_PATTERN = "^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
+SLUG_PATTERN = SLUG_RULE.pattern
+NAME_PATTERN = NAME.pattern
 # Epoch seconds, or an ISO 8601 date or date-time (no zone: UTC) from 1980 to 8999.
 INSTANT = {
     "type": "string",
@@ -69,7 +70,7 @@ TAG = {
     "pattern": rf"^[\w.&/+#-](?:[\w .&/+#-]{{0,{MAX_TAG - 2}}}[\w.&/+#-])?$",
     "description": "letters, digits, spaces and - _ . & / + #, e.g. Billing",
 }
-CONTEXT_KEY = {"type": "string", "pattern": f"^[A-Za-z0-9_.-]{{1,{MAX_CONTEXT_KEY}}}$"}
+CONTEXT_KEY = {"type": "string", **CONTEXT_SCHEMA["propertyNames"]}
 SUBJECT = {"type": "string", "maxLength": MAX_SUBJECT, "pattern": SUBJECT_PATTERN}
 TTL = {
     "anyOf": [
@@ -77,7 +78,7 @@ TTL = {
         {"type": "integer", "minimum": 1, "maximum": MAX_TTL_SECONDS},
     ],
 }
-TIME_ZONE = {"enum": sorted(zoneinfo.available_timezones())}
+TIME_ZONE = ref("TimeZone")  # the ~600 names once, in components
 CONTEXT = {"type": "object", **CONTEXT_SCHEMA}
 GROUP = obj({"count": INTEGER, "percent": nullable(NUMBER)})
 DAYS = {"type": "integer", "minimum": 0, "maximum": MAX_DAYS}
@@ -137,7 +138,7 @@ SETTINGS: dict[str, Schema] = {
             "description": "ask within N days of each signup anniversary",
         }
     ),
-    "trigger": {**STRING, "pattern": "^(load|event:[A-Za-z0-9_.:-]{1,64})$"},
+    "trigger": {**STRING, "pattern": f"^(load|event:{EVENT_NAME.pattern[1:-1]})$"},
     "require_identity": {"type": "boolean"},
     "ignore_global_throttle": {"type": "boolean"},
 }
@@ -192,6 +193,7 @@ def new_touchpoint() -> Schema:
 
 
 SCHEMAS: dict[str, Schema] = {
+    "TimeZone": {"enum": sorted(zoneinfo.available_timezones()), "description": "an IANA name"},
     "Problem": obj(
         {
             "type": STRING,
@@ -440,7 +442,7 @@ ID_PATH = {
     "schema": {"type": "string", "format": "uuid"},
 }
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000}
-SCORE_BOUND = {"type": "integer", "minimum": 0, "maximum": 10}
+SCORE_BOUND = {"type": "integer", "minimum": LOWEST_SCORE, "maximum": HIGHEST_SCORE}
 WINDOW = [
     {
         "name": "since",
@@ -822,7 +824,7 @@ def people_paths() -> dict[str, Any]:
                     query(
                         "event",
                         "the event the page tracked, for --trigger event:NAME",
-                        {**STRING, "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+                        {**STRING, "pattern": EVENT_NAME.pattern},
                     ),
                 ],
                 "responses": {
@@ -1161,7 +1163,7 @@ SCHEMAS["NewDestination"] = {
     ]
 }
 RULE_FIELDS: dict[str, Schema] = {
-    "name": {**STRING, "pattern": "^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"},
+    "name": {**STRING, "pattern": NAME_PATTERN},
     "touchpoints": STRINGS,
     "score": nullable(obj({"min": INTEGER, "max": INTEGER})),
     "group": nullable({"enum": ["detractor", "passive", "promoter", "satisfied", "unsatisfied"]}),
@@ -1177,25 +1179,28 @@ RULE_FIELDS: dict[str, Schema] = {
 SCHEMAS["Rule"] = obj(RULE_FIELDS)
 
 
+def rule_score() -> Schema:
+    """What parse_score accepts: one score, "MIN..MAX" or {"min", "max"}, MIN <= MAX."""
+    points = range(LOWEST_SCORE, HIGHEST_SCORE + 1)
+    ranges = [(low, high) for low in points for high in points if low <= high]
+    return {
+        "anyOf": [
+            SCORE_BOUND,
+            {"enum": [str(n) for n in points] + [f"{a}..{b}" for a, b in ranges]},
+            {"enum": [{"min": a, "max": b} for a, b in ranges]},
+        ],
+        "description": '"MIN..MAX", one score, or {"min", "max"} within 0..10',
+    }
+
+
 def new_rule() -> Schema:
     """A rule's body: what parse_rule accepts, with its two kinds (notify or add tags)."""
-    ranges = [(low, high) for low in range(11) for high in range(low, 11)]
-    one_score = {"type": "integer", "minimum": 0, "maximum": 10}
     fields: dict[str, Schema] = {
         "name": {**STRING, "pattern": NAME_PATTERN},
         "touchpoints": nullable(
             {"type": "array", "maxItems": 50, "items": {**STRING, "pattern": SLUG_PATTERN}}
         ),
-        "score": nullable(
-            {
-                "anyOf": [
-                    one_score,
-                    {"enum": [str(n) for n in range(11)] + [f"{a}..{b}" for a, b in ranges]},
-                    {"enum": [{"min": a, "max": b} for a, b in ranges]},
-                ],
-                "description": '"MIN..MAX", one score, or {"min", "max"} within 0..10',
-            }
-        ),
+        "score": nullable(ref("RuleScore")),
         "group": RULE_FIELDS["group"],
         "has_comment": {"type": "boolean"},
         "comment_matches": nullable(
@@ -1221,7 +1226,7 @@ def new_rule() -> Schema:
             "description": "5m, 90s, 1h or seconds; at most 24h",
         },
     }
-    names: Schema = {"type": "array", "minItems": 1, "maxItems": 10, "items": NAME_STRING}
+    names: Schema = {"type": "array", "minItems": 1, "maxItems": 10, "items": fields["name"]}
     tags: Schema = {"type": "array", "minItems": 1, "maxItems": 10, "items": TAG}
     nothing: Schema = nullable({"type": "array", "maxItems": 0})
     return {
@@ -1238,7 +1243,7 @@ def new_rule() -> Schema:
     }
 
 
-NAME_STRING = {**STRING, "pattern": NAME_PATTERN}
+SCHEMAS["RuleScore"] = rule_score()
 SCHEMAS["NewRule"] = new_rule()
 SCHEMAS["Delivery"] = obj(
     {

@@ -13,6 +13,7 @@ from typing import Literal
 Metric = Literal["csat", "nps"]
 METRICS: tuple[Metric, ...] = ("csat", "nps")
 NUMERIC_MAX = 10
+LOWEST_SCORE, HIGHEST_SCORE = 0, 10  # every scale lies within these (NPS spans them)
 
 
 class ScaleError(ValueError):

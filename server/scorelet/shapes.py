@@ -154,7 +154,7 @@ IDENTITY = (
     "the signed-in person's identity token (i.…) from your backend: their traits join the"
     " rating's context, and when-to-ask rules count per person"
 )
-CONTEXT_SCHEMA = {
+CONTEXT_SCHEMA: dict[str, Any] = {
     "maxProperties": MAX_CONTEXT_KEYS,
     "propertyNames": {"pattern": "^[A-Za-z0-9_.-]+$", "maxLength": MAX_CONTEXT_KEY},
     "additionalProperties": {

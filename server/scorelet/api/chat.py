@@ -18,7 +18,6 @@ from scorelet.api.auth import authorize
 from scorelet.api.body import read_json
 from scorelet.api.claims import check_origin
 from scorelet.api.services import Services
-from scorelet.errors import Problem
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
 from scorelet.timeutil import iso
 from scorelet.validation import check_slug, only_fields, require, wrong_type
@@ -53,14 +52,7 @@ class ChatApi:
         ttl = body.get("ttl", DEFAULT_TTL)
         if isinstance(ttl, bool) or not isinstance(ttl, str | int):
             raise wrong_type("ttl", "a duration such as 14d, or seconds as an integer")
-        touchpoint = self.services.store.touchpoint(slug)
-        if touchpoint is None:  # added by `scorelet touchpoint add` a moment ago?
-            await self.services.store.refresh_if_changed()
-            touchpoint = self.services.store.touchpoint(slug)
-        if touchpoint is None:
-            raise Problem(
-                404, "touchpoint_not_found", f"no touchpoint is named {slug!r}", "touchpoint"
-            )
+        await self.services.touchpoint(slug, "touchpoint")
         if context is not None and not isinstance(context, dict):
             raise wrong_type("context", "an object of string values")
         minted = mint_subject_token(self.services.signer, slug, subject, context, ttl)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from scorelet.errors import Problem, bad_query
 from scorelet.ratings import Window
 from scorelet.routing.tags import TagError, check_tag
+from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE
 from scorelet.timeutil import parse_instant
 from scorelet.validation import MAX_CONTEXT_VALUE, check_context_key, check_text
 
@@ -82,7 +83,8 @@ def bool_param(params: dict[str, str], name: str) -> bool | None:
 def score_bounds(params: dict[str, str]) -> tuple[int | None, int | None]:
     """`min_score` and `max_score`: bounds on 0-10, the widest scale, whatever the touchpoint's
     (a bound outside its scale just keeps or leaves out everything on that side)."""
-    return int_param(params, "min_score", 0, 10), int_param(params, "max_score", 0, 10)
+    low, high = LOWEST_SCORE, HIGHEST_SCORE
+    return int_param(params, "min_score", low, high), int_param(params, "max_score", low, high)
 
 
 def with_rating_filters(window: Window, params: dict[str, str]) -> Window:

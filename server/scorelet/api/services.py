@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from scorelet.accounts import Accounts
 from scorelet.api.middleware.metrics import RequestStats
 from scorelet.config import Settings
-from scorelet.errors import Problem
+from scorelet.errors import touchpoint_not_found
 from scorelet.limits import Limits
 from scorelet.ratings import Ratings
 from scorelet.routing.admin import Routing
@@ -56,18 +56,9 @@ class Services:
             raise RuntimeError("the store opens when the app starts (lifespan)")
         return self._accounts
 
-    async def touchpoint(self, slug: str) -> Touchpoint:
-        """The touchpoint named in a URL, or a 404 problem.
-
-        A slug this server hasn't seen may have been added by `scorelet touchpoint add` a
-        moment ago: it looks at the database once before refusing.
-        """
-        touchpoint = self.store.touchpoint(slug)
+    async def touchpoint(self, slug: str, field: str = "slug") -> Touchpoint:
+        """The touchpoint named in a URL (or in a body's `field`), or a 404 problem."""
+        touchpoint = await self.store.find_touchpoint(slug)
         if touchpoint is None:
-            await self.store.refresh_if_changed()
-            touchpoint = self.store.touchpoint(slug)
-        if touchpoint is None:
-            raise Problem(
-                404, "touchpoint_not_found", f"no touchpoint is named {slug[:64]!r}", "slug"
-            )
+            raise touchpoint_not_found(slug, field)
         return touchpoint

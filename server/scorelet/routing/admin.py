@@ -10,10 +10,10 @@ the transaction that would have stored them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from scorelet.errors import Problem, bad_query, invalid
+from scorelet.errors import Problem, bad_query, invalid, touchpoint_not_found
 from scorelet.ratings import Ratings, Window
 from scorelet.routing import messages, periods, ssrf
 from scorelet.routing.destinations import (
@@ -127,17 +127,14 @@ class Routing:
             rule = parse_rule(body, time.time())
         except RuleError as error:
             raise invalid(error.field, str(error), error.code) from None
-        for slug in rule.touchpoints:
-            if self.store.touchpoint(slug) is None:
-                await self.store.refresh_if_changed()
-            if self.store.touchpoint(slug) is None:
-                raise Problem(
-                    404,
-                    "touchpoint_not_found",
-                    f"no touchpoint is named {slug[:64]!r}",
-                    "touchpoints",
-                )
+        await self._named_touchpoints(rule.touchpoints)
         return await self.store.create_rule(rule)
+
+    async def _named_touchpoints(self, slugs: Sequence[str]) -> None:
+        """A body's `touchpoints` must each name one."""
+        for slug in slugs:
+            if await self.store.find_touchpoint(slug) is None:
+                raise touchpoint_not_found(slug, "touchpoints")
 
     async def rule(self, name: str) -> Rule:
         found = next((r for r in await self.store.rules() if r.name == name), None)
@@ -210,14 +207,7 @@ class Routing:
         touchpoints = body.get("touchpoints") or []
         if not isinstance(touchpoints, list) or not all(isinstance(t, str) for t in touchpoints):
             raise invalid("touchpoints", "touchpoints must be a list of slugs", "wrong_type")
-        for slug in touchpoints:
-            if self.store.touchpoint(slug) is None:
-                raise Problem(
-                    404,
-                    "touchpoint_not_found",
-                    f"no touchpoint is named {slug[:64]!r}",
-                    "touchpoints",
-                )
+        await self._named_touchpoints(touchpoints)
         at_text = str(body.get("at") or periods.DEFAULT_AT[str(every)]).strip().lower()
         # The period already due when it is made is not sent: the first digest is the next.
         first = periods.due(str(every), tz, at, self.store.clock())

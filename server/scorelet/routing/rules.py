@@ -30,6 +30,7 @@ from typing import Any
 import re2  # type: ignore[import-untyped]
 
 from scorelet.routing.tags import MAX_TAGS_PER_RULE, TagError, check_tag
+from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE
 
 EVENTS = ("created", "updated", "commented")
 GROUPS = ("detractor", "passive", "promoter", "satisfied", "unsatisfied")
@@ -244,7 +245,7 @@ def parse_score(value: Any) -> tuple[int, int] | None:
         bounds = (low, high)
     else:
         raise RuleError("score", 'score must be "MIN..MAX" or {"min": MIN, "max": MAX}')
-    if not 0 <= bounds[0] <= bounds[1] <= 10:
+    if not LOWEST_SCORE <= bounds[0] <= bounds[1] <= HIGHEST_SCORE:
         raise RuleError("score", "score must be a range within 0..10 with MIN <= MAX")
     return bounds
 

@@ -132,6 +132,13 @@ class Store:
     def touchpoint(self, slug: str) -> Touchpoint | None:
         return self._touchpoints.get(slug)
 
+    async def find_touchpoint(self, slug: str) -> Touchpoint | None:
+        """A touchpoint by slug; one this process hasn't seen may have been added by another
+        (`scorelet touchpoint add` a moment ago), so it looks at the database once first."""
+        if slug not in self._touchpoints:
+            await self.refresh_if_changed()
+        return self._touchpoints.get(slug)
+
     def touchpoint_by_id(self, touchpoint_id: int) -> Touchpoint | None:
         return self._by_id.get(touchpoint_id)
 
