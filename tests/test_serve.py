@@ -47,25 +47,18 @@ def serving(
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 45  # a slow start on a loaded 2-core machine, not a hang
-    poll = httpx.Client(timeout=1, verify=TLS)
-    while True:
-        try:
-            if poll.get(url + "/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
-            try:
-                output = process.communicate(timeout=10)[0]
-            except subprocess.TimeoutExpired:
-                process.kill()
-                output = process.communicate()[0]
-            poll.close()
-            raise AssertionError(f"server did not start: {output}{database_activity(environ)}")
-        time.sleep(0.05)
-    poll.close()
+    with httpx.Client(timeout=1, verify=TLS) as poll:
+        while not started(poll, url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGABRT)  # faulthandler prints every stack
+                try:
+                    output = process.communicate(timeout=10)[0]
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    output = process.communicate()[0]
+                raise AssertionError(f"server did not start: {output}{database_activity(environ)}")
+            time.sleep(0.05)
     try:
         yield process, url
     finally:
@@ -74,6 +67,13 @@ def serving(
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+def started(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(url + "/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def database_activity(environ: dict[str, str]) -> str:
