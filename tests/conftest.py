@@ -30,7 +30,7 @@ import pytest
 from starlette.applications import Starlette
 
 from backends import BACKENDS, Given, load, open_store
-from postgres import database_for
+from postgres import database_for, remove_cluster
 from scorelet.app import create_app
 from scorelet.cli import main
 from scorelet.config import SECRET_FILE, Settings
@@ -43,6 +43,14 @@ SECRET = "test-secret-0123456789abcdef"
 # One TLS context for every client the tests open: httpx otherwise loads the CA bundle for
 # each client (tens of milliseconds), though every test server speaks plain HTTP.
 TLS = ssl.create_default_context()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def throwaway_postgres() -> Iterator[None]:
+    """The throw-away PostgreSQL goes with the session: a pytest-xdist worker can be ended
+    before its atexit handlers have deleted the server's files."""
+    yield
+    remove_cluster()
 
 
 @dataclass

@@ -136,6 +136,15 @@ def cluster() -> Cluster:
     return _cluster
 
 
+def remove_cluster() -> None:
+    """Stop and delete this test process's server, if it started one (at the session's end,
+    while the process is still sure to run; atexit is the fallback)."""
+    global _cluster
+    if _cluster is not None:
+        _cluster.remove()
+        _cluster = None
+
+
 def admin_url() -> str:
     return os.environ.get("SCORELET_TEST_POSTGRES_URL") or cluster().admin_url
 
