@@ -7,11 +7,13 @@ must do alike is in test_store_contract.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sqlite3
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from typing import Any
 import pytest
 
 from backends import open_store
+from scorelet.routing.destinations import NewDestination
+from scorelet.routing.rules import parse_rule
 from scorelet.store import NewResponse, Store, Unavailable
 from scorelet.store.sqlite import fold
 from scorelet.store.sqlite.backend import JOURNAL_SIZE_LIMIT, SqliteBackend
@@ -222,6 +226,123 @@ async def test_a_replacement_that_fails_half_way_leaves_no_undo(store: Store, pa
     await writer.write(lambda conn, tx: conn.execute("DROP TRIGGER refuse"))
     assert raw(path, "SELECT count(*) FROM undone") == [(0,)]
     assert (await store.recount()).equal
+
+
+# -- rows a batch keeps for later ---------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def one_batch(store: Store) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    """Hold the writer inside a write of its own until the block ends, so everything queued
+    meanwhile goes into the next batch together; `queued(n)` waits until n writes wait."""
+    writer = backend(store)._writer
+    entered, gate = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection, tx: Any) -> None:
+        entered.set()
+        gate.wait(30)
+
+    held = asyncio.create_task(writer.write(hold))
+    await asyncio.to_thread(entered.wait, 30)
+
+    async def queued(n: int) -> None:
+        # The held write counts while it commits. (No event tells of a write being queued.)
+        while writer.depth < n + 1:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+    try:
+        yield queued
+    finally:
+        gate.set()
+        await held
+
+
+async def test_a_write_waiting_for_its_commit_counts_while_its_batch_commits(
+    store: Store,
+) -> None:
+    writer = backend(store)._writer
+    assert writer.depth == 0
+    async with one_batch(store) as queued:
+        assert writer.depth == 1  # taken into a batch already, not committed
+        await queued(0)
+    assert writer.depth == 0
+
+
+async def notify_every_rating(store: Store, wait: str = "0s") -> None:
+    await store.create_destination(NewDestination("hook", "webhook", "https://hooks.example/x"))
+    await store.create_rule(
+        parse_rule({"name": "every", "notify": ["hook"], "wait_for_comment": wait})
+    )
+
+
+async def test_a_comment_in_its_ratings_batch_releases_the_delivery_held_for_it(
+    store: Store, path: Path
+) -> None:
+    touchpoint = await add_touchpoint(store)
+    await notify_every_rating(store, wait="5m")
+    batches = backend(store)._writer.batches
+    async with one_batch(store) as queued:
+        first = asyncio.create_task(
+            store.record_response(NewResponse(touchpoint.id, 2, None, "conv-1"))
+        )
+        await queued(1)
+        again = asyncio.create_task(
+            store.record_response(NewResponse(touchpoint.id, 1, "slow reply", "conv-1"))
+        )
+        await queued(2)
+    await asyncio.gather(first, again)
+    assert backend(store)._writer.batches == batches + 2  # the held write's, then both
+    # The first rating's delivery was still kept for the batch's end when the second came:
+    # releasing it had to write it first, or it would wait the five minutes.
+    assert raw(path, "SELECT event, held FROM deliveries") == [("created", 0)]
+
+
+async def test_rows_kept_by_a_write_that_fails_are_not_written(store: Store, path: Path) -> None:
+    writer = backend(store)._writer
+    await writer.write(lambda conn, tx: conn.execute("CREATE TABLE kept (v INTEGER)"))
+
+    def keep(value: int, fail: bool, conn: sqlite3.Connection, tx: Any) -> None:
+        tx.later("INSERT INTO kept (v)", "(?)", (value,))
+        if fail:
+            raise ValueError("this write fails after keeping a row")
+
+    async with one_batch(store) as queued:
+        writes = [asyncio.create_task(writer.write(partial(keep, 1, False), defers=True))]
+        await queued(1)
+        writes.append(asyncio.create_task(writer.write(partial(keep, 2, True), defers=True)))
+        await queued(2)
+        writes.append(asyncio.create_task(writer.write(partial(keep, 3, False), defers=True)))
+        await queued(3)
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    assert isinstance(results[1], ValueError)
+    assert raw(path, "SELECT v FROM kept ORDER BY v") == [(1,), (3,)]
+
+
+async def test_deliveries_that_fail_to_go_in_fail_their_whole_batch(
+    store: Store, path: Path
+) -> None:
+    """A rating is acknowledged only with its deliveries: if they can't be written at the
+    batch's end, no rating of the batch lands and every one of them is told so."""
+    touchpoint = await add_touchpoint(store)
+    await notify_every_rating(store)
+    writer = backend(store)._writer
+    await writer.write(
+        lambda conn, tx: conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
+    )
+    async with one_batch(store) as queued:
+        ratings = [
+            asyncio.create_task(store.record_response(NewResponse(touchpoint.id, s, None, None)))
+            for s in (1, 2)
+        ]
+        await queued(2)
+    results = await asyncio.gather(*ratings, return_exceptions=True)
+    assert all(isinstance(result, Unavailable) for result in results)
+    assert raw(path, "SELECT count(*) FROM responses") == [(0,)]
+    await writer.write(lambda conn, tx: conn.execute("DROP TRIGGER refuse"))
+    await store.record_response(NewResponse(touchpoint.id, 3, None, None))
+    assert raw(path, "SELECT count(*) FROM responses, deliveries") == [(1,)]
 
 
 # -- migrating today's databases ----------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -595,6 +597,29 @@ async def test_a_new_rating_gets_a_time_ordered_id(store: Store, clock: Clock) -
     assert uuid.UUID(first.id).version == uuid.UUID(second.id).version == 7
     assert first.id < second.id
     assert len({time_ordered_id(T0) for _ in range(100)}) == 100
+
+
+def test_a_forked_process_makes_ids_of_its_own() -> None:
+    """Ids draw on a page of random bytes; a child must not reuse what its parent had left.
+    (In a process of its own: this one has threads, and forking it would copy their locks.)"""
+    script = """
+import os
+from scorelet.store.records import time_ordered_id
+time_ordered_id(0.0)  # the page is filled and partly used
+pid = os.fork()
+ids = " ".join(time_ordered_id(0.0) for _ in range(5))
+if pid == 0:
+    print("child", ids, flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("parent", ids, flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    ids = {line.split()[0]: set(line.split()[1:]) for line in done.stdout.splitlines()}
+    assert len(ids["child"]) == len(ids["parent"]) == 5
+    assert not ids["child"] & ids["parent"]
 
 
 # -- comments -----------------------------------------------------------------------------------

@@ -376,7 +376,7 @@ def matches(rule: Rule, candidate: Candidate, event: str, tags: Iterable[str]) -
     comment = candidate.comment
     if (rule.has_comment or rule.comment_matches) and not (comment and comment.strip()):
         return False
-    if any(candidate.context.get(key) != value for key, value in rule.context):
+    if rule.context and any(candidate.context.get(key) != value for key, value in rule.context):
         return False
     return not (rule.tag and rule.tag not in tags)
 

@@ -30,6 +30,11 @@ class Table:
     touchpoints: Mapping[int, TouchpointInfo] = field(default_factory=dict)
 
     @property
+    def tags_ratings(self) -> bool:
+        """Whether any rule adds tags (a rating's write then writes more than itself)."""
+        return any(rule.add_tags for rule in self.rules)
+
+    @property
     def waits(self) -> bool:
         """Whether any notify rule holds deliveries for a comment."""
         return any(rule.wait_for_comment for rule in self.rules if rule.notify)

@@ -146,6 +146,8 @@ def route(table: Table, response: Response, event: str, existing: Sequence[Tag] 
     decision = table.decide(
         response.touchpoint_id, response.score, response.comment, response.context, event, manual
     )
+    if not existing and not decision.tags:  # a new rating that no tagging rule tags
+        return Routed(decision, (), (), False)
     kept = tuple(t for t in existing if t.source == "manual" or t.rule not in decision.evaluated)
     retag = any(t.source == "rule" and t.rule in decision.evaluated for t in existing)
     names = {t.name for t in kept}

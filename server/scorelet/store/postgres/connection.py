@@ -72,6 +72,7 @@ class Writer:
         self._pool = pool
         self._process = process
         self._queue: asyncio.Queue[Item | object] = asyncio.Queue()
+        self._waiting = 0
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.writes = 0
@@ -88,7 +89,8 @@ class Writer:
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize()
+        """Writes waiting for their commit: queued, or in the batch being committed."""
+        return self._waiting
 
     async def write(
         self,
@@ -101,8 +103,12 @@ class Writer:
         if not self.running:
             raise Unavailable("the database is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(Item(fn, future, on_commit, touched))
-        return await future
+        self._waiting += 1
+        try:
+            self._queue.put_nowait(Item(fn, future, on_commit, touched))
+            return await future
+        finally:
+            self._waiting -= 1
 
     async def stop(self) -> None:
         if self._task is None:

@@ -157,6 +157,7 @@ class SqliteBackend:
         stored, previous = await self._writer.write(
             partial(writes.record, new=new, now=now, clients=self._clients, routing=self._routing),
             committed,
+            defers=True,
         )
         return Recorded(stored, previous)
 

@@ -30,8 +30,9 @@ TAG_INSERT = (
 )
 DELIVERY_INSERT = (
     "INSERT INTO deliveries (id, destination_id, kind, rule, event, response_id, state, held,"
-    " due_at, created_at, updated_at) VALUES (?, ?, 'rating', ?, ?, ?, 'pending', ?, ?, ?, ?)"
+    " due_at, created_at, updated_at)"
 )
+DELIVERY_VALUES = "(?, ?, 'rating', ?, ?, ?, 'pending', ?, ?, ?, ?)"
 
 
 def annotate(conn: sqlite3.Connection, responses: list[Response]) -> list[Response]:
@@ -118,8 +119,9 @@ def route(
         destination_id = table.destinations.get(notice.destination)
         if destination_id is None:  # removed meanwhile; rules naming it can't be stored
             continue
-        conn.execute(
+        tx.later(  # with the batch's other deliveries, before it commits
             DELIVERY_INSERT,
+            DELIVERY_VALUES,
             (
                 time_ordered_id(now),
                 destination_id,
@@ -133,12 +135,13 @@ def route(
             ),
         )
     if event != "created" and response.comment and table.waits:
-        release(conn, response.id, now)
+        release(conn, tx, response.id, now)
     return routed.tagged(response)
 
 
-def release(conn: sqlite3.Connection, response_id: str, now: float) -> None:
+def release(conn: sqlite3.Connection, tx: Tx, response_id: str, now: float) -> None:
     """The comment came: deliveries waiting for it go out now."""
+    tx.flush()
     conn.execute(
         "UPDATE deliveries SET held = 0, due_at = ?, updated_at = ?"
         " WHERE response_id = ? AND held = 1 AND state = 'pending'",

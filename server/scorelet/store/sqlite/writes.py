@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from scorelet.dedup import ClientWindow
+from scorelet.routing.table import Table
 from scorelet.store.columns import (
     KEY_COLUMNS,
     USER_FIELDS,
@@ -86,14 +87,31 @@ def record(
         if previous is not None:
             stored = tags.annotate(conn, [stored])[0]
         return stored, previous
-    with tx.atomic():
-        stored, previous = _store(conn, tx, new, now, clients)
-        if previous is None:
-            return tags.route(conn, tx, table, stored, "created", now), None
-        existing = tags.tags_of(conn, stored.id)
-        stored = tags.route(conn, tx, table, stored, "updated", now, existing)
-    annotated = tags.annotate(conn, [stored])[0]
-    return replace(annotated, tags=stored.tags), previous
+    if table.tags_ratings:
+        with tx.atomic():
+            return _routed(conn, tx, table, _store(conn, tx, new, now, clients), now)
+    # Notify rules alone write nothing after the rating but deliveries kept for the batch's
+    # end (tx.later), so the rating needs no savepoint: should anything after its write
+    # fail, the whole batch fails, which leaves nothing behind either.
+    written = _store(conn, tx, new, now, clients)
+    with tx.whole():
+        return _routed(conn, tx, table, written, now)
+
+
+def _routed(
+    conn: sqlite3.Connection,
+    tx: Tx,
+    table: Table,
+    stored: tuple[Response, Response | None],
+    now: float,
+) -> tuple[Response, Response | None]:
+    rating, previous = stored
+    if previous is None:
+        return tags.route(conn, tx, table, rating, "created", now), None
+    existing = tags.tags_of(conn, rating.id)
+    rating = tags.route(conn, tx, table, rating, "updated", now, existing)
+    annotated = tags.annotate(conn, [rating])[0]
+    return replace(annotated, tags=rating.tags), previous
 
 
 def _store(
