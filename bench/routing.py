@@ -55,6 +55,15 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Sink(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Scorelet stopping drops its kept-alive connections: that is not an error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 async def add_rule(data: Path, url: str, send: bool) -> None:
     store = await Store.open(data / DATABASE_FILE, "normal")
     try:
@@ -102,7 +111,7 @@ def main() -> int:
     # The receiver stands for another machine: it runs on the load core, not Scorelet's.
     if harness.cores() >= 2:
         os.sched_setaffinity(0, {int(harness.LOAD_CORE)})
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    sink = Sink(("127.0.0.1", 0), Receiver)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{sink.server_address[1]}/hook"
     env = {"SCORELET_ALLOW_PRIVATE_DESTINATIONS": "1"}

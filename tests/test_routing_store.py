@@ -186,6 +186,30 @@ async def test_busy_and_disabled_destinations_are_left_out_of_a_claim(store: Sto
     assert other.destination.name == "one"
 
 
+async def test_a_claim_takes_the_deliveries_due_first_across_destinations(
+    store: Store, clock: Clock
+) -> None:
+    """Each destination's due deliveries are read apart: the claim still hands out the
+    `limit` due first over all of them, in due order."""
+    tp = await touchpoint(store)
+    await slack(store, "one")
+    await slack(store, "two")
+    await rule(store, name="both", notify=["one", "two"])
+    for score in (1, 2, 3):
+        await rate(store, tp, score)
+        clock.now += 1
+    claimed = await store.claim_deliveries(4, 30)
+    due = [c.delivery.due_at for c in claimed]
+    assert due == sorted(due)
+    assert [c.response.score for c in claimed if c.response] == [1, 1, 2, 2]
+    assert {c.destination.name for c in claimed} == {"one", "two"}
+    rest = await store.claim_deliveries(4, 30)
+    assert sorted((c.destination.name, c.response.score) for c in rest if c.response) == [
+        ("one", 3),
+        ("two", 3),
+    ]
+
+
 async def test_retry_sends_dead_deliveries_again(store: Store) -> None:
     tp = await touchpoint(store)
     await slack(store)

@@ -14,6 +14,7 @@ from scorelet.routing import messages, periods
 from scorelet.routing.retries import SCHEDULE, next_attempt, parse_retry_after
 from scorelet.routing.rules import Candidate, RuleError, evaluate, parse_rule
 from scorelet.routing.sender import classify, sign
+from scorelet.routing.table import Table, TouchpointInfo
 
 
 def candidate(
@@ -197,3 +198,39 @@ def test_a_slack_digest_shows_score_interval_n_change_and_tags() -> None:
     }
     text = messages.slack_digest(content)["blocks"][1]["text"]["text"]
     assert text == "*checkout* CSAT 20.0% (5.7-51.0, n=10), -70 vs 90.0% †; tags: Speed 4"
+
+
+def test_a_table_decides_as_the_rules_do_each_time_it_answers_from_memory() -> None:
+    """A table whose rules read no comment words, context or tags remembers its decisions
+    by touchpoint, score, event and comment; each must be what evaluating the rules says,
+    however often and in whatever order it is asked."""
+    rules = tuple(
+        sorted(
+            (
+                parse_rule({"name": "low", "score": "1..2", "add_tags": ["Low"]}),
+                parse_rule({"name": "low2", "score": "1..2", "notify": ["s"]}),
+                parse_rule({"name": "said", "has_comment": True, "notify": ["s"]}),
+                parse_rule({"name": "wait", "notify": ["s"], "wait_for_comment": "5m"}),
+                parse_rule({"name": "unhappy", "group": "unsatisfied", "notify": ["s"]}),
+            ),
+            key=lambda rule: rule.name,
+        )
+    )
+    info = {1: TouchpointInfo("a", "csat", 4), 2: TouchpointInfo("b", "nps", None)}
+    table = Table(1, rules, {"s": 1}, info)
+    asked = random.Random(7)
+    for _ in range(400):
+        tp = asked.choice((1, 2))
+        score = asked.randint(1, 5) if tp == 1 else asked.randint(0, 10)
+        comment = asked.choice((None, "", "   ", "slow", "Slow checkout"))
+        event = asked.choice(("created", "updated", "commented"))
+        slug, metric, satisfied_from = info[tp].slug, info[tp].metric, info[tp].satisfied_from
+        candidate = Candidate(slug, metric, satisfied_from, score, comment, {})
+        assert table.decide(tp, score, comment, {}, event) == evaluate(rules, candidate, event)
+
+
+def test_a_table_with_a_context_rule_decides_per_rating() -> None:
+    rule = parse_rule({"name": "vip", "context": {"plan": "vip"}, "notify": ["s"]})
+    table = Table(1, (rule,), {"s": 1}, {1: TouchpointInfo("a", "csat", 4)})
+    assert table.decide(1, 3, None, {"plan": "vip"}, "created").notices
+    assert not table.decide(1, 3, None, {"plan": "free"}, "created").notices

@@ -429,6 +429,36 @@ async def test_a_populated_v5_database_migrates_with_every_rating_and_count(path
         await store.close()
 
 
+async def test_migration_11_keeps_every_delivery_and_claims_them_as_before(path: Path) -> None:
+    conn = _old_database(path, 10)
+    conn.execute(
+        "INSERT INTO destinations (name, kind, url, secret, created_at, disabled_at)"
+        " VALUES ('on', 'webhook', 'https://h.example/a', 'whsec_x', 0, NULL),"
+        " ('off', 'webhook', 'https://h.example/b', 'whsec_y', 0, 1)"
+    )
+    rows = [
+        (str(uuid.uuid4()), 1 + i % 2, "digest", None, None, None, f'{{"n":{i}}}',
+         ("pending", "failed", "delivered", "dead")[i % 4], 0, i % 3, T0 + i, None,
+         500 if i % 4 == 1 else None, "boom" if i % 4 == 1 else None, T0, T0 + i)
+        for i in range(40)
+    ]  # fmt: skip
+    conn.executemany(f"INSERT INTO deliveries VALUES ({', '.join('?' * 16)})", rows)
+    conn.close()
+    store = await open_store("sqlite", path.parent)
+    try:
+        assert raw(path, "SELECT * FROM deliveries ORDER BY id") == sorted(rows)
+        (claimable,) = raw(
+            path,
+            "SELECT count(*) FROM deliveries WHERE destination_id = 1"
+            " AND state IN ('pending', 'failed')",
+        )
+        claimed = await store.claim_deliveries(100, 30)
+        assert len(claimed) == claimable[0] > 0
+        assert {c.destination.name for c in claimed} == {"on"}
+    finally:
+        await store.close()
+
+
 def test_migration_2_backfills_hourly_and_context_rollups(path: Path) -> None:
     conn = _old_database(path, 1)
     conn.execute(

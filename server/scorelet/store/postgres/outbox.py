@@ -29,18 +29,26 @@ from scorelet.store.routing import (
 _FROM = " FROM deliveries x JOIN destinations d ON d.id = x.destination_id"
 
 
+_DUE = (
+    f"SELECT {DELIVERY_COLUMNS}, x.destination_id, x.payload{_FROM}"
+    " WHERE x.destination_id = %s AND x.state IN ('pending', 'failed') AND x.due_at <= %s"
+    " AND (x.lease_until IS NULL OR x.lease_until <= %s)"
+    " ORDER BY x.due_at LIMIT %s FOR UPDATE OF x SKIP LOCKED"
+)
+
+
 async def claim(
     conn: Connection, now: float, limit: int, lease: float, busy: Sequence[int]
 ) -> list[Claimed]:
-    rows = await all_rows(
+    """The `limit` deliveries due first, one destination at a time from its own part of the
+    due index, as on SQLite (rows read past the limit stay locked only until the commit)."""
+    open_ = await all_rows(
         conn,
-        f"SELECT {DELIVERY_COLUMNS}, x.destination_id, x.payload{_FROM}"
-        " WHERE x.state IN ('pending', 'failed') AND x.due_at <= %s"
-        " AND (x.lease_until IS NULL OR x.lease_until <= %s) AND d.disabled_at IS NULL"
-        " AND x.destination_id <> ALL(%s)"
-        " ORDER BY x.due_at LIMIT %s FOR UPDATE OF x SKIP LOCKED",
-        (now, now, list(busy), limit),
+        "SELECT id FROM destinations WHERE disabled_at IS NULL AND id <> ALL(%s)",
+        (list(busy),),
     )
+    due = [row for (id_,) in open_ for row in await all_rows(conn, _DUE, (id_, now, now, limit))]
+    rows = sorted(due, key=lambda row: row[8])[:limit]  # by due_at
     if not rows:
         return []
     await conn.execute(

@@ -328,6 +328,13 @@ MIGRATIONS: tuple[str, ...] = (
         mark bigint NOT NULL
     );
     """,
+    # 4 (SQLite's 11): due deliveries indexed per destination, so a claim reads only the
+    # destinations it can send to, never a disabled or busy one's backlog.
+    """
+    DROP INDEX deliveries_due;
+    CREATE INDEX deliveries_due ON deliveries (destination_id, due_at)
+        WHERE state IN ('pending', 'failed');
+    """,
 )
 
 # pg_advisory_lock keys: one for migrating, one for folding (any 64-bit numbers of ours).

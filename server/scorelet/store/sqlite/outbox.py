@@ -29,6 +29,11 @@ from scorelet.store.sqlite.tags import add_issue, annotate
 from scorelet.store.sqlite.threads import Tx
 
 _FROM = " FROM deliveries x JOIN destinations d ON d.id = x.destination_id"
+_DUE = (
+    f"SELECT {DELIVERY_COLUMNS}, x.destination_id, x.payload{_FROM}"
+    " WHERE x.destination_id = ? AND x.state IN ('pending', 'failed') AND x.due_at <= ?"
+    " AND (x.lease_until IS NULL OR x.lease_until <= ?) ORDER BY x.due_at LIMIT ?"
+)
 
 
 def claim(
@@ -39,14 +44,16 @@ def claim(
     lease: float,
     busy: Sequence[int],
 ) -> list[Claimed]:
-    not_busy = f" AND x.destination_id NOT IN ({', '.join('?' for _ in busy)})" if busy else ""
-    rows = conn.execute(
-        f"SELECT {DELIVERY_COLUMNS}, x.destination_id, x.payload{_FROM}"
-        " WHERE x.state IN ('pending', 'failed') AND x.due_at <= ?"
-        " AND (x.lease_until IS NULL OR x.lease_until <= ?) AND d.disabled_at IS NULL"
-        f"{not_busy} ORDER BY x.due_at LIMIT ?",
-        (now, now, *busy, limit),
-    ).fetchall()
+    """The `limit` due deliveries due first, read one destination at a time from its own
+    part of the due index: a disabled or busy destination's backlog is never walked."""
+    rows = sorted(
+        (
+            row
+            for destination_id in _open(conn, busy)
+            for row in conn.execute(_DUE, (destination_id, now, now, limit))
+        ),
+        key=lambda row: row[8],  # due_at
+    )[:limit]
     if not rows:
         return []
     conn.executemany(
@@ -81,6 +88,15 @@ def claim(
             row[15],
         )
         for row in rows
+    ]
+
+
+def _open(conn: sqlite3.Connection, busy: Sequence[int]) -> list[int]:
+    skip = set(busy)
+    return [
+        id_
+        for (id_,) in conn.execute("SELECT id FROM destinations WHERE disabled_at IS NULL")
+        if id_ not in skip
     ]
 
 

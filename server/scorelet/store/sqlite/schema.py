@@ -519,6 +519,38 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 11: the outbox, cheaper per rating and per claim. Deliveries are kept in their
+    # primary key's order (WITHOUT ROWID: one b-tree to write per delivery, not a table and
+    # its key's index), and due ones are indexed per destination, so a claim reads only
+    # the destinations it can send to, never a disabled or busy one's backlog.
+    """
+    CREATE TABLE deliveries_v11 (
+        id TEXT PRIMARY KEY,
+        destination_id INTEGER NOT NULL REFERENCES destinations (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('rating', 'digest')),
+        rule TEXT,
+        event TEXT,
+        response_id TEXT,
+        payload TEXT,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'dead')),
+        held INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_at REAL NOT NULL,
+        lease_until REAL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO deliveries_v11 SELECT id, destination_id, kind, rule, event, response_id,
+        payload, state, held, attempts, due_at, lease_until, last_status, last_error,
+        created_at, updated_at FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_v11 RENAME TO deliveries;
+    CREATE INDEX deliveries_due ON deliveries (destination_id, due_at)
+        WHERE state IN ('pending', 'failed');
+    CREATE INDEX deliveries_held ON deliveries (response_id) WHERE held = 1;
+    """,
 )
 
 

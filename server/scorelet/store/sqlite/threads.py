@@ -46,6 +46,22 @@ _MAX_VARIABLES = 30_000  # SQLite's limit on a statement's parameters is 32,766
 _STOP = object()
 
 
+class _Whole:
+    """What `Tx.whole()` returns: a class, not a generator, as it runs once per rating."""
+
+    __slots__ = ("tx",)
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if error is not None:
+            self.tx.broken = error
+
+
 class Tx:
     """What a write sees of its batch: the connection, fresh sequence numbers, savepoints.
 
@@ -59,38 +75,34 @@ class Tx:
         self.conn = conn
         self._next: int | None = None
         self.memo: dict[str, Any] = {}  # what a batch's writes read once and share
-        self._later: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        self._later: list[tuple[str, str, tuple[Any, ...]]] = []
         self.broken: BaseException | None = None  # rows for later that failed to go in
+        self._whole = _Whole(self)
 
     def later(self, head: str, values: str, row: tuple[Any, ...]) -> None:
         """Add `row` with `head VALUES values, ...` when the batch's rows for later go in."""
-        self._later.setdefault((head, values), []).append(row)
+        self._later.append((head, values, row))
 
-    @contextlib.contextmanager
-    def whole(self) -> Iterator[None]:
+    def whole(self) -> _Whole:
         """Statements that land together or, if one fails, fail the whole batch: for writes
         that are cheaper without a savepoint and fail only when the database does."""
-        try:
-            yield
-        except BaseException as error:
-            self.broken = error
-            raise
+        return self._whole
 
-    def mark(self) -> dict[tuple[str, str], int]:
-        return {key: len(rows) for key, rows in self._later.items()}
+    def mark(self) -> int:
+        return len(self._later)
 
-    def undo(self, mark: dict[tuple[str, str], int]) -> None:
+    def undo(self, mark: int) -> None:
         """Forget the rows kept for later since `mark`: the write that kept them failed."""
-        for key in list(self._later):
-            del self._later[key][mark.get(key, 0) :]
-            if not self._later[key]:
-                del self._later[key]
+        del self._later[mark:]
 
     def flush(self) -> None:
         """Write the rows kept for later now, a few hundred to a statement."""
-        later, self._later = self._later, {}
+        later, self._later = self._later, []
+        grouped: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        for head, values, row in later:
+            grouped.setdefault((head, values), []).append(row)
         try:
-            for (head, values), rows in later.items():
+            for (head, values), rows in grouped.items():
                 step = max(1, _MAX_VARIABLES // len(rows[0]))
                 for at in range(0, len(rows), step):
                     chunk = rows[at : at + step]
