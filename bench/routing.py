@@ -1,6 +1,6 @@
 """Ingest with one notify rule matching every rating, against ingest without, A B A B.
 
-    python bench/routing.py                        # 3 rounds of 10 s at c=64
+    python bench/routing.py                        # 6 rounds of 6 s at c=64
     python bench/routing.py --duration 2 --rounds 1 --touchpoints 2   # a smoke run
 
 The issue's target: with the rule, ingest keeps at least 0.9x the rate
@@ -101,9 +101,9 @@ def ratio(runs: list[dict[str, Any]], kind: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--touchpoints", type=int, default=20)
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sync", default="full", choices=("full", "normal"))
     args = parser.parse_args()
