@@ -720,7 +720,7 @@ def cmd_responses_show(args: argparse.Namespace, settings: Settings) -> int:
     async def show(store: Store) -> dict[str, Any]:
         ratings = Ratings(store, await async_signer(settings))
         response, touchpoint = await ratings.find(response_id(args.id))
-        return response.public(touchpoint.slug)
+        return dict(response.public(touchpoint.slug))
 
     rating = with_store(settings, show)
     if args.json:

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from scorelet.store import Response
 
@@ -66,7 +67,7 @@ def lines(fmt: str, slug: str, responses: Iterable[Response], keys: Sequence[str
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for r in responses:
-        row = r.public(slug)
+        row: dict[str, Any] = dict(r.public(slug))
         row["tags"] = "; ".join(tag.name for tag in r.tags)
         row["issues"] = " ".join(issue.url for issue in r.issues)
         context = row["context"]

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 description served at /openapi.json, written out by hand.
+"""The OpenAPI 3.1 description served at /openapi.json.
 
 Kept next to the handlers' rules by tests: every route must appear here, and
 the tests check real responses against these schemas.
@@ -14,6 +14,7 @@ from scorelet.api.listing import CURSOR
 from scorelet.brand import MAX_NAME
 from scorelet.eligibility import EVENT_NAME, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW, REASONS
 from scorelet.routing.messages import PAYLOAD_SCHEMA
+from scorelet.routing.rules import GROUPS as RULE_GROUPS
 from scorelet.routing.rules import NAME
 from scorelet.routing.tags import MAX_TAG
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
@@ -31,6 +32,8 @@ from scorelet.validation import (
     TEXT_PATTERN,
 )
 from scorelet.validation import SLUG as SLUG_RULE
+from scorelet.views import VIEWS
+from scorelet.views import schema as view_schema
 
 Schema = dict[str, Any]
 
@@ -205,44 +208,12 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["type", "title", "status", "code", "detail"],
     ),
-    # The request bodies come from their one typed definition (shapes.py).
+    # The request bodies come from their one typed definition (shapes.py), and so do the
+    # answers that have one (views.py: what their records' `public()` is typed to return).
     **{
         shape.name: shape.schema() for shape in (SUBMISSION, COMMENT_EDIT, IMPRESSION, NEW_IDENTITY)
     },
-    "Response": obj(
-        {
-            "id": {**STRING, "format": "uuid"},
-            "touchpoint": STRING,
-            "score": INTEGER,
-            "comment": nullable(STRING),
-            "subject": nullable(STRING),
-            "person": nullable({**STRING, "description": "the identified person who rated"}),
-            "context": CONTEXT,
-            "created_at": TIME,
-            "updated_at": TIME,
-            "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}},
-            "issues": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}},
-        }
-    ),
-    "Tag": obj(
-        {
-            "tag": STRING,
-            "source": {"enum": ["manual", "rule"]},
-            "rule": {"anyOf": [STRING, {"type": "null"}]},
-            "matched": {
-                "type": "array",
-                "items": STRING,
-                "description": "what the rule's comment pattern matched",
-            },
-        }
-    ),
-    "Issue": obj(
-        {
-            "destination": STRING,
-            "identifier": {**STRING, "description": "e.g. SUP-123"},
-            "url": STRING,
-        }
-    ),
+    **{name: view_schema(view) for name, view in VIEWS.items()},
     "MintedIdentity": obj(
         {
             "identity": {**STRING, "description": "for data-identity or ?identity= (i.…)"},
@@ -1103,23 +1074,6 @@ def paths() -> dict[str, Any]:
 
 NAME_PATH = {"name": "name", "in": "path", "required": True, "schema": STRING}
 STRINGS = {"type": "array", "items": STRING}
-SCHEMAS["Destination"] = obj(
-    {
-        "name": STRING,
-        "type": {"enum": ["slack", "webhook", "linear"]},
-        "url": {**STRING, "description": "masked for Slack (the URL is the credential)"},
-        "enabled": {"type": "boolean"},
-        "disabled_reason": nullable(STRING),
-        "secret": nullable(
-            {**STRING, "description": "webhooks: whsec_..., in full only in the 201"}
-        ),
-        "api_key": nullable({**STRING, "description": "Linear: masked"}),
-        "team": nullable(STRING),
-        "priority": nullable(INTEGER),
-        "labels": STRINGS,
-    },
-    ["name", "type", "url", "enabled"],
-)
 # An http(s) URL; the server also resolves its host and refuses private addresses (SSRF).
 URL = {
     **STRING,
@@ -1162,21 +1116,7 @@ SCHEMAS["NewDestination"] = {
         },
     ]
 }
-RULE_FIELDS: dict[str, Schema] = {
-    "name": {**STRING, "pattern": NAME_PATTERN},
-    "touchpoints": STRINGS,
-    "score": nullable(obj({"min": INTEGER, "max": INTEGER})),
-    "group": nullable({"enum": ["detractor", "passive", "promoter", "satisfied", "unsatisfied"]}),
-    "has_comment": {"type": "boolean"},
-    "comment_matches": nullable({**STRING, "description": "RE2 pattern, case-insensitive"}),
-    "context": {"type": "object", "additionalProperties": STRING},
-    "tag": nullable(STRING),
-    "events": {"type": "array", "items": {"enum": ["created", "updated", "commented"]}},
-    "wait_for_comment": {**INTEGER, "description": "seconds a notification waits for a comment"},
-    "notify": STRINGS,
-    "add_tags": STRINGS,
-}
-SCHEMAS["Rule"] = obj(RULE_FIELDS)
+RULE_GROUP = nullable({"enum": list(RULE_GROUPS)})
 
 
 def rule_score() -> Schema:
@@ -1201,7 +1141,7 @@ def new_rule() -> Schema:
             {"type": "array", "maxItems": 50, "items": {**STRING, "pattern": SLUG_PATTERN}}
         ),
         "score": nullable(ref("RuleScore")),
-        "group": RULE_FIELDS["group"],
+        "group": RULE_GROUP,
         "has_comment": {"type": "boolean"},
         "comment_matches": nullable(
             {
@@ -1245,35 +1185,6 @@ def new_rule() -> Schema:
 
 SCHEMAS["RuleScore"] = rule_score()
 SCHEMAS["NewRule"] = new_rule()
-SCHEMAS["Delivery"] = obj(
-    {
-        "id": STRING,
-        "destination": STRING,
-        "kind": {"enum": ["rating", "digest"]},
-        "rule": nullable(STRING),
-        "event": nullable(STRING),
-        "response_id": nullable(STRING),
-        "state": {"enum": ["pending", "failed", "delivered", "dead"]},
-        "attempts": INTEGER,
-        "next_attempt_at": nullable(TIME),
-        "waiting_for_comment": {"type": "boolean"},
-        "last_status": nullable(INTEGER),
-        "last_error": nullable(STRING),
-        "created_at": TIME,
-        "updated_at": TIME,
-    }
-)
-SCHEMAS["Digest"] = obj(
-    {
-        "name": STRING,
-        "destination": STRING,
-        "every": {"enum": ["week", "month", "quarter"]},
-        "touchpoints": STRINGS,
-        "tz": STRING,
-        "at": STRING,
-        "last_period": nullable(STRING),
-    }
-)
 CLOCK = "(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
 
 

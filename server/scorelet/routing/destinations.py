@@ -13,10 +13,13 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scorelet.routing.rules import NAME
+
+if TYPE_CHECKING:  # the views import this module's constants
+    from scorelet.views import DestinationView
 
 KINDS = ("slack", "webhook", "linear")
 LINEAR_API = "https://api.linear.app/graphql"
@@ -46,9 +49,9 @@ class Destination:
     disabled_at: float | None = None
     disabled_reason: str | None = None
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> DestinationView:
         """The destination as the API and `destination show` give it: secrets masked."""
-        data: dict[str, Any] = {
+        data: DestinationView = {
             "name": self.name,
             "type": self.kind,
             "url": mask_url(self.url) if self.kind == "slack" else redact_query(self.url),
@@ -58,12 +61,10 @@ class Destination:
         if self.kind == "webhook":
             data["secret"] = mask(self.secret)
         if self.kind == "linear":
-            data |= {
-                "api_key": mask(self.secret),
-                "team": self.team,
-                "priority": self.priority,
-                "labels": list(self.labels),
-            }
+            data["api_key"] = mask(self.secret)
+            data["team"] = self.team
+            data["priority"] = self.priority
+            data["labels"] = list(self.labels)
         return data
 
 

@@ -25,12 +25,15 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import re2  # type: ignore[import-untyped]
 
 from scorelet.routing.tags import MAX_TAGS_PER_RULE, TagError, check_tag
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE
+
+if TYPE_CHECKING:  # the views import this module's constants
+    from scorelet.views import RuleView
 
 EVENTS = ("created", "updated", "commented")
 GROUPS = ("detractor", "passive", "promoter", "satisfied", "unsatisfied")
@@ -79,7 +82,7 @@ class Rule:
         notify rules fire once, when the rating is created."""
         return self.events or (EVENTS if self.add_tags else NOTIFY_EVENTS)
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> RuleView:
         return {
             "name": self.name,
             "touchpoints": list(self.touchpoints),
@@ -97,7 +100,7 @@ class Rule:
 
     def to_json(self) -> str:
         """The stored definition (the rule's name and time are columns of their own)."""
-        data = self.public()
+        data: dict[str, Any] = dict(self.public())
         del data["name"]
         data["events"] = list(self.events)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

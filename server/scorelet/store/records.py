@@ -7,10 +7,13 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scorelet.routing.destinations import Destination
 from scorelet.timeutil import iso
+
+if TYPE_CHECKING:  # the views import this module's constants
+    from scorelet.views import DeliveryView, DigestView, IssueView, RatingView, TagView
 
 
 def time_ordered_id(now: float) -> str:
@@ -78,7 +81,7 @@ class Tag:
     rule: str | None = None
     matched: tuple[str, ...] = ()  # what a rule's comment pattern matched
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> TagView:
         return {
             "tag": self.name,
             "source": self.source,
@@ -95,7 +98,7 @@ class IssueLink:
     identifier: str
     url: str
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> IssueView:
         return {"destination": self.destination, "identifier": self.identifier, "url": self.url}
 
 
@@ -114,7 +117,7 @@ class Response:
     issues: tuple[IssueLink, ...] = ()
     person: str | None = None  # the identified person who gave it
 
-    def public(self, slug: str) -> dict[str, Any]:
+    def public(self, slug: str) -> RatingView:
         created = iso(self.created_at)
         return {
             "id": self.id,
@@ -239,7 +242,7 @@ class Delivery:
     created_at: float
     updated_at: float
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> DeliveryView:
         return {
             "id": self.id,
             "destination": self.destination,
@@ -282,7 +285,7 @@ class Digest:
     last_period: str | None  # the last period queued, e.g. "2026-W47", "2026-11", "2026-Q4"
     created_at: float
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> DigestView:
         return {
             "name": self.name,
             "destination": self.destination,

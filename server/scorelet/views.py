@@ -1,0 +1,194 @@
+"""What the API answers with, as typed definitions: one source for the encoders and the schema.
+
+Each answer is a `TypedDict`. The record that makes it (`Response.public()`,
+`Rule.public()`, ...) is annotated to return it, so `mypy --strict` refuses
+a key the definition doesn't list, a missing one or a value of the wrong
+type; `schema(View)` turns the same annotations into the JSON Schema that
+/openapi.json publishes (every key required unless `NotRequired`, no other
+keys allowed). `Annotated[T, About(...)]` adds a description and keywords
+such as `format`. Views name each other by their component name (`VIEWS`).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any, NotRequired, TypedDict
+
+from scorelet.routing.destinations import KINDS
+from scorelet.routing.periods import EVERY
+from scorelet.routing.rules import EVENTS, GROUPS, NAME
+from scorelet.shapes import CONTEXT_SCHEMA
+
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: `X | None` hashes it
+class About:
+    description: str = ""
+    keywords: dict[str, Any] = field(default_factory=dict)
+
+
+def about(description: str = "", **keywords: Any) -> About:
+    return About(description, keywords)
+
+
+def one_of(values: tuple[str, ...], description: str = "") -> About:
+    return About(description, {"enum": list(values)})
+
+
+Time = Annotated[str, about(format="date-time")]
+Uuid = Annotated[str, about(format="uuid")]
+Event = Annotated[str, one_of(EVENTS)]
+DELIVERY_STATES = ("pending", "failed", "delivered", "dead")
+
+
+class TagView(TypedDict):
+    tag: str
+    source: Annotated[str, one_of(("manual", "rule"))]
+    rule: str | None
+    matched: Annotated[list[str], about("what the rule's comment pattern matched")]
+
+
+class IssueView(TypedDict):
+    destination: str
+    identifier: Annotated[str, about("e.g. SUP-123")]
+    url: str
+
+
+class RatingView(TypedDict):
+    id: Uuid
+    touchpoint: str
+    score: int
+    comment: str | None
+    subject: str | None
+    person: Annotated[str | None, about("the identified person who rated")]
+    context: Annotated[dict[str, str], about(**CONTEXT_SCHEMA)]
+    created_at: Time
+    updated_at: Time
+    tags: list[TagView]
+    issues: list[IssueView]
+
+
+class DeliveryView(TypedDict):
+    id: Uuid
+    destination: str
+    kind: Annotated[str, one_of(("rating", "digest"))]
+    rule: str | None
+    event: Event | None
+    response_id: Uuid | None
+    state: Annotated[str, one_of(DELIVERY_STATES)]
+    attempts: int
+    next_attempt_at: Annotated[Time | None, about("pending or failed: when it is tried next")]
+    waiting_for_comment: bool
+    last_status: int | None
+    last_error: str | None
+    created_at: Time
+    updated_at: Time
+
+
+class DigestView(TypedDict):
+    name: str
+    destination: str
+    every: Annotated[str, one_of(EVERY)]
+    touchpoints: Annotated[list[str], about("none: every touchpoint")]
+    tz: str
+    at: str
+    last_period: Annotated[str | None, about("the last period sent, e.g. 2026-W47")]
+
+
+class ScoreRange(TypedDict):
+    min: int
+    max: int
+
+
+class RuleView(TypedDict):
+    name: Annotated[str, about(pattern=NAME.pattern)]
+    touchpoints: list[str]
+    score: ScoreRange | None
+    group: Annotated[str, one_of(GROUPS)] | None
+    has_comment: bool
+    comment_matches: Annotated[str | None, about("RE2 pattern, case-insensitive")]
+    context: dict[str, str]
+    tag: str | None
+    events: list[Event]
+    wait_for_comment: Annotated[int, about("seconds a notification waits for a comment")]
+    notify: list[str]
+    add_tags: list[str]
+
+
+class DestinationView(TypedDict):
+    name: str
+    type: Annotated[str, one_of(KINDS)]
+    url: Annotated[str, about("masked for Slack (the URL is the credential)")]
+    enabled: bool
+    disabled_reason: str | None
+    secret: NotRequired[Annotated[str | None, about("webhooks: whsec_..., whole only in the 201")]]
+    api_key: NotRequired[Annotated[str | None, about("Linear: masked")]]
+    team: NotRequired[str | None]
+    priority: NotRequired[int | None]
+    labels: NotRequired[list[str]]
+
+
+# Component name -> view, in /openapi.json's components.
+VIEWS: dict[str, type] = {
+    "Tag": TagView,
+    "Issue": IssueView,
+    "Response": RatingView,
+    "Delivery": DeliveryView,
+    "Digest": DigestView,
+    "Rule": RuleView,
+    "Destination": DestinationView,
+}
+_NAMES = {view: name for name, view in VIEWS.items()}
+_SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def schema(view: type) -> Schema:
+    """The JSON Schema of a view: its keys, their types, which are required."""
+    hints = typing.get_type_hints(view, include_extras=True)
+    properties = {}
+    required = []
+    for name, hint in hints.items():
+        if typing.get_origin(hint) is NotRequired:
+            (hint,) = typing.get_args(hint)
+        else:
+            required.append(name)
+        properties[name] = _schema_of(hint)
+    optional: frozenset[str] = getattr(view, "__optional_keys__", frozenset())
+    required = [name for name in required if name not in optional]
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def _schema_of(hint: Any) -> Schema:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        inner, *extras = args
+        found: Schema = _schema_of(inner)
+        for extra in extras:
+            if isinstance(extra, About):
+                found = {**found, **extra.keywords}
+                if extra.description:
+                    found["description"] = extra.description
+        return found
+    if origin in (typing.Union, types.UnionType):
+        present = [arg for arg in args if arg is not type(None)]
+        (inner,) = present
+        return {"anyOf": [_schema_of(inner), {"type": "null"}]}
+    if origin is list:
+        return {"type": "array", "items": _schema_of(args[0])}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": _schema_of(args[1])}
+    if hint in _SCALARS:
+        return {"type": _SCALARS[hint]}
+    if hint in _NAMES:
+        return {"$ref": f"#/components/schemas/{_NAMES[hint]}"}
+    if typing.is_typeddict(hint):
+        return schema(hint)
+    raise TypeError(f"no JSON Schema for {hint!r}")

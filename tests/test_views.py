@@ -1,0 +1,55 @@
+"""The answers' typed definitions and the JSON Schema made from them."""
+
+from __future__ import annotations
+
+from typing import Annotated, NotRequired, TypedDict
+
+import jsonschema
+import pytest
+
+from scorelet.routing.destinations import Destination
+from scorelet.views import VIEWS, TagView, about, schema
+
+
+class Sample(TypedDict):
+    name: Annotated[str, about("what it is called", pattern="^[a-z]+$")]
+    size: int | None
+    tags: list[TagView]
+    extra: NotRequired[dict[str, str]]
+
+
+def test_a_view_becomes_a_closed_object_with_its_keys_required_unless_marked() -> None:
+    assert schema(Sample) == {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "pattern": "^[a-z]+$", "description": "what it is called"},
+            "size": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}},
+            "extra": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "required": ["name", "size", "tags"],
+        "additionalProperties": False,
+    }
+
+
+def test_a_type_with_no_json_form_is_refused() -> None:
+    class Odd(TypedDict):
+        when: bytes
+
+    with pytest.raises(TypeError, match="bytes"):
+        schema(Odd)
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        Destination(1, "fires", "slack", "https://hooks.slack.com/services/T/B/x", None),
+        Destination(2, "hook", "webhook", "https://h.example/in?k=1", "whsec_" + "A" * 44),
+        Destination(3, "tickets", "linear", "https://api.linear.app/graphql", "lin_api_x" * 4,
+                    "TEAM", 2, ("support",), disabled_at=5.0, disabled_reason="410"),
+    ],
+    ids=["slack", "webhook", "linear"],
+)  # fmt: skip
+def test_every_kind_of_destination_answers_as_its_view_says(destination: Destination) -> None:
+    """The keys only some kinds have are the view's optional ones; nothing else appears."""
+    jsonschema.validate(destination.public(), schema(VIEWS["Destination"]))
