@@ -572,7 +572,8 @@ def cmd_settings_set(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_people_show(args: argparse.Namespace, settings: Settings) -> int:
     async def show(store: Store) -> dict[str, Any]:
-        return await Ratings(store, await async_signer(settings)).person(person_arg(args.person))
+        ratings = Ratings(store, await async_signer(settings))
+        return dict(await ratings.person(person_arg(args.person)))
 
     person = with_store(settings, show)
     if args.json:

@@ -42,9 +42,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from scorelet.people import signed_up
 from scorelet.timeutil import DAY, HOUR, iso
+
+if TYPE_CHECKING:  # the views import this module's constants
+    from scorelet.views import DecisionView
 
 LOAD = "load"
 EVENT_PREFIX = "event:"
@@ -118,7 +122,7 @@ class Decision:
     detail: str
     next_eligible_at: float | None = None
 
-    def public(self) -> dict[str, object]:
+    def public(self) -> DecisionView:
         return {
             "show": self.show,
             "reason": self.reason,

@@ -12,7 +12,7 @@ from typing import Any
 from scorelet import __version__
 from scorelet.api.listing import CURSOR
 from scorelet.brand import MAX_NAME
-from scorelet.eligibility import EVENT_NAME, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW, REASONS
+from scorelet.eligibility import EVENT_NAME, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.routing.rules import GROUPS as RULE_GROUPS
 from scorelet.routing.rules import NAME
@@ -214,45 +214,6 @@ SCHEMAS: dict[str, Schema] = {
         shape.name: shape.schema() for shape in (SUBMISSION, COMMENT_EDIT, IMPRESSION, NEW_IDENTITY)
     },
     **{name: view_schema(view) for name, view in VIEWS.items()},
-    "MintedIdentity": obj(
-        {
-            "identity": {**STRING, "description": "for data-identity or ?identity= (i.…)"},
-            "person": STRING,
-            "traits": {"type": "object", "additionalProperties": STRING},
-            "expires_at": TIME,
-        }
-    ),
-    "Eligibility": obj(
-        {
-            "touchpoint": STRING,
-            "show": {"type": "boolean"},
-            "reason": {"enum": list(REASONS)},
-            "detail": {**STRING, "description": "what holds it back, in a sentence"},
-            "next_eligible_at": nullable(
-                {**TIME, "description": "when it stops holding; null if waiting doesn't help"}
-            ),
-        }
-    ),
-    "PersonHistory": obj(
-        {
-            "id": STRING,
-            "traits": {"type": "object", "additionalProperties": STRING},
-            "first_seen_at": nullable(TIME),
-            "last_seen_at": nullable(TIME),
-            "responses": {"type": "array", "items": ref("Response")},
-            "displays": {
-                "type": "array",
-                "items": obj(
-                    {
-                        "touchpoint": nullable(STRING),
-                        "kind": {"enum": ["shown", "dismissed"]},
-                        "at": TIME,
-                    }
-                ),
-            },
-        }
-    ),
-    "Erased": obj({"person": STRING, "responses_removed": INTEGER, "impressions_removed": INTEGER}),
     "Settings": {
         **obj(
             {

@@ -46,6 +46,7 @@ from scorelet.tokens import EmbedClaims, IdentityClaims, Signer, SubjectClaims, 
 from scorelet.touchpoints import Touchpoint
 from scorelet.trends import Change, change
 from scorelet.validation import MAX_CONTEXT_KEYS, check_context_key, wrong_type
+from scorelet.views import PersonView
 
 __all__ = ["EDIT_WINDOW", "Bearer", "Ratings", "Window"]
 # What a `scorelet` command changed a moment ago looks like to a server that hasn't
@@ -342,7 +343,7 @@ class Ratings:
 
     # -- people -----------------------------------------------------------------------------------
 
-    async def person(self, person: str) -> dict[str, Any]:
+    async def person(self, person: str) -> PersonView:
         """`GET /api/v1/people/{id}`: traits, ratings and displays across touchpoints."""
         found: History = await self.store.history(person)
         if found.person is None and not found.responses and not found.displays:

@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired, TypedDict
 
+from scorelet.eligibility import REASONS
 from scorelet.routing.destinations import KINDS
 from scorelet.routing.periods import EVERY
 from scorelet.routing.rules import EVENTS, GROUPS, NAME
@@ -131,6 +132,47 @@ class DestinationView(TypedDict):
     labels: NotRequired[list[str]]
 
 
+class MintedIdentityView(TypedDict):
+    identity: Annotated[str, about("for data-identity or ?identity= (i.…)")]
+    person: str
+    traits: dict[str, str]
+    expires_at: Time
+
+
+class DecisionView(TypedDict):
+    show: bool
+    reason: Annotated[str, one_of(REASONS)]
+    detail: Annotated[str, about("what holds it back, in a sentence")]
+    next_eligible_at: Annotated[
+        Time | None, about("when it stops holding; null if waiting doesn't help")
+    ]
+
+
+class EligibilityView(DecisionView):
+    touchpoint: str
+
+
+class DisplayView(TypedDict):
+    touchpoint: Annotated[str | None, about("null: the touchpoint was removed since")]
+    kind: Annotated[str, one_of(("shown", "dismissed"))]
+    at: Time
+
+
+class PersonView(TypedDict):
+    id: str
+    traits: dict[str, str]
+    first_seen_at: Time | None
+    last_seen_at: Time | None
+    responses: list[RatingView]
+    displays: list[DisplayView]
+
+
+class ErasedView(TypedDict):
+    person: str
+    responses_removed: int
+    impressions_removed: int
+
+
 # Component name -> view, in /openapi.json's components.
 VIEWS: dict[str, type] = {
     "Tag": TagView,
@@ -140,6 +182,10 @@ VIEWS: dict[str, type] = {
     "Digest": DigestView,
     "Rule": RuleView,
     "Destination": DestinationView,
+    "MintedIdentity": MintedIdentityView,
+    "Eligibility": EligibilityView,
+    "PersonHistory": PersonView,
+    "Erased": ErasedView,
 }
 _NAMES = {view: name for name, view in VIEWS.items()}
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}

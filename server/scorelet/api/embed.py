@@ -14,7 +14,6 @@ shown the widget or answers.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from scorelet.api.refusals import REFUSALS
 from scorelet.api.services import Services
 from scorelet.errors import Problem, not_found
 from scorelet.touchpoints import Touchpoint
+from scorelet.views import DecisionView
 from scorelet.widget import Asset, Loaders, Runtime, runtime, unavailable_source
 
 JS = "text/javascript; charset=utf-8"
@@ -111,7 +111,7 @@ class EmbedApi:
         asset = self.loaders.personal(token, touchpoint, language, decision)
         return serve(request, asset, PERSONAL_CACHE, "Accept-Encoding, Accept-Language")
 
-    async def _decision(self, touchpoint: Touchpoint, identity: str) -> dict[str, Any]:
+    async def _decision(self, touchpoint: Touchpoint, identity: str) -> DecisionView:
         """Whether to show, for the person, as if the touchpoint's event had fired (the
         widget waits for it itself); a bad identity token is a "no" naming its problem."""
         ratings = self.services.ratings

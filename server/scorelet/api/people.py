@@ -26,6 +26,7 @@ from scorelet.shapes import NEW_IDENTITY
 from scorelet.timeutil import iso
 from scorelet.tokens import MAX_TOKEN_LENGTH
 from scorelet.validation import wrong_type
+from scorelet.views import EligibilityView, ErasedView, MintedIdentityView
 
 NO_STORE = {"Cache-Control": "no-store"}
 ELIGIBILITY_PARAMS = frozenset({"token", "identity", "event"})
@@ -54,13 +55,14 @@ class PeopleApi:
             body.traits,
             body.ttl if body.ttl is not None else DEFAULT_IDENTITY_TTL,
         )
+        answer: MintedIdentityView = {
+            "identity": minted.token,
+            "person": body.person,
+            "traits": body.traits or {},
+            "expires_at": iso(minted.expires_at),
+        }
         return JSONResponse(
-            {
-                "identity": minted.token,
-                "person": body.person,
-                "traits": body.traits or {},
-                "expires_at": iso(minted.expires_at),
-            },
+            answer,
             status_code=201,
             headers=NO_STORE,
         )
@@ -88,9 +90,8 @@ class PeopleApi:
         check_origin(request, bearer.touchpoint)
         identity = ratings.identity(params.get("identity"))
         decision = await ratings.eligibility(bearer.touchpoint, identity, event)
-        return JSONResponse(
-            {"touchpoint": bearer.touchpoint.slug, **decision.public()}, headers=NO_STORE
-        )
+        answer: EligibilityView = {"touchpoint": bearer.touchpoint.slug, **decision.public()}
+        return JSONResponse(answer, headers=NO_STORE)
 
     async def person(self, request: Request) -> Response:
         await authorize(request, self.services.store, "read")
@@ -101,14 +102,12 @@ class PeopleApi:
         """`DELETE /api/v1/people/{id}` (admin key): a data-protection erasure."""
         await authorize(request, self.services.store, "admin")
         gone = await self.services.ratings.forget(person_id(request))
-        return JSONResponse(
-            {
-                "person": gone.person,
-                "responses_removed": len(gone.responses),
-                "impressions_removed": sum(gone.impressions.values()),
-            },
-            headers=NO_STORE,
-        )
+        answer: ErasedView = {
+            "person": gone.person,
+            "responses_removed": len(gone.responses),
+            "impressions_removed": sum(gone.impressions.values()),
+        }
+        return JSONResponse(answer, headers=NO_STORE)
 
     async def settings(self, request: Request) -> Response:
         await authorize(request, self.services.store, "read")
