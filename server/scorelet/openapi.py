@@ -305,34 +305,6 @@ SCHEMAS: dict[str, Schema] = {
         ),
         "additionalProperties": False,
     },
-    "MintedToken": obj(
-        {
-            "token": STRING,
-            "touchpoint": STRING,
-            "subject": STRING,
-            "expires_at": TIME,
-            "rating_url": {**STRING, "description": "hosted page; add ?score=N for email links"},
-            "embed": obj({"html": STRING, "mount": STRING}),
-        }
-    ),
-    "CurrentRating": obj(
-        {
-            "touchpoint": STRING,
-            "subject": STRING,
-            "expires_at": TIME,
-            "response": nullable(ref("Response")),
-        }
-    ),
-    "Health": obj(
-        {
-            "status": {"enum": ["ok", "failing"]},
-            "version": STRING,
-            "touchpoints": INTEGER,
-            "writer_queue": INTEGER,
-            "error": STRING,
-        },
-        ["status", "version", "touchpoints", "writer_queue"],
-    ),
 }
 
 

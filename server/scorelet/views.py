@@ -173,6 +173,35 @@ class ErasedView(TypedDict):
     impressions_removed: int
 
 
+class Snippets(TypedDict):
+    html: Annotated[str, about("a script tag that renders the widget where it stands")]
+    mount: Annotated[str, about("the runtime and a mount call, for pages that render later")]
+
+
+class MintedTokenView(TypedDict):
+    token: str
+    touchpoint: str
+    subject: str
+    expires_at: Time
+    rating_url: Annotated[str, about("hosted page; add ?score=N for email links")]
+    embed: Snippets
+
+
+class CurrentRatingView(TypedDict):
+    touchpoint: str
+    subject: str
+    expires_at: Time
+    response: RatingView | None
+
+
+class HealthView(TypedDict):
+    status: Annotated[str, one_of(("ok", "failing"))]
+    version: str
+    touchpoints: int
+    writer_queue: Annotated[int, about("writes waiting for their commit")]
+    error: NotRequired[Annotated[str, about("why ratings can't be committed now")]]
+
+
 # Component name -> view, in /openapi.json's components.
 VIEWS: dict[str, type] = {
     "Tag": TagView,
@@ -186,6 +215,9 @@ VIEWS: dict[str, type] = {
     "Eligibility": EligibilityView,
     "PersonHistory": PersonView,
     "Erased": ErasedView,
+    "MintedToken": MintedTokenView,
+    "CurrentRating": CurrentRatingView,
+    "Health": HealthView,
 }
 _NAMES = {view: name for name, view in VIEWS.items()}
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}

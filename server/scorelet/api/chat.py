@@ -21,11 +21,12 @@ from scorelet.api.services import Services
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
 from scorelet.timeutil import iso
 from scorelet.validation import check_slug, only_fields, require, wrong_type
+from scorelet.views import CurrentRatingView, MintedTokenView, Snippets
 
 MINT_FIELDS = frozenset({"touchpoint", "subject", "context", "ttl"})
 
 
-def embed_snippets(base_url: str, token: str) -> dict[str, str]:
+def embed_snippets(base_url: str, token: str) -> Snippets:
     """What an integrator pastes: a script tag that renders in place, or a mount call."""
     quoted = json.dumps(token)
     return {
@@ -57,15 +58,16 @@ class ChatApi:
             raise wrong_type("context", "an object of string values")
         minted = mint_subject_token(self.services.signer, slug, subject, context, ttl)
         base = self.services.settings.base_url
+        answer: MintedTokenView = {
+            "token": minted.token,
+            "touchpoint": slug,
+            "subject": subject,
+            "expires_at": iso(minted.expires_at),
+            "rating_url": f"{base}/r/{minted.token}",
+            "embed": embed_snippets(base, minted.token),
+        }
         return JSONResponse(
-            {
-                "token": minted.token,
-                "touchpoint": slug,
-                "subject": subject,
-                "expires_at": iso(minted.expires_at),
-                "rating_url": f"{base}/r/{minted.token}",
-                "embed": embed_snippets(base, minted.token),
-            },
+            answer,
             status_code=201,
             headers={"Cache-Control": "no-store"},
         )
@@ -76,12 +78,13 @@ class ChatApi:
         check_origin(request, bearer.touchpoint)
         assert bearer.subject is not None
         stored = await self.services.ratings.current(bearer)
+        answer: CurrentRatingView = {
+            "touchpoint": bearer.touchpoint.slug,
+            "subject": bearer.subject.subject,
+            "expires_at": iso(bearer.subject.expires_at),
+            "response": stored.public(bearer.touchpoint.slug) if stored else None,
+        }
         return JSONResponse(
-            {
-                "touchpoint": bearer.touchpoint.slug,
-                "subject": bearer.subject.subject,
-                "expires_at": iso(bearer.subject.expires_at),
-                "response": stored.public(bearer.touchpoint.slug) if stored else None,
-            },
+            answer,
             headers={"Cache-Control": "no-store"},
         )

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 from scorelet import __version__
 from scorelet.api.services import Services
 from scorelet.openapi import openapi_document
+from scorelet.views import HealthView
 
 
 class MetaApi:
@@ -19,7 +20,7 @@ class MetaApi:
         """200 while ratings can be committed; 503 (for load balancers) when they can't."""
         store = self.services.store
         health = store.health()
-        body: dict[str, object] = {
+        body: HealthView = {
             "status": "ok" if health.ok else "failing",
             "version": __version__,
             "touchpoints": len(store.touchpoints()),
