@@ -10,12 +10,15 @@ as one line.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
+
+if TYPE_CHECKING:  # the views import modules that import this one
+    from scorelet.views import ProblemView
 
 PROBLEM_TYPE = "urn:scorelet:problem:"
 
@@ -36,8 +39,8 @@ class Problem(Exception):
         self.field = field
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
+    def body(self) -> ProblemView:
+        body: ProblemView = {
             "type": PROBLEM_TYPE + self.code,
             "title": HTTPStatus(self.status).phrase,
             "status": self.status,

@@ -197,17 +197,6 @@ def new_touchpoint() -> Schema:
 
 SCHEMAS: dict[str, Schema] = {
     "TimeZone": {"enum": sorted(zoneinfo.available_timezones()), "description": "an IANA name"},
-    "Problem": obj(
-        {
-            "type": STRING,
-            "title": STRING,
-            "status": INTEGER,
-            "code": STRING,
-            "detail": STRING,
-            "field": STRING,
-        },
-        ["type", "title", "status", "code", "detail"],
-    ),
     # The request bodies come from their one typed definition (shapes.py), and so do the
     # answers that have one (views.py: what their records' `public()` is typed to return).
     **{
@@ -536,13 +525,6 @@ SCHEMAS["Breakdown"] = obj(
                 {"value": STRING, **SCORE_FIELDS}, ["value", "responses", "score", "interval"]
             ),
         },
-    }
-)
-SCHEMAS["ResponsePage"] = obj(
-    {
-        "touchpoint": STRING,
-        "responses": {"type": "array", "items": ref("Response")},
-        "next_cursor": nullable(STRING),
     }
 )
 SCHEMAS["AllScores"] = obj(

@@ -202,8 +202,26 @@ class HealthView(TypedDict):
     error: NotRequired[Annotated[str, about("why ratings can't be committed now")]]
 
 
+class ProblemView(TypedDict):
+    """RFC 9457 problem details, with the error's code and the field at fault."""
+
+    type: str
+    title: str
+    status: int
+    code: Annotated[str, about("stable, for programs (docs/api.md: What each error means)")]
+    detail: Annotated[str, about("for people: what was wrong and how to fix it")]
+    field: NotRequired[Annotated[str, about("the field, parameter or header at fault")]]
+
+
+class ResponsePageView(TypedDict):
+    touchpoint: str
+    responses: list[RatingView]
+    next_cursor: Annotated[str | None, about("pass as ?cursor= for the next page; null: last")]
+
+
 # Component name -> view, in /openapi.json's components.
 VIEWS: dict[str, type] = {
+    "Problem": ProblemView,
     "Tag": TagView,
     "Issue": IssueView,
     "Response": RatingView,
@@ -218,6 +236,7 @@ VIEWS: dict[str, type] = {
     "MintedToken": MintedTokenView,
     "CurrentRating": CurrentRatingView,
     "Health": HealthView,
+    "ResponsePage": ResponsePageView,
 }
 _NAMES = {view: name for name, view in VIEWS.items()}
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}

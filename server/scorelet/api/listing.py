@@ -22,6 +22,7 @@ from scorelet.errors import Problem
 from scorelet.store import ResponseQuery, Store
 from scorelet.touchpoints import Touchpoint, group_range
 from scorelet.validation import check_subject
+from scorelet.views import ResponsePageView
 
 LIST_PARAMS = frozenset(
     {"limit", "cursor", "min_score", "max_score", "has_comment", "subject", "format", "group"}
@@ -102,7 +103,7 @@ class ListingApi:
         if cached is None:
             rows = await store.list_responses(query, limit, after)
             last = rows[-1] if len(rows) == limit else None
-            body = {
+            body: ResponsePageView = {
                 "touchpoint": touchpoint.slug,
                 "responses": [row.public(touchpoint.slug) for row in rows],
                 "next_cursor": encode_cursor(last.created_at, last.id) if last else None,
