@@ -68,9 +68,12 @@ INSTANT = {
     r"-(?:0[1-9]|1[0-9]|2[0-8])(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
     r"(?:Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9])?)?)$",
 }
+# Letters and digits of any script: `\p{L}\p{N}`, which every JSON Schema validator reads
+# alike, where `\w` is ASCII in ECMA-262 and any letter or digit in Python.
+WORD = r"\p{L}\p{N}_"
 TAG = {
     "type": "string",
-    "pattern": rf"^[\w.&/+#-](?:[\w .&/+#-]{{0,{MAX_TAG - 2}}}[\w.&/+#-])?$",
+    "pattern": rf"^[{WORD}.&/+#-](?:[{WORD} .&/+#-]{{0,{MAX_TAG - 2}}}[{WORD}.&/+#-])?$",
     "description": "letters, digits, spaces and - _ . & / + #, e.g. Billing",
 }
 CONTEXT_KEY = {"type": "string", **CONTEXT_SCHEMA["propertyNames"]}
@@ -1061,7 +1064,7 @@ def new_rule() -> Schema:
         "comment_matches": nullable(
             {
                 **STRING,
-                "pattern": "^[\\w|]{1,100}$",
+                "pattern": rf"^[{WORD}|]{{1,100}}$",
                 "description": "RE2 pattern, case-insensitive, e.g. refund|invoice",
             }
         ),
