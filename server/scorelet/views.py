@@ -253,8 +253,6 @@ def schema(view: type) -> Schema:
         else:
             required.append(name)
         properties[name] = _schema_of(hint)
-    optional: frozenset[str] = getattr(view, "__optional_keys__", frozenset())
-    required = [name for name in required if name not in optional]
     return {
         "type": "object",
         "properties": properties,
