@@ -7,7 +7,11 @@ from typing import Annotated, NotRequired, TypedDict
 import jsonschema
 import pytest
 
+from scorelet.displays import Displays
+from scorelet.ratings import Ratings, Window
 from scorelet.routing.destinations import Destination
+from scorelet.scales import parse_scale
+from scorelet.touchpoints import Touchpoint
 from scorelet.views import VIEWS, TagView, about, schema
 
 
@@ -53,3 +57,26 @@ def test_a_type_with_no_json_form_is_refused() -> None:
 def test_every_kind_of_destination_answers_as_its_view_says(destination: Destination) -> None:
     """The keys only some kinds have are the view's optional ones; nothing else appears."""
     jsonschema.validate(destination.public(), schema(VIEWS["Destination"]))
+
+
+@pytest.mark.parametrize(
+    ("metric", "scale", "satisfied_from"), [("csat", "stars", 4), ("nps", "nps", None)]
+)
+@pytest.mark.parametrize(
+    "window",
+    [Window(), Window(0.0, 86400.0, {"plan": "pro"}, "billing", 2, 9, True, ("slow",))],
+    ids=["all time", "every filter"],
+)
+def test_a_score_answers_as_its_view_says(
+    metric: str, scale: str, satisfied_from: int | None, window: Window
+) -> None:
+    """Each metric's own keys and every optional filter key are in the view, and no more."""
+    touchpoint = Touchpoint(
+        *(1, "t", metric, parse_scale(scale), None, None, None, None, None, None),
+        *((), satisfied_from, 0, True, 1, 0.0, 0.0),
+    )
+    body = {**Ratings.score_body(touchpoint, {4: 3, 1: 1}, Displays(10, 3)), **window.public()}
+    jsonschema.validate(body, schema(VIEWS["Score"]))
+    assert ("promoters" in body) is (metric == "nps")
+    with pytest.raises(jsonschema.ValidationError, match="unexpected"):
+        jsonschema.validate({**body, "median": 4}, schema(VIEWS["Score"]))

@@ -49,6 +49,7 @@ from scorelet.touchpoints import (
     new_touchpoint_fields,
 )
 from scorelet.validation import check_uuid
+from scorelet.views import ScoreView
 
 T = TypeVar("T")
 
@@ -622,7 +623,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     since, until = (instant(args.since, "--since"), instant(args.until, "--until"))
     filters = dict(args.filter or [])
 
-    async def score(store: Store) -> dict[str, Any]:
+    async def score(store: Store) -> ScoreView:
         touchpoint = existing(store, args.slug)
         ratings = Ratings(store, await async_signer(settings))
         return await ratings.score(touchpoint, Window(since, until, filters))
@@ -685,7 +686,7 @@ def instant(text: str | None, flag: str) -> float | None:
         raise CliError(f"{flag}: {error}") from None
 
 
-def render_score(body: dict[str, Any]) -> str:
+def render_score(body: ScoreView) -> str:
     name = body["metric"].upper()
     if body["score"] is None:
         return f"{body['touchpoint']}: no responses yet, so no {name}."
@@ -702,9 +703,13 @@ def render_score(body: dict[str, Any]) -> str:
             f" mean {body['mean']}"
         )
     else:
-        groups = ("promoters", "passives", "detractors")
+        groups = {
+            "promoters": body["promoters"],
+            "passives": body["passives"],
+            "detractors": body["detractors"],
+        }
         lines.append(
-            "  " + ", ".join(f"{g} {body[g]['count']} ({body[g]['percent']}%)" for g in groups)
+            "  " + ", ".join(f"{g} {s['count']} ({s['percent']}%)" for g, s in groups.items())
         )
     lines.append(
         "  distribution: " + "  ".join(f"{k}:{v}" for k, v in body["distribution"].items())

@@ -14,7 +14,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scorelet.views import TouchpointScore
 
 DEMO_PREFIX = "demo-"
 DEMO_TOUCHPOINTS: tuple[dict[str, Any], ...] = (
@@ -58,7 +61,7 @@ class DemoEntry:
     title: str
     token: str
     base_url: str
-    score: dict[str, Any]
+    score: TouchpointScore
 
     def tag(self, base: str) -> str:
         return f'<script src="{escape(base)}/s/{escape(self.token)}.js" async></script>'
@@ -76,7 +79,7 @@ def demo_rank(slug: str) -> int:
     return DEMO_ORDER.index(slug) if slug in DEMO_ORDER else len(DEMO_ORDER)
 
 
-def _score_line(score: dict[str, Any]) -> str:
+def _score_line(score: TouchpointScore) -> str:
     if score["score"] is None:
         return "No ratings yet: try it."
     unit = "%" if score["metric"] == "csat" else ""

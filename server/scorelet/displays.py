@@ -13,14 +13,18 @@ capped at 100.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scorelet.scoring import percent
+
+if TYPE_CHECKING:
+    from scorelet.views import Rates
 
 # Why a response rate is null.
 NO_IMPRESSIONS = "no_impressions"
 CONTEXT_FILTERS = "context_filters"
 RATING_FILTERS = "rating_filters"  # a score range or a comment filter: displays have neither
+REASONS = (NO_IMPRESSIONS, CONTEXT_FILTERS, RATING_FILTERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +33,7 @@ class Displays:
     answered: int = 0
 
 
-def rate_fields(displays: Displays | None, reason: str = CONTEXT_FILTERS) -> dict[str, Any]:
+def rate_fields(displays: Displays | None, reason: str = CONTEXT_FILTERS) -> Rates:
     """The score body's impression fields; `displays` is None under filters that
     impressions can't follow (`reason` names which)."""
     if displays is None:

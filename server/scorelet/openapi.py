@@ -18,7 +18,6 @@ from scorelet.routing.rules import GROUPS as RULE_GROUPS
 from scorelet.routing.rules import NAME
 from scorelet.routing.tags import MAX_TAG
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
-from scorelet.series import INTERVALS
 from scorelet.shapes import COMMENT_EDIT, CONTEXT_SCHEMA, IMPRESSION, NEW_IDENTITY, SUBMISSION
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
 from scorelet.touchpoints import GROUPS, TEXT_LIMITS
@@ -86,7 +85,6 @@ TTL = {
 }
 TIME_ZONE = ref("TimeZone")  # the ~600 names once, in components
 CONTEXT = {"type": "object", **CONTEXT_SCHEMA}
-GROUP = obj({"count": INTEGER, "percent": nullable(NUMBER)})
 DAYS = {"type": "integer", "minimum": 0, "maximum": MAX_DAYS}
 HOST = "[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?){0,3}"
 
@@ -238,49 +236,6 @@ SCHEMAS: dict[str, Schema] = {
             "embed_token": STRING,
             "embed_url": STRING,
         }
-    ),
-    "Score": obj(
-        {
-            "touchpoint": STRING,
-            "metric": {"enum": ["csat", "nps"]},
-            "responses": INTEGER,
-            "score": nullable(NUMBER),
-            "satisfied": INTEGER,
-            "satisfied_from": INTEGER,
-            "mean": nullable(NUMBER),
-            "promoters": GROUP,
-            "passives": GROUP,
-            "detractors": GROUP,
-            "distribution": {"type": "object", "additionalProperties": INTEGER},
-            "interval": obj({"low": nullable(NUMBER), "high": nullable(NUMBER), "level": NUMBER}),
-            "impressions": nullable(INTEGER),
-            "answered_impressions": nullable(INTEGER),
-            "response_rate": nullable(
-                {**NUMBER, "description": "answered impressions / impressions, in percent"}
-            ),
-            "response_rate_reason": nullable(
-                {"enum": ["no_impressions", "context_filters", "rating_filters"]}
-            ),
-            "since": nullable(TIME),
-            "until": nullable(TIME),
-            "filters": {"type": "object", "additionalProperties": STRING},
-            "tag": {**STRING, "description": "only ratings carrying this tag (when given)"},
-            "min_score": INTEGER,
-            "max_score": INTEGER,
-            "has_comment": {"type": "boolean"},
-        },
-        [
-            "touchpoint",
-            "metric",
-            "responses",
-            "score",
-            "distribution",
-            "interval",
-            "impressions",
-            "answered_impressions",
-            "response_rate",
-            "response_rate_reason",
-        ],
     ),
     "NewToken": {
         **obj(
@@ -489,55 +444,6 @@ def chat_paths() -> dict[str, Any]:
     }
 
 
-SCORE_FIELDS = {k: v for k, v in SCHEMAS["Score"]["properties"].items() if k != "touchpoint"}
-SCHEMAS["ScoreBucket"] = obj(
-    {
-        "start": TIME,
-        "end": TIME,
-        **SCORE_FIELDS,
-        "tags": {
-            "type": "object",
-            "additionalProperties": INTEGER,
-            "description": "with tags=true: ratings per tag in the bucket",
-        },
-    },
-    ["start", "end", "responses", "score", "interval"],
-)
-SCHEMAS["Series"] = obj(
-    {
-        "touchpoint": STRING,
-        "metric": {"enum": ["csat", "nps"]},
-        "interval": {"enum": list(INTERVALS)},
-        "tz": STRING,
-        "since": nullable(TIME),
-        "until": nullable(TIME),
-        "filters": {"type": "object", "additionalProperties": STRING},
-        "buckets": {"type": "array", "items": ref("ScoreBucket")},
-    }
-)
-SCHEMAS["Breakdown"] = obj(
-    {
-        "touchpoint": STRING,
-        "by": STRING,
-        "since": nullable(TIME),
-        "until": nullable(TIME),
-        "filters": {"type": "object", "additionalProperties": STRING},
-        "groups": {
-            "type": "array",
-            "items": obj(
-                {"value": STRING, **SCORE_FIELDS}, ["value", "responses", "score", "interval"]
-            ),
-        },
-    }
-)
-SCHEMAS["AllScores"] = obj(
-    {
-        "since": nullable(TIME),
-        "until": nullable(TIME),
-        "filters": {"type": "object"},
-        "touchpoints": {"type": "array", "items": ref("Score")},
-    }
-)
 NOT_MODIFIED = {"304": {"description": "not modified: the ETag in If-None-Match still holds"}}
 
 

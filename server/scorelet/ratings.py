@@ -46,13 +46,25 @@ from scorelet.tokens import EmbedClaims, IdentityClaims, Signer, SubjectClaims, 
 from scorelet.touchpoints import Touchpoint
 from scorelet.trends import Change, change
 from scorelet.validation import MAX_CONTEXT_KEYS, check_context_key, wrong_type
-from scorelet.views import PersonView
+from scorelet.views import (
+    AllScoresView,
+    BreakdownView,
+    BucketView,
+    Figures,
+    GroupScore,
+    PersonView,
+    Rates,
+    ScoreView,
+    SeriesView,
+    TagCounts,
+    TouchpointScore,
+    WindowView,
+)
 
 __all__ = ["EDIT_WINDOW", "Bearer", "Ratings", "Window"]
 # What a `scorelet` command changed a moment ago looks like to a server that hasn't
 # reloaded yet.
 STALE = frozenset({"touchpoint_not_found", "token_revoked", "touchpoint_inactive"})
-RATE_FIELDS = tuple(rate_fields(None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +116,32 @@ class Window:
             tag=self.tag,
         )
 
-    def public(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
+    def public(self) -> WindowView:
+        body: WindowView = {
             "since": iso(self.since) if self.since is not None else None,
             "until": iso(self.until) if self.until is not None else None,
             "filters": dict(self.filters),
         }
-        for name in ("min_score", "max_score", "has_comment"):  # only when asked for
-            if getattr(self, name) is not None:
-                body[name] = getattr(self, name)
+        if self.min_score is not None:  # the filters only when asked for
+            body["min_score"] = self.min_score
+        if self.max_score is not None:
+            body["max_score"] = self.max_score
+        if self.has_comment is not None:
+            body["has_comment"] = self.has_comment
         if self.tag is not None:
             body["tag"] = self.tag
         if self.search:
             body["search"] = list(self.search)
         return body
+
+
+def figures(touchpoint: Touchpoint, counts: Mapping[int, int]) -> Figures:
+    return summarize(touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts)
+
+
+def rates(window: Window, displays: Displays | None) -> Rates:
+    """Impressions follow context filters only: a score range or comment filter has none."""
+    return rate_fields(None, RATING_FILTERS) if window.about_ratings else rate_fields(displays)
 
 
 class Ratings:
@@ -396,18 +420,23 @@ class Ratings:
         counts: Mapping[int, int],
         displays: Displays | None,
         reason: str = CONTEXT_FILTERS,
-    ) -> dict[str, Any]:
+    ) -> TouchpointScore:
         """The one score body: the API, the CLI, SSE, metrics and the dashboard all show it.
         `displays` is None under filters impressions can't follow (`reason` says which)."""
-        body = summarize(touchpoint.metric, touchpoint.scale, touchpoint.satisfied_from, counts)
-        return {"touchpoint": touchpoint.slug, **body, **rate_fields(displays, reason)}
+        return {
+            "touchpoint": touchpoint.slug,
+            **figures(touchpoint, counts),
+            **rate_fields(displays, reason),
+        }
 
     def _body(
         self, touchpoint: Touchpoint, window: Window, counts: Counts, displays: Displays | None
-    ) -> dict[str, Any]:
-        if window.about_ratings:
-            return self.score_body(touchpoint, counts, None, RATING_FILTERS)
-        return self.score_body(touchpoint, counts, displays)
+    ) -> TouchpointScore:
+        return {
+            "touchpoint": touchpoint.slug,
+            **figures(touchpoint, counts),
+            **rates(window, displays),
+        }
 
     async def counts(
         self, touchpoint: Touchpoint, window: Window
@@ -446,7 +475,7 @@ class Ratings:
         window: Window,
         spans: list[tuple[float, float]],
         tag_counts: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[BucketView]:
         """One score body per [start, end) span, clipped to the window (series, sparklines);
         with `tag_counts`, how many ratings carried each tag in each span."""
         clipped = [
@@ -462,31 +491,34 @@ class Ratings:
             if tag_counts
             else None
         )
-        points = []
+        points: list[BucketView] = []
         for index, ((start, end), (counts, displays)) in enumerate(
             zip(spans, results, strict=True)
         ):
-            point: dict[str, Any] = {"start": iso(start), "end": iso(end)}
-            point |= self._body(touchpoint, window, counts, displays)
-            del point["touchpoint"]
-            if per_tag is not None:
-                point["tags"] = per_tag[index]
+            tagged: TagCounts = {"tags": per_tag[index]} if per_tag is not None else {}
+            point: BucketView = {
+                "start": iso(start),
+                "end": iso(end),
+                **figures(touchpoint, counts),
+                **rates(window, displays),
+                **tagged,
+            }
             points.append(point)
         return points
 
-    def live_score(self, touchpoint: Touchpoint) -> dict[str, Any]:
+    def live_score(self, touchpoint: Touchpoint) -> TouchpointScore:
         """The all-time score, from memory: for /metrics, SSE and the demo page."""
         counts, displays = self.store.totals(touchpoint.id)
         return self.score_body(touchpoint, counts, displays)
 
-    async def score(self, touchpoint: Touchpoint, window: Window) -> dict[str, Any]:
+    async def score(self, touchpoint: Touchpoint, window: Window) -> ScoreView:
         """`/score`: the touchpoint's figures over a window, with the window they cover."""
         counts, displays = await self.counts(touchpoint, window)
         return {**self._body(touchpoint, window, counts, displays), **window.public()}
 
     async def compared(
         self, touchpoint: Touchpoint, window: Window, before: Window | None
-    ) -> tuple[dict[str, Any], dict[str, Any] | None, Change | None]:
+    ) -> tuple[ScoreView, ScoreView | None, Change | None]:
         """The score over a window, over the period before it, and the change between them
         (marked meaningful only when their intervals don't overlap: trends.py)."""
         now = await self.score(touchpoint, window)
@@ -504,7 +536,7 @@ class Ratings:
         the comment search included."""
         return await self.store.list_responses(window.query(touchpoint.id), limit, after)
 
-    async def all_scores(self, window: Window) -> dict[str, Any]:
+    async def all_scores(self, window: Window) -> AllScoresView:
         scores = []
         for touchpoint in self.store.touchpoints():
             counts, displays = await self.counts(touchpoint, window)
@@ -529,7 +561,7 @@ class Ratings:
         interval: str,
         tz: str,
         tag_counts: bool = False,
-    ) -> dict[str, Any]:
+    ) -> SeriesView:
         """`/series`: one score per day, week or month (clipped to the window); with
         `tag_counts`, how many ratings carried each tag in each bucket (a spike shows)."""
         points = await self.trend(touchpoint, window, spans, tag_counts)
@@ -542,7 +574,7 @@ class Ratings:
             "buckets": points,
         }
 
-    async def breakdown(self, touchpoint: Touchpoint, by: str, window: Window) -> dict[str, Any]:
+    async def breakdown(self, touchpoint: Touchpoint, by: str, window: Window) -> BreakdownView:
         """`/breakdown`: one score per value of a context key (or per tag, `by=tag`), most
         responses first."""
         if by == "tag":
@@ -569,12 +601,9 @@ class Ratings:
                 groups = commented
         groups = {v: tally.within(c, window.min_score, window.max_score) for v, c in groups.items()}
         groups = {value: counts for value, counts in groups.items() if counts}
-        rows = []
-        for value, counts in groups.items():
-            row = {"value": value, **self.score_body(touchpoint, counts, None)}
-            del row["touchpoint"]
-            for name in RATE_FIELDS:  # a breakdown's groups have no impressions
-                del row[name]
-            rows.append(row)
+        # A breakdown's groups have no impressions: those are per touchpoint, not per value.
+        rows: list[GroupScore] = [
+            {"value": value, **figures(touchpoint, counts)} for value, counts in groups.items()
+        ]
         rows.sort(key=lambda row: (-row["responses"], row["value"]))
         return {"touchpoint": touchpoint.slug, "by": by, **window.public(), "groups": rows}

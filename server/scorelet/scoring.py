@@ -18,9 +18,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scorelet.scales import Scale
+
+if TYPE_CHECKING:
+    from scorelet.views import Figures, Interval
 
 Z95 = 1.959963984540054
 LEVEL = 0.95
@@ -98,7 +101,7 @@ def _boundary(accepted: Callable[[float], bool], inside: float, edge: float) -> 
     return inside
 
 
-def _interval(bounds: tuple[float, float] | None) -> dict[str, Any]:
+def _interval(bounds: tuple[float, float] | None) -> Interval:
     low, high = (round1(100 * bounds[0]), round1(100 * bounds[1])) if bounds else (None, None)
     return {"low": low, "high": high, "level": LEVEL}
 
@@ -107,7 +110,7 @@ def _distribution(scale: Scale, counts: Mapping[int, int]) -> dict[str, int]:
     return {str(point): counts.get(point, 0) for point in scale.points}
 
 
-def summarize_csat(scale: Scale, satisfied_from: int, counts: Mapping[int, int]) -> dict[str, Any]:
+def summarize_csat(scale: Scale, satisfied_from: int, counts: Mapping[int, int]) -> Figures:
     """CSAT: the share of responses at or above `satisfied_from`, with mean and spread."""
     n = sum(counts.values())
     satisfied = sum(c for score, c in counts.items() if score >= satisfied_from)
@@ -124,7 +127,7 @@ def summarize_csat(scale: Scale, satisfied_from: int, counts: Mapping[int, int])
     }
 
 
-def summarize_nps(scale: Scale, counts: Mapping[int, int]) -> dict[str, Any]:
+def summarize_nps(scale: Scale, counts: Mapping[int, int]) -> Figures:
     """NPS: percent promoters (9-10) minus percent detractors (0-6), from -100 to +100."""
     n = sum(counts.values())
     promoters = sum(c for score, c in counts.items() if score >= PROMOTER_FROM)
@@ -144,7 +147,7 @@ def summarize_nps(scale: Scale, counts: Mapping[int, int]) -> dict[str, Any]:
 
 def summarize(
     metric: str, scale: Scale, satisfied_from: int | None, counts: Mapping[int, int]
-) -> dict[str, Any]:
+) -> Figures:
     """The metric's figures for a distribution (the response rate is displays.py's)."""
     if metric == "nps":
         return summarize_nps(scale, counts)

@@ -16,10 +16,12 @@ import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired, TypedDict
 
+from scorelet.displays import REASONS as RATE_REASONS
 from scorelet.eligibility import REASONS
 from scorelet.routing.destinations import KINDS
 from scorelet.routing.periods import EVERY
 from scorelet.routing.rules import EVENTS, GROUPS, NAME
+from scorelet.series import INTERVALS
 from scorelet.shapes import CONTEXT_SCHEMA
 
 Schema = dict[str, Any]
@@ -219,6 +221,101 @@ class ResponsePageView(TypedDict):
     next_cursor: Annotated[str | None, about("pass as ?cursor= for the next page; null: last")]
 
 
+Metric = Annotated[str, one_of(("csat", "nps"))]
+
+
+class Interval(TypedDict):
+    """95% interval of the score (Wilson for CSAT, a score test for NPS): null with no data."""
+
+    low: float | None
+    high: float | None
+    level: float
+
+
+class ShareView(TypedDict):
+    count: int
+    percent: float | None
+
+
+class Figures(TypedDict):
+    """A distribution's figures (scoring.py): CSAT's or NPS's keys besides the shared ones."""
+
+    metric: Metric
+    responses: int
+    score: Annotated[float | None, about("CSAT: percent satisfied; NPS: -100 to 100")]
+    satisfied: NotRequired[Annotated[int, about("CSAT")]]
+    satisfied_from: NotRequired[Annotated[int, about("CSAT: the lowest satisfied score")]]
+    mean: NotRequired[Annotated[float | None, about("CSAT")]]
+    promoters: NotRequired[Annotated[ShareView, about("NPS: 9-10")]]
+    passives: NotRequired[Annotated[ShareView, about("NPS: 7-8")]]
+    detractors: NotRequired[Annotated[ShareView, about("NPS: 0-6")]]
+    distribution: Annotated[dict[str, int], about("responses per score, every point of the scale")]
+    interval: Interval
+
+
+class Rates(TypedDict):
+    """How many impressions were answered (displays.py); null under filters they lack."""
+
+    impressions: int | None
+    answered_impressions: int | None
+    response_rate: Annotated[float | None, about("answered impressions / impressions, in percent")]
+    response_rate_reason: Annotated[str, one_of(RATE_REASONS)] | None
+
+
+class WindowView(TypedDict):
+    """The window a report covers; the optional filters only when asked for."""
+
+    since: Time | None
+    until: Time | None
+    filters: Annotated[dict[str, str], about("context filters, key -> value")]
+    min_score: NotRequired[int]
+    max_score: NotRequired[int]
+    has_comment: NotRequired[bool]
+    tag: NotRequired[Annotated[str, about("only ratings carrying this tag")]]
+    search: NotRequired[Annotated[list[str], about("words every comment contains")]]
+
+
+class TouchpointScore(Figures, Rates):
+    touchpoint: str
+
+
+class ScoreView(TouchpointScore, WindowView):
+    pass
+
+
+class TagCounts(TypedDict):
+    """Apart, so a bucket can be built from its parts (`**` of each) with or without it."""
+
+    tags: NotRequired[Annotated[dict[str, int], about("with tags=true: ratings per tag")]]
+
+
+class BucketView(Figures, Rates, TagCounts):
+    start: Time
+    end: Time
+
+
+class SeriesView(WindowView):
+    touchpoint: str
+    metric: Metric
+    interval: Annotated[str, one_of(INTERVALS)]
+    tz: Annotated[str, about("the IANA time zone the buckets follow")]
+    buckets: list[BucketView]
+
+
+class GroupScore(Figures):
+    value: Annotated[str, about("the context value or tag")]
+
+
+class BreakdownView(WindowView):
+    touchpoint: str
+    by: str
+    groups: Annotated[list[GroupScore], about("most responses first")]
+
+
+class AllScoresView(WindowView):
+    touchpoints: list[TouchpointScore]
+
+
 # Component name -> view, in /openapi.json's components.
 VIEWS: dict[str, type] = {
     "Problem": ProblemView,
@@ -237,6 +334,12 @@ VIEWS: dict[str, type] = {
     "CurrentRating": CurrentRatingView,
     "Health": HealthView,
     "ResponsePage": ResponsePageView,
+    "Score": ScoreView,
+    "TouchpointScore": TouchpointScore,
+    "ScoreBucket": BucketView,
+    "Series": SeriesView,
+    "Breakdown": BreakdownView,
+    "AllScores": AllScoresView,
 }
 _NAMES = {view: name for name, view in VIEWS.items()}
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}

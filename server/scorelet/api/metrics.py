@@ -88,17 +88,19 @@ class ScoreletCollector(Collector):
         for touchpoint in self.store.touchpoints():
             body = self.ratings.live_score(touchpoint)
             slug = touchpoint.slug
-            if body["score"] is not None:
-                score.add_metric([slug, touchpoint.metric], body["score"])
-                low.add_metric([slug], body["interval"]["low"])
-                high.add_metric([slug], body["interval"]["high"])
+            value, bounds = body["score"], body["interval"]
+            if value is not None and bounds["low"] is not None and bounds["high"] is not None:
+                score.add_metric([slug, touchpoint.metric], value)
+                low.add_metric([slug], bounds["low"])
+                high.add_metric([slug], bounds["high"])
             responses.add_metric([slug], body["responses"])
             given = self.store.received.get(touchpoint.id, {})
             for point, count in body["distribution"].items():
                 per_score.add_metric([slug, point], count)
                 received.add_metric([slug, point], given.get(int(point), 0))
-            impressions.add_metric([slug], body["impressions"])
-            answered.add_metric([slug], body["answered_impressions"])
+            # All-time totals have no filter, so their impressions are always counted.
+            impressions.add_metric([slug], body["impressions"] or 0)
+            answered.add_metric([slug], body["answered_impressions"] or 0)
         yield from (score, low, high, responses, per_score, received, impressions, answered)
 
     def _health(self) -> Iterator[Metric]:

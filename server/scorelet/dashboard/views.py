@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from scorelet.store import StorageError
 from scorelet.timeutil import DAY
 from scorelet.touchpoints import GROUPS, Touchpoint
 from scorelet.trends import SMALL_N, benchmark, change, small
+from scorelet.views import BucketView, ScoreView
 
 PAGE_SIZE = 50
 SPARK_WEEKS = 12
@@ -75,11 +76,11 @@ class Card:
     """One touchpoint on the overview."""
 
     touchpoint: Touchpoint
-    score: dict[str, Any]
+    score: ScoreView
     change: Any
     benchmark: str | None
     spark: str
-    weeks: list[dict[str, Any]]
+    weeks: list[BucketView]
     demo: bool
 
 
@@ -265,11 +266,17 @@ class Views:
             spans, _ = ratings.buckets(window, interval, tz.key, now)
         except Problem as problem:
             raise PageError(400, "That filter doesn't work", problem.detail + ".") from None
-        points = await ratings.trend(touchpoint, window, spans)
-        for point, (start, end) in zip(points, spans, strict=True):
-            point["label"] = bucket_label(start, end, interval, tz)
-            point["href"] = bucket_filter(flt, start, end, tz).query(interval="day")
-            point["small"] = small(point)
+        points: list[dict[str, Any]] = [
+            {
+                **point,
+                "label": bucket_label(start, end, interval, tz),
+                "href": bucket_filter(flt, start, end, tz).query(interval="day"),
+                "small": small(point),
+            }
+            for point, (start, end) in zip(
+                await ratings.trend(touchpoint, window, spans), spans, strict=True
+            )
+        ]
         trend = charts.trend(
             touchpoint.metric,
             points,
@@ -318,7 +325,9 @@ class Views:
             return []
         ratings = self.services.ratings
         try:
-            rows: list[dict[str, Any]] = (await ratings.breakdown(touchpoint, by, window))["groups"]
+            rows: list[dict[str, Any]] = [
+                {**row} for row in (await ratings.breakdown(touchpoint, by, window))["groups"]
+            ]
             before = (
                 (await ratings.breakdown(touchpoint, by, previous))["groups"] if previous else []
             )
@@ -433,7 +442,7 @@ class Views:
                 yield b"event: change\ndata: %s\n\n" % json.dumps({"generation": seen}).encode()
 
 
-def score_text(body: dict[str, Any], metric: str) -> str:
+def score_text(body: Mapping[str, Any], metric: str) -> str:
     if body["score"] is None:
         return "no ratings"
     value = body["score"]
@@ -446,7 +455,7 @@ def score_label(touchpoint: Touchpoint, score: int) -> str:
     return f"{score} of {scale.high}" if scale.low else f"{score} of 0-{scale.high}"
 
 
-def distribution(touchpoint: Touchpoint, body: dict[str, Any], flt: Filter) -> list[Any]:
+def distribution(touchpoint: Touchpoint, body: ScoreView, flt: Filter) -> list[Any]:
     """The distribution bar: each score (CSAT) or each group (NPS), linked to its ratings."""
     counts = {int(k): v for k, v in body["distribution"].items()}
     if touchpoint.metric == "nps":
