@@ -11,7 +11,7 @@ from scorelet.displays import Displays
 from scorelet.ratings import Ratings, Window
 from scorelet.routing.destinations import Destination
 from scorelet.scales import parse_scale
-from scorelet.touchpoints import Touchpoint
+from scorelet.touchpoints import CREATABLE, Touchpoint
 from scorelet.views import VIEWS, TagView, about, schema
 
 
@@ -59,6 +59,26 @@ def test_every_kind_of_destination_answers_as_its_view_says(destination: Destina
     jsonschema.validate(destination.public(), schema(VIEWS["Destination"]))
 
 
+def _touchpoint(metric: str, scale: str, satisfied_from: int | None) -> Touchpoint:
+    return Touchpoint(
+        *(1, "t", metric, parse_scale(scale), None, None, None, None, None, None),
+        *((), satisfied_from, 0, True, 1, 0.0, 0.0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "scale", "satisfied_from"), [("csat", "stars", 4), ("nps", "nps", None)]
+)
+def test_a_touchpoint_answers_as_its_view_says(
+    metric: str, scale: str, satisfied_from: int | None
+) -> None:
+    """Every setting a touchpoint can be created with is in its answer, as the view types it."""
+    public = _touchpoint(metric, scale, satisfied_from).public()
+    answer = {**public, "embed_token": "e.x", "embed_url": "http://h.example/s/e.x.js"}
+    jsonschema.validate(answer, schema(VIEWS["Touchpoint"]))
+    assert set(public) >= CREATABLE
+
+
 @pytest.mark.parametrize(
     ("metric", "scale", "satisfied_from"), [("csat", "stars", 4), ("nps", "nps", None)]
 )
@@ -71,10 +91,7 @@ def test_a_score_answers_as_its_view_says(
     metric: str, scale: str, satisfied_from: int | None, window: Window
 ) -> None:
     """Each metric's own keys and every optional filter key are in the view, and no more."""
-    touchpoint = Touchpoint(
-        *(1, "t", metric, parse_scale(scale), None, None, None, None, None, None),
-        *((), satisfied_from, 0, True, 1, 0.0, 0.0),
-    )
+    touchpoint = _touchpoint(metric, scale, satisfied_from)
     body = {**Ratings.score_body(touchpoint, {4: 3, 1: 1}, Displays(10, 3)), **window.public()}
     jsonschema.validate(body, schema(VIEWS["Score"]))
     assert ("promoters" in body) is (metric == "nps")

@@ -18,7 +18,7 @@ import os
 import shutil
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -404,7 +404,7 @@ def cmd_touchpoint_show(args: argparse.Namespace, settings: Settings) -> int:
         return existing(store, args.slug)
 
     touchpoint = with_store(settings, show)
-    data = touchpoint.public()
+    data: Mapping[str, Any] = touchpoint.public()
     if args.json:
         print_json(data)
         return 0

@@ -222,21 +222,6 @@ SCHEMAS: dict[str, Schema] = {
         **obj({**SETTINGS, "rotate_token": {"type": "boolean"}}, []),
         "additionalProperties": False,
     },
-    "Touchpoint": obj(
-        {
-            "slug": STRING,
-            "metric": {"enum": ["csat", "nps"]},
-            "scale": STRING,
-            "min": INTEGER,
-            "max": INTEGER,
-            # As stored: the input patterns above are a part of what the checks accept.
-            **SETTINGS,
-            "origins": {"type": "array", "items": STRING},
-            "brand_logo": nullable(STRING),
-            "embed_token": STRING,
-            "embed_url": STRING,
-        }
-    ),
     "NewToken": {
         **obj(
             {

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scorelet.brand import MAX_NAME, Brand, BrandError, check_accent, check_logo
 from scorelet.eligibility import (
@@ -33,6 +33,9 @@ from scorelet.validation import (
     check_slug,
     only_fields,
 )
+
+if TYPE_CHECKING:
+    from scorelet.views import TouchpointFields
 
 TEXT_LIMITS = {
     "question": 300,
@@ -129,7 +132,7 @@ class Touchpoint:
         """The touchpoint's own follow-up question for this score; None: the built-in one."""
         return self.comment_prompts[self.group(score)] or self.comment_prompt
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> TouchpointFields:
         """The JSON shape of a touchpoint (API and `touchpoint show --json`)."""
         return {
             "slug": self.slug,
@@ -151,7 +154,15 @@ class Touchpoint:
             "brand_name": self.brand_name,
             "brand_logo": self.brand_logo,
             "brand_accent": self.brand_accent,
-            **{name: getattr(self, name) for name in POLICY_FIELDS},
+            "recontact_days": self.recontact_days,
+            "redisplay_days": self.redisplay_days,
+            "max_displays": self.max_displays,
+            "sample": self.sample,
+            "min_days_since_signup": self.min_days_since_signup,
+            "anniversary_window": self.anniversary_window,
+            "trigger": self.trigger,
+            "require_identity": self.require_identity,
+            "ignore_global_throttle": self.ignore_global_throttle,
         }
 
 

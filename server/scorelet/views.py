@@ -262,6 +262,44 @@ class Rates(TypedDict):
     response_rate_reason: Annotated[str, one_of(RATE_REASONS)] | None
 
 
+class TouchpointFields(TypedDict):
+    """A touchpoint as stored (`Touchpoint.public()`, also `touchpoint show --json`)."""
+
+    slug: str
+    metric: Metric
+    scale: Annotated[str, about("stars, smileys3, smileys5, thumbs, numeric:N or nps")]
+    min: int
+    max: int
+    question: Annotated[str | None, about("null: the built-in wording in the visitor's language")]
+    low_label: str | None
+    high_label: str | None
+    comment_prompt: str | None
+    thank_you: str | None
+    locale: Annotated[str | None, about("null: the visitor's language")]
+    origins: Annotated[list[str], about("where the widget may be embedded; empty: anywhere")]
+    satisfied_from: Annotated[int | None, about("CSAT: the lowest satisfied score")]
+    cooldown_days: int
+    active: bool
+    comment_prompts: Annotated[dict[str, str | None], about("follow-up question per group")]
+    brand_name: str | None
+    brand_logo: str | None
+    brand_accent: str | None
+    recontact_days: int
+    redisplay_days: int
+    max_displays: int | None
+    sample: Annotated[float, about("percent of people asked")]
+    min_days_since_signup: int
+    anniversary_window: int | None
+    trigger: Annotated[str, about("load or event:NAME")]
+    require_identity: bool
+    ignore_global_throttle: bool
+
+
+class TouchpointView(TouchpointFields):
+    embed_token: str
+    embed_url: Annotated[str, about("the widget's script URL, for one script tag")]
+
+
 class WindowView(TypedDict):
     """The window a report covers; the optional filters only when asked for."""
 
@@ -334,6 +372,7 @@ VIEWS: dict[str, type] = {
     "CurrentRating": CurrentRatingView,
     "Health": HealthView,
     "ResponsePage": ResponsePageView,
+    "Touchpoint": TouchpointView,
     "Score": ScoreView,
     "TouchpointScore": TouchpointScore,
     "ScoreBucket": BucketView,

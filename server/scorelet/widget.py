@@ -158,7 +158,7 @@ def loader_config(
     when the touchpoint asks identified people only; the widget renders only
     when it says show.
     """
-    public = touchpoint.public()
+    public: Mapping[str, Any] = touchpoint.public()
     config = {k: public[k] for k in LOADER_FIELDS if public.get(k) is not None}
     if not touchpoint.cooldown_days:
         del config["cooldown_days"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -13,13 +11,14 @@ from scorelet.api.caching import answer, prepare
 from scorelet.api.services import Services
 from scorelet.errors import invalid
 from scorelet.touchpoints import Touchpoint, changed_fields, new_touchpoint_fields
+from scorelet.views import TouchpointView
 
 
 class TouchpointsApi:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def _public(self, touchpoint: Touchpoint) -> dict[str, Any]:
+    def _public(self, touchpoint: Touchpoint) -> TouchpointView:
         token = self.services.signer.mint_embed(touchpoint.slug, touchpoint.token_version)
         return {
             **touchpoint.public(),
