@@ -47,6 +47,22 @@ def test_tags_filter_every_read_and_show_on_every_listing(server: LiveServer) ->
         assert (missing.status_code, missing.json()["code"]) == (404, "tag_not_found")
         bad = admin.post(f"/api/v1/responses/{ids[3]}/tags", json={"tag": "a,b"})
         assert (bad.status_code, bad.json()["field"]) == (422, "tag")
+        for body, field, code in [
+            ({}, "tag", "missing_field"),
+            ({"tag": 7}, "tag", "wrong_type"),
+            ({"tag": "Praise", "tags": []}, "tags", "unknown_field"),
+        ]:
+            refused = admin.post(f"/api/v1/responses/{ids[3]}/tags", json=body).json()
+            assert (refused["field"], refused["code"]) == (field, code), body
+        backfill = f"/api/v1/rules/bug-{slug}/backfill"
+        for body, field, code in [
+            ({"since": 5}, "since", "wrong_type"),
+            ({"since": "yesterday"}, "since", "invalid_value"),
+            ({"until": "2026-01-01"}, "until", "unknown_field"),
+        ]:
+            refused = admin.post(backfill, json=body).json()
+            assert (refused["field"], refused["code"]) == (field, code), body
+        assert admin.post(backfill, json={"since": "2020-01-01"}).json()["seen"] == 4
     with server.reader() as reader:
         base = f"/api/v1/touchpoints/{slug}"
         score = reader.get(f"{base}/score", params={"tag": "Bug report"}).json()

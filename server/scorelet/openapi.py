@@ -16,9 +16,10 @@ from scorelet.eligibility import EVENT_NAME, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.routing.rules import GROUPS as RULE_GROUPS
 from scorelet.routing.rules import NAME
-from scorelet.routing.tags import MAX_TAG
+from scorelet.routing.tags import TAG_PATTERN, WORD
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
-from scorelet.shapes import COMMENT_EDIT, CONTEXT_SCHEMA, IMPRESSION, NEW_IDENTITY, SUBMISSION
+from scorelet.shapes import CONTEXT_SCHEMA, SHAPES
+from scorelet.timeutil import INSTANT_PATTERN
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
 from scorelet.touchpoints import GROUPS, TEXT_LIMITS
 from scorelet.validation import (
@@ -60,19 +61,10 @@ TIME = {"type": "string", "format": "date-time"}
 # What the server's checks accept, as patterns, so a client (or a fuzzer) can know ahead.
 SLUG_PATTERN = SLUG_RULE.pattern
 NAME_PATTERN = NAME.pattern
-# Epoch seconds, or an ISO 8601 date or date-time (no zone: UTC) from 1980 to 8999.
-INSTANT = {
-    "type": "string",
-    "pattern": r"^(?:[0-9]{1,11}(?:\.[0-9]{1,6})?|(?:19[89][0-9]|[2-8][0-9]{3})-(?:0[1-9]|1[0-2])"
-    r"-(?:0[1-9]|1[0-9]|2[0-8])(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
-    r"(?:Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9])?)?)$",
-}
-# Letters and digits of any script: `\p{L}\p{N}`, which every JSON Schema validator reads
-# alike, where `\w` is ASCII in ECMA-262 and any letter or digit in Python.
-WORD = r"\p{L}\p{N}_"
+INSTANT = {"type": "string", "pattern": INSTANT_PATTERN}
 TAG = {
     "type": "string",
-    "pattern": rf"^[{WORD}.&/+#-](?:[{WORD} .&/+#-]{{0,{MAX_TAG - 2}}}[{WORD}.&/+#-])?$",
+    "pattern": TAG_PATTERN,
     "description": "letters, digits, spaces and - _ . & / + #, e.g. Billing",
 }
 CONTEXT_KEY = {"type": "string", **CONTEXT_SCHEMA["propertyNames"]}
@@ -200,9 +192,7 @@ SCHEMAS: dict[str, Schema] = {
     "TimeZone": {"enum": sorted(zoneinfo.available_timezones()), "description": "an IANA name"},
     # The request bodies come from their one typed definition (shapes.py), and so do the
     # answers that have one (views.py: what their records' `public()` is typed to return).
-    **{
-        shape.name: shape.schema() for shape in (SUBMISSION, COMMENT_EDIT, IMPRESSION, NEW_IDENTITY)
-    },
+    **{shape.name: shape.schema() for shape in SHAPES},
     **{name: view_schema(view) for name, view in VIEWS.items()},
     "Settings": {
         **obj(
@@ -220,21 +210,6 @@ SCHEMAS: dict[str, Schema] = {
     "NewTouchpoint": new_touchpoint(),
     "TouchpointUpdate": {
         **obj({**SETTINGS, "rotate_token": {"type": "boolean"}}, []),
-        "additionalProperties": False,
-    },
-    "NewToken": {
-        **obj(
-            {
-                "touchpoint": {**STRING, "pattern": SLUG_PATTERN},
-                "subject": {**SUBJECT, "description": "the conversation, ticket or order rated"},
-                "context": CONTEXT,
-                "ttl": {
-                    **TTL,
-                    "description": "lifetime: 14d, 12h, 30m or seconds (default 7d, at most 366d)",
-                },
-            },
-            ["touchpoint", "subject"],
-        ),
         "additionalProperties": False,
     },
 }
@@ -1027,7 +1002,6 @@ def new_digest() -> Schema:
 
 SCHEMAS["NewDigest"] = new_digest()
 SCHEMAS["WebhookPayload"] = PAYLOAD_SCHEMA
-SCHEMAS["TagBody"] = {**obj({"tag": TAG}), "additionalProperties": False}
 
 
 def listed(name: str, schema: str) -> dict[str, Any]:
@@ -1137,17 +1111,7 @@ def routing_paths() -> dict[str, Any]:
                     **problems(400, 404, 413, 415, 422),
                 },
                 parameters=[NAME_PATH],
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                **obj({"since": nullable(INSTANT)}, []),
-                                "additionalProperties": False,
-                            }
-                        }
-                    },
-                },
+                requestBody=json_body("Backfill"),
             )
         },
         "/api/v1/deliveries": {

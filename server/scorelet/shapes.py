@@ -26,7 +26,9 @@ from typing import Any, Generic, TypeVar
 from scorelet.dedup import check_client
 from scorelet.errors import invalid
 from scorelet.people import check_person, check_traits
-from scorelet.tokens import DURATION_PATTERN
+from scorelet.routing.tags import TAG_PATTERN
+from scorelet.timeutil import INSTANT_PATTERN, parse_instant
+from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
 from scorelet.validation import (
     LINE_PATTERN,
     MAX_COMMENT,
@@ -34,10 +36,13 @@ from scorelet.validation import (
     MAX_CONTEXT_KEYS,
     MAX_CONTEXT_VALUE,
     MAX_SUBJECT,
+    SLUG,
     SUBJECT_PATTERN,
     TEXT_PATTERN,
     check_context,
     check_optional_text,
+    check_slug,
+    check_subject,
     check_uuid,
     wrong_type,
 )
@@ -52,15 +57,19 @@ _JSON_TYPES: dict[type, tuple[str, str]] = {
 }
 
 
-def about(description: str, check: Check | None = None, **schema: Any) -> dict[str, Any]:
-    """Field metadata: what the field is, how it is cleaned, extra JSON Schema keywords."""
-    return {"description": description, "check": check, "schema": schema}
+def about(
+    description: str, check: Check | None = None, expects: str = "", **schema: Any
+) -> dict[str, Any]:
+    """Field metadata: what the field is, how it is cleaned, what a wrong type is told it
+    must be (by default the JSON type's name), extra JSON Schema keywords."""
+    return {"description": description, "check": check, "expects": expects, "schema": schema}
 
 
 @dataclass(frozen=True, slots=True)
 class _Field:
     name: str
-    kind: type
+    kinds: tuple[type, ...]  # `str | int`: either
+    expects: str
     nullable: bool
     required: bool
     description: str
@@ -68,16 +77,16 @@ class _Field:
     schema: Mapping[str, Any]
 
 
-def _kind(hint: Any) -> tuple[type, bool]:
-    """The JSON type behind an annotation, and whether null is allowed."""
+def _kinds(hint: Any) -> tuple[tuple[type, ...], bool]:
+    """The JSON types behind an annotation, and whether null is allowed."""
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        (inner,) = [arg for arg in args if arg is not type(None)]
-        return _kind(inner)[0], True
+        kinds = tuple(kind for arg in args if arg is not type(None) for kind in _kinds(arg)[0])
+        return kinds, type(None) in args
     origin = typing.get_origin(hint) or hint
     if origin not in _JSON_TYPES:
         raise TypeError(f"no JSON type for {hint!r}")
-    return origin, False
+    return (origin,), False
 
 
 class Shape(Generic[T]):
@@ -87,13 +96,15 @@ class Shape(Generic[T]):
         hints = typing.get_type_hints(cls)
         fields = []
         for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
-            kind, nullable = _kind(hints[spec.name])
+            kinds, nullable = _kinds(hints[spec.name])
             meta = spec.metadata
             required = spec.default is dataclasses.MISSING
+            names = " or ".join(_JSON_TYPES[kind][1] for kind in kinds)
             fields.append(
                 _Field(
                     spec.name,
-                    kind,
+                    kinds,
+                    meta.get("expects") or names,
                     nullable,
                     required,
                     meta.get("description", ""),
@@ -123,8 +134,10 @@ class Shape(Generic[T]):
                     raise invalid(spec.name, f"{spec.name} is required{hint}", "missing_field")
                 values[spec.name] = None
                 continue
-            if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
-                raise wrong_type(spec.name, _JSON_TYPES[spec.kind][1])
+            if not isinstance(value, spec.kinds) or (
+                isinstance(value, bool) and bool not in spec.kinds  # True is an int in Python
+            ):
+                raise wrong_type(spec.name, spec.expects)
             values[spec.name] = spec.check(value, spec.name) if spec.check else value
         return self.cls(**values)
 
@@ -132,9 +145,9 @@ class Shape(Generic[T]):
         """The JSON Schema of the body, for /openapi.json."""
         properties: dict[str, Any] = {}
         for spec in self._fields:
-            prop: dict[str, Any] = {"type": _JSON_TYPES[spec.kind][0], **spec.schema}
-            if spec.nullable:
-                prop["type"] = [prop["type"], "null"]
+            json_types = [_JSON_TYPES[kind][0] for kind in spec.kinds] + ["null"] * spec.nullable
+            prop: dict[str, Any] = {"type": json_types[0] if len(json_types) == 1 else json_types}
+            prop |= spec.schema
             if spec.description:
                 prop["description"] = spec.description
             properties[spec.name] = prop
@@ -271,7 +284,78 @@ class NewIdentity:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    """`POST /api/v1/tokens`: a subject token for a conversation, ticket or order."""
+
+    touchpoint: str = field(
+        metadata=about("the touchpoint's slug", check_slug, pattern=SLUG.pattern)
+    )
+    subject: str = field(
+        metadata=about(
+            "the conversation, ticket or order rated",
+            check_subject,
+            maxLength=MAX_SUBJECT,
+            pattern=SUBJECT_PATTERN,
+        )
+    )
+    context: dict[str, str] | None = field(
+        default=None,
+        metadata=about(
+            'signed into the token, e.g. {"agent": "sam"}', check_context, **CONTEXT_SCHEMA
+        ),
+    )
+    ttl: str | int | None = field(
+        default=None,
+        metadata=about(
+            "lifetime: 14d, 12h, 30m or seconds (default 7d, at most 366d)",
+            expects="a duration such as 14d, or seconds as an integer",
+            pattern=DURATION_PATTERN,
+            minimum=1,
+            maximum=MAX_TTL_SECONDS,
+        ),
+    )
+
+
+def _instant(value: str, name: str) -> str:
+    try:
+        parse_instant(value)
+    except ValueError as error:
+        raise invalid(name, f"{name}: {error}") from None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """`POST /api/v1/rules/{name}/backfill`: which stored ratings a tagging rule looks at."""
+
+    since: str | None = field(
+        default=None,
+        metadata=about(
+            "only ratings since then; null or left out: all of them",
+            _instant,
+            expects="ISO 8601 or epoch seconds",
+            pattern=INSTANT_PATTERN,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TagBody:
+    """`POST` and `DELETE /api/v1/responses/{id}/tags`: one tag."""
+
+    tag: str = field(
+        metadata=about(
+            "letters, digits, spaces and - _ . & / + #, e.g. Billing", pattern=TAG_PATTERN
+        )
+    )
+
+
 SUBMISSION = Shape(Submission, "NewResponse")
 COMMENT_EDIT = Shape(CommentEdit, "CommentUpdate")
 IMPRESSION = Shape(Impression, "Display")
 NEW_IDENTITY = Shape(NewIdentity, "NewIdentity")
+NEW_TOKEN = Shape(NewToken, "NewToken")
+BACKFILL = Shape(Backfill, "Backfill")
+TAG_BODY = Shape(TagBody, "TagBody")
+SHAPES = (SUBMISSION, COMMENT_EDIT, IMPRESSION, NEW_IDENTITY, NEW_TOKEN, BACKFILL, TAG_BODY)

@@ -12,6 +12,13 @@ DAY = 86400
 EARLIEST = 0.0  # 1970-01-01T00:00:00Z
 LATEST = 253_370_764_800.0  # 9999-01-01T00:00:00Z
 _EPOCH = re.compile(r"^-?\d{1,12}(?:\.\d{1,6})?$")
+# A part of what parse_instant accepts, for JSON Schema: epoch seconds, or an ISO 8601
+# date or date-time (no zone: UTC) from 1980 to 8999.
+INSTANT_PATTERN = (
+    r"^(?:[0-9]{1,11}(?:\.[0-9]{1,6})?|(?:19[89][0-9]|[2-8][0-9]{3})-(?:0[1-9]|1[0-2])"
+    r"-(?:0[1-9]|1[0-9]|2[0-8])(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9])?)?)$"
+)
 
 
 def iso(epoch: float) -> str:

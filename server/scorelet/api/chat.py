@@ -19,11 +19,9 @@ from scorelet.api.body import read_json
 from scorelet.api.claims import check_origin
 from scorelet.api.services import Services
 from scorelet.mint import DEFAULT_TTL, mint_subject_token
+from scorelet.shapes import NEW_TOKEN
 from scorelet.timeutil import iso
-from scorelet.validation import check_slug, only_fields, require, wrong_type
 from scorelet.views import CurrentRatingView, MintedTokenView, Snippets
-
-MINT_FIELDS = frozenset({"touchpoint", "subject", "context", "ttl"})
 
 
 def embed_snippets(base_url: str, token: str) -> Snippets:
@@ -45,18 +43,11 @@ class ChatApi:
     async def mint(self, request: Request) -> Response:
         """`POST /api/v1/tokens` (mint key): a subject token, its page URL and embed snippets."""
         await authorize(request, self.services.store, "mint")
-        body = await read_json(request, self.services.settings.max_body)
-        only_fields(body, MINT_FIELDS)
-        slug = check_slug(require(body, "touchpoint"), "touchpoint")
-        subject = require(body, "subject")
-        context = body.get("context")
-        ttl = body.get("ttl", DEFAULT_TTL)
-        if isinstance(ttl, bool) or not isinstance(ttl, str | int):
-            raise wrong_type("ttl", "a duration such as 14d, or seconds as an integer")
+        body = NEW_TOKEN.decode(await read_json(request, self.services.settings.max_body))
+        slug, subject = body.touchpoint, body.subject
         await self.services.touchpoint(slug, "touchpoint")
-        if context is not None and not isinstance(context, dict):
-            raise wrong_type("context", "an object of string values")
-        minted = mint_subject_token(self.services.signer, slug, subject, context, ttl)
+        ttl = DEFAULT_TTL if body.ttl is None else body.ttl
+        minted = mint_subject_token(self.services.signer, slug, subject, body.context, ttl)
         base = self.services.settings.base_url
         answer: MintedTokenView = {
             "token": minted.token,

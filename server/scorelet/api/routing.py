@@ -17,6 +17,7 @@ from scorelet.api.body import read_json
 from scorelet.api.query import bad_query
 from scorelet.api.services import Services
 from scorelet.errors import invalid
+from scorelet.shapes import BACKFILL, TAG_BODY
 from scorelet.timeutil import parse_instant
 from scorelet.validation import check_uuid
 
@@ -103,18 +104,8 @@ class RoutingApi:
     async def backfill(self, request: Request) -> Response:
         """Apply a tagging rule to stored ratings (optionally those since a time)."""
         await self._admin(request)
-        body = await self._body(request)
-        for key in body:
-            if key != "since":
-                raise invalid(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field")
-        since = body.get("since")
-        if since is not None:
-            if not isinstance(since, str):
-                raise invalid("since", "since must be ISO 8601 or epoch seconds", "wrong_type")
-            try:
-                since = parse_instant(since)
-            except ValueError as error:
-                raise invalid("since", f"since: {error}") from None
+        body = BACKFILL.decode(await self._body(request))
+        since = parse_instant(body.since) if body.since is not None else None  # checked
         seen, tagged = await self.services.routing.backfill(request.path_params["name"], since)
         return JSONResponse({"rule": request.path_params["name"], "seen": seen, "tagged": tagged})
 
@@ -178,15 +169,7 @@ class RoutingApi:
         response_id = check_uuid(request.path_params["id"])
         tag = request.query_params.get("tag")
         if tag is None:
-            body = await self._body(request)
-            for key in body:
-                if key != "tag":
-                    raise invalid(
-                        str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field"
-                    )
-            if body.get("tag") is None:
-                raise invalid("tag", 'tag is required, e.g. {"tag": "Billing"}', "missing_field")
-            tag = body["tag"]
+            tag = TAG_BODY.decode(await self._body(request)).tag
         routing = self.services.routing
         stored = await (routing.add_tag if add else routing.remove_tag)(response_id, tag)
         touchpoint = self.services.store.touchpoint_by_id(stored.touchpoint_id)

@@ -7,6 +7,10 @@ from typing import Any
 
 MAX_TAG = 40
 MAX_TAGS_PER_RULE = 10
+# Letters and digits of any script, for JSON Schema: `\p{L}\p{N}`, which every validator
+# reads alike, where `\w` is ASCII in ECMA-262 and any letter or digit in Python.
+WORD = r"\p{L}\p{N}_"
+TAG_PATTERN = rf"^[{WORD}.&/+#-](?:[{WORD} .&/+#-]{{0,{MAX_TAG - 2}}}[{WORD}.&/+#-])?$"
 
 
 class TagError(ValueError):
