@@ -8,11 +8,12 @@ import jsonschema
 import pytest
 
 from scorelet.displays import Displays
+from scorelet.eligibility import GLOBAL_SETTINGS
 from scorelet.ratings import Ratings, Window
 from scorelet.routing.destinations import Destination
 from scorelet.scales import parse_scale
 from scorelet.touchpoints import CREATABLE, Touchpoint
-from scorelet.views import VIEWS, TagView, about, schema
+from scorelet.views import VIEWS, SettingsView, TagView, about, schema
 
 
 class Sample(TypedDict):
@@ -97,3 +98,7 @@ def test_a_score_answers_as_its_view_says(
     assert ("promoters" in body) is (metric == "nps")
     with pytest.raises(jsonschema.ValidationError, match="unexpected"):
         jsonschema.validate({**body, "median": 4}, schema(VIEWS["Score"]))
+
+
+def test_every_install_wide_setting_is_in_the_settings_answer() -> None:
+    assert set(SettingsView.__annotations__) == set(GLOBAL_SETTINGS)

@@ -12,7 +12,7 @@ from typing import Any
 from scorelet import __version__
 from scorelet.api.listing import CURSOR
 from scorelet.brand import MAX_NAME
-from scorelet.eligibility import EVENT_NAME, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW
+from scorelet.eligibility import EVENT_NAME, GLOBAL_SETTINGS, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.routing.rules import GROUPS as RULE_GROUPS
 from scorelet.routing.rules import NAME
@@ -194,13 +194,12 @@ SCHEMAS: dict[str, Schema] = {
     # answers that have one (views.py: what their records' `public()` is typed to return).
     **{shape.name: shape.schema() for shape in SHAPES},
     **{name: view_schema(view) for name, view in VIEWS.items()},
-    "Settings": {
+    # What update_settings accepts: any of the settings, each in its range.
+    "SettingsUpdate": {
         **obj(
             {
-                "recontact-days": {
-                    **DAYS,
-                    "description": "the global throttle: one survey per person per N days (0: off)",
-                }
+                name: {**INTEGER, "minimum": low, "maximum": high}
+                for name, (low, high) in GLOBAL_SETTINGS.items()
             },
             [],
         ),
@@ -617,7 +616,7 @@ def people_paths() -> dict[str, Any]:
             "patch": {
                 "summary": "Change install-wide settings, e.g. the global throttle (admin key)",
                 "security": ADMIN,
-                "requestBody": json_body("Settings"),
+                "requestBody": json_body("SettingsUpdate"),
                 "responses": {
                     **ok(200, "Settings", "every setting, changed"),
                     **problems(400, *AUTH_ERRORS, 413, 415, 422),
@@ -1005,7 +1004,7 @@ SCHEMAS["WebhookPayload"] = PAYLOAD_SCHEMA
 
 
 def listed(name: str, schema: str) -> dict[str, Any]:
-    body = obj({name: {"type": "array", "items": ref(schema)}})
+    body = {**obj({name: {"type": "array", "items": ref(schema)}}), "additionalProperties": False}
     return {"200": {"description": name, "content": {"application/json": {"schema": body}}}}
 
 
@@ -1048,24 +1047,7 @@ def routing_paths() -> dict[str, Any]:
         "/api/v1/destinations/{name}/test": {
             "post": admin(
                 "Send a clearly marked test message now; the receiver's answer",
-                {
-                    "200": {
-                        "description": "what the receiver answered",
-                        "content": {
-                            "application/json": {
-                                "schema": obj(
-                                    {
-                                        "ok": {"type": "boolean"},
-                                        "status": nullable(INTEGER),
-                                        "body": STRING,
-                                        "error": nullable(STRING),
-                                    }
-                                )
-                            }
-                        },
-                    },
-                    **problems(404),
-                },
+                {**ok(200, "TestSend", "what the receiver answered"), **problems(404)},
                 parameters=[NAME_PATH],
             )
         },
@@ -1100,14 +1082,7 @@ def routing_paths() -> dict[str, Any]:
             "post": admin(
                 "Apply a tagging rule to stored ratings",
                 {
-                    "200": {
-                        "description": "ratings looked at and tagged",
-                        "content": {
-                            "application/json": {
-                                "schema": obj({"rule": STRING, "seen": INTEGER, "tagged": INTEGER})
-                            }
-                        },
-                    },
+                    **ok(200, "Backfilled", "ratings looked at and tagged"),
                     **problems(400, 404, 413, 415, 422),
                 },
                 parameters=[NAME_PATH],

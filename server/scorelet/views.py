@@ -134,6 +134,32 @@ class DestinationView(TypedDict):
     labels: NotRequired[list[str]]
 
 
+class TestSendView(TypedDict):
+    """What a destination's receiver answered to a test message."""
+
+    ok: bool
+    status: Annotated[int | None, about("the receiver's HTTP status; null: no answer")]
+    body: Annotated[str, about("the start of the receiver's answer")]
+    error: Annotated[str | None, about("why it failed, in a sentence")]
+
+
+class BackfillView(TypedDict):
+    rule: str
+    seen: Annotated[int, about("stored ratings looked at")]
+    tagged: Annotated[int, about("of them, tagged by the rule now")]
+
+
+# Install-wide settings (eligibility.GLOBAL_SETTINGS) are named with hyphens, as in the CLI.
+SettingsView = TypedDict(
+    "SettingsView",
+    {
+        "recontact-days": Annotated[
+            int, about("the global throttle: one survey per person per N days (0: off)")
+        ]
+    },
+)
+
+
 class MintedIdentityView(TypedDict):
     identity: Annotated[str, about("for data-identity or ?identity= (i.…)")]
     person: str
@@ -373,6 +399,9 @@ VIEWS: dict[str, type] = {
     "Health": HealthView,
     "ResponsePage": ResponsePageView,
     "Touchpoint": TouchpointView,
+    "Settings": SettingsView,
+    "TestSend": TestSendView,
+    "Backfilled": BackfillView,
     "Score": ScoreView,
     "TouchpointScore": TouchpointScore,
     "ScoreBucket": BucketView,

@@ -26,7 +26,7 @@ from scorelet.shapes import NEW_IDENTITY
 from scorelet.timeutil import iso
 from scorelet.tokens import MAX_TOKEN_LENGTH
 from scorelet.validation import wrong_type
-from scorelet.views import EligibilityView, ErasedView, MintedIdentityView
+from scorelet.views import EligibilityView, ErasedView, MintedIdentityView, SettingsView
 
 NO_STORE = {"Cache-Control": "no-store"}
 ELIGIBILITY_PARAMS = frozenset({"token", "identity", "event"})
@@ -133,6 +133,6 @@ class PeopleApi:
             await self.services.store.save_setting(name, value)
         return JSONResponse(self._settings(), headers=NO_STORE)
 
-    def _settings(self) -> dict[str, int]:
+    def _settings(self) -> SettingsView:
         stored = self.services.store.settings()
-        return {name: int(stored.get(name, "0")) for name in GLOBAL_SETTINGS}
+        return {"recontact-days": int(stored.get("recontact-days", "0"))}

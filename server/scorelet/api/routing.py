@@ -20,6 +20,7 @@ from scorelet.errors import invalid
 from scorelet.shapes import BACKFILL, TAG_BODY
 from scorelet.timeutil import parse_instant
 from scorelet.validation import check_uuid
+from scorelet.views import BackfillView, TestSendView
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -72,10 +73,13 @@ class RoutingApi:
     async def test_destination(self, request: Request) -> Response:
         await self._admin(request)
         answer = await self.services.routing.test(request.path_params["name"])
-        return JSONResponse(
-            {"ok": answer.ok, "status": answer.status, "body": answer.body, "error": answer.error},
-            headers=NO_STORE,
-        )
+        sent: TestSendView = {
+            "ok": answer.ok,
+            "status": answer.status,
+            "body": answer.body,
+            "error": answer.error,
+        }
+        return JSONResponse(sent, headers=NO_STORE)
 
     # -- rules ------------------------------------------------------------------------------------
 
@@ -107,7 +111,8 @@ class RoutingApi:
         body = BACKFILL.decode(await self._body(request))
         since = parse_instant(body.since) if body.since is not None else None  # checked
         seen, tagged = await self.services.routing.backfill(request.path_params["name"], since)
-        return JSONResponse({"rule": request.path_params["name"], "seen": seen, "tagged": tagged})
+        done: BackfillView = {"rule": request.path_params["name"], "seen": seen, "tagged": tagged}
+        return JSONResponse(done)
 
     # -- deliveries -------------------------------------------------------------------------------
 
