@@ -58,9 +58,22 @@ def test_the_weekly_digest_reports_each_touchpoint_against_a_recount(
                     "at": "mon 00:00",
                     "tz": "UTC",
                 }
-                for field, wrong in (("at", 9.5), ("every", ["week"]), ("tz", 1)):
+                for field, wrong, code in (
+                    ("at", 9.5, "wrong_type"),
+                    ("every", ["week"], "wrong_type"),
+                    ("tz", 1, "wrong_type"),
+                    ("name", "Weekly!", "invalid_value"),
+                    ("every", "day", "invalid_value"),
+                    ("at", "09:00", "invalid_value"),  # a weekly digest names a day
+                    ("tz", "Mars/Base", "invalid_value"),
+                    ("touchpoints", ["checkout", 7], "wrong_type"),
+                    ("touchpoints", ["nowhere"], "touchpoint_not_found"),
+                    ("cc", "me", "unknown_field"),
+                ):
                     refused = admin.post("/api/v1/digests", json={**digest, field: wrong})
-                    assert (refused.status_code, refused.json()["field"]) == (422, field)
+                    assert (refused.json()["field"], refused.json()["code"]) == (field, code)
+                    assert refused.status_code == (404 if code.endswith("found") else 422)
+                assert admin.get("/api/v1/digests").json()["digests"] == []
                 answer = admin.post("/api/v1/digests", json=digest)
                 assert answer.status_code == 201, answer.text
                 assert hook.payloads == []  # the week already over when it was made isn't sent

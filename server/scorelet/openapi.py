@@ -14,11 +14,12 @@ from scorelet.api.listing import CURSOR
 from scorelet.brand import MAX_NAME
 from scorelet.eligibility import EVENT_NAME, GLOBAL_SETTINGS, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW
 from scorelet.routing.messages import PAYLOAD_SCHEMA
+from scorelet.routing.periods import WEEKDAYS
 from scorelet.routing.rules import GROUPS as RULE_GROUPS
 from scorelet.routing.rules import NAME
 from scorelet.routing.tags import TAG_PATTERN, WORD
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
-from scorelet.shapes import CONTEXT_SCHEMA, SHAPES
+from scorelet.shapes import CONTEXT_SCHEMA, NEW_DIGEST, SHAPES
 from scorelet.timeutil import INSTANT_PATTERN
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
 from scorelet.touchpoints import GROUPS, TEXT_LIMITS
@@ -972,30 +973,16 @@ CLOCK = "(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
 
 
 def new_digest() -> Schema:
-    """A digest's body; `at` names a weekday for weekly digests only (periods.parse_at)."""
-    fields: dict[str, Schema] = {
-        "name": {**STRING, "pattern": NAME_PATTERN},
-        "destination": {**STRING, "pattern": NAME_PATTERN},
-        "touchpoints": {"type": "array", "items": {**STRING, "pattern": SLUG_PATTERN}},
-        "tz": nullable(TIME_ZONE),
-    }
+    """The digest body (shapes.NewDigest) and what periods.parse_at adds: `at` names a
+    weekday for weekly digests only."""
     weekly = {
-        "every": {"enum": ["week"]},
-        "at": nullable({**STRING, "pattern": f"^(?:mon|tue|wed|thu|fri|sat|sun) {CLOCK}$"}),
+        "every": {"enum": ["week", None]},
+        "at": {"pattern": f"^(?:{'|'.join(WEEKDAYS)}) {CLOCK}$"},
     }
-    other = {
-        "every": {"enum": ["month", "quarter"]},
-        "at": nullable({**STRING, "pattern": f"^{CLOCK}$"}),
-    }
+    other = {"every": {"enum": ["month", "quarter"]}, "at": {"pattern": f"^{CLOCK}$"}}
     return {
-        "oneOf": [
-            {**obj({**fields, **weekly}, ["name", "destination"]), "additionalProperties": False},
-            {
-                **obj({**fields, **other}, ["name", "destination", "every"]),
-                "additionalProperties": False,
-            },
-        ],
-        "description": 'at: "mon 09:00" for weeks (the default), "09:00" otherwise',
+        **NEW_DIGEST.schema(),
+        "oneOf": [{"properties": weekly}, {"properties": other, "required": ["every"]}],
     }
 
 

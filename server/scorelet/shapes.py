@@ -26,6 +26,8 @@ from typing import Any, Generic, TypeVar
 from scorelet.dedup import check_client
 from scorelet.errors import invalid
 from scorelet.people import check_person, check_traits
+from scorelet.routing.periods import EVERY
+from scorelet.routing.rules import NAME
 from scorelet.routing.tags import TAG_PATTERN
 from scorelet.timeutil import INSTANT_PATTERN, parse_instant
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
@@ -54,6 +56,7 @@ _JSON_TYPES: dict[type, tuple[str, str]] = {
     int: ("integer", "an integer"),
     bool: ("boolean", "true or false"),
     dict: ("object", "an object of string values"),
+    list: ("array", "a list"),
 }
 
 
@@ -351,6 +354,54 @@ class TagBody:
     )
 
 
+def _name(value: str, name: str) -> str:
+    if not NAME.fullmatch(value):
+        raise invalid(name, f"{name} must be 1-64 lowercase letters, digits, '-' or '_'")
+    return value
+
+
+def _slugs(value: list[Any], name: str) -> list[str]:
+    if not all(isinstance(item, str) for item in value):
+        raise wrong_type(name, "a list of slugs")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class NewDigest:
+    """`POST /api/v1/digests` and `scorelet digest add`: every touchpoint's score, once a
+    period; `at` is checked with `every` (periods.parse_at)."""
+
+    name: str = field(
+        metadata=about("1-64 lowercase letters, digits, - or _", _name, pattern=NAME.pattern)
+    )
+    destination: str = field(metadata=about("the destination it is sent to", pattern=NAME.pattern))
+    every: str | None = field(
+        default=None, metadata=about("week (the default), month or quarter", enum=[*EVERY, None])
+    )
+    at: str | None = field(
+        default=None,
+        metadata=about(
+            'when in the period: "mon 09:00" for weeks (the default), "09:00" otherwise'
+        ),
+    )
+    tz: str | None = field(
+        default=None,
+        metadata=about(
+            "the time zone periods and times are in (default UTC)",
+            anyOf=[{"$ref": "#/components/schemas/TimeZone"}, {"type": "null"}],
+        ),
+    )
+    touchpoints: list[str] | None = field(
+        default=None,
+        metadata=about(
+            "only these touchpoints; left out: every one",
+            _slugs,
+            expects="a list of slugs",
+            items={"type": "string", "pattern": SLUG.pattern},
+        ),
+    )
+
+
 SUBMISSION = Shape(Submission, "NewResponse")
 COMMENT_EDIT = Shape(CommentEdit, "CommentUpdate")
 IMPRESSION = Shape(Impression, "Display")
@@ -358,4 +409,5 @@ NEW_IDENTITY = Shape(NewIdentity, "NewIdentity")
 NEW_TOKEN = Shape(NewToken, "NewToken")
 BACKFILL = Shape(Backfill, "Backfill")
 TAG_BODY = Shape(TagBody, "TagBody")
+NEW_DIGEST = Shape(NewDigest, "NewDigest")
 SHAPES = (SUBMISSION, COMMENT_EDIT, IMPRESSION, NEW_IDENTITY, NEW_TOKEN, BACKFILL, TAG_BODY)

@@ -21,12 +21,13 @@ from scorelet.routing.destinations import (
     DestinationError,
     parse_destination,
 )
-from scorelet.routing.rules import NAME, Rule, RuleError, parse_rule
+from scorelet.routing.rules import Rule, RuleError, parse_rule
 from scorelet.routing.sender import Answer, Sender
 from scorelet.routing.tags import TagError, check_tag
 from scorelet.scales import scale_for
 from scorelet.scoring import LEVEL
 from scorelet.series import SeriesError, zone
+from scorelet.shapes import NEW_DIGEST
 from scorelet.store import Response, Store
 from scorelet.store.records import Delivery, Digest, time_ordered_id
 from scorelet.timeutil import iso
@@ -34,7 +35,6 @@ from scorelet.touchpoints import Touchpoint
 
 STATES = ("pending", "failed", "delivered", "dead")
 TOP_TAGS = 3
-DIGEST_FIELDS = frozenset({"name", "destination", "every", "touchpoints", "tz", "at"})
 
 
 def rating_view(response: Response, touchpoint: Touchpoint, base_url: str) -> messages.RatingView:
@@ -184,34 +184,21 @@ class Routing:
     # -- digests ---------------------------------------------------------------------------------
 
     async def add_digest(self, body: Mapping[str, Any]) -> Digest:
-        for key in body:
-            if key not in DIGEST_FIELDS:
-                raise invalid(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field")
-        name, destination = body.get("name"), body.get("destination")
-        if not isinstance(name, str) or not NAME.fullmatch(name):
-            raise invalid("name", "name must be 1-64 lowercase letters, digits, '-' or '_'")
-        if not isinstance(destination, str):
-            raise invalid("destination", "destination is required", "missing_field")
-        every = body.get("every", "week")
-        tz_name = body.get("tz") or "UTC"
-        for field, value in (("every", every), ("at", body.get("at")), ("tz", tz_name)):
-            if value is not None and not isinstance(value, str):
-                raise invalid(field, f"{field} must be a string", "wrong_type")
+        new = NEW_DIGEST.decode(body)
+        every = new.every or "week"
         try:
-            at = periods.parse_at(str(every), body.get("at"))
-            tz = zone(str(tz_name))
+            at = periods.parse_at(every, new.at)
+            tz = zone(new.tz or "UTC")
         except periods.PeriodError as error:
             raise invalid(error.field, str(error)) from None
         except SeriesError as error:
             raise invalid("tz", str(error)) from None
-        touchpoints = body.get("touchpoints") or []
-        if not isinstance(touchpoints, list) or not all(isinstance(t, str) for t in touchpoints):
-            raise invalid("touchpoints", "touchpoints must be a list of slugs", "wrong_type")
+        touchpoints = new.touchpoints or []
         await self._named_touchpoints(touchpoints)
-        at_text = str(body.get("at") or periods.DEFAULT_AT[str(every)]).strip().lower()
+        at_text = (new.at or periods.DEFAULT_AT[every]).strip().lower()
         # The period already due when it is made is not sent: the first digest is the next.
-        first = periods.due(str(every), tz, at, self.store.clock())
-        digest = Digest(0, name, destination, str(every), tuple(dict.fromkeys(touchpoints)),
+        first = periods.due(every, tz, at, self.store.clock())
+        digest = Digest(0, new.name, new.destination, every, tuple(dict.fromkeys(touchpoints)),
                         tz.key, at_text, first.key, 0.0)  # fmt: skip
         return await self.store.create_digest(digest)
 
