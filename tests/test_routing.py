@@ -342,4 +342,25 @@ def test_bad_rules_and_destinations_are_refused_and_store_nothing(live: LiveServ
         )
         bad = admin.post("/api/v1/destinations", json={"name": "x", "type": "slack"})
         assert (bad.status_code, bad.json()["field"]) == (422, "url")
+        slack = {"name": "s", "type": "slack", "url": "https://hooks.slack.com/services/T/B/x"}
+        linear = {"name": "l", "type": "linear", "api_key": "lin_api_0123456789", "team": "T"}
+        destinations = [
+            ({**slack, "url": 5}, "url", "wrong_type"),
+            ({**slack, "team": "T"}, "team", "invalid_value"),
+            ({**slack, "type": "email"}, "type", "invalid_value"),
+            ({**slack, "name": "Fires!"}, "name", "invalid_value"),
+            ({**slack, "secret": "mine"}, "secret", "unknown_field"),
+            ({**linear, "priority": True}, "priority", "wrong_type"),
+            ({**linear, "priority": 5}, "priority", "invalid_value"),
+            ({**linear, "labels": ["Bug", 3]}, "labels", "wrong_type"),
+            ({**linear, "labels": [""]}, "labels", "invalid_value"),
+            ({**linear, "url": "https://api.linear.app/graphql"}, "url", "invalid_value"),
+            ({**linear, "team": None}, "team", "invalid_value"),
+        ]
+        for body, field, code in destinations:
+            answer = admin.post("/api/v1/destinations", json=body)
+            assert answer.status_code == 422, (body, answer.text)
+            assert (answer.json()["field"], answer.json()["code"]) == (field, code), body
+        names = {d["name"] for d in admin.get("/api/v1/destinations").json()["destinations"]}
+        assert names.isdisjoint({"s", "l"})
     assert tp["slug"]

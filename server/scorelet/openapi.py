@@ -13,17 +13,19 @@ from scorelet import __version__
 from scorelet.api.listing import CURSOR
 from scorelet.brand import MAX_NAME
 from scorelet.eligibility import EVENT_NAME, GLOBAL_SETTINGS, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW
+from scorelet.routing.destinations import LINEAR_ONLY
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.routing.periods import WEEKDAYS
 from scorelet.routing.rules import GROUPS as RULE_GROUPS
 from scorelet.routing.rules import NAME
 from scorelet.routing.tags import TAG_PATTERN, WORD
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
-from scorelet.shapes import CONTEXT_SCHEMA, NEW_DIGEST, SHAPES
+from scorelet.shapes import CONTEXT_SCHEMA, NEW_DESTINATION, NEW_DIGEST, SHAPES
 from scorelet.timeutil import INSTANT_PATTERN
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
 from scorelet.touchpoints import GROUPS, TEXT_LIMITS
 from scorelet.validation import (
+    HOST_PATTERN,
     LINE_PATTERN,
     LOCALE,
     MAX_CONTEXT_VALUE,
@@ -79,7 +81,6 @@ TTL = {
 TIME_ZONE = ref("TimeZone")  # the ~600 names once, in components
 CONTEXT = {"type": "object", **CONTEXT_SCHEMA}
 DAYS = {"type": "integer", "minimum": 0, "maximum": MAX_DAYS}
-HOST = "[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?){0,3}"
 
 
 def text(limit: int) -> Schema:
@@ -92,7 +93,7 @@ SETTINGS: dict[str, Schema] = {
     "origins": {
         "type": "array",
         "maxItems": MAX_ORIGINS,
-        "items": {**STRING, "pattern": f"^https?://{HOST}(?::[1-9][0-9]{{0,3}})?/?$"},
+        "items": {**STRING, "pattern": f"^https?://{HOST_PATTERN}(?::[1-9][0-9]{{0,3}})?/?$"},
     },
     "satisfied_from": nullable(INTEGER),
     "cooldown_days": {**INTEGER, "minimum": 0, "maximum": 3650},
@@ -110,7 +111,7 @@ SETTINGS: dict[str, Schema] = {
     "brand_logo": nullable(
         {
             **STRING,
-            "pattern": f"^(?:https?://{HOST}(?:/[A-Za-z0-9._~%/-]{{0,100}})?)?$",
+            "pattern": f"^(?:https?://{HOST_PATTERN}(?:/[A-Za-z0-9._~%/-]{{0,100}})?)?$",
             "description": "logo image URL (http or https); empty or null: none",
         }
     ),
@@ -857,49 +858,38 @@ def paths() -> dict[str, Any]:
 
 
 NAME_PATH = {"name": "name", "in": "path", "required": True, "schema": STRING}
-STRINGS = {"type": "array", "items": STRING}
-# An http(s) URL; the server also resolves its host and refuses private addresses (SSRF).
-URL = {
-    **STRING,
-    "pattern": f"^https?://{HOST}(?::[1-9][0-9]{{0,3}})?(?:/[A-Za-z0-9._~%/-]{{0,200}})?$",
-}
-SCHEMAS["NewDestination"] = {
-    "oneOf": [
-        {
-            **obj(
-                {
-                    "name": {**STRING, "pattern": NAME_PATTERN},
+
+
+def new_destination() -> Schema:
+    """The destination body (shapes.DestinationBody) and which fields each type takes
+    (parse_destination); the server also resolves a URL's host and refuses private
+    addresses (SSRF)."""
+    linear_only: dict[str, Schema] = {key: {"type": "null"} for key in LINEAR_ONLY}
+    return {
+        **NEW_DESTINATION.schema(),
+        "oneOf": [
+            {
+                "properties": {
                     "type": {"enum": ["slack", "webhook"]},
-                    "url": {**URL, "description": "Slack incoming webhook or receiver URL"},
-                }
-            ),
-            "additionalProperties": False,
-        },
-        {
-            **obj(
-                {
-                    "name": {**STRING, "pattern": NAME_PATTERN},
-                    "type": {"const": "linear"},
-                    "api_key": {
-                        **STRING,
-                        "pattern": "^[A-Za-z0-9_-]{8,200}$",
-                        "description": "Linear personal API key",
-                    },
-                    "team": {**STRING, "pattern": "^[A-Za-z0-9-]{1,64}$", "description": "team id"},
-                    "priority": {"type": "integer", "minimum": 0, "maximum": 4},
-                    "labels": {
-                        "type": "array",
-                        "maxItems": 10,
-                        "items": {**STRING, "minLength": 1, "maxLength": 80},
-                    },
-                    "api_url": {**URL, "description": "Linear GraphQL endpoint (default Linear's)"},
+                    "url": STRING,
+                    **linear_only,
                 },
-                ["name", "type", "api_key", "team"],
-            ),
-            "additionalProperties": False,
-        },
-    ]
-}
+                "required": ["url"],
+            },
+            {
+                "properties": {
+                    "type": {"const": "linear"},
+                    "url": {"type": "null"},
+                    "api_key": STRING,
+                    "team": STRING,
+                },
+                "required": ["api_key", "team"],
+            },
+        ],
+    }
+
+
+SCHEMAS["NewDestination"] = new_destination()
 RULE_GROUP = nullable({"enum": list(RULE_GROUPS)})
 
 

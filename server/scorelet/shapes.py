@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from scorelet.dedup import check_client
 from scorelet.errors import invalid
 from scorelet.people import check_person, check_traits
+from scorelet.routing.destinations import KINDS, LINEAR_KEY, LINEAR_TEAM, MAX_LABEL, MAX_LABELS
 from scorelet.routing.periods import EVERY
 from scorelet.routing.rules import NAME
 from scorelet.routing.tags import TAG_PATTERN
@@ -41,6 +42,7 @@ from scorelet.validation import (
     SLUG,
     SUBJECT_PATTERN,
     TEXT_PATTERN,
+    URL_PATTERN,
     check_context,
     check_optional_text,
     check_slug,
@@ -72,6 +74,7 @@ def about(
 class _Field:
     name: str
     kinds: tuple[type, ...]  # `str | int`: either
+    items: type | None  # a list's items: `list[str]`
     expects: str
     nullable: bool
     required: bool
@@ -92,6 +95,20 @@ def _kinds(hint: Any) -> tuple[tuple[type, ...], bool]:
     return (origin,), False
 
 
+def _items(hint: Any) -> type | None:
+    """The item type of a `list[...]` annotation (also inside `| None`)."""
+    for arg in (hint, *typing.get_args(hint)):
+        if typing.get_origin(arg) is list:
+            item: type = typing.get_args(arg)[0]
+            return item
+    return None
+
+
+def _is(value: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether a JSON value has one of the types; true and false are no integers here."""
+    return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
+
+
 class Shape(Generic[T]):
     def __init__(self, cls: type[T], name: str) -> None:
         self.cls = cls
@@ -100,13 +117,17 @@ class Shape(Generic[T]):
         fields = []
         for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
             kinds, nullable = _kinds(hints[spec.name])
+            items = _items(hints[spec.name])
             meta = spec.metadata
             required = spec.default is dataclasses.MISSING
             names = " or ".join(_JSON_TYPES[kind][1] for kind in kinds)
+            if items is not None:
+                names = f"a list of {_JSON_TYPES[items][0]}s"
             fields.append(
                 _Field(
                     spec.name,
                     kinds,
+                    items,
                     meta.get("expects") or names,
                     nullable,
                     required,
@@ -137,8 +158,8 @@ class Shape(Generic[T]):
                     raise invalid(spec.name, f"{spec.name} is required{hint}", "missing_field")
                 values[spec.name] = None
                 continue
-            if not isinstance(value, spec.kinds) or (
-                isinstance(value, bool) and bool not in spec.kinds  # True is an int in Python
+            if not _is(value, spec.kinds) or (
+                spec.items is not None and not all(_is(item, (spec.items,)) for item in value)
             ):
                 raise wrong_type(spec.name, spec.expects)
             values[spec.name] = spec.check(value, spec.name) if spec.check else value
@@ -151,6 +172,8 @@ class Shape(Generic[T]):
             json_types = [_JSON_TYPES[kind][0] for kind in spec.kinds] + ["null"] * spec.nullable
             prop: dict[str, Any] = {"type": json_types[0] if len(json_types) == 1 else json_types}
             prop |= spec.schema
+            if spec.items is not None:
+                prop["items"] = {"type": _JSON_TYPES[spec.items][0], **spec.schema.get("items", {})}
             if spec.description:
                 prop["description"] = spec.description
             properties[spec.name] = prop
@@ -360,12 +383,6 @@ def _name(value: str, name: str) -> str:
     return value
 
 
-def _slugs(value: list[Any], name: str) -> list[str]:
-    if not all(isinstance(item, str) for item in value):
-        raise wrong_type(name, "a list of slugs")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class NewDigest:
     """`POST /api/v1/digests` and `scorelet digest add`: every touchpoint's score, once a
@@ -395,10 +412,48 @@ class NewDigest:
         default=None,
         metadata=about(
             "only these touchpoints; left out: every one",
-            _slugs,
             expects="a list of slugs",
             items={"type": "string", "pattern": SLUG.pattern},
         ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationBody:
+    """`POST /api/v1/destinations` and `scorelet destination add`: which fields each type
+    takes, and what they may hold, routing.destinations.parse_destination checks."""
+
+    name: str = field(
+        metadata=about("1-64 lowercase letters, digits, - or _", pattern=NAME.pattern)
+    )
+    type: str = field(metadata=about("slack, webhook or linear", enum=list(KINDS)))
+    url: str | None = field(
+        default=None,
+        metadata=about("Slack's incoming webhook or the receiver's URL", pattern=URL_PATTERN),
+    )
+    api_key: str | None = field(
+        default=None,
+        metadata=about("Linear: a personal API key", pattern=LINEAR_KEY.pattern),
+    )
+    team: str | None = field(
+        default=None, metadata=about("Linear: the team's id", pattern=LINEAR_TEAM.pattern)
+    )
+    priority: int | None = field(
+        default=None,
+        metadata=about("Linear: 0 none, 1 urgent, 2 high, 3 medium, 4 low", minimum=0, maximum=4),
+    )
+    labels: list[str] | None = field(
+        default=None,
+        metadata=about(
+            "Linear: label names for the issues",
+            expects="a list of label names",
+            maxItems=MAX_LABELS,
+            items={"type": "string", "minLength": 1, "maxLength": MAX_LABEL},
+        ),
+    )
+    api_url: str | None = field(
+        default=None,
+        metadata=about("Linear: the GraphQL endpoint (default Linear's)", pattern=URL_PATTERN),
     )
 
 
@@ -410,4 +465,5 @@ NEW_TOKEN = Shape(NewToken, "NewToken")
 BACKFILL = Shape(Backfill, "Backfill")
 TAG_BODY = Shape(TagBody, "TagBody")
 NEW_DIGEST = Shape(NewDigest, "NewDigest")
+NEW_DESTINATION = Shape(DestinationBody, "NewDestination")
 SHAPES = (SUBMISSION, COMMENT_EDIT, IMPRESSION, NEW_IDENTITY, NEW_TOKEN, BACKFILL, TAG_BODY)

@@ -56,6 +56,12 @@ SUBJECT_PATTERN = (
     "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f]"
     "[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 )
+# A part of what the URL checks accept, for JSON Schema: a lowercase host of up to four labels,
+# and an http(s) URL on one with an optional port and path.
+HOST_PATTERN = (
+    "[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?){0,3}"
+)
+URL_PATTERN = f"^https?://{HOST_PATTERN}(?::[1-9][0-9]{{0,3}})?(?:/[A-Za-z0-9._~%/-]{{0,200}})?$"
 _BAD_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _BAD_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}

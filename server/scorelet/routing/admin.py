@@ -27,7 +27,7 @@ from scorelet.routing.tags import TagError, check_tag
 from scorelet.scales import scale_for
 from scorelet.scoring import LEVEL
 from scorelet.series import SeriesError, zone
-from scorelet.shapes import NEW_DIGEST
+from scorelet.shapes import NEW_DESTINATION, NEW_DIGEST
 from scorelet.store import Response, Store
 from scorelet.store.records import Delivery, Digest, time_ordered_id
 from scorelet.timeutil import iso
@@ -79,7 +79,7 @@ class Routing:
     async def add_destination(self, body: Mapping[str, Any]) -> Destination:
         """A new destination; its URL's addresses must pass the SSRF check."""
         try:
-            new = parse_destination(body)
+            new = parse_destination(NEW_DESTINATION.decode(body))
         except DestinationError as error:
             raise invalid(error.field, str(error), error.code) from None
         await self.check_address(new.url, "api_url" if new.kind == "linear" else "url")

@@ -11,21 +11,24 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scorelet.routing.rules import NAME
 
-if TYPE_CHECKING:  # the views import this module's constants
+if TYPE_CHECKING:  # the views and shapes import this module's constants
+    from scorelet.shapes import DestinationBody
     from scorelet.views import DestinationView
 
 KINDS = ("slack", "webhook", "linear")
 LINEAR_API = "https://api.linear.app/graphql"
 MAX_URL = 2000
 MAX_LABELS = 10
-FIELDS = frozenset({"name", "type", "url", "api_key", "team", "priority", "labels", "api_url"})
+MAX_LABEL = 80
+LINEAR_ONLY = ("api_key", "team", "priority", "labels", "api_url")
+LINEAR_KEY = re.compile(r"^[A-Za-z0-9_-]{8,200}$")
+LINEAR_TEAM = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 class DestinationError(ValueError):
@@ -126,62 +129,49 @@ def check_url(value: Any, field: str = "url") -> str:
     return url
 
 
-def parse_destination(body: Mapping[str, Any]) -> NewDestination:
-    """A checked destination from a JSON body or CLI flags (its address is checked apart)."""
-    for key in body:
-        if key not in FIELDS:
-            raise DestinationError(
-                str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field"
-            )
-    name = body.get("name")
-    if not isinstance(name, str) or not NAME.fullmatch(name):
+def parse_destination(body: DestinationBody) -> NewDestination:
+    """A checked destination from its decoded body (its address is checked apart)."""
+    if not NAME.fullmatch(body.name):
         raise DestinationError(
             "name", "name must be 1-64 lowercase letters, digits, '-' or '_', like 'support-fires'"
         )
-    kind = body.get("type")
-    if kind not in KINDS:
+    if body.type not in KINDS:
         raise DestinationError("type", f"type must be one of {', '.join(KINDS)}")
-    if kind == "linear":
-        return _linear(name, body)
-    for key in ("api_key", "team", "priority", "labels", "api_url"):
-        if body.get(key) is not None:
+    if body.type == "linear":
+        return _linear(body)
+    for key in LINEAR_ONLY:
+        if getattr(body, key) is not None:
             raise DestinationError(key, f"{key} is only for Linear destinations")
-    if body.get("url") is None:
+    if body.url is None:
         raise DestinationError(
-            "url", f"url is required: the {kind} URL to post to", "missing_field"
+            "url", f"url is required: the {body.type} URL to post to", "missing_field"
         )
-    url = check_url(body["url"])
-    if kind == "slack":
-        return NewDestination(name, kind, url)
-    return NewDestination(name, kind, url, new_signing_secret())
+    url = check_url(body.url)
+    if body.type == "slack":
+        return NewDestination(body.name, body.type, url)
+    return NewDestination(body.name, body.type, url, new_signing_secret())
 
 
-def _linear(name: str, body: Mapping[str, Any]) -> NewDestination:
-    if body.get("url") is not None:
+def _linear(body: DestinationBody) -> NewDestination:
+    if body.url is not None:
         raise DestinationError("url", "Linear destinations take api_url (default: Linear's own)")
-    key = body.get("api_key")
-    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]{8,200}", key.strip()):
+    key = (body.api_key or "").strip()
+    if not LINEAR_KEY.fullmatch(key):
         raise DestinationError(
             "api_key", "api_key is required: a Linear personal API key (lin_api_...)"
         )
-    team = body.get("team")
-    if not isinstance(team, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", team):
+    if body.team is None or not LINEAR_TEAM.fullmatch(body.team):
         raise DestinationError("team", "team is required: the Linear team's id (a UUID)")
-    priority = body.get("priority")
-    if priority is not None and (
-        isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 4
-    ):
+    if body.priority is not None and not 0 <= body.priority <= 4:
         raise DestinationError(
             "priority", "priority must be 0-4 (0 none, 1 urgent, 2 high, 3 medium, 4 low)"
         )
-    labels = body.get("labels") or []
-    if not isinstance(labels, list) or not all(
-        isinstance(label, str) and 0 < len(label) <= 80 for label in labels
-    ):
-        raise DestinationError("labels", "labels must be a list of label names", "wrong_type")
+    labels = body.labels or []
+    if not all(0 < len(label) <= MAX_LABEL for label in labels):
+        raise DestinationError("labels", f"each of labels must be 1-{MAX_LABEL} characters")
     if len(labels) > MAX_LABELS:
         raise DestinationError("labels", f"at most {MAX_LABELS} labels")
-    api_url = check_url(body.get("api_url") or LINEAR_API, "api_url")
+    api_url = check_url(body.api_url or LINEAR_API, "api_url")
     return NewDestination(
-        name, "linear", api_url, key.strip(), team, priority, tuple(dict.fromkeys(labels))
+        body.name, "linear", api_url, key, body.team, body.priority, tuple(dict.fromkeys(labels))
     )
