@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from scorelet.errors import Problem
 from scorelet.routing import messages, periods
 from scorelet.routing.retries import SCHEDULE, next_attempt, parse_retry_after
 from scorelet.routing.rules import Candidate, RuleError, evaluate, parse_rule
@@ -103,6 +104,27 @@ def test_bad_rules_name_their_field(body: dict[str, object], field: str, code: s
     with pytest.raises(RuleError) as error:
         parse_rule(body)
     assert (error.value.field, error.value.code) == (field, code)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x", "notify": "fires"}, "notify"),
+        ({"name": "x", "notify": ["fires", 2]}, "notify"),
+        ({"name": "x", "notify": ["a"], "has_comment": "yes"}, "has_comment"),
+        ({"name": "x", "notify": ["a"], "wait_for_comment": True}, "wait_for_comment"),
+        ({"name": "x", "notify": ["a"], "score": [1, 2]}, "score"),
+        ({"name": "x", "notify": ["a"], "events": [1]}, "events"),
+        ({"name": 7, "notify": ["a"]}, "name"),
+        ({"name": "x", "notify": ["a"], "when": "now"}, "when"),
+    ],
+)
+def test_a_body_of_the_wrong_shape_is_a_422_naming_its_field(
+    body: dict[str, object], field: str
+) -> None:
+    with pytest.raises(Problem) as error:
+        parse_rule(body)
+    assert (error.value.status, error.value.field) == (422, field)
 
 
 def test_a_pattern_that_would_backtrack_forever_elsewhere_matches_in_linear_time() -> None:

@@ -16,9 +16,8 @@ from scorelet.eligibility import EVENT_NAME, GLOBAL_SETTINGS, MAX_DAYS, MAX_DISP
 from scorelet.routing.destinations import LINEAR_ONLY
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.routing.periods import WEEKDAYS
-from scorelet.routing.rules import GROUPS as RULE_GROUPS
-from scorelet.routing.rules import NAME
-from scorelet.routing.tags import TAG_PATTERN, WORD
+from scorelet.routing.rules import RULE_BODY
+from scorelet.routing.tags import TAG_PATTERN
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
 from scorelet.shapes import CONTEXT_SCHEMA, NEW_DESTINATION, NEW_DIGEST, SHAPES
 from scorelet.timeutil import INSTANT_PATTERN
@@ -31,6 +30,7 @@ from scorelet.validation import (
     MAX_CONTEXT_VALUE,
     MAX_ORIGINS,
     MAX_SUBJECT,
+    NAME,
     SUBJECT_PATTERN,
     TEXT_PATTERN,
 )
@@ -890,7 +890,6 @@ def new_destination() -> Schema:
 
 
 SCHEMAS["NewDestination"] = new_destination()
-RULE_GROUP = nullable({"enum": list(RULE_GROUPS)})
 
 
 def rule_score() -> Schema:
@@ -908,52 +907,15 @@ def rule_score() -> Schema:
 
 
 def new_rule() -> Schema:
-    """A rule's body: what parse_rule accepts, with its two kinds (notify or add tags)."""
-    fields: dict[str, Schema] = {
-        "name": {**STRING, "pattern": NAME_PATTERN},
-        "touchpoints": nullable(
-            {"type": "array", "maxItems": 50, "items": {**STRING, "pattern": SLUG_PATTERN}}
-        ),
-        "score": nullable(ref("RuleScore")),
-        "group": RULE_GROUP,
-        "has_comment": {"type": "boolean"},
-        "comment_matches": nullable(
-            {
-                **STRING,
-                "pattern": rf"^[{WORD}|]{{1,100}}$",
-                "description": "RE2 pattern, case-insensitive, e.g. refund|invoice",
-            }
-        ),
-        "context": nullable(
-            {"type": "object", "propertyNames": CONTEXT_KEY, "additionalProperties": STRING}
-        ),
-        "tag": nullable(TAG),
-        "events": nullable(
-            {"type": "array", "maxItems": 3, "items": {"enum": ["created", "updated", "commented"]}}
-        ),
-        "wait_for_comment": {
-            "anyOf": [
-                {"type": "null"},
-                {"type": "integer", "minimum": 0, "maximum": 86400},
-                {**STRING, "pattern": "^(?:[0-9]{1,4}s?|[0-9]{1,3}m|1?[0-9]h|2[0-4]h)$"},
-            ],
-            "description": "5m, 90s, 1h or seconds; at most 24h",
-        },
-    }
-    names: Schema = {"type": "array", "minItems": 1, "maxItems": 10, "items": fields["name"]}
-    tags: Schema = {"type": "array", "minItems": 1, "maxItems": 10, "items": TAG}
-    nothing: Schema = nullable({"type": "array", "maxItems": 0})
+    """The rule body (rules.RuleBody) and its one action: notify destinations or add tags."""
+    some: Schema = {"type": "array", "minItems": 1}
+    none: Schema = {"maxItems": 0}
     return {
+        **RULE_BODY.schema(),
         "oneOf": [
-            {
-                **obj({**fields, "notify": names, "add_tags": nothing}, ["name", "notify"]),
-                "additionalProperties": False,
-            },
-            {
-                **obj({**fields, "add_tags": tags, "notify": nothing}, ["name", "add_tags"]),
-                "additionalProperties": False,
-            },
-        ]
+            {"properties": {"notify": some, "add_tags": none}, "required": ["notify"]},
+            {"properties": {"add_tags": some, "notify": none}, "required": ["add_tags"]},
+        ],
     }
 
 

@@ -1,13 +1,15 @@
 """Request bodies as typed definitions: one source for decoding, checking and the OpenAPI schema.
 
 Each body is a frozen dataclass. Its annotations say the JSON type of every
-field (`str`, `int`, `dict[str, str]`, `| None` for null), a field without a
+field (`str`, `int`, `list[str]`, `dict[str, str]`, `str | int`, `| None` for
+null), a field without a
 default is required, and `about(...)` in its metadata carries the field's
 description, the check that cleans it (the rules of validation.py) and any
 extra JSON Schema keywords. `Shape(cls).decode(body)` refuses unknown fields,
 missing ones and wrong types with a 422 naming the field, runs the checks and
 returns the dataclass; `Shape(cls).schema()` is what /openapi.json publishes,
-so the description can't drift from what the server accepts.
+so the description can't drift from what the server accepts. A rule's body,
+`RuleBody`, lives in routing/rules.py beside the checks it feeds.
 
 The JSON text itself is read by api/body.py (strict UTF-8, no duplicate keys);
 msgspec would decode and check in C, but it resolves duplicate keys by keeping
@@ -28,7 +30,6 @@ from scorelet.errors import invalid
 from scorelet.people import check_person, check_traits
 from scorelet.routing.destinations import KINDS, LINEAR_KEY, LINEAR_TEAM, MAX_LABEL, MAX_LABELS
 from scorelet.routing.periods import EVERY
-from scorelet.routing.rules import NAME
 from scorelet.routing.tags import TAG_PATTERN
 from scorelet.timeutil import INSTANT_PATTERN, parse_instant
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
@@ -39,6 +40,7 @@ from scorelet.validation import (
     MAX_CONTEXT_KEYS,
     MAX_CONTEXT_VALUE,
     MAX_SUBJECT,
+    NAME,
     SLUG,
     SUBJECT_PATTERN,
     TEXT_PATTERN,

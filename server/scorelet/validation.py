@@ -23,6 +23,8 @@ MAX_CONTEXT_VALUE = 200
 MAX_ORIGINS = 50
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# A rule's, destination's or digest's name: like a slug, and `_` too.
+NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 CONTEXT_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 LOCALE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 # Query parameters of the score endpoints; a context key can't shadow them.

@@ -20,9 +20,10 @@ from scorelet.displays import REASONS as RATE_REASONS
 from scorelet.eligibility import REASONS
 from scorelet.routing.destinations import KINDS
 from scorelet.routing.periods import EVERY
-from scorelet.routing.rules import EVENTS, GROUPS, NAME
+from scorelet.routing.rules import EVENTS, GROUPS
 from scorelet.series import INTERVALS
 from scorelet.shapes import CONTEXT_SCHEMA
+from scorelet.validation import NAME
 
 Schema = dict[str, Any]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scorelet.routing.rules import NAME
+from scorelet.validation import NAME
 
 if TYPE_CHECKING:  # the views and shapes import this module's constants
     from scorelet.shapes import DestinationBody

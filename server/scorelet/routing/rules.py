@@ -24,13 +24,15 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import re2  # type: ignore[import-untyped]
 
-from scorelet.routing.tags import MAX_TAGS_PER_RULE, TagError, check_tag
+from scorelet.routing.tags import MAX_TAGS_PER_RULE, TAG_PATTERN, TagError, check_tag
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE
+from scorelet.shapes import Shape, about
+from scorelet.validation import NAME, SLUG
 
 if TYPE_CHECKING:  # the views import this module's constants
     from scorelet.views import RuleView
@@ -42,7 +44,7 @@ MAX_PATTERN = 500
 MAX_WAIT = 24 * 3600
 MAX_MATCHED = 10  # matched words kept on a tag
 MAX_NOTIFY = 10
-NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+MAX_TOUCHPOINTS = 50
 _DURATION = re.compile(r"^(\d{1,6})\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _RE2_MEMORY = 8 << 20  # bytes RE2 may use to compile one pattern
@@ -128,85 +130,135 @@ def rule_from_json(name: str, text: str, created_at: float) -> Rule:
 
 # -- building a rule from loosely typed input (JSON bodies, CLI flags) ---------------------
 
-RULE_FIELDS = frozenset(
-    {
-        "name",
-        "touchpoints",
-        "score",
-        "group",
-        "has_comment",
-        "comment_matches",
-        "context",
-        "tag",
-        "events",
-        "wait_for_comment",
-        "notify",
-        "add_tags",
-    }
-)
+_WORD_PATTERN = r"^[\p{L}\p{N}_|]{1,100}$"  # a part of what RE2 takes, for JSON Schema
+_WAIT_PATTERN = r"^(?:[0-9]{1,4}s?|[0-9]{1,3}m|1?[0-9]h|2[0-4]h)$"  # a part of parse_wait's
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBody:
+    """`POST /api/v1/rules` and `scorelet rule add`, decoded (shapes.Shape); parse_rule
+    checks what the fields hold together (one action, a valid pattern, a range)."""
+
+    name: str = field(
+        metadata=about("1-64 lowercase letters, digits, - or _", pattern=NAME.pattern)
+    )
+    touchpoints: list[str] | None = field(
+        default=None,
+        metadata=about(
+            "only these touchpoints' ratings; left out: every one",
+            maxItems=MAX_TOUCHPOINTS,
+            items={"pattern": SLUG.pattern},
+        ),
+    )
+    score: int | str | dict[str, int] | None = field(
+        default=None,
+        metadata=about(
+            '"MIN..MAX", one score, or {"min", "max"} within 0..10',
+            expects='"MIN..MAX" or {"min": MIN, "max": MAX}',
+            anyOf=[{"$ref": "#/components/schemas/RuleScore"}, {"type": "null"}],
+        ),
+    )
+    group: str | None = field(
+        default=None, metadata=about("a group of scores instead", enum=[*GROUPS, None])
+    )
+    has_comment: bool | None = field(default=None, metadata=about("only ratings with one"))
+    comment_matches: str | None = field(
+        default=None,
+        metadata=about("RE2 pattern, case-insensitive, e.g. refund|invoice", pattern=_WORD_PATTERN),
+    )
+    context: dict[str, str] | None = field(
+        default=None,
+        metadata=about(
+            "context values the rating must carry",
+            propertyNames={"pattern": "^[A-Za-z0-9_.-]{1,40}$"},
+            additionalProperties={"type": "string"},
+        ),
+    )
+    tag: str | None = field(
+        default=None, metadata=about("only ratings carrying this tag", pattern=TAG_PATTERN)
+    )
+    events: list[str] | None = field(
+        default=None,
+        metadata=about(
+            "created (the default), updated, commented",
+            maxItems=len(EVENTS),
+            items={"enum": list(EVENTS)},
+        ),
+    )
+    wait_for_comment: int | str | None = field(
+        default=None,
+        metadata=about(
+            "5m, 90s, 1h or seconds; at most 24h",
+            expects="a duration such as 5m, 90s or 1h",
+            minimum=0,
+            maximum=MAX_WAIT,
+            pattern=_WAIT_PATTERN,
+        ),
+    )
+    notify: list[str] | None = field(
+        default=None,
+        metadata=about(
+            "destinations to notify", maxItems=MAX_NOTIFY, items={"pattern": NAME.pattern}
+        ),
+    )
+    add_tags: list[str] | None = field(
+        default=None,
+        metadata=about("tags to add", maxItems=MAX_TAGS_PER_RULE, items={"pattern": TAG_PATTERN}),
+    )
+
+
+RULE_BODY = Shape(RuleBody, "NewRule")
 
 
 def parse_rule(body: Mapping[str, Any], created_at: float = 0.0) -> Rule:
-    """A checked rule from a JSON body or the CLI's flags, or a RuleError naming the field."""
-    for key in body:
-        if key not in RULE_FIELDS:
-            raise RuleError(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field")
-    name = body.get("name")
-    if not isinstance(name, str) or not NAME.fullmatch(name):
+    """A checked rule from a JSON body or the CLI's flags, or an error naming the field
+    (a 422 Problem for a wrong type, a RuleError for a wrong value)."""
+    given = RULE_BODY.decode(body)
+    if not NAME.fullmatch(given.name):
         raise RuleError(
             "name", "name must be 1-64 lowercase letters, digits, '-' or '_', like 'fires'"
         )
-    notify = _strings(body, "notify", MAX_NOTIFY)
+    notify = _listed(given.notify, "notify", MAX_NOTIFY)
     for destination in notify:
         if not NAME.fullmatch(destination):
             raise RuleError("notify", f"{destination[:64]!r} is not a destination name")
-    add_tags = tuple(dict.fromkeys(_tag(t, "add_tags") for t in _strings(body, "add_tags")))
-    if bool(notify) == bool(add_tags):
+    add_tags = _listed(given.add_tags, "add_tags", MAX_TAGS_PER_RULE)
+    tags = tuple(dict.fromkeys(_tag(t, "add_tags") for t in add_tags))
+    if bool(notify) == bool(tags):
         raise RuleError(
             "add_tags" if notify else "notify",
             "a rule either notifies destinations (notify) or adds tags (add_tags): give one",
             "two_actions" if notify else "missing_action",
         )
-    touchpoints = _strings(body, "touchpoints", 50)
-    events = _strings(body, "events", len(EVENTS))
+    touchpoints = _listed(given.touchpoints, "touchpoints", MAX_TOUCHPOINTS)
+    events = _listed(given.events, "events", len(EVENTS))
     for event in events:
         if event not in EVENTS:
             raise RuleError("events", f"events are {', '.join(EVENTS)}, not {event[:30]!r}")
-    group = body.get("group")
-    if group is not None and group not in GROUPS:
+    if given.group is not None and given.group not in GROUPS:
         raise RuleError("group", f"group must be one of {', '.join(GROUPS)}")
-    has_comment = body.get("has_comment", False)
-    if not isinstance(has_comment, bool):
-        raise RuleError("has_comment", "has_comment must be true or false", "wrong_type")
-    raw = body.get("comment_matches")
-    pattern = check_pattern(raw) if raw is not None else None
-    tag = body.get("tag")
+    pattern = given.comment_matches
     return Rule(
-        name=name,
+        name=given.name,
         touchpoints=tuple(dict.fromkeys(touchpoints)),
-        score=parse_score(body.get("score")),
-        group=group,
-        has_comment=has_comment,
-        comment_matches=pattern,
-        context=_context(body.get("context")),
-        tag=_tag(tag, "tag") if tag is not None else None,
+        score=parse_score(given.score),
+        group=given.group,
+        has_comment=bool(given.has_comment),
+        comment_matches=check_pattern(pattern) if pattern is not None else None,
+        context=_context(given.context),
+        tag=_tag(given.tag, "tag") if given.tag is not None else None,
         events=tuple(e for e in EVENTS if e in events),
-        wait_for_comment=parse_wait(body.get("wait_for_comment")),
+        wait_for_comment=parse_wait(given.wait_for_comment),
         notify=tuple(dict.fromkeys(notify)),
-        add_tags=add_tags,
+        add_tags=tags,
         created_at=created_at,
     )
 
 
-def _strings(body: Mapping[str, Any], name: str, limit: int = MAX_TAGS_PER_RULE) -> list[str]:
-    value = body.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise RuleError(name, f"{name} must be a list of strings", "wrong_type")
-    if len(value) > limit:
+def _listed(value: list[str] | None, name: str, limit: int) -> list[str]:
+    if value is not None and len(value) > limit:
         raise RuleError(name, f"{name} has more than {limit} entries")
-    return value
+    return value or []
 
 
 def _tag(value: Any, field: str) -> str:
