@@ -244,8 +244,21 @@ def test_touchpoint_lifecycle_over_the_admin_api(server: LiveServer) -> None:
         ({"slug": "y2", "metric": "csat", "colour": "red"}, "colour", "unknown_field"),
         ({"metric": "csat"}, "slug", "wrong_type"),
         ({"slug": "y3"}, "metric", "missing_field"),
+        ({"slug": "y4", "metric": "csat", "cooldown_days": None}, "cooldown_days", "wrong_type"),
+        ({"slug": "y5", "metric": "csat", "active": "yes"}, "active", "wrong_type"),
+        ({"slug": "y6", "metric": "csat", "origins": ["https://a.example", 7]}, "origins",
+         "wrong_type"),
+        ({"slug": "y7", "metric": "csat", "sample": True}, "sample", "wrong_type"),
+        ({"slug": "y8", "metric": "csat", "sample": 0}, "sample", "out_of_range"),
+        ({"slug": "y9", "metric": "csat", "trigger": "event:"}, "trigger", "invalid_value"),
+        ({"slug": "z1", "metric": "nps", "comment_prompts": {"low": "Why?"}},
+         "comment_prompts.low", "unknown_field"),
+        ({"slug": "z2", "metric": "csat", "comment_prompts": ["Why?"]}, "comment_prompts",
+         "wrong_type"),
+        ({"slug": "z3", "metric": "csat", "brand_accent": "red"}, "brand_accent",
+         "invalid_value"),
     ],
-)
+)  # fmt: skip
 def test_bad_touchpoints_are_refused(
     server: LiveServer, body: dict[str, Any], field: str, code: str
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, NotRequired, TypedDict
 
 import jsonschema
@@ -12,7 +13,7 @@ from scorelet.eligibility import GLOBAL_SETTINGS
 from scorelet.ratings import Ratings, Window
 from scorelet.routing.destinations import Destination
 from scorelet.scales import parse_scale
-from scorelet.touchpoints import CREATABLE, Touchpoint
+from scorelet.touchpoints import CREATABLE, EDITABLE, Touchpoint, TouchpointSettings
 from scorelet.views import VIEWS, SettingsView, TagView, about, schema
 
 
@@ -102,3 +103,7 @@ def test_a_score_answers_as_its_view_says(
 
 def test_every_install_wide_setting_is_in_the_settings_answer() -> None:
     assert set(SettingsView.__annotations__) == set(GLOBAL_SETTINGS)
+
+
+def test_the_settings_body_takes_every_editable_setting_and_no_other() -> None:
+    assert {spec.name for spec in dataclasses.fields(TouchpointSettings)} == EDITABLE

@@ -11,8 +11,7 @@ from typing import Any
 
 from scorelet import __version__
 from scorelet.api.listing import CURSOR
-from scorelet.brand import MAX_NAME
-from scorelet.eligibility import EVENT_NAME, GLOBAL_SETTINGS, MAX_DAYS, MAX_DISPLAYS, MAX_WINDOW
+from scorelet.eligibility import EVENT_NAME, GLOBAL_SETTINGS
 from scorelet.routing.destinations import LINEAR_ONLY
 from scorelet.routing.messages import PAYLOAD_SCHEMA
 from scorelet.routing.periods import WEEKDAYS
@@ -22,13 +21,11 @@ from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
 from scorelet.shapes import CONTEXT_SCHEMA, NEW_DESTINATION, NEW_DIGEST, SHAPES
 from scorelet.timeutil import INSTANT_PATTERN
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
-from scorelet.touchpoints import GROUPS, TEXT_LIMITS
+from scorelet.touchpoints import GROUPS
+from scorelet.touchpoints import SETTINGS as TOUCHPOINT_SETTINGS
 from scorelet.validation import (
-    HOST_PATTERN,
     LINE_PATTERN,
-    LOCALE,
     MAX_CONTEXT_VALUE,
-    MAX_ORIGINS,
     MAX_SUBJECT,
     NAME,
     SUBJECT_PATTERN,
@@ -80,66 +77,10 @@ TTL = {
 }
 TIME_ZONE = ref("TimeZone")  # the ~600 names once, in components
 CONTEXT = {"type": "object", **CONTEXT_SCHEMA}
-DAYS = {"type": "integer", "minimum": 0, "maximum": MAX_DAYS}
 
 
-def text(limit: int) -> Schema:
-    return nullable({**STRING, "maxLength": limit, "pattern": LINE_PATTERN})
-
-
-SETTINGS: dict[str, Schema] = {
-    **{name: text(limit) for name, limit in TEXT_LIMITS.items()},
-    "locale": nullable({**STRING, "maxLength": 35, "pattern": LOCALE.pattern}),
-    "origins": {
-        "type": "array",
-        "maxItems": MAX_ORIGINS,
-        "items": {**STRING, "pattern": f"^https?://{HOST_PATTERN}(?::[1-9][0-9]{{0,3}})?/?$"},
-    },
-    "satisfied_from": nullable(INTEGER),
-    "cooldown_days": {**INTEGER, "minimum": 0, "maximum": 3650},
-    "active": {"type": "boolean"},
-    "comment_prompts": {
-        "type": "object",
-        "propertyNames": {"enum": [group for groups in GROUPS.values() for group in groups]},
-        "additionalProperties": text(TEXT_LIMITS["comment_prompt"]),
-        "description": "follow-up question per group of scores: low, neutral, high (CSAT) or"
-        " detractor, passive, promoter (NPS); null or left out: the built-in one",
-    },
-    "brand_name": nullable(
-        {**text(MAX_NAME)["anyOf"][0], "description": "product name on the hosted page"}
-    ),
-    "brand_logo": nullable(
-        {
-            **STRING,
-            "pattern": f"^(?:https?://{HOST_PATTERN}(?:/[A-Za-z0-9._~%/-]{{0,100}})?)?$",
-            "description": "logo image URL (http or https); empty or null: none",
-        }
-    ),
-    "brand_accent": nullable({**STRING, "pattern": "^(?:#(?:[0-9a-fA-F]{3}){1,2})?$"}),
-    "recontact_days": {**DAYS, "description": "after an answer, wait N days (0: off)"},
-    "redisplay_days": {**DAYS, "description": "after a close or unanswered display"},
-    "max_displays": nullable(
-        {**INTEGER, "minimum": 1, "maximum": MAX_DISPLAYS, "description": "at most N times"}
-    ),
-    "sample": {
-        **NUMBER,
-        "minimum": 0.01,
-        "maximum": 100,
-        "description": "percent of people asked (stable per person), kept to two decimals",
-    },
-    "min_days_since_signup": {**DAYS, "description": "needs the signed_up_at trait"},
-    "anniversary_window": nullable(
-        {
-            **INTEGER,
-            "minimum": 0,
-            "maximum": MAX_WINDOW,
-            "description": "ask within N days of each signup anniversary",
-        }
-    ),
-    "trigger": {**STRING, "pattern": f"^(load|event:{EVENT_NAME.pattern[1:-1]})$"},
-    "require_identity": {"type": "boolean"},
-    "ignore_global_throttle": {"type": "boolean"},
-}
+# What a touchpoint's settings may be (touchpoints.TouchpointSettings), as published.
+SETTINGS: dict[str, Schema] = TOUCHPOINT_SETTINGS.schema()["properties"]
 
 
 def new_touchpoint() -> Schema:
@@ -207,7 +148,7 @@ SCHEMAS: dict[str, Schema] = {
         ),
         "additionalProperties": False,
     },
-    "TouchpointSettings": obj(SETTINGS, []),
+    "TouchpointSettings": TOUCHPOINT_SETTINGS.schema(),
     "NewTouchpoint": new_touchpoint(),
     "TouchpointUpdate": {
         **obj({**SETTINGS, "rotate_token": {"type": "boolean"}}, []),

@@ -58,6 +58,7 @@ Check = Callable[[Any, str], Any]
 _JSON_TYPES: dict[type, tuple[str, str]] = {
     str: ("string", "a string"),
     int: ("integer", "an integer"),
+    float: ("number", "a number"),
     bool: ("boolean", "true or false"),
     dict: ("object", "an object of string values"),
     list: ("array", "a list"),
@@ -107,8 +108,19 @@ def _items(hint: Any) -> type | None:
 
 
 def _is(value: Any, kinds: tuple[type, ...]) -> bool:
-    """Whether a JSON value has one of the types; true and false are no integers here."""
-    return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
+    """Whether a JSON value has one of the types: an integer is a number too, and true and
+    false are no integers here."""
+    accepted = (*kinds, int) if float in kinds else kinds
+    return isinstance(value, accepted) and (bool in kinds or not isinstance(value, bool))
+
+
+def _checked(spec: _Field, value: Any) -> Any:
+    """A present, non-null value of the field's type, cleaned by its check."""
+    if not _is(value, spec.kinds) or (
+        spec.items is not None and not all(_is(item, (spec.items,)) for item in value)
+    ):
+        raise wrong_type(spec.name, spec.expects)
+    return spec.check(value, spec.name) if spec.check else value
 
 
 class Shape(Generic[T]):
@@ -121,7 +133,8 @@ class Shape(Generic[T]):
             kinds, nullable = _kinds(hints[spec.name])
             items = _items(hints[spec.name])
             meta = spec.metadata
-            required = spec.default is dataclasses.MISSING
+            defaults = (spec.default, spec.default_factory)
+            required = all(default is dataclasses.MISSING for default in defaults)
             names = " or ".join(_JSON_TYPES[kind][1] for kind in kinds)
             if items is not None:
                 names = f"a list of {_JSON_TYPES[items][0]}s"
@@ -160,12 +173,21 @@ class Shape(Generic[T]):
                     raise invalid(spec.name, f"{spec.name} is required{hint}", "missing_field")
                 values[spec.name] = None
                 continue
-            if not _is(value, spec.kinds) or (
-                spec.items is not None and not all(_is(item, (spec.items,)) for item in value)
-            ):
-                raise wrong_type(spec.name, spec.expects)
-            values[spec.name] = spec.check(value, spec.name) if spec.check else value
+            values[spec.name] = _checked(spec, value)
         return self.cls(**values)
+
+    def given(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields a change gives, each checked; a field left out stays as it is, and
+        null (where the field takes it) clears it."""
+        self.check_names(body)
+        found: dict[str, Any] = {}
+        for spec in self._fields:
+            if spec.name in body:
+                value = body[spec.name]
+                if value is None and not spec.nullable:
+                    raise wrong_type(spec.name, spec.expects)
+                found[spec.name] = None if value is None else _checked(spec, value)
+        return found
 
     def schema(self) -> dict[str, Any]:
         """The JSON Schema of the body, for /openapi.json."""

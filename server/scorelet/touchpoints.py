@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scorelet.brand import MAX_NAME, Brand, BrandError, check_accent, check_logo
+from scorelet.brand import MAX_LOGO_URL, MAX_NAME, Brand, BrandError, check_accent, check_logo
 from scorelet.eligibility import (
+    EVENT_NAME,
     LOAD,
     MAX_DAYS,
     MAX_DISPLAYS,
@@ -25,7 +26,12 @@ from scorelet.eligibility import (
 )
 from scorelet.errors import Problem, invalid
 from scorelet.scales import Scale, ScaleError, satisfied_threshold, scale_for
+from scorelet.shapes import Check, Shape, about
 from scorelet.validation import (
+    HOST_PATTERN,
+    LINE_PATTERN,
+    LOCALE,
+    MAX_ORIGINS,
     check_int,
     check_locale,
     check_optional_text,
@@ -212,68 +218,58 @@ def new_touchpoint_fields(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def changed_fields(metric: str, scale: Scale, body: Mapping[str, Any]) -> dict[str, Any]:
     """Validated columns for an update; metric and scale are fixed once created."""
-    fields: dict[str, Any] = {}
-    for name, value in body.items():
+    for name in body:
         if name in ("metric", "scale", "slug"):
             raise invalid(
                 name, f"{name} can't change; create a new touchpoint instead", "immutable_field"
             )
-        if name not in EDITABLE:
-            raise invalid(name, f"unknown field {name!r}", "unknown_field")
-        if name in TEXT_LIMITS:
-            fields[name] = check_optional_text(value, name, TEXT_LIMITS[name])
-        elif name == "locale":
-            fields[name] = check_locale(value)
-        elif name == "origins":
-            fields[name] = list(check_origins(value))
-        elif name == "cooldown_days":
-            fields[name] = check_int(value, name, 0, MAX_COOLDOWN_DAYS)
-        elif name in BRAND_FIELDS:
-            fields[name] = _check_brand(name, value)
-        elif name == "comment_prompts":
-            fields[name] = _check_prompts(metric, value)
-        elif name in ("active", *FLAGS):
-            if not isinstance(value, bool):
-                raise invalid(name, f"{name} must be true or false", "wrong_type")
-            fields[name] = value
-        elif name in DAY_FIELDS:
-            fields[name] = check_int(value, name, 0, MAX_DAYS)
-        elif name in OPTIONAL_LIMITS:
-            fields[name] = None if value is None else check_int(value, name, *OPTIONAL_LIMITS[name])
-        elif name == "sample":
-            fields[name] = _check_sample(value)
-        elif name == "trigger":
-            if not isinstance(value, str):
-                raise invalid(name, "trigger must be a string: load or event:NAME", "wrong_type")
-            try:
-                fields[name] = check_trigger(value)
-            except ValueError as error:
-                raise invalid(name, str(error)) from None
-        elif name == "satisfied_from":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise invalid(name, f"{name} must be an integer", "wrong_type")
-            try:  # one rule for the range, with one message
-                fields[name] = satisfied_threshold(metric, scale, value)
-            except ScaleError as error:
-                raise _scale_problem(error) from None
+    fields = SETTINGS.given(body)
+    if "comment_prompts" in fields:
+        fields["comment_prompts"] = _check_prompts(metric, fields["comment_prompts"])
+    if "satisfied_from" in fields:
+        try:  # one rule for the range, with one message
+            fields["satisfied_from"] = satisfied_threshold(metric, scale, fields["satisfied_from"])
+        except ScaleError as error:
+            raise _scale_problem(error) from None
     return fields
 
 
-def _check_sample(value: Any) -> float:
+def _text(limit: int) -> Check:
+    def check(value: str, name: str) -> str | None:
+        return check_optional_text(value, name, limit)
+
+    return check
+
+
+def _whole(low: int, high: int) -> Check:
+    def check(value: int, name: str) -> int:
+        return check_int(value, name, low, high)
+
+    return check
+
+
+def _origins(value: list[str], name: str) -> list[str]:
+    return list(check_origins(value, name))
+
+
+def _trigger(value: str, name: str) -> str:
+    try:
+        return check_trigger(value)
+    except ValueError as error:
+        raise invalid(name, str(error)) from None
+
+
+def _sample(value: float, name: str) -> float:
     """A percentage of people from 0.01 to 100, kept to two decimals (25, 2.5, 33.33)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid(
-            "sample", "sample must be a number: the percent of people asked", "wrong_type"
-        )
     if not 0.01 <= value <= 100:
         raise invalid(
-            "sample", "sample must be a percent from 0.01 to 100, e.g. 25 or 2.5", "out_of_range"
+            name, f"{name} must be a percent from 0.01 to 100, e.g. 25 or 2.5", "out_of_range"
         )
     return round(float(value), 2)
 
 
-def _check_brand(name: str, value: Any) -> str | None:
-    text = check_optional_text(value, name, MAX_NAME if name == "brand_name" else 500)
+def _brand(value: str, name: str) -> str | None:
+    text = check_optional_text(value, name, MAX_NAME if name == "brand_name" else MAX_LOGO_URL)
     if text is None or name == "brand_name":
         return text
     try:
@@ -305,3 +301,136 @@ def _check_prompts(metric: str, value: Any) -> dict[str, str]:
         if checked is not None:
             prompts[group] = checked
     return prompts
+
+
+def _line(limit: int, description: str = "") -> dict[str, Any]:
+    return about(description, _text(limit), maxLength=limit, pattern=LINE_PATTERN)
+
+
+def _days(description: str) -> dict[str, Any]:
+    return about(description, _whole(0, MAX_DAYS), minimum=0, maximum=MAX_DAYS)
+
+
+# Hosts as the JSON Schema spells them: a part of what the URL checks accept.
+_ORIGIN = f"^https?://{HOST_PATTERN}(?::[1-9][0-9]{{0,3}})?/?$"
+_LOGO = f"^(?:https?://{HOST_PATTERN}(?:/[A-Za-z0-9._~%/-]{{0,100}})?)?$"
+_ALL_GROUPS = [group for groups in GROUPS.values() for group in groups]
+
+
+@dataclass(frozen=True, slots=True)
+class TouchpointSettings:
+    """What a touchpoint's body may set (`POST` and `PATCH /api/v1/touchpoints`, the CLI's
+    flags, the dashboard's form), decoded by shapes.Shape: left out, a setting keeps its
+    value; null clears the ones that take it. `satisfied_from` and `comment_prompts` are
+    checked against the metric and scale after."""
+
+    question: str | None = field(default=None, metadata=_line(TEXT_LIMITS["question"]))
+    low_label: str | None = field(default=None, metadata=_line(TEXT_LIMITS["low_label"]))
+    high_label: str | None = field(default=None, metadata=_line(TEXT_LIMITS["high_label"]))
+    comment_prompt: str | None = field(default=None, metadata=_line(TEXT_LIMITS["comment_prompt"]))
+    thank_you: str | None = field(default=None, metadata=_line(TEXT_LIMITS["thank_you"]))
+    locale: str | None = field(
+        default=None,
+        metadata=about(
+            "the widget's language; null: the visitor's",
+            check_locale,
+            maxLength=35,
+            pattern=LOCALE.pattern,
+        ),
+    )
+    origins: list[str] = field(
+        default_factory=list,
+        metadata=about(
+            "where the widget may be embedded; empty: anywhere",
+            _origins,
+            expects="a list of origins",
+            maxItems=MAX_ORIGINS,
+            items={"pattern": _ORIGIN},
+        ),
+    )
+    satisfied_from: int | None = field(
+        default=None, metadata=about("CSAT: the lowest satisfied score; null: the scale's")
+    )
+    cooldown_days: int = field(
+        default=0,
+        metadata=about(
+            "days before the same browser is asked again",
+            _whole(0, MAX_COOLDOWN_DAYS),
+            minimum=0,
+            maximum=MAX_COOLDOWN_DAYS,
+        ),
+    )
+    active: bool = field(default=True, metadata=about("false: the widget shows nothing"))
+    comment_prompts: dict[str, str] = field(
+        default_factory=dict,
+        metadata=about(
+            "follow-up question per group of scores: low, neutral, high (CSAT) or"
+            " detractor, passive, promoter (NPS); null or left out: the built-in one",
+            expects='an object of prompts by group, e.g. {"low": "What went wrong?"}',
+            propertyNames={"enum": _ALL_GROUPS},
+            additionalProperties={
+                "type": ["string", "null"],
+                "maxLength": TEXT_LIMITS["comment_prompt"],
+                "pattern": LINE_PATTERN,
+            },
+        ),
+    )
+    brand_name: str | None = field(
+        default=None, metadata=_line(MAX_NAME, "product name on the hosted page")
+    )
+    brand_logo: str | None = field(
+        default=None,
+        metadata=about(
+            "logo image URL (http or https); empty or null: none", _brand, pattern=_LOGO
+        ),
+    )
+    brand_accent: str | None = field(
+        default=None,
+        metadata=about(
+            "the hosted page's accent colour, #rgb or #rrggbb",
+            _brand,
+            pattern="^(?:#(?:[0-9a-fA-F]{3}){1,2})?$",
+        ),
+    )
+    recontact_days: int = field(default=0, metadata=_days("after an answer, wait N days (0: off)"))
+    redisplay_days: int = field(default=0, metadata=_days("after a close or unanswered display"))
+    max_displays: int | None = field(
+        default=None,
+        metadata=about("at most N times", _whole(1, MAX_DISPLAYS), minimum=1, maximum=MAX_DISPLAYS),
+    )
+    sample: float = field(
+        default=100.0,
+        metadata=about(
+            "percent of people asked (stable per person), kept to two decimals",
+            _sample,
+            expects="a number: the percent of people asked",
+            minimum=0.01,
+            maximum=100,
+        ),
+    )
+    min_days_since_signup: int = field(default=0, metadata=_days("needs the signed_up_at trait"))
+    anniversary_window: int | None = field(
+        default=None,
+        metadata=about(
+            "ask within N days of each signup anniversary",
+            _whole(0, MAX_WINDOW),
+            minimum=0,
+            maximum=MAX_WINDOW,
+        ),
+    )
+    trigger: str = field(
+        default=LOAD,
+        metadata=about(
+            'load, or event:NAME for Scorelet("track", NAME)',
+            _trigger,
+            expects="a string: load or event:NAME",
+            pattern=f"^(load|event:{EVENT_NAME.pattern[1:-1]})$",
+        ),
+    )
+    require_identity: bool = field(default=False, metadata=about("ask identified people only"))
+    ignore_global_throttle: bool = field(
+        default=False, metadata=about("ask even within the install-wide recontact days")
+    )
+
+
+SETTINGS = Shape(TouchpointSettings, "TouchpointSettings")
