@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -572,3 +574,45 @@ def test_a_malformed_or_unknown_key_says_what_is_wrong(env: Env, header: str, sa
         )
     assert (answer.status_code, answer.json()["code"]) == (401, "bad_api_key")
     assert says in answer.json()["detail"]
+
+
+API_SOURCES = [
+    path
+    for path in (Path(__file__).parents[1] / "server" / "scorelet").rglob("*.py")
+    if "dashboard" not in path.parts and path.name not in ("accounts.py", "cli.py")
+]
+# Which argument of each call holds the error code: `Problem(404, "code", ...)`,
+# `Refused("code", ...)`, `invalid(field, message, "code")` and the rules modules' errors.
+CODE_ARGUMENT = {"Problem": 1, "Refused": 0, "invalid": 2, "RuleError": 2, "DestinationError": 2}
+
+
+def _strings(node: ast.expr) -> set[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):  # "two_actions" if notify else "missing_action"
+        return _strings(node.body) | _strings(node.orelse)
+    return set()
+
+
+def _codes(source: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            index = CODE_ARGUMENT.get(node.func.id)
+            if index is not None and len(node.args) > index:
+                found |= _strings(node.args[index])
+            found |= {c for k in node.keywords if k.arg == "code" for c in _strings(k.value)}
+    return found
+
+
+def test_every_error_code_the_api_answers_with_is_in_the_docs_table() -> None:
+    """docs/api.md's table is where a client looks a code up: none may be missing."""
+    from scorelet.api.problems import _NOT_FOUND
+
+    written = {code for path in API_SOURCES for code in _codes(path.read_text())}
+    written |= {code for code, _, _ in _NOT_FOUND.values()} - {"user_not_found"}  # the CLI's
+    written |= {f"{what}_exists" for what in ("touchpoint", "rule", "destination", "digest")}
+    table = (Path(__file__).parents[1] / "docs" / "api.md").read_text()
+    documented = set(re.findall(r"`([a-z_]+)`", table))
+    assert {"two_actions", "missing_action", "wrong_type", "already_delivered"} <= written
+    assert sorted(written - documented) == []

@@ -146,3 +146,19 @@ def test_csv_gives_each_context_key_a_column_a_spreadsheet_can_filter_on(
     by_agent = [(r["agent"], r["team"], r["context.score"]) for r in reversed(rows)]
     assert by_agent == [("alice", "billing", ""), ("bob", "", ""), ("", "", ""), ("", "", "'=1+1")]
     assert all(r["score"] == "4" for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("format=ndjson&cursor=", "cursor"), ("format=csv&cursor=nope", "cursor"),
+     ("format=csv&limit=0", "limit")],
+)  # fmt: skip
+def test_an_export_refuses_a_paging_parameter_it_would_not_use_when_it_is_wrong(
+    server: LiveServer, query: str, field: str
+) -> None:
+    """Exports hold every rating, so they page by nothing; a malformed cursor or limit is
+    still an error, not silently dropped."""
+    tp = server.add_touchpoint()
+    with server.reader() as reader:
+        answer = reader.get(f"/api/v1/touchpoints/{tp['slug']}/responses?{query}")
+    assert (answer.status_code, answer.json()["field"]) == (400, field)

@@ -363,4 +363,23 @@ def test_bad_rules_and_destinations_are_refused_and_store_nothing(live: LiveServ
             assert (answer.json()["field"], answer.json()["code"]) == (field, code), body
         names = {d["name"] for d in admin.get("/api/v1/destinations").json()["destinations"]}
         assert names.isdisjoint({"s", "l"})
+        some = "0192f1c2-7a5e-7c1b-9d3e-2f4a6b8c0d1e"
+        for body, field, code in [
+            ({}, "ids", "invalid_value"),
+            ({"all_dead": False}, "ids", "invalid_value"),
+            ({"ids": [some], "all_dead": True}, "ids", "invalid_value"),
+            ({"ids": []}, "ids", "out_of_range"),
+            ({"ids": ["not-a-uuid"]}, "ids", "invalid_value"),
+            ({"ids": some}, "ids", "wrong_type"),
+            ({"all_dead": "yes"}, "all_dead", "wrong_type"),
+            ({"all_dead": True, "state": "dead"}, "state", "unknown_field"),
+        ]:
+            answer = admin.post("/api/v1/deliveries/retry", json=body)
+            assert answer.status_code == 422, (body, answer.text)
+            assert (answer.json()["field"], answer.json()["code"]) == (field, code), body
+        unknown = admin.post("/api/v1/deliveries/retry", json={"ids": [some]})
+        assert (unknown.status_code, unknown.json()["field"]) == (404, "ids")
+        every = admin.post("/api/v1/deliveries/retry", json={"ids": None, "all_dead": True})
+        assert every.status_code == 200
+        assert {d["state"] for d in every.json()["deliveries"]} <= {"pending"}
     assert tp["slug"]

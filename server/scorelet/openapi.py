@@ -18,7 +18,7 @@ from scorelet.routing.periods import WEEKDAYS
 from scorelet.routing.rules import RULE_BODY
 from scorelet.routing.tags import TAG_PATTERN
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
-from scorelet.shapes import CONTEXT_SCHEMA, NEW_DESTINATION, NEW_DIGEST, SHAPES
+from scorelet.shapes import CONTEXT_SCHEMA, NEW_DESTINATION, NEW_DIGEST, RETRY, SHAPES
 from scorelet.timeutil import INSTANT_PATTERN
 from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
 from scorelet.touchpoints import GROUPS
@@ -831,6 +831,19 @@ def new_destination() -> Schema:
 
 
 SCHEMAS["NewDestination"] = new_destination()
+SCHEMAS["Retry"] = {
+    **RETRY.schema(),
+    "oneOf": [  # which: the ids given, or every dead delivery
+        {
+            "properties": {"ids": {"type": "array"}, "all_dead": {"enum": [False, None]}},
+            "required": ["ids"],
+        },
+        {
+            "properties": {"ids": {"type": "null"}, "all_dead": {"const": True}},
+            "required": ["all_dead"],
+        },
+    ],
+}
 
 
 def rule_score() -> Schema:
@@ -988,37 +1001,7 @@ def routing_paths() -> dict[str, Any]:
             "post": admin(
                 "Send deliveries again now: {ids: [...]} or {all_dead: true}",
                 {**listed("deliveries", "Delivery"), **body_errors},
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "oneOf": [
-                                    {
-                                        **obj(
-                                            {
-                                                "ids": {
-                                                    "type": "array",
-                                                    "minItems": 1,
-                                                    # what fits the default body limit
-                                                    "maxItems": 300,
-                                                    "items": {**STRING, "format": "uuid"},
-                                                },
-                                                "all_dead": {"const": False},
-                                            },
-                                            ["ids"],
-                                        ),
-                                        "additionalProperties": False,
-                                    },
-                                    {
-                                        **obj({"all_dead": {"const": True}}),
-                                        "additionalProperties": False,
-                                    },
-                                ]
-                            }
-                        }
-                    },
-                },
+                requestBody=json_body("Retry"),
             )
         },
         "/api/v1/digests": {

@@ -481,6 +481,35 @@ class DestinationBody:
     )
 
 
+MAX_RETRY = 1000
+
+
+def _delivery_ids(value: list[str], name: str) -> list[str]:
+    if not 1 <= len(value) <= MAX_RETRY:
+        raise invalid(name, f"{name} must be a list of 1-{MAX_RETRY} delivery ids", "out_of_range")
+    return [check_uuid(item, name) for item in value]
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """`POST /api/v1/deliveries/retry`: `{"ids": [...]}` or `{"all_dead": true}`."""
+
+    ids: list[str] | None = field(
+        default=None,
+        metadata=about(
+            "the deliveries to send again now",
+            _delivery_ids,
+            expects="a list of delivery ids",
+            minItems=1,
+            maxItems=300,  # what fits the default body limit
+            items={"format": "uuid"},
+        ),
+    )
+    all_dead: bool | None = field(
+        default=None, metadata=about("true: every delivery that gave up, instead")
+    )
+
+
 SUBMISSION = Shape(Submission, "NewResponse")
 COMMENT_EDIT = Shape(CommentEdit, "CommentUpdate")
 IMPRESSION = Shape(Impression, "Display")
@@ -490,4 +519,5 @@ BACKFILL = Shape(Backfill, "Backfill")
 TAG_BODY = Shape(TagBody, "TagBody")
 NEW_DIGEST = Shape(NewDigest, "NewDigest")
 NEW_DESTINATION = Shape(DestinationBody, "NewDestination")
+RETRY = Shape(Retry, "Retry")
 SHAPES = (SUBMISSION, COMMENT_EDIT, IMPRESSION, NEW_IDENTITY, NEW_TOKEN, BACKFILL, TAG_BODY)

@@ -90,13 +90,15 @@ class ListingApi:
             subject=subject,
             tag=window.tag,
         )
+        # Checked for exports too (which hold every rating, so page by neither): a wrong
+        # parameter is refused wherever it is given.
+        limit = int_param(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+        after = decode_cursor(params["cursor"]) if "cursor" in params else None
         fmt = params.get("format", "json")
         if fmt in export.FORMATS:
             return export_response(store, query, touchpoint.slug, fmt)
         if fmt != "json":
             raise bad_query("format", "format must be json, csv or ndjson")
-        limit = int_param(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
-        after = decode_cursor(params["cursor"]) if "cursor" in params else None
         key = ("list", touchpoint.id, request.url.query)
         generation = store.listed_at(touchpoint.id)
         cached = self.cache.get(key, generation)

@@ -21,7 +21,7 @@ _NOT_FOUND = {
     "rule": ("rule_not_found", "name", "no rule is named {key!r}"),
     "destination": ("destination_not_found", "name", "no destination is named {key!r}"),
     "digest": ("digest_not_found", "name", "no digest is named {key!r}"),
-    "delivery": ("delivery_not_found", "id", "no delivery has the id {key!r}"),
+    "delivery": ("delivery_not_found", "ids", "no delivery has the id {key!r}"),  # retry
     "user": ("user_not_found", "email", "no dashboard account is {key!r}"),
 }
 _EXISTS = {"user": ("email", "{key} has a dashboard account already (scorelet user list)")}

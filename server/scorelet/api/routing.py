@@ -17,7 +17,7 @@ from scorelet.api.body import read_json
 from scorelet.api.query import bad_query
 from scorelet.api.services import Services
 from scorelet.errors import invalid
-from scorelet.shapes import BACKFILL, TAG_BODY
+from scorelet.shapes import BACKFILL, RETRY, TAG_BODY
 from scorelet.timeutil import parse_instant
 from scorelet.validation import check_uuid
 from scorelet.views import BackfillView, TestSendView
@@ -134,20 +134,10 @@ class RoutingApi:
     async def retry(self, request: Request) -> Response:
         """`{"ids": [...]}` or `{"all_dead": true}`: send those again now."""
         await self._admin(request)
-        body = await self._body(request)
-        for key in body:
-            if key not in ("ids", "all_dead"):
-                raise invalid(str(key)[:64], f"unknown field {str(key)[:64]!r}", "unknown_field")
-        ids, all_dead = body.get("ids"), body.get("all_dead", False)
-        if not isinstance(all_dead, bool):
-            raise invalid("all_dead", "all_dead must be true or false", "wrong_type")
-        if (ids is None) == (not all_dead):
+        body = RETRY.decode(await self._body(request))
+        if (body.ids is None) == (not body.all_dead):
             raise invalid("ids", 'give "ids" (a list of delivery ids) or "all_dead": true')
-        if ids is not None:
-            if not isinstance(ids, list) or not ids or len(ids) > 1000:
-                raise invalid("ids", "ids must be a list of 1-1000 delivery ids", "wrong_type")
-            ids = [check_uuid(id_, "ids") for id_ in ids]
-        retried = await self.services.store.retry_deliveries(ids)
+        retried = await self.services.store.retry_deliveries(body.ids)
         return JSONResponse({"deliveries": [d.public() for d in retried]})
 
     # -- digests ----------------------------------------------------------------------------------

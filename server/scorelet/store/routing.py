@@ -247,7 +247,7 @@ def check_retried(delivery_id: str, state: str | None) -> None:
     if state is None:
         raise NotFound("delivery", delivery_id)
     if state == "delivered":
-        raise Refused("already_delivered", f"delivery {delivery_id} was delivered already", "id")
+        raise Refused("already_delivered", f"delivery {delivery_id} was delivered already", "ids")
 
 
 def tag_not_found(tag: str) -> Refused:
