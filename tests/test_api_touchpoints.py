@@ -257,6 +257,10 @@ def test_touchpoint_lifecycle_over_the_admin_api(server: LiveServer) -> None:
          "wrong_type"),
         ({"slug": "z3", "metric": "csat", "brand_accent": "red"}, "brand_accent",
          "invalid_value"),
+        ({"slug": "z4", "metric": "csat", "brand_logo": "https://[::g]/a.png"}, "brand_logo",
+         "invalid_value"),
+        ({"slug": "z5", "metric": "csat", "origins": ["http://[::g]"]}, "origins",
+         "invalid_value"),
     ],
 )  # fmt: skip
 def test_bad_touchpoints_are_refused(

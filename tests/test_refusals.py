@@ -81,3 +81,12 @@ def test_a_page_loading_the_tag_from_elsewhere_is_logged_and_allowed_pages_are_n
     (line,) = warnings(caplog, tp["slug"])
     assert "http://localhost:3000 is not an allowed origin" in line
     assert "stays hidden" in line
+
+
+def test_a_referer_that_is_no_url_is_no_error(server: LiveServer) -> None:
+    """Any client can send any Referer; one that can't be parsed is nothing to log."""
+    tp = server.add_touchpoint(origins=[SHOP])
+    with server.client() as client:
+        answer = client.get(f"/s/{tp['embed_token']}.js", headers={"referer": "http://[::g]/"})
+    assert answer.status_code == 200
+    assert "javascript" in answer.headers["content-type"]

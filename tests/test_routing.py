@@ -346,6 +346,7 @@ def test_bad_rules_and_destinations_are_refused_and_store_nothing(live: LiveServ
         linear = {"name": "l", "type": "linear", "api_key": "lin_api_0123456789", "team": "T"}
         destinations = [
             ({**slack, "url": 5}, "url", "wrong_type"),
+            ({**slack, "url": "https://[::g]/hook"}, "url", "invalid_value"),
             ({**slack, "team": "T"}, "team", "invalid_value"),
             ({**slack, "type": "email"}, "type", "invalid_value"),
             ({**slack, "name": "Fires!"}, "name", "invalid_value"),

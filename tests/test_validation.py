@@ -185,6 +185,7 @@ def test_context_must_be_an_object(value: Any) -> None:
         ("http://shop.example.com:80", "http://shop.example.com"),
         ("http://shop.example.com:443", "http://shop.example.com:443"),
         ("http://[::1]:3000", "http://[::1]:3000"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),  # as browsers send it
     ],
 )
 def test_origins_are_normalised_to_what_browsers_send(given: str, normal: str) -> None:
@@ -205,6 +206,10 @@ def test_origins_are_normalised_to_what_browsers_send(given: str, normal: str) -
         "https://shop.example.com:99999",
         "https://shop.example.com:port",
         "javascript:alert(1)",
+        "http://shop.example*",
+        "https://-shop.example",
+        "https://shop_1.example",
+        "http://[::g]:3000",
     ],
 )
 def test_non_origins_are_refused(value: str) -> None:

@@ -39,7 +39,12 @@ def check_accent(value: str, field: str = "brand_accent") -> str:
 
 def check_logo(value: str, field: str = "brand_logo") -> str:
     """An absolute http(s) URL with nothing that could end a CSP source or an attribute."""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. a bracketed host that is no IPv6 address
+        raise BrandError(
+            field, f"{field} must be an http(s) URL of an image, like https://example.com/logo.svg"
+        ) from None
     if (
         len(value) > MAX_LOGO_URL
         or parts.scheme not in ("http", "https")

@@ -28,10 +28,12 @@ from scorelet.errors import Problem, invalid
 from scorelet.scales import Scale, ScaleError, satisfied_threshold, scale_for
 from scorelet.shapes import Check, Shape, about
 from scorelet.validation import (
+    DNS_HOST,
     HOST_PATTERN,
     LINE_PATTERN,
     LOCALE,
     MAX_ORIGINS,
+    PORT_PATTERN,
     check_int,
     check_locale,
     check_optional_text,
@@ -312,7 +314,7 @@ def _days(description: str) -> dict[str, Any]:
 
 
 # Hosts as the JSON Schema spells them: a part of what the URL checks accept.
-_ORIGIN = f"^https?://{HOST_PATTERN}(?::[1-9][0-9]{{0,3}})?/?$"
+_ORIGIN = f"^https?://{DNS_HOST.pattern}(?::{PORT_PATTERN})?/?$"
 _LOGO = f"^(?:https?://{HOST_PATTERN}(?:/[A-Za-z0-9._~%/-]{{0,100}})?)?$"
 _ALL_GROUPS = [group for groups in GROUPS.values() for group in groups]
 

@@ -6,6 +6,7 @@ the same way wherever it comes from. No I/O.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 import uuid
@@ -57,6 +58,12 @@ TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*
 SUBJECT_PATTERN = (
     "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f]"
     "[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+)
+# A host name as DNS has it (labels of letters, digits and inner hyphens), and a port.
+_DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+DNS_HOST = re.compile(f"{_DNS_LABEL}(?:\\.{_DNS_LABEL})*")
+PORT_PATTERN = (
+    "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 )
 # A part of what the URL checks accept, for JSON Schema: a lowercase host of up to four labels,
 # and an http(s) URL on one with an optional port and path.
@@ -148,7 +155,10 @@ def check_origin(value: Any, field: str = "origins") -> str:
     """Normalise an allowed origin to scheme://host[:port]."""
     if not isinstance(value, str):
         raise wrong_type(field, "a list of strings")
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # e.g. a bracketed host that is no IPv6 address
+        raise invalid(field, f"{value!r} is not an origin like https://shop.example.com") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         raise invalid(field, f"{value!r} is not an origin like https://shop.example.com")
     if parts.query or parts.fragment or "@" in parts.netloc:
@@ -157,11 +167,28 @@ def check_origin(value: Any, field: str = "origins") -> str:
         port = parts.port
     except ValueError:
         raise invalid(field, f"{value!r} has an invalid port") from None
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    host = _origin_host(parts.hostname, value, field)
     # Browsers leave the scheme's default port out of the Origin header they send.
     if port == _DEFAULT_PORTS[parts.scheme]:
         port = None
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _origin_host(host: str, value: str, field: str) -> str:
+    """The host as a browser's Origin header spells it: DNS labels (an international name
+    in its xn-- form) or an IP address; anything else could never match one."""
+    if ":" in host:
+        try:
+            return f"[{ipaddress.IPv6Address(host)}]"
+        except ValueError:
+            raise invalid(field, f"{value!r} has an invalid IPv6 address") from None
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_host = ""
+    if not DNS_HOST.fullmatch(ascii_host):
+        raise invalid(field, f"{value!r} is not an origin like https://shop.example.com")
+    return ascii_host
 
 
 def check_origins(value: Any, field: str = "origins") -> tuple[str, ...]:

@@ -70,7 +70,10 @@ def _note_refused_page(request: Request, touchpoint: Touchpoint) -> None:
     referer = request.headers.get("referer")
     if not referer:
         return
-    parts = urlsplit(referer)
+    try:
+        parts = urlsplit(referer)
+    except ValueError:  # a bracketed host that is no IPv6 address: no page sends that
+        return
     origin = f"{parts.scheme}://{parts.netloc}"
     if origin not in touchpoint.origins and parts.netloc != request.headers.get("host"):
         REFUSALS.refused(touchpoint, origin, "a page there loaded the widget, which stays hidden")

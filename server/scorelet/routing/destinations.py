@@ -115,7 +115,10 @@ def check_url(value: Any, field: str = "url") -> str:
     url = value.strip()
     if len(url) > MAX_URL:
         raise DestinationError(field, f"{field} is longer than {MAX_URL} characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a bracketed host that is no IPv6 address
+        raise DestinationError(field, f"{field} is not a URL: {url[:64]!r}") from None
     try:
         parts.port  # noqa: B018 - raises for a bad port
     except ValueError:

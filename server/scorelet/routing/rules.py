@@ -130,7 +130,6 @@ def rule_from_json(name: str, text: str, created_at: float) -> Rule:
 
 # -- building a rule from loosely typed input (JSON bodies, CLI flags) ---------------------
 
-_WORD_PATTERN = r"^[\p{L}\p{N}_|]{1,100}$"  # a part of what RE2 takes, for JSON Schema
 _WAIT_PATTERN = r"^(?:[0-9]{1,4}s?|[0-9]{1,3}m|1?[0-9]h|2[0-4]h)$"  # a part of parse_wait's
 
 
@@ -164,7 +163,12 @@ class RuleBody:
     has_comment: bool | None = field(default=None, metadata=about("only ratings with one"))
     comment_matches: str | None = field(
         default=None,
-        metadata=about("RE2 pattern, case-insensitive, e.g. refund|invoice", pattern=_WORD_PATTERN),
+        metadata=about(
+            "RE2 pattern, case-insensitive, e.g. refund|invoice (no backreferences or lookarounds)",
+            minLength=1,
+            maxLength=MAX_PATTERN,
+            pattern=r"\S",  # not blank
+        ),
     )
     context: dict[str, str] | None = field(
         default=None,
