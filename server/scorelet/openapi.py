@@ -20,14 +20,12 @@ from scorelet.routing.tags import TAG_PATTERN
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE, csat_scales
 from scorelet.shapes import CONTEXT_SCHEMA, NEW_DESTINATION, NEW_DIGEST, RETRY, SHAPES
 from scorelet.timeutil import INSTANT_PATTERN
-from scorelet.tokens import DURATION_PATTERN, MAX_TTL_SECONDS
 from scorelet.touchpoints import GROUPS
 from scorelet.touchpoints import SETTINGS as TOUCHPOINT_SETTINGS
 from scorelet.validation import (
     LINE_PATTERN,
     MAX_CONTEXT_VALUE,
     MAX_SUBJECT,
-    NAME,
     SUBJECT_PATTERN,
     TEXT_PATTERN,
 )
@@ -56,11 +54,8 @@ def obj(properties: dict[str, Schema], required: list[str] | None = None) -> Sch
 
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
-NUMBER = {"type": "number"}
-TIME = {"type": "string", "format": "date-time"}
 # What the server's checks accept, as patterns, so a client (or a fuzzer) can know ahead.
 SLUG_PATTERN = SLUG_RULE.pattern
-NAME_PATTERN = NAME.pattern
 INSTANT = {"type": "string", "pattern": INSTANT_PATTERN}
 TAG = {
     "type": "string",
@@ -69,14 +64,7 @@ TAG = {
 }
 CONTEXT_KEY = {"type": "string", **CONTEXT_SCHEMA["propertyNames"]}
 SUBJECT = {"type": "string", "maxLength": MAX_SUBJECT, "pattern": SUBJECT_PATTERN}
-TTL = {
-    "anyOf": [
-        {"type": "string", "pattern": DURATION_PATTERN},
-        {"type": "integer", "minimum": 1, "maximum": MAX_TTL_SECONDS},
-    ],
-}
 TIME_ZONE = ref("TimeZone")  # the ~600 names once, in components
-CONTEXT = {"type": "object", **CONTEXT_SCHEMA}
 
 
 # What a touchpoint's settings may be (touchpoints.TouchpointSettings), as published.

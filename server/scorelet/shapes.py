@@ -1,15 +1,16 @@
 """Request bodies as typed definitions: one source for decoding, checking and the OpenAPI schema.
 
-Each body is a frozen dataclass. Its annotations say the JSON type of every
-field (`str`, `int`, `list[str]`, `dict[str, str]`, `str | int`, `| None` for
-null), a field without a
-default is required, and `about(...)` in its metadata carries the field's
-description, the check that cleans it (the rules of validation.py) and any
-extra JSON Schema keywords. `Shape(cls).decode(body)` refuses unknown fields,
-missing ones and wrong types with a 422 naming the field, runs the checks and
-returns the dataclass; `Shape(cls).schema()` is what /openapi.json publishes,
-so the description can't drift from what the server accepts. A rule's body,
-`RuleBody`, lives in routing/rules.py beside the checks it feeds.
+Each body is a frozen dataclass. Its annotations say the JSON types of every
+field (`str`, `int`, `float`, `list[str]`, `dict[str, str]`, `str | int`,
+`| None` for null), a field without a default is required, and `about(...)`
+in its metadata carries the field's description, the check that cleans it
+(the rules of validation.py) and any extra JSON Schema keywords.
+`Shape(cls).decode(body)` refuses unknown fields, missing ones and wrong types
+with a 422 naming the field, runs the checks and returns the dataclass;
+`given(body)` does the same for a change, returning only the fields it names;
+`schema()` is what /openapi.json publishes, so the description can't drift
+from what the server accepts. Two bodies live beside the checks they feed:
+a rule's (`routing/rules.py`) and a touchpoint's settings (`touchpoints.py`).
 
 The JSON text itself is read by api/body.py (strict UTF-8, no duplicate keys);
 msgspec would decode and check in C, but it resolves duplicate keys by keeping
