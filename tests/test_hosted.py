@@ -111,6 +111,9 @@ def test_the_install_brand_fills_in_what_a_touchpoint_leaves_out(
         ({"brand_logo": "javascript:alert(1)"}, "brand_logo"),
         ({"brand_logo": "https://x.example/a.png' onerror='x"}, "brand_logo"),
         ({"brand_logo": "https://x.example/a b.png"}, "brand_logo"),
+        ({"brand_logo": "https://*.example/a.png"}, "brand_logo"),  # img-src's wildcard
+        ({"brand_logo": "https://me:pw@x.example/a.png"}, "brand_logo"),
+        ({"brand_logo": "https://x.example:99999/a.png"}, "brand_logo"),
         ({"brand_name": "x" * 81}, "brand_name"),
         ({"comment_prompts": {"promoter": "Why?"}}, "comment_prompts.promoter"),
         ({"comment_prompts": "Why?"}, "comment_prompts"),

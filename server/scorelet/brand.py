@@ -18,8 +18,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from scorelet.validation import DNS_HOST
+
 MAX_NAME = 80
 MAX_LOGO_URL = 500
+LOGO_REFUSED = " \"'<>;,\\"
+# The same, for JSON Schema: the characters a logo URL may hold after its host.
+LOGO_TAIL = r"[\x21\x23-\x26\x28-\x2b\x2d-\x3a\x3d\x3f-\x5b\x5d-\x7e]"
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
 
@@ -38,23 +43,27 @@ def check_accent(value: str, field: str = "brand_accent") -> str:
 
 
 def check_logo(value: str, field: str = "brand_logo") -> str:
-    """An absolute http(s) URL with nothing that could end a CSP source or an attribute."""
+    """An absolute http(s) URL with nothing that could end a CSP source or an attribute:
+    a host name or IP address (no `*`, which `img-src` would read as a wildcard), no
+    credentials, printable ASCII but for quotes, brackets, `;`, `,` and `\\`."""
+    wrong = BrandError(
+        field, f"{field} must be an http(s) URL of an image, like https://example.com/logo.svg"
+    )
     try:
         parts = urlsplit(value)
-    except ValueError:  # e.g. a bracketed host that is no IPv6 address
-        raise BrandError(
-            field, f"{field} must be an http(s) URL of an image, like https://example.com/logo.svg"
-        ) from None
+        parts.port  # noqa: B018 - raises for a bad port
+    except ValueError:  # a bracketed host that is no IPv6 address, a port that is none
+        raise wrong from None
+    host = parts.hostname or ""
     if (
         len(value) > MAX_LOGO_URL
         or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c in value for c in " \"'<>;,\\")
+        or not (DNS_HOST.fullmatch(host) or (":" in host and f"[{host}]" in parts.netloc))
+        or parts.username is not None
+        or any(c in value for c in LOGO_REFUSED)
         or any(ord(c) < 0x21 or ord(c) > 0x7E for c in value)
     ):
-        raise BrandError(
-            field, f"{field} must be an http(s) URL of an image, like https://example.com/logo.svg"
-        )
+        raise wrong
     return value
 
 

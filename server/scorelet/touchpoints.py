@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scorelet.brand import MAX_LOGO_URL, MAX_NAME, Brand, BrandError, check_accent, check_logo
+from scorelet.brand import (
+    LOGO_TAIL,
+    MAX_LOGO_URL,
+    MAX_NAME,
+    Brand,
+    BrandError,
+    check_accent,
+    check_logo,
+)
 from scorelet.eligibility import (
     EVENT_NAME,
     LOAD,
@@ -29,7 +37,6 @@ from scorelet.scales import Scale, ScaleError, satisfied_threshold, scale_for
 from scorelet.shapes import Check, Shape, about
 from scorelet.validation import (
     DNS_HOST,
-    HOST_PATTERN,
     LINE_PATTERN,
     LOCALE,
     MAX_ORIGINS,
@@ -315,7 +322,7 @@ def _days(description: str) -> dict[str, Any]:
 
 # Hosts as the JSON Schema spells them: a part of what the URL checks accept.
 _ORIGIN = f"^https?://{DNS_HOST.pattern}(?::{PORT_PATTERN})?/?$"
-_LOGO = f"^(?:https?://{HOST_PATTERN}(?:/[A-Za-z0-9._~%/-]{{0,100}})?)?$"
+_LOGO = f"^(?:https?://{DNS_HOST.pattern}(?::{PORT_PATTERN})?(?:[/?#]{LOGO_TAIL}*)?)?$"
 _ALL_GROUPS = [group for groups in GROUPS.values() for group in groups]
 
 
@@ -383,7 +390,10 @@ class TouchpointSettings:
     brand_logo: str | None = field(
         default=None,
         metadata=about(
-            "logo image URL (http or https); empty or null: none", _brand, pattern=_LOGO
+            "logo image URL (http or https); empty or null: none",
+            _brand,
+            maxLength=MAX_LOGO_URL,
+            pattern=_LOGO,
         ),
     )
     brand_accent: str | None = field(
