@@ -1,7 +1,12 @@
 """The OpenAPI 3.1 description served at /openapi.json.
 
-Kept next to the handlers' rules by tests: every route must appear here, and
-the tests check real responses against these schemas.
+Every JSON body comes from the typed definition its handler decodes with
+(shapes.py, and the rule and touchpoint-settings bodies beside their checks),
+every JSON answer from the view its encoder is typed to return (views.py).
+Written here: the paths, their parameters, and what a JSON Schema says with
+`oneOf` about fields checked together (a scale's satisfied_from, a rule's one
+action, a digest's `at`, which fields a destination type takes). Tests keep
+it honest: every route is here, and schemathesis runs every check.
 """
 
 from __future__ import annotations
@@ -121,8 +126,7 @@ def new_touchpoint() -> Schema:
 
 SCHEMAS: dict[str, Schema] = {
     "TimeZone": {"enum": sorted(zoneinfo.available_timezones()), "description": "an IANA name"},
-    # The request bodies come from their one typed definition (shapes.py), and so do the
-    # answers that have one (views.py: what their records' `public()` is typed to return).
+    # The request bodies from their typed definitions, the answers from their views.
     **{shape.name: shape.schema() for shape in SHAPES},
     **{name: view_schema(view) for name, view in VIEWS.items()},
     # What update_settings accepts: any of the settings, each in its range.
