@@ -10,7 +10,7 @@ import pytest
 
 from scorelet.displays import Displays
 from scorelet.eligibility import GLOBAL_SETTINGS
-from scorelet.ratings import Ratings, Window
+from scorelet.ratings import Ratings, Window, rates
 from scorelet.routing.destinations import Destination
 from scorelet.scales import parse_scale
 from scorelet.touchpoints import CREATABLE, EDITABLE, Touchpoint, TouchpointSettings
@@ -94,7 +94,8 @@ def test_a_score_answers_as_its_view_says(
 ) -> None:
     """Each metric's own keys and every optional filter key are in the view, and no more."""
     touchpoint = _touchpoint(metric, scale, satisfied_from)
-    body = {**Ratings.score_body(touchpoint, {4: 3, 1: 1}, Displays(10, 3)), **window.public()}
+    rated = rates(window, Displays(10, 3))
+    body = {**Ratings.score_body(touchpoint, {4: 3, 1: 1}, rated), **window.public()}
     jsonschema.validate(body, schema(VIEWS["Score"]))
     assert ("promoters" in body) is (metric == "nps")
     with pytest.raises(jsonschema.ValidationError, match="unexpected"):

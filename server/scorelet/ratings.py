@@ -29,7 +29,7 @@ from typing import Any
 
 from scorelet import tally
 from scorelet.dedup import EDIT_WINDOW
-from scorelet.displays import CONTEXT_FILTERS, RATING_FILTERS, Displays, rate_fields
+from scorelet.displays import RATING_FILTERS, Displays, rate_fields
 from scorelet.eligibility import Decision, Seen, decide, global_recontact_days
 from scorelet.errors import Problem, bad_query, invalid
 from scorelet.limits import Limits
@@ -416,27 +416,10 @@ class Ratings:
 
     @staticmethod
     def score_body(
-        touchpoint: Touchpoint,
-        counts: Mapping[int, int],
-        displays: Displays | None,
-        reason: str = CONTEXT_FILTERS,
+        touchpoint: Touchpoint, counts: Mapping[int, int], rated: Rates
     ) -> TouchpointScore:
-        """The one score body: the API, the CLI, SSE, metrics and the dashboard all show it.
-        `displays` is None under filters impressions can't follow (`reason` says which)."""
-        return {
-            "touchpoint": touchpoint.slug,
-            **figures(touchpoint, counts),
-            **rate_fields(displays, reason),
-        }
-
-    def _body(
-        self, touchpoint: Touchpoint, window: Window, counts: Counts, displays: Displays | None
-    ) -> TouchpointScore:
-        return {
-            "touchpoint": touchpoint.slug,
-            **figures(touchpoint, counts),
-            **rates(window, displays),
-        }
+        """The one score body: the API, the CLI, SSE, metrics and the dashboard all show it."""
+        return {"touchpoint": touchpoint.slug, **figures(touchpoint, counts), **rated}
 
     async def counts(
         self, touchpoint: Touchpoint, window: Window
@@ -509,12 +492,13 @@ class Ratings:
     def live_score(self, touchpoint: Touchpoint) -> TouchpointScore:
         """The all-time score, from memory: for /metrics, SSE and the demo page."""
         counts, displays = self.store.totals(touchpoint.id)
-        return self.score_body(touchpoint, counts, displays)
+        return self.score_body(touchpoint, counts, rate_fields(displays))
 
     async def score(self, touchpoint: Touchpoint, window: Window) -> ScoreView:
         """`/score`: the touchpoint's figures over a window, with the window they cover."""
         counts, displays = await self.counts(touchpoint, window)
-        return {**self._body(touchpoint, window, counts, displays), **window.public()}
+        body = self.score_body(touchpoint, counts, rates(window, displays))
+        return {**body, **window.public()}
 
     async def compared(
         self, touchpoint: Touchpoint, window: Window, before: Window | None
@@ -540,7 +524,7 @@ class Ratings:
         scores = []
         for touchpoint in self.store.touchpoints():
             counts, displays = await self.counts(touchpoint, window)
-            scores.append(self._body(touchpoint, window, counts, displays))
+            scores.append(self.score_body(touchpoint, counts, rates(window, displays)))
         return {**window.public(), "touchpoints": scores}
 
     def buckets(

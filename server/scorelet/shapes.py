@@ -47,6 +47,7 @@ from scorelet.validation import (
     TEXT_PATTERN,
     URL_PATTERN,
     check_context,
+    check_name,
     check_optional_text,
     check_slug,
     check_subject,
@@ -402,10 +403,8 @@ class TagBody:
     )
 
 
-def _name(value: str, name: str) -> str:
-    if not NAME.fullmatch(value):
-        raise invalid(name, f"{name} must be 1-64 lowercase letters, digits, '-' or '_'")
-    return value
+# A rule's, destination's or digest's name (the three bodies share it).
+NAME_FIELD = about("1-64 lowercase letters, digits, - or _", check_name, pattern=NAME.pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,9 +412,7 @@ class NewDigest:
     """`POST /api/v1/digests` and `scorelet digest add`: every touchpoint's score, once a
     period; `at` is checked with `every` (periods.parse_at)."""
 
-    name: str = field(
-        metadata=about("1-64 lowercase letters, digits, - or _", _name, pattern=NAME.pattern)
-    )
+    name: str = field(metadata=NAME_FIELD)
     destination: str = field(metadata=about("the destination it is sent to", pattern=NAME.pattern))
     every: str | None = field(
         default=None, metadata=about("week (the default), month or quarter", enum=[*EVERY, None])
@@ -448,9 +445,7 @@ class DestinationBody:
     """`POST /api/v1/destinations` and `scorelet destination add`: which fields each type
     takes, and what they may hold, routing.destinations.parse_destination checks."""
 
-    name: str = field(
-        metadata=about("1-64 lowercase letters, digits, - or _", pattern=NAME.pattern)
-    )
+    name: str = field(metadata=NAME_FIELD)
     type: str = field(metadata=about("slack, webhook or linear", enum=list(KINDS)))
     url: str | None = field(
         default=None,

@@ -151,6 +151,15 @@ def check_context_key(key: str, field: str) -> str:
     return key
 
 
+def check_name(value: str, field: str = "name") -> str:
+    """A rule's, destination's or digest's name."""
+    if not NAME.fullmatch(value):
+        raise invalid(
+            field, f"{field} must be 1-64 lowercase letters, digits, '-' or '_', like 'fires'"
+        )
+    return value
+
+
 def check_origin(value: Any, field: str = "origins") -> str:
     """Normalise an allowed origin to scheme://host[:port]."""
     if not isinstance(value, str):

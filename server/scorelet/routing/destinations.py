@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scorelet.validation import NAME
-
 if TYPE_CHECKING:  # the views and shapes import this module's constants
     from scorelet.shapes import DestinationBody
     from scorelet.views import DestinationView
@@ -134,10 +132,6 @@ def check_url(value: Any, field: str = "url") -> str:
 
 def parse_destination(body: DestinationBody) -> NewDestination:
     """A checked destination from its decoded body (its address is checked apart)."""
-    if not NAME.fullmatch(body.name):
-        raise DestinationError(
-            "name", "name must be 1-64 lowercase letters, digits, '-' or '_', like 'support-fires'"
-        )
     if body.type not in KINDS:
         raise DestinationError("type", f"type must be one of {', '.join(KINDS)}")
     if body.type == "linear":

@@ -31,7 +31,7 @@ import re2  # type: ignore[import-untyped]
 
 from scorelet.routing.tags import MAX_TAGS_PER_RULE, TAG_PATTERN, TagError, check_tag
 from scorelet.scales import HIGHEST_SCORE, LOWEST_SCORE
-from scorelet.shapes import Shape, about
+from scorelet.shapes import NAME_FIELD, Shape, about
 from scorelet.validation import NAME, SLUG
 
 if TYPE_CHECKING:  # the views import this module's constants
@@ -138,9 +138,7 @@ class RuleBody:
     """`POST /api/v1/rules` and `scorelet rule add`, decoded (shapes.Shape); parse_rule
     checks what the fields hold together (one action, a valid pattern, a range)."""
 
-    name: str = field(
-        metadata=about("1-64 lowercase letters, digits, - or _", pattern=NAME.pattern)
-    )
+    name: str = field(metadata=NAME_FIELD)
     touchpoints: list[str] | None = field(
         default=None,
         metadata=about(
@@ -218,10 +216,6 @@ def parse_rule(body: Mapping[str, Any], created_at: float = 0.0) -> Rule:
     """A checked rule from a JSON body or the CLI's flags, or an error naming the field
     (a 422 Problem for a wrong type, a RuleError for a wrong value)."""
     given = RULE_BODY.decode(body)
-    if not NAME.fullmatch(given.name):
-        raise RuleError(
-            "name", "name must be 1-64 lowercase letters, digits, '-' or '_', like 'fires'"
-        )
     notify = _listed(given.notify, "notify", MAX_NOTIFY)
     for destination in notify:
         if not NAME.fullmatch(destination):
