@@ -25,7 +25,7 @@ MAX_LOGO_URL = 500
 LOGO_REFUSED = " \"'<>;,\\"
 # The same, for JSON Schema: the characters a logo URL may hold after its host.
 LOGO_TAIL = r"[\x21\x23-\x26\x28-\x2b\x2d-\x3a\x3d\x3f-\x5b\x5d-\x7e]"
-_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+ACCENT = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
 
 class BrandError(ValueError):
@@ -37,7 +37,7 @@ class BrandError(ValueError):
 
 
 def check_accent(value: str, field: str = "brand_accent") -> str:
-    if not _HEX.fullmatch(value):
+    if not ACCENT.fullmatch(value):
         raise BrandError(field, f"{field} must be a colour like #1d4ed8 or #c0f")
     return value.lower()
 

@@ -79,6 +79,7 @@ def about(
 class _Field:
     name: str
     kinds: tuple[type, ...]  # `str | int`: either
+    accepted: tuple[type, ...]  # the same for isinstance
     items: type | None  # a list's items: `list[str]`
     expects: str
     nullable: bool
@@ -109,24 +110,19 @@ def _items(hint: Any) -> type | None:
     return None
 
 
-def _is(value: Any, kinds: tuple[type, ...]) -> bool:
-    """Whether a JSON value has one of the types: an integer is a number too, and true and
-    false are no integers here."""
-    accepted = (*kinds, int) if float in kinds else kinds
-    return isinstance(value, accepted) and (bool in kinds or not isinstance(value, bool))
+def _python_types(kinds: tuple[type, ...]) -> tuple[type, ...]:
+    """What isinstance takes for JSON types: an integer is a number too (and true and
+    false, Python ints, are refused apart)."""
+    return (*kinds, int) if float in kinds else kinds
 
 
-def _checked(spec: _Field, value: Any) -> Any:
-    """A present, non-null value of the field's type, cleaned by its check."""
-    if not _is(value, spec.kinds) or (
-        spec.items is not None and not all(_is(item, (spec.items,)) for item in value)
-    ):
-        raise wrong_type(spec.name, spec.expects)
-    return spec.check(value, spec.name) if spec.check else value
+def _is(value: Any, kind: type) -> bool:
+    return isinstance(value, kind) and (kind is bool or value.__class__ is not bool)
 
 
 class Shape(Generic[T]):
-    def __init__(self, cls: type[T], name: str) -> None:
+    def __init__(self, cls: type[T], name: str, *, partial: bool = False) -> None:
+        """`partial`: a change, read by `given` only; no field is required, none defaulted."""
         self.cls = cls
         self.name = name
         hints = typing.get_type_hints(cls)
@@ -136,7 +132,7 @@ class Shape(Generic[T]):
             items = _items(hints[spec.name])
             meta = spec.metadata
             defaults = (spec.default, spec.default_factory)
-            required = all(default is dataclasses.MISSING for default in defaults)
+            required = not partial and all(default is dataclasses.MISSING for default in defaults)
             names = " or ".join(_JSON_TYPES[kind][1] for kind in kinds)
             if items is not None:
                 names = f"a list of {_JSON_TYPES[items][0]}s"
@@ -144,6 +140,7 @@ class Shape(Generic[T]):
                 _Field(
                     spec.name,
                     kinds,
+                    _python_types(kinds),
                     items,
                     meta.get("expects") or names,
                     nullable,
@@ -165,31 +162,37 @@ class Shape(Generic[T]):
 
     def decode(self, body: Mapping[str, Any]) -> T:
         """The body as `cls`, or a 422 naming the first field at fault."""
-        self.check_names(body)
-        values: dict[str, Any] = {}
-        for spec in self._fields:
-            value = body.get(spec.name)
-            if value is None:
-                if spec.required and (spec.name not in body or not spec.nullable):
-                    hint = " (null clears it)" if spec.nullable else ""
-                    raise invalid(spec.name, f"{spec.name} is required{hint}", "missing_field")
-                values[spec.name] = None
-                continue
-            values[spec.name] = _checked(spec, value)
-        return self.cls(**values)
+        return self.cls(**self._read(body, partial=False))
 
     def given(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The fields a change gives, each checked; a field left out stays as it is, and
         null (where the field takes it) clears it."""
+        return self._read(body, partial=True)
+
+    def _read(self, body: Mapping[str, Any], partial: bool) -> dict[str, Any]:
+        """Every field's checked value (None when left out), or only those a change gives.
+        On the ingest path (a rating's body), so the type test is written out here."""
         self.check_names(body)
-        found: dict[str, Any] = {}
+        values: dict[str, Any] = {}
         for spec in self._fields:
-            if spec.name in body:
-                value = body[spec.name]
-                if value is None and not spec.nullable:
+            if partial and spec.name not in body:
+                continue
+            value: Any = body.get(spec.name)
+            if value is None:
+                if spec.required and (spec.name not in body or not spec.nullable):
+                    hint = " (null clears it)" if spec.nullable else ""
+                    raise invalid(spec.name, f"{spec.name} is required{hint}", "missing_field")
+                if not spec.nullable and spec.name in body:
                     raise wrong_type(spec.name, spec.expects)
-                found[spec.name] = None if value is None else _checked(spec, value)
-        return found
+                values[spec.name] = None
+                continue
+            wrong = not isinstance(value, spec.accepted) or (
+                value.__class__ is bool and bool not in spec.kinds
+            )
+            if wrong or (spec.items is not None and not all(_is(i, spec.items) for i in value)):
+                raise wrong_type(spec.name, spec.expects)
+            values[spec.name] = spec.check(value, spec.name) if spec.check else value
+        return values
 
     def schema(self) -> dict[str, Any]:
         """The JSON Schema of the body, for /openapi.json."""

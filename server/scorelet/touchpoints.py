@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scorelet.brand import (
+    ACCENT,
     LOGO_TAIL,
     MAX_LOGO_URL,
     MAX_NAME,
@@ -278,8 +279,9 @@ def _sample(value: float, name: str) -> float:
 
 
 def _brand(value: str, name: str) -> str | None:
-    text = check_optional_text(value, name, MAX_NAME if name == "brand_name" else MAX_LOGO_URL)
-    if text is None or name == "brand_name":
+    """A logo URL or accent colour; empty means none (the product name is plain text)."""
+    text = check_optional_text(value, name, MAX_LOGO_URL)
+    if text is None:
         return text
     try:
         return check_accent(text, name) if name == "brand_accent" else check_logo(text, name)
@@ -287,15 +289,9 @@ def _brand(value: str, name: str) -> str | None:
         raise invalid(error.field, str(error)) from None
 
 
-def _check_prompts(metric: str, value: Any) -> dict[str, str]:
+def _check_prompts(metric: str, value: dict[str, Any]) -> dict[str, str]:
     """Per-group prompts, e.g. {"low": "What went wrong?"}; a group left out uses the default."""
     groups = GROUPS[metric]
-    if not isinstance(value, dict):
-        raise invalid(
-            "comment_prompts",
-            f"comment_prompts must be an object with {', '.join(groups)}",
-            "wrong_type",
-        )
     prompts = {}
     for group, text in value.items():
         if group not in groups:
@@ -329,17 +325,16 @@ _ALL_GROUPS = [group for groups in GROUPS.values() for group in groups]
 @dataclass(frozen=True, slots=True)
 class TouchpointSettings:
     """What a touchpoint's body may set (`POST` and `PATCH /api/v1/touchpoints`, the CLI's
-    flags, the dashboard's form), decoded by shapes.Shape: left out, a setting keeps its
-    value; null clears the ones that take it. `satisfied_from` and `comment_prompts` are
-    checked against the metric and scale after."""
+    flags, the dashboard's form), read by `SETTINGS.given` (never built: the defaults are
+    Touchpoint's): left out, a setting keeps its value; null clears the ones that take it.
+    `satisfied_from` and `comment_prompts` are checked against the metric and scale after."""
 
-    question: str | None = field(default=None, metadata=_line(TEXT_LIMITS["question"]))
-    low_label: str | None = field(default=None, metadata=_line(TEXT_LIMITS["low_label"]))
-    high_label: str | None = field(default=None, metadata=_line(TEXT_LIMITS["high_label"]))
-    comment_prompt: str | None = field(default=None, metadata=_line(TEXT_LIMITS["comment_prompt"]))
-    thank_you: str | None = field(default=None, metadata=_line(TEXT_LIMITS["thank_you"]))
+    question: str | None = field(metadata=_line(TEXT_LIMITS["question"]))
+    low_label: str | None = field(metadata=_line(TEXT_LIMITS["low_label"]))
+    high_label: str | None = field(metadata=_line(TEXT_LIMITS["high_label"]))
+    comment_prompt: str | None = field(metadata=_line(TEXT_LIMITS["comment_prompt"]))
+    thank_you: str | None = field(metadata=_line(TEXT_LIMITS["thank_you"]))
     locale: str | None = field(
-        default=None,
         metadata=about(
             "the widget's language; null: the visitor's",
             check_locale,
@@ -348,7 +343,6 @@ class TouchpointSettings:
         ),
     )
     origins: list[str] = field(
-        default_factory=list,
         metadata=about(
             "where the widget may be embedded; empty: anywhere",
             _origins,
@@ -358,10 +352,9 @@ class TouchpointSettings:
         ),
     )
     satisfied_from: int | None = field(
-        default=None, metadata=about("CSAT: the lowest satisfied score; null: the scale's")
+        metadata=about("CSAT: the lowest satisfied score; null: the scale's")
     )
     cooldown_days: int = field(
-        default=0,
         metadata=about(
             "days before the same browser is asked again",
             _whole(0, MAX_COOLDOWN_DAYS),
@@ -369,9 +362,8 @@ class TouchpointSettings:
             maximum=MAX_COOLDOWN_DAYS,
         ),
     )
-    active: bool = field(default=True, metadata=about("false: the widget shows nothing"))
+    active: bool = field(metadata=about("false: the widget shows nothing"))
     comment_prompts: dict[str, str] = field(
-        default_factory=dict,
         metadata=about(
             "follow-up question per group of scores: low, neutral, high (CSAT) or"
             " detractor, passive, promoter (NPS); null or left out: the built-in one",
@@ -384,11 +376,8 @@ class TouchpointSettings:
             },
         ),
     )
-    brand_name: str | None = field(
-        default=None, metadata=_line(MAX_NAME, "product name on the hosted page")
-    )
+    brand_name: str | None = field(metadata=_line(MAX_NAME, "product name on the hosted page"))
     brand_logo: str | None = field(
-        default=None,
         metadata=about(
             "logo image URL (http or https); empty or null: none",
             _brand,
@@ -397,21 +386,18 @@ class TouchpointSettings:
         ),
     )
     brand_accent: str | None = field(
-        default=None,
         metadata=about(
             "the hosted page's accent colour, #rgb or #rrggbb",
             _brand,
-            pattern="^(?:#(?:[0-9a-fA-F]{3}){1,2})?$",
+            pattern=f"^(?:{ACCENT.pattern[1:-1]})?$",
         ),
     )
-    recontact_days: int = field(default=0, metadata=_days("after an answer, wait N days (0: off)"))
-    redisplay_days: int = field(default=0, metadata=_days("after a close or unanswered display"))
+    recontact_days: int = field(metadata=_days("after an answer, wait N days (0: off)"))
+    redisplay_days: int = field(metadata=_days("after a close or unanswered display"))
     max_displays: int | None = field(
-        default=None,
         metadata=about("at most N times", _whole(1, MAX_DISPLAYS), minimum=1, maximum=MAX_DISPLAYS),
     )
     sample: float = field(
-        default=100.0,
         metadata=about(
             "percent of people asked (stable per person), kept to two decimals",
             _sample,
@@ -420,9 +406,8 @@ class TouchpointSettings:
             maximum=100,
         ),
     )
-    min_days_since_signup: int = field(default=0, metadata=_days("needs the signed_up_at trait"))
+    min_days_since_signup: int = field(metadata=_days("needs the signed_up_at trait"))
     anniversary_window: int | None = field(
-        default=None,
         metadata=about(
             "ask within N days of each signup anniversary",
             _whole(0, MAX_WINDOW),
@@ -431,7 +416,6 @@ class TouchpointSettings:
         ),
     )
     trigger: str = field(
-        default=LOAD,
         metadata=about(
             'load, or event:NAME for Scorelet("track", NAME)',
             _trigger,
@@ -439,10 +423,10 @@ class TouchpointSettings:
             pattern=f"^(load|event:{EVENT_NAME.pattern[1:-1]})$",
         ),
     )
-    require_identity: bool = field(default=False, metadata=about("ask identified people only"))
+    require_identity: bool = field(metadata=about("ask identified people only"))
     ignore_global_throttle: bool = field(
-        default=False, metadata=about("ask even within the install-wide recontact days")
+        metadata=about("ask even within the install-wide recontact days")
     )
 
 
-SETTINGS = Shape(TouchpointSettings, "TouchpointSettings")
+SETTINGS = Shape(TouchpointSettings, "TouchpointSettings", partial=True)

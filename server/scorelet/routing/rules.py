@@ -45,6 +45,7 @@ MAX_WAIT = 24 * 3600
 MAX_MATCHED = 10  # matched words kept on a tag
 MAX_NOTIFY = 10
 MAX_TOUCHPOINTS = 50
+CONTEXT_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _DURATION = re.compile(r"^(\d{1,6})\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _RE2_MEMORY = 8 << 20  # bytes RE2 may use to compile one pattern
@@ -172,7 +173,7 @@ class RuleBody:
         default=None,
         metadata=about(
             "context values the rating must carry",
-            propertyNames={"pattern": "^[A-Za-z0-9_.-]{1,40}$"},
+            propertyNames={"pattern": CONTEXT_KEY.pattern},
             additionalProperties={"type": "string"},
         ),
     )
@@ -274,7 +275,7 @@ def _context(value: Any) -> tuple[tuple[str, str], ...]:
     ):
         raise RuleError("context", "context must be an object of string values", "wrong_type")
     for key in value:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", key):
+        if not CONTEXT_KEY.fullmatch(key):
             raise RuleError("context", f"{key[:40]!r} is not a context key")
     return tuple(sorted(value.items()))
 
